@@ -1,0 +1,117 @@
+#include "apps/common/Args.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+namespace apps {
+
+Args::Args(std::string program, std::string summary, std::vector<Option> options)
+    : program_(std::move(program)), summary_(std::move(summary)), options_(std::move(options)) {
+  options_.push_back({"help", "", "show this help and exit", ""});
+}
+
+const Args::Option* Args::find(const std::string& name) const {
+  for (const auto& o : options_)
+    if (o.name == name) return &o;
+  return nullptr;
+}
+
+void Args::complain(const std::string& name, const std::string& reason) const {
+  std::cerr << program_ << ": --" << name << ": " << reason << "\n";
+}
+
+bool Args::parse(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) {
+      std::cerr << program_ << ": unexpected argument '" << arg << "' (see --help)\n";
+      exit_code_ = 2;
+      return false;
+    }
+    arg.erase(0, 2);
+    std::string value;
+    bool has_inline = false;
+    if (const auto eq = arg.find('='); eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg.resize(eq);
+      has_inline = true;
+    }
+    const Option* option = find(arg);
+    if (option == nullptr) {
+      std::cerr << program_ << ": unknown option --" << arg << " (see --help)\n";
+      exit_code_ = 2;
+      return false;
+    }
+    if (option->value_name.empty()) {
+      values_[arg] = "1";
+    } else if (has_inline) {
+      values_[arg] = value;
+    } else if (i + 1 < argc) {
+      values_[arg] = argv[++i];
+    } else {
+      complain(arg, "needs a value " + option->value_name);
+      exit_code_ = 2;
+      return false;
+    }
+  }
+  if (flag("help")) {
+    print_help();
+    exit_code_ = 0;
+    return false;
+  }
+  return true;
+}
+
+bool Args::flag(const std::string& name) const { return values_.count(name) != 0; }
+
+std::string Args::get(const std::string& name) const {
+  if (auto it = values_.find(name); it != values_.end()) return it->second;
+  const Option* o = find(name);
+  return o != nullptr ? o->default_value : std::string();
+}
+
+std::optional<reactor::HostPort> Args::host_port(const std::string& name) const {
+  auto hp = reactor::HostPort::parse(get(name));
+  if (!hp) complain(name, "expected HOST:PORT (IPv6 as [ADDR]:PORT), got '" + get(name) + "'");
+  return hp;
+}
+
+std::optional<unsigned> Args::count(const std::string& name, unsigned min, unsigned max) const {
+  const std::string text = get(name);
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+    complain(name, "expected a whole number from " + std::to_string(min) + " to " +
+                       std::to_string(max) + ", got '" + text + "'");
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<std::chrono::milliseconds> Args::seconds(const std::string& name) const {
+  const std::string text = get(name);
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(value) || value < 0 ||
+      value > 86400.0 * 365) {
+    complain(name, "expected seconds (e.g. 30 or 0.5), got '" + text + "'");
+    return std::nullopt;
+  }
+  return std::chrono::milliseconds(static_cast<long long>(std::llround(value * 1000)));
+}
+
+void Args::print_help() const {
+  std::cout << "usage: " << program_ << " [options]\n\n" << summary_ << "\n\noptions:\n";
+  for (const auto& o : options_) {
+    std::string left = "  --" + o.name + (o.value_name.empty() ? "" : " " + o.value_name);
+    if (left.size() < 30) left.resize(30, ' ');
+    else left += "\n" + std::string(30, ' ');
+    std::cout << left << o.help;
+    if (!o.default_value.empty()) std::cout << " (default: " << o.default_value << ")";
+    std::cout << "\n";
+  }
+}
+
+}  // namespace apps

@@ -1,0 +1,73 @@
+// The one connection interface applications see, whatever carries the bytes (TCP or TLS).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "reactor/Address.hpp"
+
+namespace reactor {
+
+class Loop;
+
+// Write-queue thresholds. write() returns false once queued bytes exceed `high`; on_drain fires
+// when they fall back to `low` or below.
+struct WriteLimits {
+  std::size_t high = 256 * 1024;
+  std::size_t low = 64 * 1024;
+};
+
+struct ConnectionStats {
+  std::uint64_t bytes_read = 0;
+  std::uint64_t bytes_written = 0;      // accepted by the kernel
+  std::size_t queued_bytes = 0;         // accepted by write(), not yet by the kernel
+  std::size_t peak_queued_bytes = 0;    // highest queued_bytes ever seen
+};
+
+// Per-connection settings, chosen by the listener or connector that creates the connection.
+struct ConnectionOptions {
+  WriteLimits limits{};
+  std::chrono::milliseconds idle_timeout{0};       // 0: none. Any read or completed write resets it.
+  std::chrono::milliseconds close_timeout{5000};   // bound on a graceful close (flush + linger).
+};
+
+// Thread-safety: none. A connection lives on one loop; call it only from that loop's thread.
+// Lifetime: the reference passed to a Handler stays valid until Handler::on_close returns.
+class Connection {
+ public:
+  // Queues `data` (copying what the kernel does not take at once). Returns false when the queue
+  // is above the high-water mark: the caller should stop producing until on_drain. Data written
+  // after close()/abort() is dropped.
+  virtual bool write(std::span<const std::byte> data) = 0;
+  bool write(std::string_view text) { return write(std::as_bytes(std::span(text.data(), text.size()))); }
+
+  // Half-close: send FIN after everything queued; we keep reading until the peer finishes.
+  virtual void shutdown() = 0;
+  // Graceful close: stop delivering data, flush the queue, send FIN, wait (bounded by
+  // close_timeout) for the peer's FIN, then close. Ends in on_close.
+  virtual void close() = 0;
+  // Immediate close with RST; queued data is dropped. Ends in on_close with Errc::aborted.
+  virtual void abort() = 0;
+
+  // Stop/restart delivering on_data. Paused connections leave data in the kernel (TCP flow
+  // control pushes back on the peer).
+  virtual void pause_reading() = 0;
+  virtual void resume_reading() = 0;
+
+  virtual void set_idle_timeout(std::chrono::milliseconds timeout) = 0;
+  virtual void set_write_limits(WriteLimits limits) = 0;
+
+  virtual Address peer_address() const = 0;
+  virtual Address local_address() const = 0;
+  virtual ConnectionStats stats() const = 0;
+  virtual bool is_closing() const = 0;  // close(), abort() or an error has begun the end
+  virtual Loop& loop() const = 0;
+
+ protected:
+  ~Connection() = default;
+};
+
+}  // namespace reactor

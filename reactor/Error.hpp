@@ -1,0 +1,51 @@
+// Errors that reach handlers: an error_code (libuv/errno or our own condition) plus what we
+// were doing, so a message reads "connect 127.0.0.1:9: connection refused".
+#pragma once
+
+#include <string>
+#include <system_error>
+#include <utility>
+
+namespace reactor {
+
+// Conditions the reactor itself detects; libuv failures use uv_category() instead.
+enum class Errc {
+  idle_timeout = 1,
+  connect_timeout,
+  close_timeout,
+  loop_closed,
+  server_stopped,
+  aborted,
+  bad_address,
+  resolve_failed,
+};
+
+const std::error_category& reactor_category() noexcept;
+// libuv status codes (negative errno values on Unix) with libuv's own wording.
+const std::error_category& uv_category() noexcept;
+
+std::error_code make_error_code(Errc e) noexcept;
+// Maps a negative libuv status to an error_code in uv_category().
+std::error_code uv_error(int status) noexcept;
+
+// Empty (false) means success. Cheap to copy; valid after the connection is gone.
+class Error {
+ public:
+  Error() = default;
+  Error(std::error_code code, std::string context) : code_(code), context_(std::move(context)) {}
+
+  explicit operator bool() const noexcept { return static_cast<bool>(code_); }
+  const std::error_code& code() const noexcept { return code_; }
+  const std::string& context() const noexcept { return context_; }
+  // "context: reason", or just the reason when there is no context, or "" for success.
+  std::string message() const;
+
+ private:
+  std::error_code code_;
+  std::string context_;
+};
+
+}  // namespace reactor
+
+template <>
+struct std::is_error_code_enum<reactor::Errc> : std::true_type {};

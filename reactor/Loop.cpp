@@ -1,0 +1,141 @@
+#include "reactor/Loop.hpp"
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "reactor/Log.hpp"
+#include "reactor/LoopImpl.hpp"
+#include "reactor/detail/OwnedHandleImpl.hpp"
+
+namespace reactor {
+namespace detail {
+
+LoopImpl::LoopImpl() : wheel_(&loop_, &tick_) {
+  if (const int rc = uv_loop_init(&loop_); rc != 0)
+    throw std::runtime_error(std::string("uv_loop_init: ") + uv_strerror(rc));
+  uv_async_init(&loop_, &async_, &LoopImpl::on_async);
+  async_.data = this;
+  // Neither the post door nor the deadline tick should keep run() going on their own.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
+  uv_timer_init(&loop_, &tick_);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&tick_));
+}
+
+void LoopImpl::add(LoopMember& m) noexcept {
+  members_.push_back(m);
+  ++connection_count_;
+}
+
+void LoopImpl::remove(LoopMember& m) noexcept {
+  if (!m.linked()) return;
+  m.unlink();
+  --connection_count_;
+}
+
+void LoopImpl::for_each(const std::function<void(LoopMember&)>& fn) {
+  // Snapshot first: fn may open or close connections.
+  std::vector<LoopMember*> members;
+  members.reserve(connection_count_);
+  List rest;
+  while (ListNode* n = members_.front()) {
+    members.push_back(&static_cast<LoopMember&>(*n));
+    rest.push_back(*n);
+  }
+  members_.splice(rest);
+  for (LoopMember* m : members)
+    if (m->linked()) fn(*m);
+}
+
+void LoopImpl::post(std::function<void()> fn) {
+  const std::lock_guard lock(mutex_);
+  if (closed_) return;
+  posted_.push_back(std::move(fn));
+  // Under the lock so that close() cannot close the handle in between.
+  uv_async_send(&async_);
+}
+
+void LoopImpl::on_async(uv_async_t* handle) noexcept {
+  static_cast<LoopImpl*>(handle->data)->run_posted();
+}
+
+void LoopImpl::run_posted() noexcept {
+  std::vector<std::function<void()>> batch;
+  {
+    const std::lock_guard lock(mutex_);
+    batch.swap(posted_);
+  }
+  for (auto& fn : batch) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      log::error(std::string("posted function threw: ") + e.what());
+    } catch (...) {
+      log::error("posted function threw a non-standard exception");
+    }
+  }
+}
+
+void LoopImpl::close_own_handles() noexcept {
+  {
+    const std::lock_guard lock(mutex_);
+    closed_ = true;
+    posted_.clear();
+  }
+  uv_timer_stop(&tick_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
+}
+
+int LoopImpl::close() {
+  if (uv_closed_) return close_result_;
+  close_own_handles();
+  // Close callbacks may start new work (a handler reconnecting in on_close): repeat a few times.
+  for (int round = 0; round < 8; ++round) {
+    uv_walk(
+        &loop_,
+        [](uv_handle_t* h, void*) {
+          if (uv_is_closing(h)) return;
+          if (auto* owner = owner_of<HandleOwner>(h)) {
+            owner->on_loop_closing();
+          } else {
+            uv_close(h, nullptr);
+          }
+        },
+        nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    if (!uv_loop_alive(&loop_)) break;
+  }
+  close_result_ = uv_loop_close(&loop_);
+  uv_closed_ = true;
+  return close_result_;
+}
+
+}  // namespace detail
+
+Loop::Loop() : impl_(std::make_unique<detail::LoopImpl>()) {}
+
+Loop::~Loop() {
+  if (const int rc = impl_->close(); rc != 0)
+    log::error(std::string("loop closed with handles or requests still open: ") + uv_strerror(rc));
+}
+
+void Loop::run() { uv_run(impl_->uv(), UV_RUN_DEFAULT); }
+
+bool Loop::run_once(bool block) { return uv_run(impl_->uv(), block ? UV_RUN_ONCE : UV_RUN_NOWAIT) != 0; }
+
+void Loop::stop() { uv_stop(impl_->uv()); }
+
+void Loop::post(std::function<void()> fn) { impl_->post(std::move(fn)); }
+
+std::uint64_t Loop::now() const { return impl_->now(); }
+
+std::size_t Loop::connection_count() const { return impl_->connection_count(); }
+
+void Loop::for_each_connection(const std::function<void(Connection&)>& fn) {
+  impl_->for_each([&](detail::LoopMember& m) { fn(m.connection()); });
+}
+
+int Loop::close() { return impl_->close(); }
+
+}  // namespace reactor

@@ -1,0 +1,56 @@
+// One event loop per thread (libuv: epoll on Linux, kqueue on BSD/macOS).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+
+namespace reactor {
+
+class Connection;
+namespace detail {
+class LoopImpl;
+}
+
+// Thread-safety: post() may be called from any thread; everything else only from the thread
+// that runs the loop. Not copyable or movable (libuv handles point into it).
+class Loop {
+ public:
+  Loop();
+  // Closes every handle still open (connections see on_close with Errc::loop_closed), runs
+  // until their close callbacks ran, then closes the libuv loop.
+  ~Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  // Runs until stop() or until nothing keeps the loop alive.
+  void run();
+  // Runs one iteration; returns whether anything is still alive.
+  bool run_once(bool block);
+  // Makes run() return after the current iteration.
+  void stop();
+  // Runs `fn` on the loop's thread during a later iteration. Safe from any thread; functions
+  // posted after close() are dropped.
+  void post(std::function<void()> fn);
+
+  // The loop's cached clock in milliseconds (updated once per iteration).
+  std::uint64_t now() const;
+
+  // Live connections on this loop (accepted or connecting or closing).
+  std::size_t connection_count() const;
+  // Calls fn for each live connection. Closing a connection inside fn is safe.
+  void for_each_connection(const std::function<void(Connection&)>& fn);
+
+  // Tears the loop down as the destructor does, but reports uv_loop_close()'s result: 0 when
+  // every handle and request was released (tests assert it). Idempotent.
+  int close();
+
+  detail::LoopImpl& impl() noexcept { return *impl_; }
+
+ private:
+  std::unique_ptr<detail::LoopImpl> impl_;
+};
+
+}  // namespace reactor

@@ -1,0 +1,78 @@
+// The loop's private state: the libuv loop, the per-loop read buffer, the deadline wheel, the
+// registry of live connections and the cross-thread post queue.
+#pragma once
+
+#include <uv.h>
+
+#include <array>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "reactor/TimerWheel.hpp"
+#include "reactor/detail/IntrusiveList.hpp"
+
+namespace reactor {
+
+class Connection;
+
+namespace detail {
+
+// What the loop needs from each live connection (implemented by Stream).
+class LoopMember : private ListNode {
+ public:
+  virtual Connection& connection() noexcept = 0;
+  virtual void notify_server_stopping() noexcept = 0;
+
+ protected:
+  virtual ~LoopMember() = default;
+
+ private:
+  friend class LoopImpl;
+};
+
+class LoopImpl {
+ public:
+  // libuv reads up to 64 KiB per call; one buffer serves every connection of the loop because
+  // a read callback consumes its data before the next read starts.
+  static constexpr std::size_t read_buffer_size = 64 * 1024;
+
+  LoopImpl();
+  LoopImpl(const LoopImpl&) = delete;
+  LoopImpl& operator=(const LoopImpl&) = delete;
+
+  uv_loop_t* uv() noexcept { return &loop_; }
+  TimerWheel& wheel() noexcept { return wheel_; }
+  std::byte* read_buffer() noexcept { return read_buffer_.data(); }
+  std::uint64_t now() noexcept { return uv_now(&loop_); }
+
+  void add(LoopMember& m) noexcept;
+  void remove(LoopMember& m) noexcept;
+  std::size_t connection_count() const noexcept { return connection_count_; }
+  void for_each(const std::function<void(LoopMember&)>& fn);
+
+  void post(std::function<void()> fn);
+  int close();
+
+ private:
+  static void on_async(uv_async_t* handle) noexcept;
+  void run_posted() noexcept;
+  void close_own_handles() noexcept;
+
+  uv_loop_t loop_{};
+  uv_async_t async_{};
+  uv_timer_t tick_{};
+  TimerWheel wheel_;
+  List members_;
+  std::size_t connection_count_ = 0;
+  std::mutex mutex_;  // guards posted_ and closed_ only: the cross-thread door, never per connection
+  std::vector<std::function<void()>> posted_;
+  bool closed_ = false;
+  bool uv_closed_ = false;
+  int close_result_ = 0;
+  alignas(64) std::array<std::byte, read_buffer_size> read_buffer_{};
+};
+
+}  // namespace detail
+}  // namespace reactor

@@ -1,0 +1,114 @@
+#include "reactor/Server.hpp"
+
+#include <csignal>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "reactor/Log.hpp"
+#include "reactor/Loop.hpp"
+#include "reactor/LoopImpl.hpp"
+#include "reactor/Signal.hpp"
+#include "reactor/Timer.hpp"
+
+namespace reactor {
+
+struct Server::Worker {
+  std::unique_ptr<Loop> loop = std::make_unique<Loop>();
+  std::unique_ptr<TcpListener> listener;
+  std::unique_ptr<Signal> sigint;
+  std::unique_ptr<Signal> sigterm;
+  std::unique_ptr<Timer> drain_timer;
+  std::thread thread;
+};
+
+Server::Server(ServerOptions options, HandlerFactory factory)
+    : options_(std::move(options)), factory_(std::move(factory)) {
+  if (options_.threads == 0) options_.threads = 1;
+  if (options_.threads > 1) options_.listener.reuse_port = true;
+}
+
+Server::~Server() {
+  stop();
+  for (auto& w : workers_)
+    if (w->thread.joinable()) w->thread.join();
+}
+
+Error Server::listen() {
+  Address address = options_.listen;
+  for (unsigned i = 0; i < options_.threads; ++i) {
+    auto worker = std::make_unique<Worker>();
+    worker->listener = std::make_unique<TcpListener>(*worker->loop, factory_, options_.listener);
+    if (Error error = worker->listener->listen(address)) return error;
+    // With port 0 the first bind picks the port; the other loops join it through SO_REUSEPORT.
+    if (i == 0) address = bound_ = worker->listener->local_address();
+    workers_.push_back(std::move(worker));
+  }
+  return {};
+}
+
+int Server::run() {
+  if (workers_.empty()) {
+    if (Error error = listen()) {
+      log::error(error.message());
+      return 1;
+    }
+  }
+  Worker& main = *workers_.front();
+  if (options_.handle_signals) {
+    auto on_signal = [this](int signum) {
+      log::info(std::string(signum == SIGINT ? "SIGINT" : "SIGTERM") + ": stopping gracefully");
+      stop();
+    };
+    main.sigint = std::make_unique<Signal>(*main.loop);
+    main.sigterm = std::make_unique<Signal>(*main.loop);
+    main.sigint->start(SIGINT, on_signal);
+    main.sigterm->start(SIGTERM, on_signal);
+  }
+  for (std::size_t i = 1; i < workers_.size(); ++i) {
+    Worker* w = workers_[i].get();
+    w->thread = std::thread([w] { w->loop->run(); });
+  }
+  main.loop->run();
+  for (auto& w : workers_)
+    if (w->thread.joinable()) w->thread.join();
+  return 0;
+}
+
+void Server::stop() {
+  if (stopping_.exchange(true)) return;
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    worker->loop->post([this, worker] { drain(*worker); });
+  }
+}
+
+void Server::drain(Worker& w) {
+  w.listener->close();
+  w.sigint.reset();
+  w.sigterm.reset();
+  Loop& loop = *w.loop;
+  const std::size_t live = loop.connection_count();
+  if (live > 0)
+    log::info("draining " + std::to_string(live) + " connection(s) for up to " +
+              std::to_string(options_.drain_timeout.count()) + " ms");
+  loop.impl().for_each([](detail::LoopMember& m) { m.notify_server_stopping(); });
+  const std::uint64_t deadline = loop.now() + static_cast<std::uint64_t>(options_.drain_timeout.count());
+  w.drain_timer = std::make_unique<Timer>(loop);
+  // Polling the count is simpler than a per-close hook and costs nothing outside a drain.
+  auto check = [&loop, &w, deadline] {
+    if (loop.connection_count() == 0) {
+      w.drain_timer->stop();
+      loop.stop();
+      return;
+    }
+    if (loop.now() >= deadline) {
+      log::warn("drain deadline passed: aborting " + std::to_string(loop.connection_count()) +
+                " connection(s)");
+      loop.for_each_connection([](Connection& c) { c.abort(); });
+    }
+  };
+  w.drain_timer->start(std::chrono::milliseconds(0), std::chrono::milliseconds(50), check);
+}
+
+}  // namespace reactor

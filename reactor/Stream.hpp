@@ -1,0 +1,125 @@
+// A TCP connection: the plain-TCP Connection handed to handlers. Private to the reactor.
+//
+// Lifetime: a Stream owns itself (self_) from creation until the close callback of its uv_tcp_t
+// (and any pending getaddrinfo) has run; then it calls Handler::on_close, destroys the handler
+// and releases itself. Nothing else frees it, so a handler may close it from any callback.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "reactor/Connection.hpp"
+#include "reactor/Handler.hpp"
+#include "reactor/LoopImpl.hpp"
+#include "reactor/TimerWheel.hpp"
+#include "reactor/detail/HandleOwner.hpp"
+
+namespace reactor::detail {
+
+class Stream final : public Connection,
+                     public LoopMember,
+                     private Deadline,
+                     public HandleOwner,
+                     public std::enable_shared_from_this<Stream> {
+ public:
+  // Creates a stream with an initialised (not yet connected) TCP handle, registered on the loop.
+  static std::shared_ptr<Stream> create(Loop& loop, std::unique_ptr<Handler> handler,
+                                        const ConnectionOptions& options);
+  Stream(Loop& loop, std::unique_ptr<Handler> handler, const ConnectionOptions& options);
+  ~Stream();
+
+  uv_tcp_t* tcp() noexcept { return &tcp_; }
+  // Server side, after uv_accept succeeded (status 0) or failed: open or fail the stream.
+  void accepted(int status);
+  // Client side: resolve (unless an IP literal), then try each address until one connects.
+  void connect(const HostPort& target, std::chrono::milliseconds timeout);
+
+  // Connection
+  bool write(std::span<const std::byte> data) override;
+  using Connection::write;
+  void shutdown() override;
+  void close() override;
+  void abort() override;
+  void pause_reading() override;
+  void resume_reading() override;
+  void set_idle_timeout(std::chrono::milliseconds timeout) override;
+  void set_write_limits(WriteLimits limits) override { options_.limits = limits; }
+  Address peer_address() const override { return peer_; }
+  Address local_address() const override;
+  ConnectionStats stats() const override { return stats_; }
+  bool is_closing() const override { return state_ == State::closing || state_ == State::closed; }
+  Loop& loop() const override { return loop_; }
+
+ private:
+  enum class State : std::uint8_t { connecting, open, closing, closed };
+  struct ConnectAttempt;
+
+  // LoopMember, Deadline, HandleOwner
+  Connection& connection() noexcept override { return *this; }
+  void notify_server_stopping() noexcept override;
+  void on_deadline() noexcept override;
+  void on_loop_closing() noexcept override;
+
+  static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf) noexcept;
+  static void on_read(uv_stream_t* handle, ssize_t nread, const uv_buf_t* buf) noexcept;
+  static void on_write(uv_write_t* req, int status) noexcept;
+  static void on_shutdown(uv_shutdown_t* req, int status) noexcept;
+  static void on_closed(uv_handle_t* handle) noexcept;
+  static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result) noexcept;
+  static void on_connected(uv_connect_t* req, int status) noexcept;
+
+  void open();
+  void try_next_address();
+  void connect_failed(Error error);
+  void received(std::span<const std::byte> data);
+  void peer_finished();
+  void enqueue(std::span<const std::byte> data);
+  void start_write();
+  void wrote(int status);
+  void send_fin();
+  void fin_sent(int status);
+  void update_reading();
+  void touch() noexcept;
+  void maybe_finish_both_ways();
+  // The one way out: records `error` (unless one is already recorded) and closes the handle.
+  void close_handle(const Error& error, bool reset);
+  void finish() noexcept;
+
+  Loop& loop_;
+  LoopImpl& impl_;
+  uv_tcp_t tcp_{};
+  std::unique_ptr<Handler> handler_;
+  std::shared_ptr<Stream> self_;
+  ConnectionOptions options_;
+  std::unique_ptr<ConnectAttempt> attempt_;  // only while connecting
+  Address peer_;
+  Error error_;
+  ConnectionStats stats_;
+
+  // Write queue: one uv_write in flight covering the first inflight_chunks_ chunks.
+  std::deque<std::vector<std::byte>> queue_;
+  std::size_t front_offset_ = 0;
+  std::size_t inflight_chunks_ = 0;
+  std::size_t inflight_bytes_ = 0;
+  uv_write_t write_req_{};
+  uv_shutdown_t shutdown_req_{};
+
+  State state_ = State::connecting;
+  bool handle_closed_ = false;
+  bool reconnecting_ = false;
+  bool writing_ = false;
+  bool reading_ = false;
+  bool user_paused_ = false;
+  bool peer_eof_ = false;
+  bool above_high_ = false;
+  bool fin_requested_ = false;
+  bool fin_sent_ = false;
+  bool fin_done_ = false;
+};
+
+}  // namespace reactor::detail

@@ -1,0 +1,84 @@
+#include "reactor/TcpListener.hpp"
+
+#include <sys/socket.h>
+
+#include <utility>
+
+#include "reactor/Log.hpp"
+#include "reactor/Loop.hpp"
+#include "reactor/Stream.hpp"
+#include "reactor/detail/OwnedHandleImpl.hpp"
+
+namespace reactor {
+
+TcpListener::TcpListener(Loop& loop, HandlerFactory factory, ListenOptions options)
+    : loop_(loop), factory_(std::move(factory)), options_(options) {}
+
+TcpListener::~TcpListener() { handle_.close(); }
+
+Error TcpListener::listen(const Address& address) {
+  const std::string context = "listen " + address.to_string();
+  if (!address.valid()) return Error(Errc::bad_address, context);
+  uv_tcp_t* tcp = handle_.allocate(this);
+  // init_ex creates the socket now, so SO_REUSEPORT can be set before bind (libuv 1.44 has no
+  // flag for it).
+  if (const int rc = uv_tcp_init_ex(loop_.impl().uv(), tcp, static_cast<unsigned>(address.family())); rc != 0) {
+    handle_.discard();
+    return Error(uv_error(rc), context);
+  }
+  handle_.initialized();
+  auto fail = [&](int rc) {
+    handle_.close();
+    return Error(uv_error(rc), context);
+  };
+  if (options_.reuse_port) {
+    uv_os_fd_t fd{};
+    uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd);
+    const int on = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) return fail(uv_translate_sys_error(errno));
+  }
+  if (const int rc = uv_tcp_bind(tcp, address.sockaddr_ptr(), 0); rc != 0) return fail(rc);
+  if (const int rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), options_.backlog, &TcpListener::on_connection);
+      rc != 0)
+    return fail(rc);
+  return {};
+}
+
+Address TcpListener::local_address() const {
+  if (!handle_) return {};
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getsockname(handle_.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
+  return Address::from_sockaddr(reinterpret_cast<const sockaddr*>(&ss));
+}
+
+void TcpListener::close() { handle_.close(); }
+
+void TcpListener::on_loop_closing() noexcept { handle_.close(); }
+
+void TcpListener::on_connection(uv_stream_t* server, int status) noexcept {
+  auto* self = detail::owner_of<TcpListener>(server);
+  if (self == nullptr) return;
+  if (status != 0) {
+    // EMFILE and friends: libuv already sheds the pending connection; say so and carry on.
+    log::warn("accept on " + self->local_address().to_string() + ": " + uv_strerror(status));
+    return;
+  }
+  self->accept_one();
+}
+
+void TcpListener::accept_one() {
+  std::unique_ptr<Handler> handler;
+  try {
+    if (factory_) handler = factory_();
+  } catch (const std::exception& e) {
+    log::error(std::string("handler factory threw: ") + e.what());
+  }
+  auto stream = detail::Stream::create(loop_, std::move(handler), options_.connection);
+  const int rc = uv_accept(reinterpret_cast<uv_stream_t*>(handle_.get()),
+                           reinterpret_cast<uv_stream_t*>(stream->tcp()));
+  ++accepted_;
+  stream->accepted(rc);
+}
+
+}  // namespace reactor

@@ -1,0 +1,49 @@
+// Accepts TCP connections and hands each to a new Handler from a factory.
+#pragma once
+
+#include "reactor/Address.hpp"
+#include "reactor/Connection.hpp"
+#include "reactor/Error.hpp"
+#include "reactor/Handler.hpp"
+#include "reactor/detail/HandleOwner.hpp"
+
+namespace reactor {
+
+class Loop;
+
+struct ListenOptions {
+  int backlog = 511;
+  bool reuse_port = false;  // SO_REUSEPORT: several loops (threads) share one port
+  ConnectionOptions connection{};
+};
+
+// Owned by the application. Destroying or close()-ing it stops accepting; connections already
+// accepted live on. Loop thread only.
+class TcpListener final : public detail::HandleOwner {
+ public:
+  TcpListener(Loop& loop, HandlerFactory factory, ListenOptions options = {});
+  ~TcpListener();
+  TcpListener(const TcpListener&) = delete;
+  TcpListener& operator=(const TcpListener&) = delete;
+
+  // Binds and listens. The error reads like "listen 127.0.0.1:80: permission denied".
+  Error listen(const Address& address);
+  // The bound address (the real port when listening on port 0).
+  Address local_address() const;
+  void close();
+  bool listening() const noexcept { return static_cast<bool>(handle_); }
+  std::uint64_t accepted() const noexcept { return accepted_; }
+
+ private:
+  void on_loop_closing() noexcept override;
+  static void on_connection(uv_stream_s* server, int status) noexcept;
+  void accept_one();
+
+  Loop& loop_;
+  HandlerFactory factory_;
+  ListenOptions options_;
+  detail::OwnedHandle<uv_tcp_s> handle_;
+  std::uint64_t accepted_ = 0;
+};
+
+}  // namespace reactor
