@@ -18,6 +18,7 @@ class ReactorCategory final : public std::error_category {
       case Errc::aborted: return "connection aborted";
       case Errc::bad_address: return "not a valid HOST:PORT";
       case Errc::resolve_failed: return "host name did not resolve";
+      case Errc::handler_failed: return "the handler threw an exception";
     }
     return "unknown reactor error";
   }

@@ -18,6 +18,7 @@ enum class Errc {
   aborted,
   bad_address,
   resolve_failed,
+  handler_failed,
 };
 
 const std::error_category& reactor_category() noexcept;

@@ -23,6 +23,19 @@ uv_handle_t* as_handle(uv_tcp_t* tcp) noexcept { return reinterpret_cast<uv_hand
 
 }  // namespace
 
+template <typename Fn>
+void Stream::up_call(Fn&& fn) noexcept {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    log::error(std::string("handler threw: ") + e.what() + "; aborting " + peer_.to_string());
+    close_handle(Error(Errc::handler_failed, e.what()), true);
+  } catch (...) {
+    log::error("handler threw a non-standard exception; aborting " + peer_.to_string());
+    close_handle(Error(Errc::handler_failed, "unknown exception"), true);
+  }
+}
+
 struct Stream::ConnectAttempt {
   HostPort target;
   bool literal = false;
@@ -157,7 +170,7 @@ void Stream::open() {
   if (options_.idle_timeout.count() > 0) touch();
   else impl_.wheel().cancel(*this);
   update_reading();
-  handler_->on_open(*this);
+  up_call([&] { handler_->on_open(*this); });
 }
 
 // ---- reading -------------------------------------------------------------------------------
@@ -185,14 +198,14 @@ void Stream::received(std::span<const std::byte> data) {
   touch();
   // While closing we only drain the socket (lingering), so that unread data does not turn our
   // close into a reset that could destroy the reply still in flight to the peer.
-  if (state_ == State::open) handler_->on_data(*this, data);
+  if (state_ == State::open) up_call([&] { handler_->on_data(*this, data); });
 }
 
 void Stream::peer_finished() {
   peer_eof_ = true;
   update_reading();
   if (state_ == State::open) {
-    handler_->on_peer_closed(*this);
+    up_call([&] { handler_->on_peer_closed(*this); });
     maybe_finish_both_ways();
   } else if (state_ == State::closing && fin_done_) {
     close_handle({}, false);
@@ -294,7 +307,7 @@ void Stream::wrote(int status) {
   start_write();
   if (above_high_ && stats_.queued_bytes <= options_.limits.low) {
     above_high_ = false;
-    if (state_ == State::open) handler_->on_drain(*this);
+    if (state_ == State::open) up_call([&] { handler_->on_drain(*this); });
   }
   if (queue_.empty() && !writing_ && fin_requested_ && !fin_sent_ && state_ != State::closed)
     send_fin();
@@ -428,7 +441,7 @@ void Stream::on_deadline() noexcept {
 }
 
 void Stream::notify_server_stopping() noexcept {
-  if (state_ == State::open && handler_) handler_->on_server_stopping(*this);
+  if (state_ == State::open && handler_) up_call([&] { handler_->on_server_stopping(*this); });
 }
 
 void Stream::on_loop_closing() noexcept {

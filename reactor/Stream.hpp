@@ -89,6 +89,10 @@ class Stream final : public Connection,
   // The one way out: records `error` (unless one is already recorded) and closes the handle.
   void close_handle(const Error& error, bool reset);
   void finish() noexcept;
+  // Runs a handler callback. An exception must not unwind through libuv: it aborts this
+  // connection (RST) and is logged; the loop and every other connection carry on.
+  template <typename Fn>
+  void up_call(Fn&& fn) noexcept;
 
   Loop& loop_;
   LoopImpl& impl_;

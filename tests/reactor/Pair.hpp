@@ -1,0 +1,70 @@
+// One loop, our listener on 127.0.0.1:0 and one connection to it from our connector, each side
+// with a scriptable Recorder. run() returns once both sides saw on_close (or the watchdog fired).
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <optional>
+
+#include "reactor/Loop.hpp"
+#include "reactor/TcpConnector.hpp"
+#include "reactor/TcpListener.hpp"
+#include "tests/reactor/Recorder.hpp"
+#include "tests/support/Watchdog.hpp"
+
+namespace test_support {
+
+struct Pair {
+  reactor::Loop loop;
+  std::optional<Watchdog> dog{std::in_place, loop, std::chrono::seconds(20)};
+  std::shared_ptr<Record> server = std::make_shared<Record>();
+  std::shared_ptr<Record> client = std::make_shared<Record>();
+  std::function<void(Recorder&)> script_server;
+  std::function<void(Recorder&)> script_client;
+  reactor::ListenOptions listen_options{};
+  reactor::ConnectOptions connect_options{};
+  std::optional<reactor::TcpListener> listener;
+
+  void run() {
+    listener.emplace(loop, [this] { return make(server, script_server); }, listen_options);
+    REQUIRE_FALSE(listener->listen(*reactor::Address::from_ip("127.0.0.1", 0)));
+    reactor::TcpConnector(loop, connect_options)
+        .connect({"127.0.0.1", listener->local_address().port()}, make(client, script_client));
+    loop.run();
+  }
+
+  // Releases everything and returns uv_loop_close()'s result.
+  int close() {
+    listener.reset();
+    dog.reset();
+    return loop.close();
+  }
+
+ private:
+  std::unique_ptr<Recorder> make(const std::shared_ptr<Record>& record,
+                                 const std::function<void(Recorder&)>& script) {
+    auto h = std::make_unique<Recorder>(record);
+    if (script) script(*h);
+    auto user = std::move(h->closed);
+    h->closed = [this, user](reactor::Connection& c, const reactor::Error& e) {
+      if (user) user(c, e);
+      if (server->closed && client->closed) loop.stop();
+    };
+    return h;
+  }
+};
+
+inline std::string pattern(std::size_t size) {
+  std::string s(size, '\0');
+  std::uint32_t x = 2463534242u;
+  for (auto& ch : s) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    ch = static_cast<char>(x);
+  }
+  return s;
+}
+
+}  // namespace test_support

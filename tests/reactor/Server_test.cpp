@@ -1,0 +1,111 @@
+#include <doctest/doctest.h>
+
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "apps/echo/EchoHandler.hpp"
+#include "reactor/Loop.hpp"
+#include "reactor/Server.hpp"
+#include "reactor/TcpConnector.hpp"
+#include "tests/reactor/Recorder.hpp"
+#include "tests/support/Watchdog.hpp"
+
+using namespace std::chrono_literals;
+using test_support::Record;
+using test_support::Recorder;
+
+namespace {
+
+// Runs `count` echo clients against `port` on a client loop; each sends `message`, half-closes
+// and records what came back.
+std::vector<std::shared_ptr<Record>> run_clients(std::uint16_t port, int count, const std::string& message,
+                                                 std::function<void(reactor::Loop&)> also = {}) {
+  reactor::Loop loop;
+  std::vector<std::shared_ptr<Record>> records;
+  {
+    test_support::Watchdog dog(loop, 20s);
+    int open_clients = count;
+    for (int i = 0; i < count; ++i) {
+      auto record = records.emplace_back(std::make_shared<Record>());
+      auto h = std::make_unique<Recorder>(record);
+      h->open = [&message](reactor::Connection& c) {
+        c.write(message);
+        c.shutdown();
+      };
+      h->closed = [&](reactor::Connection&, const reactor::Error&) {
+        if (--open_clients == 0) loop.stop();
+      };
+      reactor::TcpConnector(loop).connect({"127.0.0.1", port}, std::move(h));
+    }
+    if (also) also(loop);
+    loop.run();
+  }
+  CHECK(loop.close() == 0);
+  return records;
+}
+
+}  // namespace
+
+TEST_CASE("a two-loop server spreads clients over both loops and stop() returns run() with 0") {
+  std::mutex mutex;
+  std::set<std::thread::id> threads;
+  reactor::ServerOptions options;
+  options.listen = *reactor::Address::from_ip("127.0.0.1", 0);
+  options.threads = 2;
+  options.handle_signals = false;
+  reactor::Server server(options, [&] {
+    const std::lock_guard lock(mutex);
+    threads.insert(std::this_thread::get_id());
+    return std::make_unique<apps::echo::EchoHandler>();
+  });
+  REQUIRE_FALSE(server.listen());
+  int exit_code = -1;
+  std::thread runner([&] { exit_code = server.run(); });
+  const auto records = run_clients(server.local_address().port(), 40, "ping");
+  for (const auto& r : records) {
+    CHECK(r->data == "ping");
+    CHECK_MESSAGE(!r->error, r->error.message());
+  }
+  server.stop();
+  runner.join();
+  CHECK(exit_code == 0);
+  CHECK(threads.size() == 2);  // SO_REUSEPORT hashing: all 40 on one loop has odds of 2^-39
+}
+
+TEST_CASE("a drain aborts connections still open at its deadline, then run() returns 0") {
+  reactor::ServerOptions options;
+  options.listen = *reactor::Address::from_ip("127.0.0.1", 0);
+  options.handle_signals = false;
+  options.drain_timeout = 300ms;
+  auto server_record = std::make_shared<Record>();
+  reactor::Server server(options, [&] {
+    auto h = std::make_unique<Recorder>(server_record);
+    h->data = [](reactor::Connection& c, std::span<const std::byte> d) { c.write(d); };
+    return h;
+  });
+  REQUIRE_FALSE(server.listen());
+  int exit_code = -1;
+  std::thread runner([&] { exit_code = server.run(); });
+
+  reactor::Loop loop;
+  auto client = std::make_shared<Record>();
+  {
+    test_support::Watchdog dog(loop, 20s);
+    auto h = std::make_unique<Recorder>(client);
+    // Stay connected without finishing: only the drain deadline can end this connection.
+    h->open = [&](reactor::Connection& c) {
+      c.write("x");
+    };
+    h->data = [&](reactor::Connection&, std::span<const std::byte>) { server.stop(); };
+    h->closed = [&](reactor::Connection&, const reactor::Error&) { loop.stop(); };
+    reactor::TcpConnector(loop).connect({"127.0.0.1", server.local_address().port()}, std::move(h));
+    loop.run();
+  }
+  CHECK(loop.close() == 0);
+  runner.join();
+  CHECK(exit_code == 0);
+  CHECK(client->data == "x");
+  CHECK(server_record->error.code() == reactor::Errc::aborted);
+  CHECK((client->error.code() == std::errc::connection_reset));
+}
