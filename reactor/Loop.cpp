@@ -1,5 +1,7 @@
 #include "reactor/Loop.hpp"
 
+#include <csignal>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -11,7 +13,24 @@
 namespace reactor {
 namespace detail {
 
+namespace {
+
+// Writing to a socket whose write side is already known dead raises SIGPIPE, whose default
+// action kills the process; libuv's stream writes do not suppress it. Network servers ignore
+// it and take the EPIPE error instead. Left alone if the application installed a handler.
+void ignore_sigpipe_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current {};
+    if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL)
+      std::signal(SIGPIPE, SIG_IGN);
+  });
+}
+
+}  // namespace
+
 LoopImpl::LoopImpl() : wheel_(&loop_, &tick_) {
+  ignore_sigpipe_once();
   if (const int rc = uv_loop_init(&loop_); rc != 0)
     throw std::runtime_error(std::string("uv_loop_init: ") + uv_strerror(rc));
   uv_async_init(&loop_, &async_, &LoopImpl::on_async);

@@ -224,3 +224,25 @@ TEST_CASE("a handler that throws aborts its own connection and the loop carries 
   CHECK((p.client->error.code() == std::errc::connection_reset));
   CHECK(p.close() == 0);
 }
+
+TEST_CASE("writing to a peer that reset the connection is an error, not a SIGPIPE") {
+  Pair p;
+  reactor::Timer writer(p.loop);
+  const std::string chunk = test_support::pattern(256 * 1024);
+  p.script_server = [](Recorder& h) {
+    h.data = [](reactor::Connection& c, std::span<const std::byte>) { c.abort(); };
+  };
+  p.script_client = [&](Recorder& h) {
+    h.open = [&](reactor::Connection& c) {
+      c.pause_reading();  // learn of the reset through writing, not reading
+      writer.start(0ms, 5ms, [&c, &chunk] { c.write(chunk); });
+    };
+    h.closed = [&](reactor::Connection&, const reactor::Error&) { writer.stop(); };
+  };
+  p.run();
+  CHECK(p.server->error.code() == reactor::Errc::aborted);
+  const auto& e = p.client->error.code();
+  CHECK_MESSAGE((e == std::errc::broken_pipe || e == std::errc::connection_reset), p.client->error.message());
+  CHECK(p.client->error.message().rfind("write: ", 0) == 0);
+  CHECK(p.close() == 0);
+}
