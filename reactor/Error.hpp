@@ -1,5 +1,7 @@
-// Errors that reach handlers: an error_code (libuv/errno or our own condition) plus what we
-// were doing, so a message reads "connect 127.0.0.1:9: connection refused".
+// Errors that reach handlers: an error_code (libuv/errno, the reactor's or the TLS layer's own
+// condition), what we were doing, and optionally the specific reason, so that a message reads
+// "connect 127.0.0.1:9: connection refused" or
+// "handshake: certificate verify failed: hostname mismatch".
 #pragma once
 
 #include <string>
@@ -33,17 +35,20 @@ std::error_code uv_error(int status) noexcept;
 class Error {
  public:
   Error() = default;
-  Error(std::error_code code, std::string context) : code_(code), context_(std::move(context)) {}
+  Error(std::error_code code, std::string context, std::string detail = {})
+      : code_(code), context_(std::move(context)), detail_(std::move(detail)) {}
 
   explicit operator bool() const noexcept { return static_cast<bool>(code_); }
   const std::error_code& code() const noexcept { return code_; }
   const std::string& context() const noexcept { return context_; }
-  // "context: reason", or just the reason when there is no context, or "" for success.
+  const std::string& detail() const noexcept { return detail_; }
+  // "context: reason: detail" (context and detail when present), or "" for success.
   std::string message() const;
 
  private:
   std::error_code code_;
   std::string context_;
+  std::string detail_;
 };
 
 }  // namespace reactor

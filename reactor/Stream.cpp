@@ -177,6 +177,10 @@ void Stream::open() {
 
 void Stream::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) noexcept {
   auto* self = owner_of<Stream>(handle);
+  if (self == nullptr) {  // cannot happen: reading stops before the owner lets go
+    *buf = uv_buf_init(nullptr, 0);
+    return;
+  }
   *buf = uv_buf_init(reinterpret_cast<char*>(self->impl_.read_buffer()),
                      static_cast<unsigned>(LoopImpl::read_buffer_size));
 }
@@ -382,6 +386,7 @@ void Stream::close_handle(const Error& error, bool reset) {
 
 void Stream::on_closed(uv_handle_t* handle) noexcept {
   auto* self = owner_of<Stream>(handle);
+  if (self == nullptr) return;  // a Stream's handle always points at it; keep the compiler sure
   if (self->reconnecting_) {
     self->reconnecting_ = false;
     if (self->state_ == State::connecting) {

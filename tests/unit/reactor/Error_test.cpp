@@ -9,6 +9,8 @@ TEST_CASE("an Error reads as context: reason") {
   CHECK(static_cast<bool>(e));
   CHECK(e.message() == "connect 127.0.0.1:9: connection refused");
   CHECK(reactor::Error().message().empty());
+  const reactor::Error detailed(reactor::Errc::aborted, "handshake", "hostname mismatch");
+  CHECK(detailed.message() == "handshake: connection aborted: hostname mismatch");
   CHECK_FALSE(reactor::Error());
 }
 

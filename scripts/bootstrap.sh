@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build, tests and demos need. Idempotent: when everything is
+# present it touches neither apt nor the network.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libuv1-dev libssl-dev doctest-dev
+  # Test peers and tools (tests/integration talks to programs nobody here wrote).
+  openssl python3 socat netcat-openbsd curl gnutls-bin procps
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  # `dpkg-query -W` alone also matches removed-but-configured packages; ask for the state.
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+  [[ $status == installed ]] || missing+=("$pkg")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+sudo=()
+if ((EUID != 0)); then
+  if command -v sudo >/dev/null; then
+    sudo=(sudo)
+  else
+    echo "bootstrap: need root (or sudo) to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+echo "bootstrap: installing ${missing[*]}"
+"${sudo[@]}" apt-get update
+# env, because sudo does not pass DEBIAN_FRONTEND through.
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y --no-install-recommends "${missing[@]}"
