@@ -9,7 +9,7 @@
 #include "reactor/Loop.hpp"
 #include "reactor/TcpConnector.hpp"
 #include "reactor/TcpListener.hpp"
-#include "tests/reactor/Recorder.hpp"
+#include "tests/support/Recorder.hpp"
 #include "tests/support/Watchdog.hpp"
 
 using namespace std::chrono_literals;

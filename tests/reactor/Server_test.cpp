@@ -8,7 +8,7 @@
 #include "reactor/Loop.hpp"
 #include "reactor/Server.hpp"
 #include "reactor/TcpConnector.hpp"
-#include "tests/reactor/Recorder.hpp"
+#include "tests/support/Recorder.hpp"
 #include "tests/support/Watchdog.hpp"
 
 using namespace std::chrono_literals;

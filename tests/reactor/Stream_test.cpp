@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "reactor/Timer.hpp"
-#include "tests/reactor/Pair.hpp"
+#include "tests/support/Pair.hpp"
 
 using namespace std::chrono_literals;
 using test_support::Pair;

@@ -1,5 +1,6 @@
 // One loop, our listener on 127.0.0.1:0 and one connection to it from our connector, each side
-// with a scriptable Recorder. run() returns once both sides saw on_close (or the watchdog fired).
+// with a scriptable Recorder, over plain TCP or (server_tls / client_tls set) TLS. run()
+// returns once both sides saw on_close (or the watchdog fired).
 #pragma once
 
 #include <doctest/doctest.h>
@@ -10,7 +11,8 @@
 #include "reactor/Loop.hpp"
 #include "reactor/TcpConnector.hpp"
 #include "reactor/TcpListener.hpp"
-#include "tests/reactor/Recorder.hpp"
+#include "tls/TlsTransport.hpp"
+#include "tests/support/Recorder.hpp"
 #include "tests/support/Watchdog.hpp"
 
 namespace test_support {
@@ -25,12 +27,22 @@ struct Pair {
   reactor::ListenOptions listen_options{};
   reactor::ConnectOptions connect_options{};
   std::optional<reactor::TcpListener> listener;
+  std::shared_ptr<const tls::Context> server_tls;  // set: the server speaks TLS
+  std::shared_ptr<const tls::Context> client_tls;  // set: the client speaks TLS
+  tls::TransportOptions server_transport{};
+  tls::TransportOptions client_transport{};
+  std::string client_host = "localhost";  // the name the TLS client verifies
 
   void run() {
-    listener.emplace(loop, [this] { return make(server, script_server); }, listen_options);
+    reactor::HandlerFactory factory = [this] { return make(server, script_server); };
+    if (server_tls) factory = tls::server_factory(server_tls, std::move(factory), server_transport);
+    listener.emplace(loop, std::move(factory), listen_options);
     REQUIRE_FALSE(listener->listen(*reactor::Address::from_ip("127.0.0.1", 0)));
-    reactor::TcpConnector(loop, connect_options)
-        .connect({"127.0.0.1", listener->local_address().port()}, make(client, script_client));
+    const reactor::HostPort target{client_tls ? client_host : "127.0.0.1", listener->local_address().port()};
+    if (client_tls)
+      tls::connect(loop, target, client_tls, make(client, script_client), connect_options, client_transport);
+    else
+      reactor::TcpConnector(loop, connect_options).connect(target, make(client, script_client));
     loop.run();
   }
 

@@ -1,0 +1,62 @@
+#include "apps/common/TlsOptions.hpp"
+
+#include <iostream>
+
+#include "reactor/Log.hpp"
+#include "tls/DevCert.hpp"
+
+namespace apps {
+
+std::vector<Args::Option> tls_server_options() {
+  return {
+      {"tls", "", "serve TLS (TLS 1.2 and 1.3)", ""},
+      {"cert", "FILE", "certificate chain (PEM); without it a development certificate is generated", ""},
+      {"key", "FILE", "private key (PEM) for --cert", ""},
+      {"dev-cert-dir", "DIR", "where the generated development certificate and its CA are written",
+       "/tmp/tlsreactor-dev"},
+      {"client-ca", "FILE", "require client certificates signed by this CA (mutual TLS)", ""},
+      {"ticket-key", "FILE[,FILE...]",
+       "session ticket keys (nginx format, 80 or 48 bytes): the first encrypts, all decrypt", ""},
+      {"allow-renegotiation", "", "allow client-initiated renegotiation (TLS 1.2; refused by default)", ""},
+      {"keylog", "FILE", "log TLS secrets to FILE (SSLKEYLOGFILE format): debugging only", ""},
+  };
+}
+
+std::shared_ptr<const tls::Context> server_context_from(const Args& args, std::vector<std::string> alpn,
+                                                        std::string& error) {
+  tls::ServerConfig config;
+  config.alpn = std::move(alpn);
+  const std::string cert = args.get("cert");
+  const std::string key = args.get("key");
+  if (cert.empty() != key.empty()) {
+    error = "--cert and --key go together";
+    return nullptr;
+  }
+  if (cert.empty()) {
+    std::error_code code;
+    const auto files = tls::dev::write(tls::dev::generate({"localhost", "127.0.0.1", "::1"}),
+                                       args.get("dev-cert-dir"), code, error);
+    if (code) return nullptr;
+    reactor::log::info("development certificate for localhost, 127.0.0.1, ::1: " + files.leaf.cert_file +
+                       " (trust " + files.ca_file + " to verify it)");
+    config.certificates = {files.leaf};
+  } else {
+    config.certificates = {{cert, key}};
+  }
+  if (const std::string ca = args.get("client-ca"); !ca.empty()) {
+    config.client_auth = tls::ClientAuth::require;
+    config.client_ca_file = ca;
+  }
+  for (std::string rest = args.get("ticket-key"); !rest.empty();) {
+    const auto comma = rest.find(',');
+    config.ticket_key_files.push_back(rest.substr(0, comma));
+    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+  }
+  config.allow_client_renegotiation = args.flag("allow-renegotiation");
+  config.keylog_file = args.get("keylog");
+  std::error_code code;
+  auto context = tls::Context::server(config, code, error);
+  return context;
+}
+
+}  // namespace apps

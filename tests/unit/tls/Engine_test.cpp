@@ -1,0 +1,603 @@
+// tls::Engine, two of them back to back in memory. Every SSL_get_error result named here is
+// produced for real by OpenSSL, never simulated.
+#include <doctest/doctest.h>
+
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+
+#include "tests/unit/tls/EnginePair.hpp"
+#include "tests/support/TestPki.hpp"
+
+using namespace test_support;
+using tls::Engine;
+using tls::Want;
+using Op = tls::Engine::Op;
+
+namespace {
+
+std::string pattern(std::size_t size, unsigned seed = 1) {
+  std::string s(size, '\0');
+  std::uint32_t x = 2463534242u * seed;
+  for (auto& ch : s) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    ch = static_cast<char>(x);
+  }
+  return s;
+}
+
+tls::ServerConfig server_config(const tls::dev::Files& files) {
+  tls::ServerConfig c;
+  c.certificates = {files.leaf};
+  return c;
+}
+
+tls::ClientConfig client_config(const std::string& ca_file) {
+  tls::ClientConfig c;
+  c.ca_file = ca_file;
+  return c;
+}
+
+// Parses TLS records (5-byte headers) from a captured ciphertext stream.
+struct Record {
+  int type;
+  std::size_t length;
+};
+std::vector<Record> records_in(const std::vector<std::byte>& stream) {
+  std::vector<Record> out;
+  std::size_t i = 0;
+  while (i + 5 <= stream.size()) {
+    const auto b = [&](std::size_t k) { return std::to_integer<std::size_t>(stream[i + k]); };
+    const std::size_t len = (b(3) << 8) | b(4);
+    out.push_back({static_cast<int>(b(0)), len});
+    i += 5 + len;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("handshakes complete over TLS 1.2 and 1.3 with ECDSA and RSA keys, data flows both ways") {
+  TestPki pki;
+  for (const auto* files : {&pki.ecdsa, &pki.rsa}) {
+    for (const int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+      const bool rsa = files == &pki.rsa;
+      CAPTURE(rsa);
+      CAPTURE(version);
+      auto sc = server_config(*files);
+      sc.min_version = sc.max_version = version;
+      EnginePair p(client_context(client_config(files->ca_file)), server_context(sc));
+      REQUIRE(p.handshake());
+      const std::string expected = version == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2";
+      CHECK(p.client.info().protocol == expected);
+      CHECK(p.server.info().protocol == expected);
+      if (version == TLS1_2_VERSION)
+        CHECK(p.client.info().cipher.find(rsa ? "ECDHE-RSA" : "ECDHE-ECDSA") == 0);
+      CHECK(p.client.info().peer_subject.find("localhost") != std::string::npos);
+      CHECK_FALSE(p.client.info().resumed);
+      CHECK((p.client.take_events() & Engine::handshake_done) != 0);
+      p.client.write(bytes("ping"));
+      p.server.write(bytes("pong"));
+      p.pump();
+      CHECK(p.server_in.data == "ping");
+      CHECK(p.client_in.data == "pong");
+      CHECK(p.client.result_count(SSL_ERROR_WANT_READ) > 0);
+    }
+  }
+}
+
+TEST_CASE("ciphertext dribbled one byte at a time gives WANT_READ at every step and exact data") {
+  TestPki pki;
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
+  p.chunk = 1;
+  const std::string message = pattern(100 * 1024);
+  p.client.write(bytes(message));
+  REQUIRE(p.handshake());
+  p.pump();
+  CHECK(p.server_in.data == message);
+  // Roughly one WANT_READ per byte of the ~100 KiB that crossed to the server.
+  CHECK(p.server.result_count(Op::read, SSL_ERROR_WANT_READ) > 100'000);
+  CHECK(p.server.result_count(Op::handshake, SSL_ERROR_WANT_READ) > 100);
+  CHECK_FALSE(p.server.error());
+}
+
+TEST_CASE("a bounded output BIO produces WANT_WRITE for real and the engine recovers byte-exact") {
+  TestPki pki;
+  EnginePair p(client_context(client_config(pki.rsa.ca_file)), server_context(server_config(pki.rsa)),
+               {"localhost", 443, 4096}, {"", 0, 1024});
+  const std::string up = pattern(1 << 20, 2);
+  const std::string down = pattern(1 << 20, 3);
+  p.client.write(bytes(up));
+  p.server.write(bytes(down));
+  REQUIRE(p.handshake());
+  p.pump();
+  CHECK(p.server_in.data == up);
+  CHECK(p.client_in.data == down);
+  // The server's certificate flight alone is larger than 1 KiB.
+  CHECK(p.server.result_count(Op::handshake, SSL_ERROR_WANT_WRITE) > 0);
+  CHECK(p.client.result_count(Op::write, SSL_ERROR_WANT_WRITE) > 0);
+  CHECK(p.server.result_count(Op::write, SSL_ERROR_WANT_WRITE) > 0);
+}
+
+TEST_CASE("close_notify arrives as ZERO_RETURN; the other side may still write, then both close") {
+  TestPki pki;
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
+  REQUIRE(p.handshake());
+  p.client.write(bytes("last words"));
+  p.client.close();
+  p.pump();
+  CHECK(p.server_in.data == "last words");
+  CHECK(p.client.close_notify_sent());
+  CHECK(p.server.is_peer_closed());
+  CHECK(p.server.result_count(Op::read, SSL_ERROR_ZERO_RETURN) == 1);
+  CHECK((p.server.take_events() & Engine::peer_closed) != 0);
+  // TLS 1.3 half-close: the server still answers after the client's close_notify.
+  p.server.write(bytes("reply after close"));
+  p.server.close();
+  p.pump();
+  CHECK(p.client_in.data == "reply after close");
+  CHECK(p.client.is_closed());
+  CHECK(p.server.is_closed());
+  CHECK_FALSE(p.client.error());
+  CHECK_FALSE(p.server.error());
+}
+
+TEST_CASE("a transport cut without close_notify is reported as stream_truncated") {
+  TestPki pki;
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
+  REQUIRE(p.handshake());
+  p.client.write(bytes("partial"));
+  p.pump();
+  p.server.feed_eof();
+  p.pump();
+  CHECK(p.server_in.data == "partial");
+  REQUIRE(p.server.error());
+  CHECK(p.server.error().code == tls::Errc::stream_truncated);
+  CHECK(p.server.error().context == "read");
+  CHECK(p.server.is_closed());
+  CHECK(p.server_want == Want::closed);
+  CHECK(p.server.error().message() == "read: stream truncated: the peer closed without close_notify");
+}
+
+TEST_CASE("garbage instead of a ClientHello fails the handshake with an SSL error and an alert") {
+  TestPki pki;
+  auto ctx = server_context(server_config(pki.ecdsa));
+  SUBCASE("an HTTP request") {
+    Engine server(ctx);
+    server.feed(bytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    Collect sink;
+    std::vector<std::byte> scratch(4096);
+    CHECK(server.advance(sink, scratch) == Want::closed);
+    CHECK(server.error().code == tls::Errc::handshake_failed);
+    CHECK(server.error().ssl_error == SSL_ERROR_SSL);
+    CHECK(server.error().detail == "http request");
+  }
+  SUBCASE("a handshake record with a nonsense body") {
+    Engine server(ctx);
+    const unsigned char junk[] = {0x16, 0x03, 0x01, 0x00, 0x08, 0x01, 0x00, 0x00, 0x04, 0xde, 0xad, 0xbe, 0xef};
+    server.feed(std::as_bytes(std::span(junk)));
+    Collect sink;
+    std::vector<std::byte> scratch(4096);
+    CHECK(server.advance(sink, scratch) == Want::closed);
+    CHECK(server.error().code == tls::Errc::handshake_failed);
+    CHECK(server.result_count(Op::handshake, SSL_ERROR_SSL) == 1);
+    // The alert the peer should see is waiting in the output: a record of type 21.
+    const auto out = server.peek_output();
+    REQUIRE(out.size() >= 7);
+    CHECK(std::to_integer<int>(out[0]) == 21);
+    CHECK(std::to_integer<int>(out[5]) == 2);  // fatal
+  }
+}
+
+TEST_CASE("junk left in the thread's error queue does not turn a WANT_READ into an error") {
+  TestPki pki;
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
+  p.chunk = 7;
+  const std::string message = pattern(50'000);
+  p.client.write(bytes(message));
+  for (int i = 0; i < 100'000 && !(p.server_in.data.size() == message.size()); ++i) {
+    // Somebody else's failed OpenSSL call, not cleaned up, before each of our operations.
+    ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH);
+    p.client_want = p.client.advance(p.client_in, p.scratch);
+    ERR_raise(ERR_LIB_X509, X509_R_CERT_ALREADY_IN_HASH_TABLE);
+    p.server_want = p.server.advance(p.server_in, p.scratch);
+    p.transfer(p.client, p.server);
+    p.transfer(p.server, p.client);
+  }
+  CHECK(p.server_in.data == message);
+  CHECK_FALSE(p.client.error());
+  CHECK_FALSE(p.server.error());
+  CHECK(p.server.result_count(SSL_ERROR_SSL) == 0);
+  ERR_clear_error();
+}
+
+TEST_CASE("plaintext queued before the handshake is sent after it, in records of at most 16 KiB") {
+  TestPki pki;
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
+  const std::string message = pattern(1 << 20);
+  p.client.write(bytes(message));
+  CHECK(p.client.queued_plaintext() == message.size());
+  std::vector<std::byte> wire;
+  for (int i = 0; i < 10'000; ++i) {
+    p.client_want = p.client.advance(p.client_in, p.scratch);
+    p.server_want = p.server.advance(p.server_in, p.scratch);
+    const auto out = p.client.peek_output();
+    wire.insert(wire.end(), out.begin(), out.end());
+    const bool moved = p.transfer(p.client, p.server) | p.transfer(p.server, p.client);
+    if (!moved) break;
+  }
+  CHECK(p.server_in.data == message);
+  std::size_t app_records = 0;
+  for (const Record& r : records_in(wire)) {
+    if (r.type != 23) continue;  // TLS 1.3 wraps everything after the hello in type 23
+    ++app_records;
+    // 16 KiB of plaintext + content type byte + 16-byte AEAD tag.
+    CHECK(r.length <= Engine::max_record + 1 + 16);
+  }
+  CHECK(app_records >= (1 << 20) / Engine::max_record);
+}
+
+TEST_CASE("a zero-length write is never issued to OpenSSL") {
+  TestPki pki;
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
+  REQUIRE(p.handshake());
+  const auto before = p.client.result_count(Op::write, SSL_ERROR_NONE);
+  p.client.write({});
+  CHECK(p.client.queued_plaintext() == 0);
+  p.pump();
+  CHECK(p.client.result_count(Op::write, SSL_ERROR_NONE) == before);
+  CHECK(p.server_in.data.empty());
+}
+
+TEST_CASE("partial-write mode: short SSL_write successes continue from where they stopped") {
+  TestPki pki;
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)),
+               {"localhost", 443, 2048}, {});
+  REQUIRE(p.handshake());
+  // Small records and a small output: one 16 KiB SSL_write spans many records and the output
+  // fills part-way, so SSL_MODE_ENABLE_PARTIAL_WRITE returns short counts.
+  SSL_set_max_send_fragment(p.client.native(), 512);
+  const std::string message = pattern(256 * 1024, 9);
+  p.client.write(bytes(message));
+  p.pump();
+  CHECK(p.server_in.data == message);
+  CHECK(p.client.partial_writes() > 0);
+  CHECK(p.client.result_count(Op::write, SSL_ERROR_WANT_WRITE) > 0);
+}
+
+TEST_CASE("TLS 1.2 renegotiation by the server in the middle of a large write: WANT_READ, then exact") {
+  TestPki pki;
+  auto sc = server_config(pki.ecdsa);
+  sc.max_version = TLS1_2_VERSION;
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(sc),
+               {"localhost", 443, 16 * 1024}, {});
+  REQUIRE(p.handshake());
+  const std::string message = pattern(4 << 20, 4);
+  p.client.write(bytes(message));
+  p.pump(20);  // part of the write is through
+  CHECK(p.server_in.data.size() < message.size());
+  REQUIRE(p.server.renegotiate());
+  p.pump();
+  CHECK(p.server_in.data == message);
+  // The write had to wait for the renegotiation's reply: SSL_write reported WANT_READ.
+  CHECK(p.client.result_count(Op::write, SSL_ERROR_WANT_READ) > 0);
+  CHECK(SSL_renegotiate_pending(p.client.native()) == 0);
+  CHECK(SSL_num_renegotiations(p.server.native()) == 1);
+  CHECK_FALSE(p.client.error());
+  CHECK_FALSE(p.server.error());
+}
+
+TEST_CASE("client-initiated renegotiation is refused by default and allowed by the option") {
+  TestPki pki;
+  for (const bool allow : {false, true}) {
+    CAPTURE(allow);
+    auto sc = server_config(pki.ecdsa);
+    sc.max_version = TLS1_2_VERSION;
+    sc.allow_client_renegotiation = allow;
+    EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(sc));
+    REQUIRE(p.handshake());
+    REQUIRE(p.client.renegotiate());
+    p.client.write(bytes("after"));
+    p.pump();
+    if (allow) {
+      CHECK(p.server_in.data == "after");
+      CHECK_FALSE(p.client.error());
+      CHECK(SSL_num_renegotiations(p.client.native()) == 1);
+    } else {
+      CHECK(p.client.error().code == tls::Errc::protocol_error);
+      CHECK(p.client.error().detail == "no renegotiation");
+      CHECK(p.server_in.data.empty());
+    }
+  }
+}
+
+TEST_CASE("TLS 1.3 KeyUpdate both ways mid-stream; a requested update is answered by a read") {
+  TestPki pki;
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
+  REQUIRE(p.handshake());
+  p.client.write(bytes("one "));
+  p.pump();
+  REQUIRE(p.client.key_update(false));
+  p.client.write(bytes("two "));
+  p.pump();
+  // The server asks the client to update too; the client's reply is produced by its read.
+  REQUIRE(p.server.key_update(true));
+  p.server.advance(p.server_in, p.scratch);
+  p.flush(p.server, p.client);
+  REQUIRE(p.client.output_size() == 0);
+  p.client.advance(p.client_in, p.scratch);
+  CHECK(p.client.queued_plaintext() == 0);
+  CHECK(p.client.output_size() > 0);  // a KeyUpdate, though the application wrote nothing
+  p.pump();
+  p.client.write(bytes("three"));
+  p.server.write(bytes("back"));
+  p.pump();
+  CHECK(p.server_in.data == "one two three");
+  CHECK(p.client_in.data == "back");
+  CHECK_FALSE(p.client.error());
+  CHECK_FALSE(p.server.error());
+}
+
+TEST_CASE("a TLS 1.3 NewSessionTicket arrives after the handshake and resumes the next connection") {
+  TestPki pki;
+  auto client_ctx = client_context(client_config(pki.ecdsa.ca_file));
+  auto server_ctx = server_context(server_config(pki.ecdsa));
+  {
+    EnginePair p(client_ctx, server_ctx);
+    REQUIRE(p.handshake());
+    CHECK(SSL_SESSION_has_ticket(SSL_get0_session(p.client.native())) == 1);
+    CHECK_FALSE(p.client.info().resumed);
+    p.close_both();  // SSL_free without close_notify makes OpenSSL forget the session
+  }
+  EnginePair again(client_ctx, server_ctx);
+  REQUIRE(again.handshake());
+  CHECK(again.client.info().resumed);
+  CHECK(again.server.info().resumed);
+}
+
+TEST_CASE("TLS 1.2 resumes by ticket and by session id") {
+  TestPki pki;
+  for (const bool tickets : {true, false}) {
+    CAPTURE(tickets);
+    auto sc = server_config(pki.ecdsa);
+    sc.max_version = TLS1_2_VERSION;
+    sc.session_tickets = tickets;
+    auto client_ctx = client_context(client_config(pki.ecdsa.ca_file));
+    auto server_ctx = server_context(sc);
+    {
+      EnginePair p(client_ctx, server_ctx);
+      REQUIRE(p.handshake());
+      p.close_both();
+    }
+    EnginePair again(client_ctx, server_ctx);
+    REQUIRE(again.handshake());
+    CHECK(again.client.info().resumed);
+  }
+}
+
+TEST_CASE("two servers sharing a ticket key file resume each other's sessions") {
+  TestPki pki;
+  for (const int size : {80, 48}) {
+    for (const int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+      CAPTURE(size);
+      CAPTURE(version);
+      const std::string key_file = pki.path("ticket-" + std::to_string(size) + ".key");
+      {
+        std::vector<unsigned char> key(static_cast<std::size_t>(size));
+        REQUIRE(RAND_bytes(key.data(), size) == 1);
+        std::ofstream(key_file, std::ios::binary).write(reinterpret_cast<const char*>(key.data()), size);
+      }
+      auto sc = server_config(pki.ecdsa);
+      sc.max_version = version;
+      sc.ticket_key_files = {key_file};
+      auto a = server_context(sc);
+      auto b = server_context(sc);
+      auto client_ctx = client_context(client_config(pki.ecdsa.ca_file));
+      {
+        EnginePair p(client_ctx, a);
+        REQUIRE(p.handshake());
+        p.close_both();
+      }
+      EnginePair q(client_ctx, b);
+      REQUIRE(q.handshake());
+      CHECK(q.client.info().resumed);
+    }
+  }
+}
+
+TEST_CASE("mutual TLS: a client certificate from the trusted CA is accepted, others are refused") {
+  TestPki pki;
+  auto sc = server_config(pki.ecdsa);
+  sc.client_auth = tls::ClientAuth::require;
+  sc.client_ca_file = pki.client.ca_file;
+  auto server_ctx = server_context(sc);
+  SUBCASE("accepted") {
+    auto cc = client_config(pki.ecdsa.ca_file);
+    cc.client_certificate = pki.client.leaf;
+    EnginePair p(client_context(cc), server_ctx);
+    REQUIRE(p.handshake());
+    CHECK(p.server.info().peer_subject.find("client.test") != std::string::npos);
+  }
+  SUBCASE("no certificate") {
+    EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_ctx);
+    p.client.write(bytes("hello?"));
+    p.pump();
+    CHECK(p.server.error().code == tls::Errc::handshake_failed);
+    CHECK(p.server.error().detail == "peer did not return a certificate");
+    CHECK(p.server_in.data.empty());
+    CHECK(p.client.is_closed());  // the server's alert reached the client
+  }
+  SUBCASE("a certificate from another CA") {
+    auto cc = client_config(pki.ecdsa.ca_file);
+    cc.client_certificate = pki.other.leaf;
+    EnginePair p(client_context(cc), server_ctx);
+    p.pump();
+    CHECK(p.server.error().code == tls::Errc::verify_failed);
+    CHECK(p.server.error().message().find("handshake: certificate verify failed: ") == 0);
+    CHECK(p.client.is_closed());
+  }
+}
+
+TEST_CASE("SNI picks the certificate: exact, wildcard, default; a name mismatch fails verification") {
+  TestPki pki;
+  tls::ServerConfig sc;
+  sc.certificates = {pki.ecdsa.leaf, pki.other.leaf, pki.wild.leaf};
+  auto server_ctx = server_context(sc);
+  auto client_ctx = client_context(client_config(pki.all_server_cas));
+  const auto connect = [&](const std::string& host) {
+    return std::make_unique<EnginePair>(client_ctx, server_ctx, tls::EngineOptions{host, 443, 0});
+  };
+  auto exact = connect("other.test");
+  REQUIRE(exact->handshake());
+  CHECK(exact->server.info().server_name == "other.test");
+  CHECK(exact->client.info().peer_subject.find("other.test") != std::string::npos);
+  auto wildcard = connect("a.wild.test");
+  REQUIRE(wildcard->handshake());
+  CHECK(wildcard->client.info().peer_subject.find("*.wild.test") != std::string::npos);
+  auto fallback = connect("localhost");
+  REQUIRE(fallback->handshake());
+  CHECK(fallback->client.info().peer_subject.find("localhost") != std::string::npos);
+  auto mismatch = connect("nomatch.test");
+  mismatch->pump();
+  CHECK(mismatch->client.error().code == tls::Errc::verify_failed);
+  CHECK(mismatch->client.error().message() == "handshake: certificate verify failed: hostname mismatch");
+  CHECK(mismatch->server.is_closed());  // told by the client's alert
+
+  auto strict = sc;
+  strict.strict_sni = true;
+  EnginePair refused(client_ctx, server_context(strict), {"nomatch.test", 443, 0});
+  refused.pump();
+  CHECK(refused.client.error().code == tls::Errc::handshake_failed);
+  CHECK(refused.client.error().detail.find("unrecognized name") != std::string::npos);
+  CHECK(refused.server.error().code == tls::Errc::unrecognized_name);
+  CHECK(refused.server.error().message() ==
+        "handshake: no certificate for the requested server name: nomatch.test");
+}
+
+TEST_CASE("ALPN: the server's preference among the client's offers, or a refusal") {
+  TestPki pki;
+  auto sc = server_config(pki.ecdsa);
+  sc.alpn = {"h2", "http/1.1"};
+  auto server_ctx = server_context(sc);
+  auto offer = [&](std::vector<std::string> protocols) {
+    auto cc = client_config(pki.ecdsa.ca_file);
+    cc.alpn = std::move(protocols);
+    return std::make_unique<EnginePair>(client_context(cc), server_ctx);
+  };
+  auto agreed = offer({"http/1.1", "h2"});
+  REQUIRE(agreed->handshake());
+  CHECK(agreed->client.info().alpn == "h2");
+  CHECK(agreed->server.info().alpn == "h2");
+  auto only_http1 = offer({"http/1.1"});
+  REQUIRE(only_http1->handshake());
+  CHECK(only_http1->client.info().alpn == "http/1.1");
+  auto mismatch = offer({"spdy/3"});
+  mismatch->pump();
+  CHECK(mismatch->client.error().code == tls::Errc::handshake_failed);
+  CHECK(mismatch->client.error().detail.find("no application protocol") != std::string::npos);
+}
+
+TEST_CASE("a sink that stops keeps the rest buffered until the next advance") {
+  TestPki pki;
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
+  REQUIRE(p.handshake());
+  const std::string message = pattern(100 * 1024, 5);
+  p.server_in.stop_after_each = true;
+  p.client.write(bytes(message));
+  p.client.advance(p.client_in, p.scratch);
+  p.flush(p.client, p.server);
+  p.server.advance(p.server_in, p.scratch);
+  CHECK(p.server_in.data.size() <= Engine::max_record);
+  CHECK(p.server.has_buffered_input());
+  int advances = 1;
+  while (p.server.has_buffered_input() && advances < 1000) {
+    p.server.advance(p.server_in, p.scratch);
+    ++advances;
+  }
+  CHECK(p.server_in.data == message);
+  CHECK(advances >= static_cast<int>(message.size() / Engine::max_record));
+}
+
+TEST_CASE("the write budget bounds how much plaintext one advance encrypts") {
+  TestPki pki;
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
+  REQUIRE(p.handshake());
+  p.client.write(bytes(pattern(1 << 20)));
+  p.client.advance(p.client_in, p.scratch, 32 * 1024);
+  CHECK(p.client.queued_plaintext() == (1 << 20) - 32 * 1024);
+  CHECK(p.client.output_size() < 40 * 1024);
+}
+
+TEST_CASE("an output that fails like a dead socket gives SSL_ERROR_SYSCALL and a clean end") {
+  TestPki pki;
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)),
+               {"localhost", 443, 4096}, {});
+  REQUIRE(p.handshake());
+  // What a socket BIO does when the connection died: write fails, errno says why, no retry
+  // and nothing on the error queue. OpenSSL turns exactly that into SSL_ERROR_SYSCALL.
+  static BIO_METHOD* dead = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_TYPE_SOURCE_SINK | BIO_get_new_index(), "dead socket");
+    BIO_meth_set_write(m, [](BIO*, const char*, int) {
+      errno = EPIPE;
+      return -1;
+    });
+    BIO_meth_set_ctrl(m, [](BIO*, int cmd, long, void*) -> long { return cmd == BIO_CTRL_FLUSH ? 1 : 0; });
+    BIO_meth_set_create(m, [](BIO* b) {
+      BIO_set_init(b, 1);
+      return 1;
+    });
+    return m;
+  }();
+  SSL_set0_wbio(p.client.native(), BIO_new(dead));
+  p.client.write(bytes("lost"));
+  CHECK(p.client.advance(p.client_in, p.scratch) == Want::closed);
+  CHECK(p.client.error().ssl_error == SSL_ERROR_SYSCALL);
+  CHECK(p.client.result_count(Op::write, SSL_ERROR_SYSCALL) == 1);
+  CHECK(p.client.error().message() == "write: TLS protocol error: the transport failed");
+  CHECK(p.client.advance(p.client_in, p.scratch) == Want::closed);  // and stays closed
+}
+
+TEST_CASE("WANT_CONNECT comes only from a connect BIO, which the engine never uses") {
+  // A listener with a full accept queue drops further SYNs, so a non-blocking connect stays
+  // in progress and the handshake cannot start.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  REQUIRE(::listen(fd, 0) == 0);
+  socklen_t len = sizeof sa;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ::connect(c, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    fillers.push_back(c);
+  }
+  ::usleep(100 * 1000);
+  TestPki pki;
+  auto ctx = client_context(client_config(pki.ecdsa.ca_file));
+  tls::SslPtr ssl(SSL_new(ctx->native()));
+  const std::string target = "127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
+  BIO* bio = BIO_new_connect(target.c_str());
+  REQUIRE(bio != nullptr);
+  BIO_set_nbio(bio, 1);
+  SSL_set_bio(ssl.get(), bio, bio);
+  SSL_set_connect_state(ssl.get());
+  ERR_clear_error();
+  const int ret = SSL_do_handshake(ssl.get());
+  CHECK(SSL_get_error(ssl.get(), ret) == SSL_ERROR_WANT_CONNECT);
+  ERR_clear_error();
+  for (int c : fillers) ::close(c);
+  ::close(fd);
+}

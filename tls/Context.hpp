@@ -1,0 +1,139 @@
+// tls::Context: the immutable TLS policy shared by many connections (an SSL_CTX and what goes
+// with it: certificates by SNI, ALPN, session resumption, ticket keys, verification).
+// OpenSSL only: no libuv, no reactor.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "tls/Errors.hpp"
+#include "tls/Ptr.hpp"
+
+namespace tls {
+
+// A certificate chain (leaf first, PEM) and its private key (PEM).
+struct CertificateFiles {
+  std::string cert_file;
+  std::string key_file;
+};
+
+enum class ClientAuth { none, request, require };
+
+struct ServerConfig {
+  // The first is the default; others are chosen by SNI against their subjectAltName DNS names
+  // (exact, or a "*." wildcard covering one label) and, without SANs, the subject CN.
+  std::vector<CertificateFiles> certificates;
+  // Refuse (unrecognized_name alert) a ClientHello whose SNI matches no certificate. A
+  // ClientHello without SNI still gets the default.
+  bool strict_sni = false;
+  // ALPN protocols in server preference order ("h2", "http/1.1"). Empty: no ALPN. A client
+  // offering none of them is refused (no_application_protocol); a client that sends no ALPN
+  // extension at all is served without one.
+  std::vector<std::string> alpn;
+
+  int min_version = TLS1_2_VERSION;  // TLS 1.2 minimum by default
+  int max_version = 0;               // 0: the newest (TLS 1.3)
+  std::string ciphers;               // TLS <= 1.2 list; empty: the secure default below
+  std::string ciphersuites;          // TLS 1.3 suites; empty: OpenSSL's (all AEAD)
+  std::string groups;                // empty: "X25519:P-256:X448:P-384:P-521"
+
+  // Resumption: TLS 1.3 tickets, TLS 1.2 tickets and the TLS 1.2 server-side session cache.
+  // Without tickets, TLS 1.3 still resumes through "stateful" tickets (a session ID in this
+  // Context's cache), which other Contexts and processes cannot resume.
+  bool session_tickets = true;
+  std::size_t session_cache_size = 20480;  // sessions in this Context's cache; 0: no cache
+  std::chrono::seconds session_lifetime{3600};  // also the ticket lifetime hint
+  // nginx ssl_session_ticket_key files (80 or 48 random bytes each, nginx's layout: a file
+  // works the same here and in nginx). The first encrypts new tickets, all decrypt; a ticket
+  // under a later key is replaced by one under the first. Empty: a random key, private to this
+  // Context. Contexts with the same certificates, client CAs and key files resume each other's
+  // sessions (TLS 1.2 and 1.3).
+  std::vector<std::string> ticket_key_files;
+  // TLS 1.3 tickets sent after each full handshake (OpenSSL's default is 2).
+  int tickets_per_handshake = 1;
+
+  ClientAuth client_auth = ClientAuth::none;
+  std::string client_ca_file;  // required unless client_auth is none
+  int verify_depth = 5;
+
+  // OpenSSL 3 refuses client-initiated renegotiation; this allows it (TLS 1.2 only).
+  bool allow_client_renegotiation = false;
+
+  // NSS key log (SSLKEYLOGFILE format), for debugging with Wireshark. Empty: off. Enabling it
+  // logs a loud warning: whoever reads the file can decrypt the traffic.
+  std::string keylog_file;
+};
+
+struct ClientConfig {
+  bool verify = true;           // verify the server's chain and name; off only with a warning
+  std::string ca_file;          // empty: the system store
+  std::vector<std::string> alpn;  // offered in order
+  CertificateFiles client_certificate;  // empty: none (for mutual TLS)
+  int min_version = TLS1_2_VERSION;
+  int max_version = 0;
+  std::string ciphers;
+  std::string ciphersuites;
+  std::string groups;
+  // Cache sessions per host:port and offer them. As in OpenSSL, a session outlives only a
+  // connection that sent close_notify before SSL_free (others are marked not resumable), and a
+  // TLS 1.3 session is offered once (the server's next ticket replaces it).
+  bool session_resumption = true;
+  std::string keylog_file;
+};
+
+// Thread-safety: immutable after creation, shared by connections on any loop through
+// shared_ptr<const Context>; ticket key rotation and the client session cache are internally
+// synchronised. A reload builds a new Context; connections keep the one they started with.
+// Lifetime: an SSL made from native() must not outlive its Context (its callbacks use it), so
+// whoever owns the SSL also holds the shared_ptr. Client Contexts use the SSL_CTX's info
+// callback (to keep renewed TLS 1.2 sessions); an SSL_set_info_callback on the SSL hides it.
+class Context : public std::enable_shared_from_this<Context> {
+ public:
+  // Errors name the file and OpenSSL's reason, e.g.
+  // "load certificate /etc/x/cert.pem: no start line" (code Errc::config).
+  static std::shared_ptr<const Context> server(const ServerConfig& config, std::error_code& code,
+                                               std::string& message);
+  static std::shared_ptr<const Context> client(const ClientConfig& config, std::error_code& code,
+                                               std::string& message);
+  ~Context();
+
+  bool is_server() const noexcept { return server_; }
+  SSL_CTX* native() const noexcept { return ctx_.get(); }
+
+  // Client side: readies a new SSL for a connection to host:port: SNI (not for IP literals),
+  // hostname or IP verification (when verifying), and a cached session to resume. `host` is a
+  // DNS name or an IP literal ("127.0.0.1", "::1" or "[::1]"). False (Errc::config) when the
+  // name cannot be used, e.g. "server name aaa...: ssl3 ext invalid servername" for a name
+  // over 255 bytes; the SSL must not be used then, as it would not check the name.
+  [[nodiscard]] bool prepare_client(SSL* ssl, std::string_view host, std::uint16_t port,
+                                    std::error_code& code, std::string& message) const;
+
+  // Server side: whether a ClientHello naming `server_name` is refused (strict SNI and no
+  // certificate for the name). The Engine uses it to name the failure.
+  bool refuses_server_name(std::string_view server_name) const noexcept;
+
+  // Server side: replaces the ticket keys (same formats as ticket_key_files) at run time.
+  // New tickets use the first; tickets under any listed key still resume.
+  bool rotate_ticket_keys(const std::vector<std::string>& files, std::error_code& code,
+                          std::string& message) const;
+
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+ private:
+  Context() = default;
+  struct Impl;
+
+  bool server_ = false;
+  SslCtxPtr ctx_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tls

@@ -1,0 +1,34 @@
+// Development certificates made in code (EVP/X509 API): a throwaway CA and a leaf it signs, so
+// demos and tests can verify for real against the dev CA instead of turning verification off.
+#pragma once
+
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "tls/Context.hpp"
+
+namespace tls::dev {
+
+enum class KeyType { ecdsa_p256, rsa_2048, rsa_4096 };
+
+struct Pem {
+  std::string ca_cert;  // the CA's certificate
+  std::string cert;     // the leaf's certificate
+  std::string key;      // the leaf's private key (PKCS#8)
+};
+
+// `names` become the leaf's subjectAltNames: DNS names ("localhost", "*.test") and IP
+// literals ("127.0.0.1", "::1"); the first is also the subject CN. Valid from now - 1 h for
+// `days` days. Keys come from the OS RNG; nothing is reused between calls.
+Pem generate(const std::vector<std::string>& names, KeyType type = KeyType::ecdsa_p256, int days = 30);
+
+struct Files {
+  std::string ca_file;
+  CertificateFiles leaf;  // cert_file holds the leaf then the CA (a full chain)
+};
+
+// Writes ca.pem, cert.pem and key.pem (mode 0600) into `dir` (created if missing).
+Files write(const Pem& pem, const std::string& dir, std::error_code& code, std::string& message);
+
+}  // namespace tls::dev

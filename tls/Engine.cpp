@@ -1,0 +1,432 @@
+#include "tls/Engine.hpp"
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace tls {
+namespace {
+
+// What an SSL_get_error() result means for the engine, whatever call produced it.
+enum class Step : std::uint8_t { progress, need_input, need_output, park, peer_closed, failed, impossible };
+
+struct Row {
+  int ssl_error;
+  Step step;
+  Want want;
+};
+
+// The whole of the SSL_get_error manual page, one row per result.
+constexpr std::array<Row, 12> result_table{{
+    {SSL_ERROR_NONE, Step::progress, Want::nothing},
+    {SSL_ERROR_WANT_READ, Step::need_input, Want::input},
+    {SSL_ERROR_WANT_WRITE, Step::need_output, Want::output},
+    {SSL_ERROR_WANT_ASYNC, Step::park, Want::async},
+    {SSL_ERROR_WANT_ASYNC_JOB, Step::park, Want::async_job},
+    {SSL_ERROR_WANT_X509_LOOKUP, Step::park, Want::x509_lookup},
+    {SSL_ERROR_WANT_CLIENT_HELLO_CB, Step::park, Want::client_hello},
+    {SSL_ERROR_ZERO_RETURN, Step::peer_closed, Want::nothing},
+    {SSL_ERROR_SYSCALL, Step::failed, Want::closed},
+    {SSL_ERROR_SSL, Step::failed, Want::closed},
+    // Only BIO_s_connect/BIO_s_accept produce these; over memory BIOs they are a bug.
+    {SSL_ERROR_WANT_CONNECT, Step::impossible, Want::closed},
+    {SSL_ERROR_WANT_ACCEPT, Step::impossible, Want::closed},
+}};
+
+const Row& row_for(int ssl_error) noexcept {
+  for (const Row& row : result_table)
+    if (row.ssl_error == ssl_error) return row;
+  static constexpr Row unknown{-1, Step::impossible, Want::closed};
+  return unknown;
+}
+
+const char* op_name(int op) noexcept {
+  static constexpr const char* names[] = {"handshake", "read", "write", "shutdown"};
+  return names[op];
+}
+
+const char* ssl_error_name(int ssl_error) noexcept {
+  switch (ssl_error) {
+    case SSL_ERROR_WANT_CONNECT: return "SSL_ERROR_WANT_CONNECT";
+    case SSL_ERROR_WANT_ACCEPT: return "SSL_ERROR_WANT_ACCEPT";
+    default: return "an unknown SSL_get_error result";
+  }
+}
+
+std::span<std::byte> as_writable(char* p, std::size_t n) {
+  return {reinterpret_cast<std::byte*>(p), n};
+}
+
+}  // namespace
+
+const char* to_string(Want want) noexcept {
+  switch (want) {
+    case Want::nothing: return "nothing";
+    case Want::input: return "input";
+    case Want::output: return "output";
+    case Want::async: return "async";
+    case Want::async_job: return "async_job";
+    case Want::x509_lookup: return "x509_lookup";
+    case Want::client_hello: return "client_hello";
+    case Want::closed: return "closed";
+  }
+  return "?";
+}
+
+std::string TlsError::message() const {
+  if (!code) return {};
+  std::string text = context.empty() ? code.message() : context + ": " + code.message();
+  if (!detail.empty()) text += ": " + detail;
+  return text;
+}
+
+Engine::Engine(std::shared_ptr<const Context> context, const EngineOptions& options)
+    : context_(std::move(context)), server_(context_->is_server()) {
+  ssl_.reset(SSL_new(context_->native()));
+  if (!ssl_) throw std::runtime_error("SSL_new: " + last_reason(drain_error_queue(), "out of memory"));
+  in_ = BIO_new(BIO_s_mem());
+  // An empty input BIO means "no data yet", not end of stream, until feed_eof() says so.
+  BIO_set_mem_eof_return(in_, -1);
+  if (options.max_output == 0) {
+    out_ = BIO_new(BIO_s_mem());
+  } else {
+    BIO* peer = nullptr;
+    BIO_new_bio_pair(&out_, options.max_output, &peer, options.max_output);
+    out_peer_.reset(peer);
+  }
+  if (in_ == nullptr || out_ == nullptr) throw std::runtime_error("BIO_new: out of memory");
+  SSL_set_bio(ssl_.get(), in_, out_);  // the SSL owns both from here
+  if (server_) {
+    SSL_set_accept_state(ssl_.get());
+  } else {
+    SSL_set_connect_state(ssl_.get());
+    std::error_code code;
+    std::string message;
+    // A name that cannot be checked must not be connected to: the engine starts closed.
+    if (!context_->prepare_client(ssl_.get(), options.host, options.port, code, message)) {
+      error_.code = code;
+      error_.context = "handshake";
+      error_.detail = message;
+      closed_ = true;
+      events_ |= failed;
+    }
+  }
+}
+
+Engine::~Engine() = default;
+
+// ---- the one place OpenSSL I/O calls happen -----------------------------------------------
+
+template <typename Call>
+int Engine::run(Op op, Call&& call) {
+  // The error queue is per thread and SSL_get_error() reads it: it must start empty (junk
+  // left by anyone else would turn a WANT_READ into an SSL error) ...
+  ERR_clear_error();
+  const int ret = call();
+  // ... and SSL_get_error() must come next, with no OpenSSL call in between. SSL_shutdown's 0
+  // ("sent ours, the peer's not yet seen") is progress, and SSL_get_error must not be asked.
+  const int ssl_error =
+      (op == Op::shutdown && ret == 0) ? SSL_ERROR_NONE : SSL_get_error(ssl_.get(), ret);
+  auto& counts = results_[static_cast<std::size_t>(op)];
+  if (ssl_error >= 0 && static_cast<std::size_t>(ssl_error) < counts.size())
+    ++counts[static_cast<std::size_t>(ssl_error)];
+  return ssl_error;
+}
+
+Want Engine::settle(Op op, int ssl_error) {
+  const Row& row = row_for(ssl_error);
+  switch (row.step) {
+    case Step::progress: return Want::nothing;
+    case Step::need_input: return Want::input;
+    case Step::need_output: return Want::output;
+    case Step::park:
+      parked_ = row.want;
+      return row.want;
+    case Step::peer_closed:
+      peer_closed_ = true;
+      events_ |= peer_closed;
+      return Want::nothing;
+    case Step::failed:
+    case Step::impossible:
+      fail(op, ssl_error);
+      return Want::closed;
+  }
+  return Want::closed;
+}
+
+void Engine::fail(Op op, int ssl_error) {
+  // First, before any other OpenSSL call can touch the queue.
+  error_.queue = drain_error_queue();
+  error_.ssl_error = ssl_error;
+  error_.context = op_name(static_cast<int>(op));
+  error_.verify_result = SSL_get_verify_result(ssl_.get());
+  const bool eof_reason =
+      !error_.queue.empty() &&
+      ERR_GET_REASON(error_.queue.back().code) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+  if (row_for(ssl_error).step == Step::impossible) {
+    error_.code = Errc::internal;
+    error_.detail = std::string(ssl_error_name(ssl_error)) + " cannot happen over memory BIOs";
+  } else if (eof_fed_ && (ssl_error == SSL_ERROR_SYSCALL || eof_reason)) {
+    // OpenSSL 3 reports EOF without close_notify as SSL_ERROR_SSL with "unexpected eof while
+    // reading" (older versions: SSL_ERROR_SYSCALL); both are the peer truncating the stream.
+    error_.code = Errc::stream_truncated;
+  } else if (const char* name = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
+             server_ && !handshake_done_ && name != nullptr && context_->refuses_server_name(name)) {
+    error_.code = Errc::unrecognized_name;
+    error_.detail = name;
+  } else if (!handshake_done_ && error_.verify_result != X509_V_OK) {
+    error_.code = Errc::verify_failed;
+    error_.detail = X509_verify_cert_error_string(error_.verify_result);
+  } else {
+    // SSL_ERROR_SYSCALL over memory BIOs: a BIO failed without asking for a retry.
+    error_.code = handshake_done_ ? Errc::protocol_error : Errc::handshake_failed;
+    error_.detail = last_reason(error_.queue, ssl_error == SSL_ERROR_SYSCALL ? "the transport failed" : "");
+  }
+  closed_ = true;
+  events_ |= failed;
+}
+
+// ---- operations --------------------------------------------------------------------------
+
+Want Engine::handshake() {
+  const int ssl_error = run(Op::handshake, [&] { return SSL_do_handshake(ssl_.get()); });
+  if (ssl_error != SSL_ERROR_NONE) return settle(Op::handshake, ssl_error);
+  handshake_done_ = true;
+  events_ |= handshake_done;
+  // Async mode serves the handshake's private-key operation; an async job captures the
+  // caller's buffers, which does not fit the moving write buffers used afterwards.
+  SSL_clear_mode(ssl_.get(), SSL_MODE_ASYNC);
+  fill_info();
+  return Want::nothing;
+}
+
+Want Engine::read(Sink& sink, std::span<std::byte> scratch) {
+  while (!peer_closed_) {
+    std::size_t n = 0;
+    const int ssl_error =
+        run(Op::read, [&] { return SSL_read_ex(ssl_.get(), scratch.data(), scratch.size(), &n); });
+    if (ssl_error != SSL_ERROR_NONE) return settle(Op::read, ssl_error);
+    // SSL_read_ex returns one record at a time; looping until WANT_READ also drains what
+    // SSL_pending() holds.
+    if (!sink.plaintext(scratch.first(n))) return Want::nothing;
+  }
+  return Want::nothing;
+}
+
+Want Engine::write_queued(std::size_t budget) {
+  while (!queue_.empty() && budget > 0) {
+    auto& chunk = queue_.front();
+    const std::byte* data = chunk.data() + front_offset_;
+    // A write that wanted a retry is repeated with the same pointer and length (the seed
+    // page's rule); the chunk is not touched until it succeeds.
+    const std::size_t len =
+        retry_len_ != 0 ? retry_len_ : std::min({chunk.size() - front_offset_, max_record, budget});
+    std::size_t written = 0;
+    const int ssl_error = run(Op::write, [&] { return SSL_write_ex(ssl_.get(), data, len, &written); });
+    if (ssl_error != SSL_ERROR_NONE) {
+      const Want want = settle(Op::write, ssl_error);
+      if (!closed_) retry_len_ = len;
+      return want;
+    }
+    // With SSL_MODE_ENABLE_PARTIAL_WRITE `written` may be short: the next call starts after it.
+    retry_len_ = 0;
+    if (written < len) ++partial_writes_;
+    front_offset_ += written;
+    queued_bytes_ -= written;
+    budget -= std::min(budget, written);
+    if (front_offset_ == chunk.size()) {
+      queue_.pop_front();
+      front_offset_ = 0;
+    }
+  }
+  return Want::nothing;
+}
+
+Want Engine::shutdown() {
+  const int ssl_error = run(Op::shutdown, [&] { return SSL_shutdown(ssl_.get()); });
+  if (ssl_error == SSL_ERROR_NONE) {
+    shutdown_sent_ = true;
+    return Want::nothing;
+  }
+  return settle(Op::shutdown, ssl_error);
+}
+
+Want Engine::advance(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget) {
+  if (closed_) return Want::closed;
+  if (parked_ != Want::nothing) return parked_;  // no other SSL call while one is parked
+  if (!handshake_done_) {
+    if (close_requested_) {
+      closed_ = true;
+      return Want::closed;
+    }
+    const Want want = handshake();
+    if (!handshake_done_) return want;
+  }
+  if (kick_handshake_ && kick() != Want::nothing) return closed_ ? Want::closed : parked_;
+  const Want reading = peer_closed_ ? Want::nothing : read(sink, scratch);
+  if (closed_ || parked_ != Want::nothing) return closed_ ? Want::closed : parked_;
+  // A peer's KeyUpdate that asks for ours: OpenSSL 3 only notes it and sends ours with the
+  // next SSL_write, which may be long in coming; answer now (RFC 8446 allows either). Not while
+  // a write waits for its retry: that retry carries it.
+  if (retry_len_ == 0 && SSL_get_key_update_type(ssl_.get()) != SSL_KEY_UPDATE_NONE &&
+      key_update(false) && kick() != Want::nothing)
+    return closed_ ? Want::closed : parked_;
+  const Want writing = write_queued(write_budget);
+  if (closed_ || parked_ != Want::nothing) return closed_ ? Want::closed : parked_;
+  if (writing == Want::output) return Want::output;
+  if (close_requested_ && queue_.empty() && !shutdown_sent_) {
+    if (const Want want = shutdown(); want != Want::nothing) return want;
+  }
+  if (shutdown_sent_ && peer_closed_) {
+    closed_ = true;  // both directions finished
+    return Want::closed;
+  }
+  if (reading == Want::input || writing == Want::input) return Want::input;
+  return Want::nothing;
+}
+
+// Runs SSL_do_handshake on an established connection: it sends what renegotiate() or
+// key_update() prepared. Returns nothing unless the connection closed or parked.
+Want Engine::kick() {
+  kick_handshake_ = false;
+  const int ssl_error = run(Op::handshake, [&] { return SSL_do_handshake(ssl_.get()); });
+  const Want want = settle(Op::handshake, ssl_error);
+  return closed_ || parked_ != Want::nothing ? want : Want::nothing;
+}
+
+void Engine::resume() noexcept { parked_ = Want::nothing; }
+
+bool Engine::renegotiate() {
+  if (!handshake_done_ || closed_) return false;
+  ERR_clear_error();
+  if (SSL_renegotiate(ssl_.get()) != 1) {
+    ERR_clear_error();
+    return false;
+  }
+  kick_handshake_ = true;
+  return true;
+}
+
+bool Engine::key_update(bool request_peer_update) {
+  if (!handshake_done_ || closed_) return false;
+  ERR_clear_error();
+  const int type = request_peer_update ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED;
+  if (SSL_key_update(ssl_.get(), type) != 1) {
+    ERR_clear_error();
+    return false;
+  }
+  kick_handshake_ = true;
+  return true;
+}
+
+// ---- buffers -------------------------------------------------------------------------------
+
+void Engine::feed(std::span<const std::byte> ciphertext) {
+  // A memory BIO accepts everything (it grows); a failed write here is out of memory.
+  std::size_t written = 0;
+  if (!ciphertext.empty() && BIO_write_ex(in_, ciphertext.data(), ciphertext.size(), &written) != 1)
+    throw std::bad_alloc();
+}
+
+void Engine::feed_eof() {
+  eof_fed_ = true;
+  BIO_set_mem_eof_return(in_, 0);
+}
+
+std::span<const std::byte> Engine::peek_output() {
+  if (out_peer_) {
+    char* data = nullptr;
+    const int n = BIO_nread0(out_peer_.get(), &data);
+    return n > 0 ? as_writable(data, static_cast<std::size_t>(n)) : std::span<std::byte>();
+  }
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(out_, &data);
+  return n > 0 ? as_writable(data, static_cast<std::size_t>(n)) : std::span<std::byte>();
+}
+
+void Engine::consume_output(std::size_t n) {
+  if (n == 0) return;
+  if (out_peer_) {
+    char* data = nullptr;
+    BIO_nread(out_peer_.get(), &data, static_cast<int>(n));
+    return;
+  }
+  if (n >= output_size()) {
+    (void)BIO_reset(out_);
+    return;
+  }
+  std::array<char, 4096> discard{};
+  while (n > 0) {
+    const int chunk = static_cast<int>(std::min(n, discard.size()));
+    const int got = BIO_read(out_, discard.data(), chunk);
+    if (got <= 0) break;
+    n -= static_cast<std::size_t>(got);
+  }
+}
+
+std::size_t Engine::output_size() const {
+  return out_peer_ ? BIO_ctrl_pending(out_peer_.get()) : BIO_ctrl_pending(out_);
+}
+
+void Engine::write(std::span<const std::byte> plaintext) {
+  if (plaintext.empty() || close_requested_ || closed_) return;
+  // Append to the last chunk unless SSL_write may be holding on to it for a retry.
+  const bool back_is_retrying = retry_len_ != 0 && queue_.size() == 1;
+  constexpr std::size_t chunk_limit = 64 * 1024;
+  if (!queue_.empty() && !back_is_retrying && queue_.back().size() + plaintext.size() <= chunk_limit)
+    queue_.back().insert(queue_.back().end(), plaintext.begin(), plaintext.end());
+  else
+    queue_.emplace_back(plaintext.begin(), plaintext.end());
+  queued_bytes_ += plaintext.size();
+}
+
+void Engine::close() { close_requested_ = true; }
+
+bool Engine::has_buffered_input() const {
+  return SSL_pending(ssl_.get()) > 0 || BIO_ctrl_pending(in_) > 0;
+}
+
+// ---- information ---------------------------------------------------------------------------
+
+void Engine::fill_info() {
+  SSL* ssl = ssl_.get();
+  info_.protocol = SSL_get_version(ssl);
+  if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl)) info_.cipher = SSL_CIPHER_get_name(cipher);
+  const unsigned char* alpn = nullptr;
+  unsigned alpn_len = 0;
+  SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+  info_.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_len);
+  if (const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) info_.server_name = name;
+  info_.resumed = SSL_session_reused(ssl) == 1;
+  if (X509* peer = SSL_get0_peer_certificate(ssl)) {
+    std::array<char, 512> subject{};
+    X509_NAME_oneline(X509_get_subject_name(peer), subject.data(), static_cast<int>(subject.size()));
+    info_.peer_subject = subject.data();
+  }
+  ERR_clear_error();  // informational calls must not leave anything for the next operation
+}
+
+std::uint64_t Engine::result_count(Op op, int ssl_error) const noexcept {
+  const auto& counts = results_[static_cast<std::size_t>(op)];
+  if (ssl_error < 0 || static_cast<std::size_t>(ssl_error) >= counts.size()) return 0;
+  return counts[static_cast<std::size_t>(ssl_error)];
+}
+
+std::uint64_t Engine::result_count(int ssl_error) const noexcept {
+  std::uint64_t total = 0;
+  for (int op = 0; op < 4; ++op) total += result_count(static_cast<Op>(op), ssl_error);
+  return total;
+}
+
+std::vector<int> Engine::async_fds() const {
+  std::size_t count = 0;
+  SSL_get_all_async_fds(ssl_.get(), nullptr, &count);
+  std::vector<int> fds(count);
+  if (count > 0) SSL_get_all_async_fds(ssl_.get(), fds.data(), &count);
+  fds.resize(count);
+  return fds;
+}
+
+}  // namespace tls

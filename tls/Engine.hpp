@@ -1,0 +1,194 @@
+// tls::Engine: one TLS connection as a pure state machine over two memory BIOs. Ciphertext
+// goes in with feed() and comes out of peek_output(); plaintext goes in with write() and comes
+// out through a Sink during advance(). It knows nothing of sockets or event loops: whoever
+// drives it (TlsTransport, a test wiring two engines back to back, a fuzzer) moves the bytes.
+//
+// Every OpenSSL I/O call goes through one place (perform()) that clears the thread's error
+// queue first, asks SSL_get_error() right after, and drains the queue into a TlsError on
+// failure; one table maps each SSL_get_error result to what the engine does next.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "tls/Context.hpp"
+#include "tls/Errors.hpp"
+#include "tls/Ptr.hpp"
+
+namespace tls {
+
+// What the engine needs before it can make more progress.
+enum class Want : std::uint8_t {
+  nothing,       // nothing pending (or the sink asked to stop)
+  input,         // WANT_READ: more ciphertext from the peer
+  output,        // WANT_WRITE: the bounded output is full; drain it, then advance() again
+  async,         // WANT_ASYNC: parked until an async fd (async_fds()) is readable; then resume()
+  async_job,     // WANT_ASYNC_JOB: parked until an async job is free; then resume()
+  x509_lookup,   // WANT_X509_LOOKUP: parked until the application's certificate lookup; resume()
+  client_hello,  // WANT_CLIENT_HELLO_CB: parked until the application decides; resume()
+  closed,        // finished or failed: no more operations
+};
+
+const char* to_string(Want want) noexcept;
+
+// A failure, with everything OpenSSL said about it.
+struct TlsError {
+  std::error_code code;        // tls::Errc
+  std::string context;         // "handshake", "read", "write", "shutdown"
+  std::string detail;          // the most specific reason ("hostname mismatch", "no shared cipher")
+  int ssl_error = 0;           // the SSL_get_error() result of the failing call
+  long verify_result = 0;      // X509_V_OK unless the peer's certificate failed
+  std::vector<QueuedError> queue;  // the thread's error queue at the failure, oldest first
+
+  explicit operator bool() const noexcept { return static_cast<bool>(code); }
+  // "handshake: certificate verify failed: hostname mismatch"
+  std::string message() const;
+};
+
+// What the handshake agreed on; filled once the handshake completes.
+struct TlsInfo {
+  std::string protocol;      // "TLSv1.3"
+  std::string cipher;        // "TLS_AES_256_GCM_SHA384"
+  std::string alpn;          // "" when none was agreed
+  std::string server_name;   // SNI as sent by the client ("" without SNI)
+  bool resumed = false;
+  std::string peer_subject;  // "/CN=localhost", "" without a peer certificate
+};
+
+// Receives plaintext during advance(). Return false to stop reading (the application paused):
+// the rest stays buffered inside the engine until the next advance().
+class Sink {
+ public:
+  virtual bool plaintext(std::span<const std::byte> data) = 0;
+
+ protected:
+  ~Sink() = default;
+};
+
+struct EngineOptions {
+  std::string host;        // client: SNI, name verification and session cache key
+  std::uint16_t port = 0;  // client: session cache key
+  // 0: the output BIO grows as needed. Otherwise a BIO pair of this size, so a full output
+  // makes OpenSSL report SSL_ERROR_WANT_WRITE (tests; a transport that bounds its memory).
+  std::size_t max_output = 0;
+};
+
+// Thread-safety: none; one engine is driven from one thread (OpenSSL's error queue and async
+// jobs are per thread).
+class Engine {
+ public:
+  // TLS records carry at most 16 KiB of plaintext; writes are cut at this size.
+  static constexpr std::size_t max_record = SSL3_RT_MAX_PLAIN_LENGTH;
+
+  Engine(std::shared_ptr<const Context> context, const EngineOptions& options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // ---- ciphertext: the network side ----
+  void feed(std::span<const std::byte> ciphertext);
+  // The transport ended (TCP FIN or reset). Reads that need more input now fail: with a
+  // close_notify already received that is a clean end, otherwise a truncation.
+  void feed_eof();
+  // Ciphertext waiting to be sent (a contiguous part of it); consume what was taken.
+  std::span<const std::byte> peek_output();
+  void consume_output(std::size_t n);
+  std::size_t output_size() const;
+
+  // ---- plaintext: the application side ----
+  // Queues plaintext; it is written once the handshake is done, in records of at most 16 KiB.
+  // Empty writes are ignored (SSL_write with 0 bytes is undefined).
+  void write(std::span<const std::byte> plaintext);
+  std::size_t queued_plaintext() const noexcept { return queued_bytes_; }
+  // Sends close_notify after the queued plaintext. Before the handshake completed there is
+  // nothing to notify: the engine just closes.
+  void close();
+
+  // Runs every SSL call that can make progress: the handshake, reads (plaintext to `sink`,
+  // through `scratch`), queued writes (at most `write_budget` plaintext bytes, so a driver can
+  // keep its output bounded), close_notify. Returns what it needs next.
+  Want advance(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget = SIZE_MAX);
+  // Ends a park (async, async_job, x509_lookup, client_hello): the next advance() re-issues
+  // the very same SSL call.
+  void resume() noexcept;
+
+  // Renegotiation (TLS 1.2) or a KeyUpdate (TLS 1.3) started by this side; the messages are
+  // produced by the next advance().
+  bool renegotiate();
+  bool key_update(bool request_peer_update);
+
+  // ---- state ----
+  enum Event : unsigned { handshake_done = 1, peer_closed = 2, failed = 4 };
+  // Events since the last call (a mask of Event), cleared by the call.
+  unsigned take_events() noexcept { return std::exchange(events_, 0u); }
+  bool is_handshake_done() const noexcept { return handshake_done_; }
+  bool is_peer_closed() const noexcept { return peer_closed_; }
+  bool is_closed() const noexcept { return closed_; }
+  bool close_notify_sent() const noexcept { return shutdown_sent_; }
+  // Plaintext or ciphertext still inside the engine (after a sink stopped reading).
+  bool has_buffered_input() const;
+  Want parked() const noexcept { return parked_; }
+  const TlsError& error() const noexcept { return error_; }
+  const TlsInfo& info() const noexcept { return info_; }
+  bool is_server() const noexcept { return server_; }
+  SSL* native() const noexcept { return ssl_.get(); }
+  // The SSL I/O calls the engine makes.
+  enum class Op : std::uint8_t { handshake, read, write, shutdown };
+  // How often an SSL_get_error() result (SSL_ERROR_*) was seen, over all calls or one kind.
+  std::uint64_t result_count(int ssl_error) const noexcept;
+  std::uint64_t result_count(Op op, int ssl_error) const noexcept;
+  // SSL_write_ex calls that succeeded with fewer bytes than offered (partial-write mode).
+  std::uint64_t partial_writes() const noexcept { return partial_writes_; }
+  // The fds to poll while parked on Want::async (SSL_get_all_async_fds).
+  std::vector<int> async_fds() const;
+
+ private:
+  template <typename Call>
+  int run(Op op, Call&& call);
+  Want settle(Op op, int ssl_error);
+  Want handshake();
+  Want read(Sink& sink, std::span<std::byte> scratch);
+  Want write_queued(std::size_t budget);
+  Want shutdown();
+  Want kick();
+  void fail(Op op, int ssl_error);
+  void fill_info();
+
+  std::shared_ptr<const Context> context_;
+  SslPtr ssl_;
+  BIO* in_ = nullptr;    // owned by ssl_
+  BIO* out_ = nullptr;   // owned by ssl_ (the internal end when bounded)
+  BioPtr out_peer_;      // bounded output: the end we drain
+
+  std::deque<std::vector<std::byte>> queue_;
+  std::size_t front_offset_ = 0;
+  std::size_t queued_bytes_ = 0;
+  std::size_t retry_len_ = 0;  // a write that wanted a retry is repeated with this length
+
+  TlsError error_;
+  TlsInfo info_;
+  std::array<std::array<std::uint64_t, 16>, 4> results_{};  // [Op][SSL_ERROR_*]
+  std::uint64_t partial_writes_ = 0;
+  unsigned events_ = 0;
+  Want parked_ = Want::nothing;
+  bool server_ = false;
+  bool kick_handshake_ = false;  // renegotiate()/key_update() wait for an SSL_do_handshake
+  bool handshake_done_ = false;
+  bool peer_closed_ = false;
+  bool eof_fed_ = false;
+  bool close_requested_ = false;
+  bool shutdown_sent_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace tls

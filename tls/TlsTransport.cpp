@@ -1,0 +1,320 @@
+#include "tls/TlsTransport.hpp"
+
+#include <array>
+#include <utility>
+#include <vector>
+
+#include "reactor/Log.hpp"
+
+namespace tls {
+namespace {
+
+// Plaintext is decrypted into a per-thread buffer (a loop owns its thread), one TLS record at a
+// time. A handler that, from on_data, writes to another TLS connection drives that engine while
+// this buffer is still being read, so nested drives lease the next buffer of a small stack.
+class ScratchLease {
+ public:
+  ScratchLease() {
+    if (depth_ == pool_.size()) pool_.push_back(std::make_unique<Buffer>());
+    buffer_ = pool_[depth_++].get();
+  }
+  ~ScratchLease() { --depth_; }
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+  std::span<std::byte> span() noexcept { return *buffer_; }
+
+ private:
+  using Buffer = std::array<std::byte, Engine::max_record>;
+  static thread_local std::vector<std::unique_ptr<Buffer>> pool_;
+  static thread_local std::size_t depth_;
+  Buffer* buffer_;
+};
+
+thread_local std::vector<std::unique_ptr<ScratchLease::Buffer>> ScratchLease::pool_;
+thread_local std::size_t ScratchLease::depth_ = 0;
+
+reactor::Error to_reactor(const TlsError& e) { return {e.code, e.context, e.detail}; }
+
+}  // namespace
+
+TlsTransport::TlsTransport(std::shared_ptr<const Context> context, const EngineOptions& engine_options,
+                           std::unique_ptr<reactor::Handler> app, const TransportOptions& options)
+    : engine_(std::move(context), engine_options), app_(std::move(app)), options_(options) {}
+
+TlsTransport::~TlsTransport() = default;
+
+// ---- the TCP side ------------------------------------------------------------------------
+
+void TlsTransport::on_open(reactor::Connection& tcp) {
+  tcp_ = &tcp;
+  // The TCP layer only reports on_drain after a write took it over its high-water mark. With
+  // a mark of 0 it reports whenever its queue falls to `low`, which is when there is room to
+  // encrypt more of the application's plaintext.
+  tcp.set_write_limits({0, limits_.low});
+  timer_.emplace(tcp.loop());
+  timer_->start(options_.handshake_timeout, std::chrono::milliseconds(0), [this] {
+    if (tcp_ == nullptr || app_open_) return;
+    error_ = reactor::Error(Errc::handshake_timeout, "handshake",
+                            "no handshake within " + std::to_string(options_.handshake_timeout.count()) + " ms");
+    closing_ = true;
+    tcp_->abort();
+  });
+  drive();  // a client sends its ClientHello now; a server waits for one
+}
+
+void TlsTransport::on_data(reactor::Connection&, std::span<const std::byte> data) {
+  engine_.feed(data);
+  drive();
+}
+
+void TlsTransport::on_drain(reactor::Connection&) {
+  drive();  // encrypt what waited for room; tells the application when it may write again
+}
+
+void TlsTransport::on_peer_closed(reactor::Connection& tcp) {
+  // TCP FIN. With the peer's close_notify already seen this is the orderly end of its side;
+  // otherwise the engine reports the truncation when it reads past what it has.
+  engine_.feed_eof();
+  drive();
+  if (tcp_ != nullptr && !tcp.is_closing() && (closing_ || !engine_.is_peer_closed())) tcp.close();
+}
+
+void TlsTransport::on_server_stopping(reactor::Connection& tcp) {
+  if (app_open_) app_->on_server_stopping(*this);
+  else tcp.close();  // a handshake still in progress is not worth waiting for
+}
+
+void TlsTransport::on_close(reactor::Connection& tcp, const reactor::Error& error) {
+  (void)tcp;
+  tcp_ = nullptr;
+  timer_.reset();
+  // Our own reason (a TLS failure, the handshake deadline) explains the end better than what
+  // the TCP layer saw while closing.
+  const reactor::Error& reason = error_ ? error_ : error;
+  if (app_) app_->on_close(*this, reason);
+}
+
+// ---- driving the engine ------------------------------------------------------------------
+
+void TlsTransport::drive() {
+  if (driving_) {  // an application callback wrote or resumed: loop once more
+    drive_again_ = true;
+    return;
+  }
+  driving_ = true;
+  ScratchLease scratch;
+  do {
+    drive_again_ = false;
+    if (tcp_ == nullptr) break;
+    const std::size_t queued = tcp_->stats().queued_bytes;
+    // Encrypt no more than fills the TCP queue to the high-water mark: its on_drain asks for
+    // the rest, and a large write never sits in memory twice.
+    const std::size_t budget = queued < limits_.high ? limits_.high - queued : 0;
+    const Want want = engine_.advance(*this, scratch.span(), budget);
+    flush();
+    step();
+    if (want == Want::output) drive_again_ = true;  // only with a bounded output BIO
+    if (engine_.is_handshake_done() && engine_.queued_plaintext() > 0 && !engine_.is_closed() &&
+        tcp_ != nullptr && tcp_->stats().queued_bytes < limits_.high)
+      drive_again_ = true;
+  } while (drive_again_);
+  driving_ = false;
+  update_reading();
+  // A write() made inside an application callback during this drive could only guess; now
+  // the bytes are where they are. Not from inside an application call (write, resume, ...):
+  // on_drain must not run re-entrantly inside the call that caused it.
+  if (above_high_ && !in_app_call_ && tcp_ != nullptr && !closing_ && buffered() <= limits_.low) {
+    above_high_ = false;
+    app_->on_drain(*this);
+  }
+}
+
+void TlsTransport::app_drive() {
+  const bool outer = !in_app_call_;
+  in_app_call_ = true;
+  drive();
+  if (outer) in_app_call_ = false;
+}
+
+void TlsTransport::flush() {
+  // Alerts, tickets, KeyUpdate replies and renegotiation messages come out of reads too, so
+  // this runs after every engine step, not only after writes.
+  while (tcp_ != nullptr) {
+    const auto out = engine_.peek_output();
+    if (out.empty()) break;
+    tcp_->write(out);
+    engine_.consume_output(out.size());
+  }
+}
+
+void TlsTransport::step() {
+  if (tcp_ == nullptr) return;
+  const unsigned events = engine_.take_events();
+  if ((events & Engine::handshake_done) != 0 && !app_open_) open_app();
+  if ((events & Engine::peer_closed) != 0 && tcp_ != nullptr) {
+    if (closing_) tcp_->close();  // the close_notify we waited for
+    else if (app_open_) app_->on_peer_closed(*this);
+  }
+  if ((events & Engine::failed) != 0 && tcp_ != nullptr) {
+    const TlsError& e = engine_.error();
+    // After our own close_notify a peer that just hangs up has lost us nothing.
+    if (closing_ && e.code == Errc::stream_truncated) tcp_->close();
+    else fail_with(to_reactor(e));
+    return;
+  }
+  if (tcp_ == nullptr) return;
+  if (engine_.close_notify_sent() && !tcp_fin_sent_) after_close_notify();
+  if (engine_.is_closed() && tcp_ != nullptr && !tcp_->is_closing()) tcp_->close();
+}
+
+void TlsTransport::open_app() {
+  app_open_ = true;
+  timer_.reset();  // the handshake deadline is met
+  app_->on_open(*this);
+}
+
+void TlsTransport::after_close_notify() {
+  tcp_fin_sent_ = true;
+  tcp_->shutdown();  // FIN right behind the close_notify
+  if (!closing_) return;  // a half-close: the peer may go on sending
+  timer_.emplace(tcp_->loop());
+  timer_->start(options_.bye_timeout, std::chrono::milliseconds(0), [this] {
+    if (tcp_ != nullptr) tcp_->close();  // the peer never answered; close without its notify
+  });
+}
+
+void TlsTransport::fail_with(const reactor::Error& error) {
+  if (!error_) error_ = error;
+  closing_ = true;
+  flush();  // the alert that tells the peer why
+  if (tcp_ != nullptr) tcp_->close();
+}
+
+void TlsTransport::update_reading() {
+  if (tcp_ == nullptr || tcp_->is_closing()) return;
+  // The handshake always reads; application data only while the application wants it.
+  if (app_paused_ && engine_.is_handshake_done()) tcp_->pause_reading();
+  else tcp_->resume_reading();
+}
+
+bool TlsTransport::plaintext(std::span<const std::byte> data) {
+  if (!app_open_) open_app();  // data in the same flight as the handshake's last message
+  if (closing_ || tcp_ == nullptr) return true;  // after close(), received data is dropped
+  plaintext_read_ += data.size();
+  app_->on_data(*this, data);
+  return !app_paused_ && !closing_;
+}
+
+std::size_t TlsTransport::buffered() const {
+  return engine_.queued_plaintext() + (tcp_ != nullptr ? tcp_->stats().queued_bytes : 0);
+}
+
+// ---- the application side ----------------------------------------------------------------
+
+bool TlsTransport::write(std::span<const std::byte> data) {
+  if (tcp_ == nullptr || closing_ || fin_after_notify_ || engine_.is_closed()) return false;
+  engine_.write(data);
+  plaintext_written_ += data.size();
+  if (engine_.is_handshake_done()) app_drive();
+  if (buffered() > limits_.high) above_high_ = true;
+  return !above_high_;
+}
+
+void TlsTransport::shutdown() {
+  if (tcp_ == nullptr || closing_ || fin_after_notify_) return;
+  fin_after_notify_ = true;
+  engine_.close();
+  app_drive();
+}
+
+void TlsTransport::close() {
+  if (tcp_ == nullptr || closing_) return;
+  closing_ = true;
+  if (!engine_.is_handshake_done() || engine_.is_closed()) {
+    tcp_->close();
+    return;
+  }
+  if (engine_.close_notify_sent()) {  // after shutdown(): only the bye wait is left
+    tcp_fin_sent_ = false;
+    after_close_notify();
+    return;
+  }
+  engine_.close();
+  app_drive();
+}
+
+void TlsTransport::abort() {
+  if (tcp_ == nullptr) return;
+  closing_ = true;
+  tcp_->abort();
+}
+
+void TlsTransport::pause_reading() {
+  app_paused_ = true;
+  update_reading();
+}
+
+void TlsTransport::resume_reading() {
+  app_paused_ = false;
+  // Records already inside the engine are delivered now; new ones as the socket brings them.
+  if (engine_.has_buffered_input()) app_drive();
+  else update_reading();
+}
+
+void TlsTransport::set_idle_timeout(std::chrono::milliseconds timeout) {
+  if (tcp_ != nullptr) tcp_->set_idle_timeout(timeout);
+}
+
+void TlsTransport::set_write_limits(reactor::WriteLimits limits) {
+  limits_ = limits;
+  if (tcp_ != nullptr) tcp_->set_write_limits({0, limits.low});
+}
+
+reactor::Address TlsTransport::peer_address() const {
+  return tcp_ != nullptr ? tcp_->peer_address() : reactor::Address();
+}
+
+reactor::Address TlsTransport::local_address() const {
+  return tcp_ != nullptr ? tcp_->local_address() : reactor::Address();
+}
+
+reactor::ConnectionStats TlsTransport::stats() const {
+  reactor::ConnectionStats s;
+  s.bytes_read = plaintext_read_;
+  s.bytes_written = plaintext_written_;
+  s.queued_bytes = buffered();
+  if (tcp_ != nullptr) s.peak_queued_bytes = tcp_->stats().peak_queued_bytes + Engine::max_record;
+  return s;
+}
+
+bool TlsTransport::is_closing() const { return closing_ || tcp_ == nullptr || tcp_->is_closing(); }
+
+reactor::Loop& TlsTransport::loop() const { return tcp_->loop(); }
+
+// ---- entry points ------------------------------------------------------------------------
+
+const TlsInfo* info(const reactor::Connection& conn) noexcept {
+  const auto* transport = dynamic_cast<const TlsTransport*>(&conn);
+  return transport != nullptr ? &transport->info() : nullptr;
+}
+
+reactor::HandlerFactory server_factory(std::shared_ptr<const Context> context, reactor::HandlerFactory app,
+                                       TransportOptions options) {
+  return [context = std::move(context), app = std::move(app), options]() -> std::unique_ptr<reactor::Handler> {
+    auto handler = app();
+    if (!handler) return nullptr;
+    return std::make_unique<TlsTransport>(context, EngineOptions{}, std::move(handler), options);
+  };
+}
+
+void connect(reactor::Loop& loop, const reactor::HostPort& target, std::shared_ptr<const Context> context,
+             std::unique_ptr<reactor::Handler> app, reactor::ConnectOptions connect_options,
+             TransportOptions options) {
+  EngineOptions engine_options;
+  engine_options.host = target.host;
+  engine_options.port = target.port;
+  reactor::TcpConnector(loop, connect_options)
+      .connect(target, std::make_unique<TlsTransport>(std::move(context), engine_options, std::move(app), options));
+}
+
+}  // namespace tls

@@ -1,0 +1,111 @@
+// TLS over a reactor TCP connection: a decorator that is the TCP connection's Handler and the
+// application's Connection, with a tls::Engine in between. The application's Handler is the
+// same one that runs over plain TCP.
+//
+// It turns the Engine's Want into reactor actions: ciphertext is flushed to TCP after every
+// engine step, reading is on while the engine wants input (and the application has not
+// paused), a handshake timeout and a bounded close ("bye") run on reactor timers.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include "reactor/Handler.hpp"
+#include "reactor/TcpConnector.hpp"
+#include "reactor/Timer.hpp"
+#include "tls/Engine.hpp"
+
+namespace tls {
+
+struct TransportOptions {
+  std::chrono::milliseconds handshake_timeout{10000};
+  // After our close_notify: how long to wait for the peer's before closing anyway.
+  std::chrono::milliseconds bye_timeout{3000};
+};
+
+// Thread-safety: as reactor::Connection (one loop). Owned by the TCP connection it decorates.
+class TlsTransport final : public reactor::Handler, public reactor::Connection, private Sink {
+ public:
+  TlsTransport(std::shared_ptr<const Context> context, const EngineOptions& engine_options,
+               std::unique_ptr<reactor::Handler> app, const TransportOptions& options);
+  ~TlsTransport() override;
+
+  // What the handshake agreed on (valid from the application's on_open).
+  const TlsInfo& info() const noexcept { return engine_.info(); }
+  // The full TLS error (OpenSSL's queue, verify result) behind the last on_close error.
+  const TlsError& tls_error() const noexcept { return engine_.error(); }
+  Engine& engine() noexcept { return engine_; }
+
+  // reactor::Connection, for the application: plaintext in and out.
+  bool write(std::span<const std::byte> data) override;
+  using reactor::Connection::write;
+  void shutdown() override;
+  void close() override;
+  void abort() override;
+  void pause_reading() override;
+  void resume_reading() override;
+  void set_idle_timeout(std::chrono::milliseconds timeout) override;
+  void set_write_limits(reactor::WriteLimits limits) override;
+  reactor::Address peer_address() const override;
+  reactor::Address local_address() const override;
+  reactor::ConnectionStats stats() const override;
+  bool is_closing() const override;
+  reactor::Loop& loop() const override;
+
+ private:
+  // reactor::Handler, for the TCP connection: ciphertext in and out.
+  void on_open(reactor::Connection& tcp) override;
+  void on_data(reactor::Connection& tcp, std::span<const std::byte> data) override;
+  void on_drain(reactor::Connection& tcp) override;
+  void on_peer_closed(reactor::Connection& tcp) override;
+  void on_server_stopping(reactor::Connection& tcp) override;
+  void on_close(reactor::Connection& tcp, const reactor::Error& error) override;
+
+  // Sink: plaintext from the engine to the application.
+  bool plaintext(std::span<const std::byte> data) override;
+
+  void drive();
+  void app_drive();  // drive() on behalf of an application call
+  void step();
+  void flush();
+  void open_app();
+  void after_close_notify();
+  void fail_with(const reactor::Error& error);
+  void update_reading();
+  std::size_t buffered() const;
+
+  Engine engine_;
+  std::unique_ptr<reactor::Handler> app_;
+  TransportOptions options_;
+  reactor::Connection* tcp_ = nullptr;  // valid from on_open (TCP) until on_close
+  std::optional<reactor::Timer> timer_;  // the handshake deadline, then the bye deadline
+  reactor::Error error_;
+  reactor::WriteLimits limits_{};
+  std::uint64_t plaintext_read_ = 0;
+  std::uint64_t plaintext_written_ = 0;
+  bool app_open_ = false;
+  bool app_paused_ = false;
+  bool above_high_ = false;
+  bool closing_ = false;      // the application called close(), or an error ended the session
+  bool fin_after_notify_ = false;  // the application called shutdown()
+  bool tcp_fin_sent_ = false;
+  bool driving_ = false;
+  bool drive_again_ = false;
+  bool in_app_call_ = false;
+};
+
+// The TlsInfo of a connection, or nullptr for a plain TCP connection.
+const TlsInfo* info(const reactor::Connection& conn) noexcept;
+
+// Server side: each accepted TCP connection handshakes first, then runs a handler from `app`.
+reactor::HandlerFactory server_factory(std::shared_ptr<const Context> context, reactor::HandlerFactory app,
+                                       TransportOptions options = {});
+
+// Client side: connects to target, handshakes (SNI and verification for target.host), then
+// lands in app->on_open, or in app->on_close with the TCP or TLS error.
+void connect(reactor::Loop& loop, const reactor::HostPort& target, std::shared_ptr<const Context> context,
+             std::unique_ptr<reactor::Handler> app, reactor::ConnectOptions connect_options = {},
+             TransportOptions options = {});
+
+}  // namespace tls
