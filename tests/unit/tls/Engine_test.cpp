@@ -601,3 +601,19 @@ TEST_CASE("WANT_CONNECT comes only from a connect BIO, which the engine never us
   for (int c : fillers) ::close(c);
   ::close(fd);
 }
+
+TEST_CASE("WANT_ACCEPT comes only from an accept BIO, which the engine never uses") {
+  TestPki pki;
+  auto ctx = server_context(server_config(pki.ecdsa));
+  tls::SslPtr ssl(SSL_new(ctx->native()));
+  BIO* bio = BIO_new_accept("127.0.0.1:0");
+  REQUIRE(bio != nullptr);
+  BIO_set_nbio_accept(bio, 1);
+  REQUIRE(BIO_do_accept(bio) == 1);  // the first call only binds and listens
+  SSL_set_bio(ssl.get(), bio, bio);
+  SSL_set_accept_state(ssl.get());
+  ERR_clear_error();
+  const int ret = SSL_do_handshake(ssl.get());  // nobody connects: accept() would block
+  CHECK(SSL_get_error(ssl.get(), ret) == SSL_ERROR_WANT_ACCEPT);
+  ERR_clear_error();
+}

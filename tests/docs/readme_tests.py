@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""Fails when the README names a test (`engine.…`, `tls.…`, `unit.…`, `reactor.…`,
+`integration.…`) that no TEST_CASE under tests/ declares.
+
+The conformance table promises that each SSL_get_error result and SSL_write rule is produced by
+a named test; this keeps the promise checkable. A name ending in "..." matches by prefix.
+"""
+import pathlib
+import re
+import sys
+
+root = pathlib.Path(sys.argv[1])
+readme = (root / "README.md").read_text()
+declared = set()
+for source in (root / "tests").rglob("*.cpp"):
+    declared.update(re.findall(r'TEST_CASE\("((?:[^"\\]|\\.)*)"', source.read_text()))
+declared = {name.replace('\\"', '"') for name in declared}
+
+named = [n for n in re.findall(r"`(?:engine|tls|unit|reactor|integration)\.([^`]+)`", readme) if n != "*"]
+if not named:
+    sys.exit("README.md names no tests")
+missing = []
+for name in named:
+    if name.endswith("..."):
+        prefix = name[:-3].rstrip()
+        ok = any(d.startswith(prefix) for d in declared)
+    else:
+        ok = name in declared
+    if not ok:
+        missing.append(name)
+for name in missing:
+    print(f"README.md names a test that does not exist: {name}", file=sys.stderr)
+print(f"{len(named) - len(missing)} of {len(named)} tests named in README.md exist")
+sys.exit(1 if missing else 0)
