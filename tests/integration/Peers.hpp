@@ -1,5 +1,7 @@
-// The programs the integration tests talk to: python3 peers from peers/, the tlsreactor-echo
-// binary, and the echo handler wrapped so in-process tests can see the server side.
+// The programs the integration tests talk to: python3 peers from peers/, command-line TLS
+// clients driven through their stdin (openssl s_client, gnutls-cli), the app binaries
+// (tlsreactor-echo, tlsreactor-hello), and the echo handler wrapped so in-process tests can see
+// the server side.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -12,6 +14,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -48,6 +51,58 @@ inline void check_peer_succeeds(Process& peer, std::chrono::milliseconds timeout
   CHECK_MESSAGE(code == 0, peer.transcript());
 }
 
+// The time left until `deadline`, never negative.
+inline std::chrono::milliseconds until(std::chrono::steady_clock::time_point deadline) {
+  return std::max(0ms, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+}
+
+// Everything a peer prints on stdout until it exits; checks that it exited 0.
+inline std::string output_of(Process& peer, std::chrono::milliseconds timeout = 50s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string out;
+  while (auto line = peer.read_line(until(deadline))) out += *line + "\n";
+  check_peer_succeeds(peer, until(deadline));
+  return out;
+}
+
+// What peers/interact.py saw while driving a command-line program through its stdin.
+struct Interaction {
+  bool ok = false;      // every step happened in time
+  std::string verdict;  // "ok", or "FAIL: step 3 ('line:hello') after 20.0 s: timed out"
+  std::string exit;     // the program's exit code, or "killed" when it outlived the steps
+  std::string out;      // the program's stdout
+  std::string err;      // the program's stderr
+  std::string transcript() const {
+    return "interact: " + verdict + "\nexit: " + exit + "\n--- stdout ---\n" + out + "--- stderr ---\n" + err;
+  }
+};
+
+// Runs `command` under peers/interact.py with the given steps ("send:TEXT", "line:TEXT",
+// "out:REGEX", "err:REGEX", "close", "exit:CODE", "sleep:SECONDS"; see the script), all of
+// them within `timeout`.
+inline Interaction interact(const std::vector<std::string>& steps, const std::vector<std::string>& command,
+                            std::chrono::seconds timeout = 20s) {
+  std::vector<std::string> args{"--timeout", std::to_string(timeout.count())};
+  args.insert(args.end(), steps.begin(), steps.end());
+  args.emplace_back("--");
+  args.insert(args.end(), command.begin(), command.end());
+  auto driver = python_peer("interact.py", std::move(args));
+  const auto deadline = std::chrono::steady_clock::now() + timeout + 10s;
+  Interaction result;
+  std::string* section = nullptr;
+  while (auto line = driver.read_line(until(deadline))) {
+    if (section == nullptr && line->starts_with("interact: ")) result.verdict = line->substr(10);
+    else if (section == nullptr && line->starts_with("exit: ")) result.exit = line->substr(6);
+    else if (*line == "--- stdout ---") section = &result.out;
+    else if (*line == "--- stderr ---") section = &result.err;
+    else if (section != nullptr) *section += *line + "\n";
+  }
+  const int code = finish(driver, 10s);
+  result.ok = code == 0 && result.verdict == "ok";
+  CHECK_MESSAGE((code == 0 || code == 1), "interact.py itself failed\n" << driver.transcript());
+  return result;
+}
+
 // A loopback port nothing listens on: bound, then closed. (Another process could take it in
 // between; on a test machine that is unlikely enough.)
 inline uint16_t closed_port() {
@@ -64,20 +119,21 @@ inline uint16_t closed_port() {
   return ntohs(addr.sin_port);
 }
 
-// The tlsreactor-echo binary, listening on an ephemeral port. The constructor waits for the one
-// "listening" line the binary prints, checks its exact shape, and takes the port from it.
-class EchoServer {
+// A tlsreactor app binary (tlsreactor-echo, tlsreactor-hello, ...) listening on an ephemeral
+// port. The constructor waits for the one "PROGRAM: listening on ADDR (N threads[, TLS])" line
+// every app prints, checks its exact shape, and takes the port from it.
+class AppServer {
  public:
-  explicit EchoServer(std::vector<std::string> options, std::string listen = "127.0.0.1:0",
-                      unsigned threads = 1)
-      : process_(argv(listen, threads, std::move(options))) {
+  AppServer(const std::string& binary, std::vector<std::string> options, std::string listen,
+            unsigned threads)
+      : process_(argv(binary, listen, threads, std::move(options))) {
     // Generous: an ASan build starts slowly on a busy 2-core machine.
     auto line = process_.read_line(20s);
     REQUIRE_MESSAGE(line.has_value(), "no listening line\n" << process_.transcript());
     std::smatch m;
     // "(1 thread)", "(2 threads)"; the literal "thread(s)" of the first draft is accepted too.
-    static const std::regex shape(
-        R"(tlsreactor-echo: listening on (\S+):(\d+) \((\d+) thread(?:s|\(s\))?\))");
+    const std::regex shape(std::filesystem::path(binary).filename().string() +
+                           R"(: listening on (\S+):(\d+) \((\d+) thread(?:s|\(s\))?(?:, TLS)?\))");
     REQUIRE_MESSAGE(std::regex_match(*line, m, shape), "unexpected line: " << *line);
     host_ = m[1];
     port_ = static_cast<uint16_t>(std::stoul(m[2]));
@@ -97,10 +153,9 @@ class EchoServer {
   }
 
  private:
-  static std::vector<std::string> argv(const std::string& listen, unsigned threads,
-                                       std::vector<std::string> options) {
-    std::vector<std::string> all{TLSREACTOR_ECHO_BIN, "--listen", listen, "--threads",
-                                 std::to_string(threads)};
+  static std::vector<std::string> argv(const std::string& binary, const std::string& listen,
+                                       unsigned threads, std::vector<std::string> options) {
+    std::vector<std::string> all{binary, "--listen", listen, "--threads", std::to_string(threads)};
     all.insert(all.end(), options.begin(), options.end());
     return all;
   }
@@ -108,6 +163,45 @@ class EchoServer {
   Process process_;
   std::string host_;
   uint16_t port_ = 0;
+};
+
+class EchoServer : public AppServer {
+ public:
+  explicit EchoServer(std::vector<std::string> options, std::string listen = "127.0.0.1:0",
+                      unsigned threads = 1)
+      : AppServer(TLSREACTOR_ECHO_BIN, std::move(options), std::move(listen), threads) {}
+};
+
+// tlsreactor-echo --tls with the development certificate it generates into `cert_dir` (its
+// CA, the leaf for localhost/127.0.0.1/::1 and the leaf's key), plus any further options.
+class TlsEchoServer : public EchoServer {
+ public:
+  explicit TlsEchoServer(const std::filesystem::path& cert_dir, std::vector<std::string> options = {})
+      : EchoServer(with_dev_cert(cert_dir, std::move(options))), cert_dir_(cert_dir) {}
+
+  std::string ca_file() const { return (cert_dir_ / "ca.pem").string(); }
+  std::string cert_file() const { return (cert_dir_ / "cert.pem").string(); }
+  std::string key_file() const { return (cert_dir_ / "key.pem").string(); }
+
+ private:
+  static std::vector<std::string> with_dev_cert(const std::filesystem::path& dir, std::vector<std::string> options) {
+    options.insert(options.begin(), {"--tls", "--dev-cert-dir", dir.string()});
+    return options;
+  }
+
+  std::filesystem::path cert_dir_;
+};
+
+class HelloServer : public AppServer {
+ public:
+  explicit HelloServer(std::vector<std::string> options, std::string listen = "127.0.0.1:0",
+                       unsigned threads = 1)
+      : AppServer(TLSREACTOR_HELLO_BIN, std::move(options), std::move(listen), threads) {}
+
+  // "http://127.0.0.1:PORT/path"
+  std::string url(const std::string& path) const {
+    return "http://" + host() + ":" + port_text() + path;
+  }
 };
 
 // What the server side saw. Touched only on the server's loop thread (or after it stopped).

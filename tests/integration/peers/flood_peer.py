@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Sends to an echo server as fast as it can and never reads a byte.
 
+With --first and --unit it floods a request/response server instead: --first is sent once (say,
+a request for an endless response), then --unit (say, one small request) again and again.
+
 With a tiny receive buffer the echo cannot go anywhere, so a server with backpressure must stop
 reading from us: our sends stall. Prints "stuck after N bytes" once no byte could be sent for
 --stall-seconds, then holds the connection open (without reading) until killed or until
 --hold-seconds pass. Exits 1 if every byte went through: the server buffered without bound.
 """
 import argparse
+import os
 import select
 import socket
 import sys
@@ -25,6 +29,8 @@ def main():
     ap.add_argument("--bytes", type=int, default=64 * 1024 * 1024)
     ap.add_argument("--stall-seconds", type=float, default=1.0)
     ap.add_argument("--hold-seconds", type=float, default=60.0)
+    ap.add_argument("--first", default="", help="sent once, before the flood")
+    ap.add_argument("--unit", default="", help="what the flood repeats (default: a byte ramp)")
     args = ap.parse_args()
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -36,14 +42,19 @@ def main():
         fail(f"connect to {args.host}:{args.port}: {e}")
     sock.setblocking(False)
 
-    chunk = bytes(range(256)) * 256
+    unit = os.fsencode(args.unit) or bytes(range(256))
+    chunk = unit * max(1, 65536 // len(unit))
+    pending = os.fsencode(args.first)  # what is left of the last chunk: units stay whole
     sent = 0
     last_progress = time.monotonic()
     while sent < args.bytes:
         _, writable, _ = select.select([], [sock], [], 0.1)
         if writable:
             try:
-                sent += sock.send(chunk[:min(len(chunk), args.bytes - sent)])
+                pending = pending or chunk
+                n = sock.send(pending[:args.bytes - sent])
+                pending = pending[n:]
+                sent += n
                 last_progress = time.monotonic()
             except BlockingIOError:
                 pass

@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "TestDir.hpp"
+#include "tests/support/TestDir.hpp"
 #include "tls/Ptr.hpp"
 
 namespace {

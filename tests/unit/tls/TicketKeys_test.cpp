@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "TestDir.hpp"
+#include "tests/support/TestDir.hpp"
 #include "tls/Errors.hpp"
 #include "tls/Ptr.hpp"
 

@@ -1,0 +1,56 @@
+#include "apps/common/ServerApp.hpp"
+
+#include <iostream>
+
+#include "apps/common/TlsOptions.hpp"
+#include "reactor/Server.hpp"
+#include "tls/TlsTransport.hpp"
+
+namespace apps {
+
+std::vector<Args::Option> server_options(const std::string& default_listen, std::vector<Args::Option> own) {
+  std::vector<Args::Option> options{
+      {"listen", "HOST:PORT", "address to listen on", default_listen},
+      {"threads", "N", "event loops (threads), sharing the port via SO_REUSEPORT", "1"},
+      {"idle-timeout", "SECONDS", "close connections idle this long; 0 = never", "60"},
+      {"drain-timeout", "SECONDS", "on SIGTERM/SIGINT, wait this long for connections to finish", "10"},
+  };
+  for (auto& o : own) options.push_back(std::move(o));
+  for (auto& o : tls_server_options()) options.push_back(std::move(o));
+  return options;
+}
+
+int serve(const Args& args, const std::string& program, reactor::HandlerFactory factory,
+          std::vector<std::string> alpn) {
+  const auto listen = args.host_port("listen");
+  const auto threads = args.count("threads", 1, 256);
+  const auto idle = args.seconds("idle-timeout");
+  const auto drain = args.seconds("drain-timeout");
+  if (!listen || !threads || !idle || !drain) return 2;
+  const auto fail = [&](const std::string& message) {
+    std::cerr << program << ": " << message << "\n";
+    return 1;
+  };
+
+  reactor::Error error;
+  reactor::ServerOptions options;
+  options.listen = reactor::Address::resolve_for_listen(*listen, error);
+  if (error) return fail(error.message());
+  options.threads = *threads;
+  options.listener.connection.idle_timeout = *idle;
+  options.drain_timeout = *drain;
+  const bool use_tls = args.flag("tls");
+  if (use_tls) {
+    std::string message;
+    auto context = server_context_from(args, std::move(alpn), message);
+    if (!context) return fail(message);
+    factory = tls::server_factory(std::move(context), std::move(factory));
+  }
+  reactor::Server server(options, std::move(factory));
+  if (reactor::Error e = server.listen()) return fail(e.message());
+  std::cout << program << ": listening on " << server.local_address().to_string() << " (" << *threads
+            << (*threads == 1 ? " thread" : " threads") << (use_tls ? ", TLS" : "") << ")" << std::endl;
+  return server.run();
+}
+
+}  // namespace apps

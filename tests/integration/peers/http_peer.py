@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""An HTTP/1.1 client peer for tlsreactor-hello, built on python3's socket and http.client.
+
+  exchange     sends raw request bytes in one write, parses the responses with http.client and
+               reports each one, then whether the server closed the connection
+  verify-file  checks that a downloaded file is N bytes of the /bytes/N pattern (byte i = i % 251)
+
+exchange prints, per response: "response K: STATUS REASON", one "header NAME: VALUE" line per
+header (name in lower case), "body-length: N", "body-pattern: ok|no" and, for short bodies,
+"body: REPR"; then "end: closed|open|reset|extra REPR". It exits 0 whenever it could talk to
+the server; the test judges the transcript. verify-file exits 0 with "ok: ..." or 1 with a
+"FAIL: ..." line on stderr naming the first wrong offset.
+"""
+import argparse
+import http.client
+import io
+import os
+import socket
+import sys
+import time
+
+PERIOD = 251
+PATTERN = bytes(range(PERIOD))
+
+
+def fail(message):
+    print(f"http_peer: FAIL: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def pattern_mismatch(data, start=0):
+    """The offset of the first byte of `data` (starting at pattern offset `start`) that is not
+    the pattern, or None."""
+    phase = start % PERIOD
+    expected = (PATTERN[phase:] + PATTERN * (len(data) // PERIOD + 1))[: len(data)]
+    if data == expected:
+        return None
+    return next(i for i, (a, b) in enumerate(zip(data, expected)) if a != b)
+
+
+class SharedReader(io.BufferedReader):
+    """One buffered reader for every response on the connection (so bytes of a pipelined
+    response read ahead are not lost) that http.client cannot close when a response ends."""
+
+    def close(self):
+        pass
+
+
+class SocketWithReader:
+    """What http.client.HTTPResponse needs of a socket: makefile()."""
+
+    def __init__(self, reader):
+        self.reader = reader
+
+    def makefile(self, *args, **kwargs):
+        return self.reader
+
+
+def exchange(args):
+    request = os.fsencode(args.send)
+    sock = socket.create_connection((args.host, args.port), timeout=args.timeout)
+    sock.sendall(request)
+    if args.half_close:
+        sock.shutdown(socket.SHUT_WR)
+    reader = SharedReader(socket.SocketIO(sock, "rb"), 256 * 1024)
+    for index, method in enumerate(args.expect or ["GET"], start=1):
+        response = http.client.HTTPResponse(SocketWithReader(reader), method=method)
+        try:
+            response.begin()
+            body = response.read()
+        except (http.client.HTTPException, OSError) as e:
+            print(f"response {index}: none ({type(e).__name__}: {e})", flush=True)
+            break
+        print(f"response {index}: {response.status} {response.reason}")
+        for name, value in response.getheaders():
+            print(f"header {name.lower()}: {value}")
+        print(f"body-length: {len(body)}")
+        print(f"body-pattern: {'ok' if pattern_mismatch(body) is None else 'no'}")
+        if len(body) <= 256:
+            print(f"body: {body!r}")
+        sys.stdout.flush()
+
+    sock.settimeout(args.close_wait)
+    try:
+        extra = reader.read1(65536)
+        print("end: closed" if not extra else f"end: extra {extra[:200]!r}")
+    except socket.timeout:
+        print("end: open")
+    except ConnectionResetError:
+        print("end: reset")
+    sock.close()
+
+
+def verify_file(args):
+    size = os.path.getsize(args.file)
+    if size != args.bytes:
+        fail(f"{args.file} has {size} bytes, expected {args.bytes}")
+    offset = 0
+    with open(args.file, "rb") as f:
+        while chunk := f.read(1 << 20):
+            bad = pattern_mismatch(chunk, offset)
+            if bad is not None:
+                fail(f"byte {offset + bad} is {chunk[bad]}, expected {(offset + bad) % PERIOD}")
+            offset += len(chunk)
+    print(f"ok: {offset} bytes match the pattern", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    ex = sub.add_parser("exchange")
+    ex.add_argument("--host", default="127.0.0.1")
+    ex.add_argument("--port", type=int, required=True)
+    ex.add_argument("--send", required=True, help="raw request bytes, sent in one write")
+    ex.add_argument("--expect", action="append", metavar="METHOD",
+                    help="one per expected response, its request's method (default: one GET)")
+    ex.add_argument("--half-close", action="store_true", help="shutdown(SHUT_WR) after sending")
+    ex.add_argument("--close-wait", type=float, default=2.0,
+                    help="after the responses, wait this long for the server to close")
+    ex.add_argument("--timeout", type=float, default=30.0, help="bound on every socket call")
+    vf = sub.add_parser("verify-file")
+    vf.add_argument("--file", required=True)
+    vf.add_argument("--bytes", type=int, required=True)
+    args = ap.parse_args()
+    start = time.monotonic()
+    try:
+        if args.command == "exchange":
+            exchange(args)
+        else:
+            verify_file(args)
+    except OSError as e:
+        fail(f"{type(e).__name__}: {e} after {time.monotonic() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

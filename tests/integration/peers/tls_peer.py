@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""A TLS client from Python's ssl module (OpenSSL underneath, but not our code) for an echo server.
+
+    tls_peer.py bulk --port P --ca CA_FILE --bytes N [--seed S] [--timeout T]
+        Sends N seeded pseudo-random bytes while reading the echo at the same time (one
+        non-blocking socket, no thread waits for the other), checks the echo byte for byte,
+        then unwrap()s: sends close_notify and waits for the server's. Prints
+        "ok: N bytes echoed byte-exact over TLSv1.x, close_notify answered ...".
+
+    tls_peer.py truncate --port P --ca CA_FILE [--timeout T]
+        Completes the handshake, sends one line, then shuts down the write side of the raw TCP
+        socket with no close_notify (a truncation attack, or a peer that crashed). Reads what
+        comes back until the server ends the connection and prints "echo: <what came back>" and
+        "end: <how it ended>", where the end is "close_notify", "eof without close_notify",
+        "reset" or "alert <OpenSSL's reason>" (say, "alert TLSV1_ALERT_DECODE_ERROR").
+
+The server is verified against CA_FILE with host name checking for --server-name (default
+localhost). Exits 0 on success; 1 with "tls_peer: FAIL: ..." on stderr otherwise.
+"""
+import argparse
+import hashlib
+import random
+import selectors
+import socket
+import ssl
+import sys
+import time
+
+
+def fail(message):
+    print(f"tls_peer: FAIL: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def connect(args):
+    context = ssl.create_default_context(cafile=args.ca)
+    if args.tls_version:
+        version = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}[args.tls_version]
+        context.minimum_version = context.maximum_version = version
+    try:
+        raw = socket.create_connection((args.host, args.port), timeout=args.timeout)
+        return context.wrap_socket(raw, server_hostname=args.server_name)
+    except (OSError, ssl.SSLError) as e:
+        fail(f"connect and handshake with {args.host}:{args.port}: {e}")
+
+
+def bulk(args):
+    start = time.monotonic()
+    deadline = start + args.timeout
+    data = random.Random(args.seed).randbytes(args.bytes)
+    tls = connect(args)
+    tls.setblocking(False)
+    selector = selectors.DefaultSelector()
+    selector.register(tls, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    chunk = 16 * 1024  # a retried SSL_write must repeat the same bytes: fixed-size slices
+    sent = received = 0
+    received_hash = hashlib.sha256()
+    while received < len(data):
+        if time.monotonic() > deadline:
+            fail(f"timed out after {args.timeout} s: sent {sent}, received {received} of {len(data)} bytes")
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if sent < len(data) else 0)
+        selector.modify(tls, events)
+        selector.select(timeout=0.05)
+        if sent < len(data):
+            try:
+                sent += tls.send(data[sent:sent + chunk])
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                pass
+            except OSError as e:
+                fail(f"send failed after {sent} bytes: {e}")
+        # Decrypted records may wait inside the SSL object where select() cannot see them.
+        while received < len(data):
+            try:
+                got = tls.recv(256 * 1024)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                break
+            except OSError as e:
+                fail(f"recv failed after {received} bytes: {e}")
+            if not got:
+                fail(f"the server closed after {received} of {len(data)} echoed bytes")
+            if got != data[received:received + len(got)]:
+                fail(f"the echo differs from what was sent within bytes {received}..{received + len(got)}")
+            received += len(got)
+            received_hash.update(got)
+    if received_hash.digest() != hashlib.sha256(data).digest():
+        fail("SHA-256 of the echo differs from what was sent")
+    selector.close()
+    version = tls.version()
+    # unwrap(): our close_notify, then a blocking wait (bounded) for the server's.
+    tls.settimeout(max(1.0, deadline - time.monotonic()))
+    try:
+        tls.unwrap().close()
+    except (OSError, ssl.SSLError) as e:
+        fail(f"unwrap (close_notify exchange) failed: {e!r}")
+    print(f"ok: {len(data)} bytes echoed byte-exact over {version}, close_notify answered "
+          f"in {time.monotonic() - start:.2f} s", flush=True)
+
+
+def truncate(args):
+    tls = connect(args)
+    line = b"truncated after this line\n"
+    try:
+        tls.sendall(line)
+    except OSError as e:
+        fail(f"send: {e}")
+    # The write side of the TCP socket itself: a FIN with no close_notify before it.
+    socket.socket.shutdown(tls, socket.SHUT_WR)
+    echoed = b""
+    end = None
+    deadline = time.monotonic() + args.timeout
+    while end is None:
+        tls.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            got = tls.recv(65536)
+            if got:
+                echoed += got
+            else:
+                end = "close_notify"
+        except ssl.SSLEOFError:
+            end = "eof without close_notify"
+        except ConnectionResetError:
+            end = "reset"
+        except socket.timeout:
+            fail(f"the server kept the connection open for {args.timeout} s after our FIN "
+                 f"(echo so far: {echoed!r})")
+        except ssl.SSLError as e:
+            end = f"alert {e.reason}" if "ALERT" in (e.reason or "") else f"error {e!r}"
+        except OSError as e:
+            end = f"error {e!r}"
+    tls.close()
+    print(f"echo: {echoed.decode(errors='replace').rstrip()}", flush=True)
+    print(f"end: {end}", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("mode", choices=["bulk", "truncate"])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--ca", required=True, help="CA file that must verify the server")
+    ap.add_argument("--server-name", default="localhost")
+    ap.add_argument("--tls-version", choices=["1.2", "1.3"], help="only this version")
+    ap.add_argument("--bytes", type=int, default=1 << 20)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--timeout", type=float, default=20.0)
+    args = ap.parse_args()
+    if args.mode == "bulk":
+        bulk(args)
+    else:
+        truncate(args)
+
+
+if __name__ == "__main__":
+    main()
