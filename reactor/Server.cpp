@@ -18,6 +18,7 @@ struct Server::Worker {
   std::unique_ptr<TcpListener> listener;
   std::unique_ptr<Signal> sigint;
   std::unique_ptr<Signal> sigterm;
+  std::unique_ptr<Signal> sighup;
   std::unique_ptr<Timer> drain_timer;
   std::thread thread;
 };
@@ -64,6 +65,13 @@ int Server::run() {
     main.sigterm = std::make_unique<Signal>(*main.loop);
     main.sigint->start(SIGINT, on_signal);
     main.sigterm->start(SIGTERM, on_signal);
+    if (options_.on_reload) {
+      main.sighup = std::make_unique<Signal>(*main.loop);
+      main.sighup->start(SIGHUP, [this](int) {
+        log::info("SIGHUP: reloading");
+        options_.on_reload();
+      });
+    }
   }
   for (std::size_t i = 1; i < workers_.size(); ++i) {
     Worker* w = workers_[i].get();
@@ -87,6 +95,7 @@ void Server::drain(Worker& w) {
   w.listener->close();
   w.sigint.reset();
   w.sigterm.reset();
+  w.sighup.reset();
   Loop& loop = *w.loop;
   const std::size_t live = loop.connection_count();
   if (live > 0)

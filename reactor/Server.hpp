@@ -25,6 +25,9 @@ struct ServerOptions {
   // what is left.
   std::chrono::milliseconds drain_timeout{10000};
   bool handle_signals = true;  // SIGINT and SIGTERM request a graceful stop
+  // With handle_signals: called on loop 0's thread for each SIGHUP (reload certificates, ticket
+  // keys, ...). Without it SIGHUP keeps its default action.
+  std::function<void()> on_reload;
 };
 
 // Thread-safety: stop() may be called from any thread (and from signal-driven callbacks);

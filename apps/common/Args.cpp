@@ -108,7 +108,11 @@ void Args::print_help() const {
     std::string left = "  --" + o.name + (o.value_name.empty() ? "" : " " + o.value_name);
     if (left.size() < 30) left.resize(30, ' ');
     else left += "\n" + std::string(30, ' ');
-    std::cout << left << o.help;
+    // Continuation lines of a long help text line up under its first line.
+    std::string help = o.help;
+    for (std::size_t at = help.find('\n'); at != std::string::npos; at = help.find('\n', at + 31))
+      help.insert(at + 1, std::string(30, ' '));
+    std::cout << left << help;
     if (!o.default_value.empty()) std::cout << " (default: " << o.default_value << ")";
     std::cout << "\n";
   }

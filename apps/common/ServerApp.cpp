@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "apps/common/TlsOptions.hpp"
+#include "reactor/Log.hpp"
 #include "reactor/Server.hpp"
 #include "tls/TlsTransport.hpp"
 
@@ -44,6 +45,19 @@ int serve(const Args& args, const std::string& program, reactor::HandlerFactory 
     std::string message;
     auto context = server_context_from(args, std::move(alpn), message);
     if (!context) return fail(message);
+    // SIGHUP re-reads the ticket key files: a fleet rotates keys without restarts, and
+    // tickets under any key still listed keep resuming.
+    if (const auto files = ticket_key_files(args); !files.empty()) {
+      options.on_reload = [context, files] {
+        std::error_code code;
+        std::string why;
+        if (context->rotate_ticket_keys(files, code, why))
+          reactor::log::info("session ticket keys reloaded from " + files.front() +
+                             (files.size() > 1 ? " and " + std::to_string(files.size() - 1) + " more" : ""));
+        else
+          reactor::log::error("session ticket keys not reloaded, the old ones stay: " + why);
+      };
+    }
     factory = tls::server_factory(std::move(context), std::move(factory));
   }
   reactor::Server server(options, std::move(factory));

@@ -16,10 +16,21 @@ std::vector<Args::Option> tls_server_options() {
        "/tmp/tlsreactor-dev"},
       {"client-ca", "FILE", "require client certificates signed by this CA (mutual TLS)", ""},
       {"ticket-key", "FILE[,FILE...]",
-       "session ticket keys (nginx format, 80 or 48 bytes): the first encrypts, all decrypt", ""},
+       "session ticket keys (nginx format, 80 or 48 bytes): the first encrypts, all decrypt;\n"
+       "SIGHUP re-reads them", ""},
       {"allow-renegotiation", "", "allow client-initiated renegotiation (TLS 1.2; refused by default)", ""},
       {"keylog", "FILE", "log TLS secrets to FILE (SSLKEYLOGFILE format): debugging only", ""},
   };
+}
+
+std::vector<std::string> ticket_key_files(const Args& args) {
+  std::vector<std::string> files;
+  for (std::string rest = args.get("ticket-key"); !rest.empty();) {
+    const auto comma = rest.find(',');
+    files.push_back(rest.substr(0, comma));
+    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+  }
+  return files;
 }
 
 std::shared_ptr<const tls::Context> server_context_from(const Args& args, std::vector<std::string> alpn,
@@ -47,11 +58,7 @@ std::shared_ptr<const tls::Context> server_context_from(const Args& args, std::v
     config.client_auth = tls::ClientAuth::require;
     config.client_ca_file = ca;
   }
-  for (std::string rest = args.get("ticket-key"); !rest.empty();) {
-    const auto comma = rest.find(',');
-    config.ticket_key_files.push_back(rest.substr(0, comma));
-    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
-  }
+  config.ticket_key_files = ticket_key_files(args);
   config.allow_client_renegotiation = args.flag("allow-renegotiation");
   config.keylog_file = args.get("keylog");
   std::error_code code;

@@ -15,6 +15,9 @@ namespace apps {
 // Appended to an app's own options.
 std::vector<Args::Option> tls_server_options();
 
+// The --ticket-key files, in order (the first encrypts).
+std::vector<std::string> ticket_key_files(const Args& args);
+
 // Builds the server Context from the parsed options. Without --cert/--key it generates a
 // development certificate (a throwaway CA and a leaf for localhost, 127.0.0.1 and ::1) into
 // --dev-cert-dir and says where the CA is, so clients can verify against it. On failure

@@ -617,3 +617,18 @@ TEST_CASE("WANT_ACCEPT comes only from an accept BIO, which the engine never use
   CHECK(SSL_get_error(ssl.get(), ret) == SSL_ERROR_WANT_ACCEPT);
   ERR_clear_error();
 }
+
+TEST_CASE("an IP-literal host sends no SNI and is verified against the certificate's IP address") {
+  TestPki pki;
+  auto client_ctx = client_context(client_config(pki.ecdsa.ca_file));
+  auto server_ctx = server_context(server_config(pki.ecdsa));
+  EnginePair v4(client_ctx, server_ctx, {"127.0.0.1", 443, 0});
+  REQUIRE(v4.handshake());
+  CHECK(v4.server.info().server_name.empty());
+  EnginePair v6(client_ctx, server_ctx, {"::1", 443, 0});
+  REQUIRE(v6.handshake());
+  CHECK(v6.server.info().server_name.empty());
+  EnginePair wrong(client_ctx, server_ctx, {"127.0.0.2", 443, 0});  // not in the certificate
+  wrong.pump();
+  CHECK(wrong.client.error().message() == "handshake: certificate verify failed: IP address mismatch");
+}
