@@ -1,0 +1,57 @@
+#include "reactor/Work.hpp"
+
+#include <memory>
+#include <utility>
+
+#include "reactor/Log.hpp"
+#include "reactor/Loop.hpp"
+#include "reactor/LoopImpl.hpp"
+
+namespace reactor {
+namespace {
+
+// Owned by libuv from uv_queue_work until the after-work callback, which frees it.
+struct Job {
+  uv_work_t req{};
+  std::function<void()> work;
+  std::function<void(bool)> done;
+};
+
+void run(uv_work_t* req) noexcept {
+  auto* job = static_cast<Job*>(req->data);
+  try {
+    job->work();
+  } catch (const std::exception& e) {
+    log::error(std::string("work on the pool threw: ") + e.what());
+  } catch (...) {
+    log::error("work on the pool threw");
+  }
+}
+
+void after(uv_work_t* req, int status) noexcept {
+  std::unique_ptr<Job> job(static_cast<Job*>(req->data));
+  try {
+    if (job->done) job->done(status == UV_ECANCELED);
+  } catch (const std::exception& e) {
+    log::error(std::string("work completion threw: ") + e.what());
+  } catch (...) {
+    log::error("work completion threw");
+  }
+}
+
+}  // namespace
+
+void queue_work(Loop& loop, std::function<void()> work, std::function<void(bool cancelled)> done) {
+  auto job = std::make_unique<Job>();
+  job->work = std::move(work);
+  job->done = std::move(done);
+  job->req.data = job.get();
+  if (const int rc = uv_queue_work(loop.impl().uv(), &job->req, &run, &after); rc != 0) {
+    log::error(std::string("uv_queue_work: ") + uv_strerror(rc));
+    if (job->done) job->done(true);
+    return;
+  }
+  (void)job.release();  // after() takes it back
+}
+
+}  // namespace reactor
