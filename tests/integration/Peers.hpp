@@ -53,7 +53,8 @@ inline void check_peer_succeeds(Process& peer, std::chrono::milliseconds timeout
 
 // The time left until `deadline`, never negative.
 inline std::chrono::milliseconds until(std::chrono::steady_clock::time_point deadline) {
-  return std::max(0ms, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+  return std::max(0ms, std::chrono::duration_cast<std::chrono::milliseconds>(
+                           deadline - std::chrono::steady_clock::now()));
 }
 
 // Everything a peer prints on stdout until it exits; checks that it exited 0.
@@ -73,14 +74,16 @@ struct Interaction {
   std::string out;      // the program's stdout
   std::string err;      // the program's stderr
   std::string transcript() const {
-    return "interact: " + verdict + "\nexit: " + exit + "\n--- stdout ---\n" + out + "--- stderr ---\n" + err;
+    return "interact: " + verdict + "\nexit: " + exit + "\n--- stdout ---\n" + out +
+           "--- stderr ---\n" + err;
   }
 };
 
 // Runs `command` under peers/interact.py with the given steps ("send:TEXT", "line:TEXT",
 // "out:REGEX", "err:REGEX", "close", "exit:CODE", "sleep:SECONDS"; see the script), all of
 // them within `timeout`.
-inline Interaction interact(const std::vector<std::string>& steps, const std::vector<std::string>& command,
+inline Interaction interact(const std::vector<std::string>& steps,
+                            const std::vector<std::string>& command,
                             std::chrono::seconds timeout = 20s) {
   std::vector<std::string> args{"--timeout", std::to_string(timeout.count())};
   args.insert(args.end(), steps.begin(), steps.end());
@@ -91,11 +94,16 @@ inline Interaction interact(const std::vector<std::string>& steps, const std::ve
   Interaction result;
   std::string* section = nullptr;
   while (auto line = driver.read_line(until(deadline))) {
-    if (section == nullptr && line->starts_with("interact: ")) result.verdict = line->substr(10);
-    else if (section == nullptr && line->starts_with("exit: ")) result.exit = line->substr(6);
-    else if (*line == "--- stdout ---") section = &result.out;
-    else if (*line == "--- stderr ---") section = &result.err;
-    else if (section != nullptr) *section += *line + "\n";
+    if (section == nullptr && line->starts_with("interact: "))
+      result.verdict = line->substr(10);
+    else if (section == nullptr && line->starts_with("exit: "))
+      result.exit = line->substr(6);
+    else if (*line == "--- stdout ---")
+      section = &result.out;
+    else if (*line == "--- stderr ---")
+      section = &result.err;
+    else if (section != nullptr)
+      *section += *line + "\n";
   }
   const int code = finish(driver, 10s);
   result.ok = code == 0 && result.verdict == "ok";
@@ -176,7 +184,8 @@ class EchoServer : public AppServer {
 // CA, the leaf for localhost/127.0.0.1/::1 and the leaf's key), plus any further options.
 class TlsEchoServer : public EchoServer {
  public:
-  explicit TlsEchoServer(const std::filesystem::path& cert_dir, std::vector<std::string> options = {})
+  explicit TlsEchoServer(const std::filesystem::path& cert_dir,
+                         std::vector<std::string> options = {})
       : EchoServer(with_dev_cert(cert_dir, std::move(options))), cert_dir_(cert_dir) {}
 
   std::string ca_file() const { return (cert_dir_ / "ca.pem").string(); }
@@ -184,7 +193,8 @@ class TlsEchoServer : public EchoServer {
   std::string key_file() const { return (cert_dir_ / "key.pem").string(); }
 
  private:
-  static std::vector<std::string> with_dev_cert(const std::filesystem::path& dir, std::vector<std::string> options) {
+  static std::vector<std::string> with_dev_cert(const std::filesystem::path& dir,
+                                                std::vector<std::string> options) {
     options.insert(options.begin(), {"--tls", "--dev-cert-dir", dir.string()});
     return options;
   }

@@ -17,16 +17,18 @@ using integration::EchoServer;
 using integration::interact;
 using integration::Interaction;
 using integration::Process;
-using test_support::TestDir;
 using integration::TlsEchoServer;
+using test_support::TestDir;
 
 namespace {
 
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 std::size_t count(const std::string& text, const std::regex& pattern) {
-  return static_cast<std::size_t>(
-      std::distance(std::sregex_iterator(text.begin(), text.end(), pattern), std::sregex_iterator()));
+  return static_cast<std::size_t>(std::distance(
+      std::sregex_iterator(text.begin(), text.end(), pattern), std::sregex_iterator()));
 }
 
 // ---- certificates from the openssl CLI ----------------------------------------------------
@@ -43,31 +45,41 @@ struct Identity {
   std::string key;
 };
 
-// A self-signed P-256 CA, valid for a day.
+// Runs `openssl req -x509` for a new P-256 key and a certificate valid for a day with the
+// subject CN `cn`, written to `out`; `more` adds options (the issuer, -addext extensions).
+void new_certificate(const Identity& out, const std::string& cn, std::vector<std::string> more) {
+  std::vector<std::string> args{"req", "-x509", "-newkey", "ec", "-pkeyopt"};
+  args.insert(args.end(),
+              {"ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=" + cn});
+  args.insert(args.end(), {"-keyout", out.key, "-out", out.cert});
+  args.insert(args.end(), more.begin(), more.end());
+  openssl(std::move(args));
+}
+
+// A self-signed CA.
 Identity make_ca(const TestDir& dir, const std::string& name) {
-  Identity ca{dir.path(name + ".pem"), dir.path(name + ".key")};
-  openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
-           "-subj", "/CN=" + name, "-keyout", ca.key, "-out", ca.cert, "-addext",
-           "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"});
+  const Identity ca{dir.path(name + ".pem"), dir.path(name + ".key")};
+  new_certificate(ca, name,
+                  {"-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+                   "keyUsage=critical,keyCertSign,cRLSign"});
   return ca;
 }
 
-// A P-256 leaf signed by `ca`. `extensions` are -addext values, say the subjectAltName and the
+// A leaf signed by `ca`. `extensions` are -addext values, say the subjectAltName and the
 // extendedKeyUsage.
-Identity make_leaf(const TestDir& dir, const std::string& name, const Identity& ca, const std::string& cn,
-                   const std::vector<std::string>& extensions) {
-  Identity leaf{dir.path(name + ".pem"), dir.path(name + ".key")};
-  std::vector<std::string> args{"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                                "-nodes", "-days", "1", "-subj", "/CN=" + cn, "-keyout", leaf.key,
-                                "-out", leaf.cert, "-CA", ca.cert, "-CAkey", ca.key, "-addext",
-                                "basicConstraints=critical,CA:FALSE"};
-  for (const auto& e : extensions) args.insert(args.end(), {"-addext", e});
-  openssl(std::move(args));
+Identity make_leaf(const TestDir& dir, const std::string& name, const Identity& ca,
+                   const std::string& cn, const std::vector<std::string>& extensions) {
+  const Identity leaf{dir.path(name + ".pem"), dir.path(name + ".key")};
+  std::vector<std::string> more{"-CA", ca.cert, "-CAkey", ca.key};
+  more.insert(more.end(), {"-addext", "basicConstraints=critical,CA:FALSE"});
+  for (const auto& e : extensions) more.insert(more.end(), {"-addext", e});
+  new_certificate(leaf, cn, std::move(more));
   return leaf;
 }
 
 Identity server_leaf(const TestDir& dir, const Identity& ca, const std::string& host) {
-  return make_leaf(dir, host, ca, host, {"subjectAltName=DNS:" + host, "extendedKeyUsage=serverAuth"});
+  return make_leaf(dir, host, ca, host,
+                   {"subjectAltName=DNS:" + host, "extendedKeyUsage=serverAuth"});
 }
 
 Identity client_leaf(const TestDir& dir, const std::string& name, const Identity& ca) {
@@ -80,19 +92,20 @@ Identity client_leaf(const TestDir& dir, const std::string& name, const Identity
 // chain against `ca_file` and its name, failing the handshake if either does not verify.
 // `version` is "-tls1_2" or "-tls1_3". Without -ign_eof, so stdin commands (R, k, K) work and
 // the end of stdin ends the session with a close_notify.
-std::vector<std::string> s_client(const EchoServer& server, const std::string& ca_file, const std::string& version,
-                                  std::vector<std::string> extra = {}) {
-  std::vector<std::string> argv{"openssl", "s_client", "-connect", "127.0.0.1:" + server.port_text(),
-                                "-servername", "localhost", "-CAfile", ca_file, "-verify_return_error",
-                                "-verify_hostname", "localhost", version};
+std::vector<std::string> s_client(const EchoServer& server, const std::string& ca_file,
+                                  const std::string& version, std::vector<std::string> extra = {}) {
+  const std::string address = "127.0.0.1:" + server.port_text();
+  std::vector<std::string> argv{"openssl", "s_client", "-connect", address};
+  argv.insert(argv.end(), {"-servername", "localhost", "-CAfile", ca_file});
+  argv.insert(argv.end(), {"-verify_return_error", "-verify_hostname", "localhost", version});
   argv.insert(argv.end(), extra.begin(), extra.end());
   return argv;
 }
 
 // One line there and back, then a clean end (stdin's end: close_notify, exit 0), with the
 // server verified. Returns the session for further checks.
-Interaction check_echoes_a_line(const EchoServer& server, const std::string& ca_file, const std::string& version,
-                                std::vector<std::string> extra = {}) {
+Interaction check_echoes_a_line(const EchoServer& server, const std::string& ca_file,
+                                const std::string& version, std::vector<std::string> extra = {}) {
   const std::string line = "one line over " + version;
   const Interaction r = interact({"send:" + line, "line:" + line, "close", "exit:0"},
                                  s_client(server, ca_file, version, std::move(extra)));
@@ -122,53 +135,60 @@ TEST_CASE("s_client over TLS 1.3 verifies the development certificate and gets a
   check_s_client_session("-tls1_3", "TLSv1.3");
 }
 
-TEST_CASE("a client-initiated TLS 1.2 renegotiation is refused by default and the server serves the next client") {
+TEST_CASE("a TLS 1.2 client renegotiation is refused by default and the next client is served") {
   TestDir dir;
   TlsEchoServer server(dir.path("server"));
   // OpenSSL 3 answers the renegotiating ClientHello with a warning no_renegotiation alert;
   // s_client gives up on it with a fatal handshake_failure and exits 1.
-  const Interaction r = interact({"send:before R", "line:before R", "send:R", "err:^RENEGOTIATING$",
-                                  "send:after R", "exit:1"},
-                                 s_client(server, server.ca_file(), "-tls1_2", {"-msg"}));
+  const Interaction r = interact(
+      {"send:before R", "line:before R", "send:R", "err:^RENEGOTIATING$", "send:after R", "exit:1"},
+      s_client(server, server.ca_file(), "-tls1_2", {"-msg"}));
   CHECK_MESSAGE(r.ok, r.transcript());
-  CHECK_MESSAGE(has(r.out, "<<< TLS 1.2, Alert [length 0002], warning no_renegotiation"), r.transcript());
+  CHECK_MESSAGE(has(r.out, "<<< TLS 1.2, Alert [length 0002], warning no_renegotiation"),
+                r.transcript());
   CHECK_MESSAGE(has(r.err, ":no renegotiation:"), r.transcript());
   CHECK_MESSAGE(!has(r.out, "\nafter R\n"), r.transcript());
   check_echoes_a_line(server, server.ca_file(), "-tls1_2");
   server.stop();
 }
 
-TEST_CASE("with --allow-renegotiation a TLS 1.2 renegotiation succeeds and the echo continues after it") {
+TEST_CASE("with --allow-renegotiation a TLS 1.2 renegotiation succeeds and the echo goes on") {
   TestDir dir;
   TlsEchoServer server(dir.path("server"), {"--allow-renegotiation"});
   // The second handshake shows as a second chain verification and a second server Finished.
   const std::string server_finished = R"(^<<< TLS 1\.2, Handshake \[length [0-9a-f]+\], Finished$)";
-  const Interaction r = interact({"send:before R", "out:" + server_finished, "line:before R", "send:R",
-                                  "err:^RENEGOTIATING$", "out:" + server_finished, "send:after R",
-                                  "line:after R", "close", "exit:0"},
-                                 s_client(server, server.ca_file(), "-tls1_2", {"-msg"}));
+  const Interaction r = interact(
+      {"send:before R", "out:" + server_finished, "line:before R", "send:R", "err:^RENEGOTIATING$",
+       "out:" + server_finished, "send:after R", "line:after R", "close", "exit:0"},
+      s_client(server, server.ca_file(), "-tls1_2", {"-msg"}));
   CHECK_MESSAGE(r.ok, r.transcript());
   CHECK_MESSAGE(count(r.err, std::regex("depth=0 .*CN = localhost")) == 2, r.transcript());
   CHECK_MESSAGE(!has(r.out, "no_renegotiation"), r.transcript());
   server.stop();
 }
 
-TEST_CASE("TLS 1.3 KeyUpdates from s_client mid-session leave the echo byte-exact, and a requested one is answered") {
+TEST_CASE("TLS 1.3 KeyUpdates mid-session keep the echo exact and a requested one is answered") {
   TestDir dir;
   TlsEchoServer server(dir.path("server"));
   // "k": a KeyUpdate that does not ask for ours; "K": one that does (update_requested), which
   // the server must answer with its own KeyUpdate (update_not_requested: 18 00 00 01 00).
-  const std::string server_key_update = R"(^<<< TLS 1\.3, Handshake \[length 0005\], KeyUpdate\n +18 00 00 01 00$)";
-  const Interaction r = interact(
-      {"send:line 1 before any KeyUpdate", "line:line 1 before any KeyUpdate", "send:k", "err:^KEYUPDATE$",
-       "send:line 2 after k: the quick brown fox", "line:line 2 after k: the quick brown fox", "send:K",
-       "err:^KEYUPDATE$", "out:" + server_key_update, "send:line 3 after K: 0123456789abcdef",
-       "line:line 3 after K: 0123456789abcdef", "close", "exit:0"},
-      s_client(server, server.ca_file(), "-tls1_3", {"-msg"}));
+  const std::string server_key_update =
+      R"(^<<< TLS 1\.3, Handshake \[length 0005\], KeyUpdate\n +18 00 00 01 00$)";
+  const Interaction r =
+      interact({"send:line 1 before any KeyUpdate", "line:line 1 before any KeyUpdate", "send:k",
+                "err:^KEYUPDATE$", "send:line 2 after k: the quick brown fox",
+                "line:line 2 after k: the quick brown fox", "send:K", "err:^KEYUPDATE$",
+                "out:" + server_key_update, "send:line 3 after K: 0123456789abcdef",
+                "line:line 3 after K: 0123456789abcdef", "close", "exit:0"},
+               s_client(server, server.ca_file(), "-tls1_3", {"-msg"}));
   CHECK_MESSAGE(r.ok, r.transcript());
   // We sent two; the server sent exactly one, the answer to "K".
-  CHECK_MESSAGE(count(r.out, std::regex(R"(>>> TLS 1\.3, Handshake \[length 0005\], KeyUpdate)")) == 2, r.transcript());
-  CHECK_MESSAGE(count(r.out, std::regex(R"(<<< TLS 1\.3, Handshake \[length 0005\], KeyUpdate)")) == 1, r.transcript());
+  CHECK_MESSAGE(
+      count(r.out, std::regex(R"(>>> TLS 1\.3, Handshake \[length 0005\], KeyUpdate)")) == 2,
+      r.transcript());
+  CHECK_MESSAGE(
+      count(r.out, std::regex(R"(<<< TLS 1\.3, Handshake \[length 0005\], KeyUpdate)")) == 1,
+      r.transcript());
   server.stop();
 }
 
@@ -204,8 +224,8 @@ class SServer {
 
  private:
   static std::vector<std::string> argv(const Identity& identity, std::vector<std::string> extra) {
-    std::vector<std::string> all{"openssl", "s_server", "-accept", "127.0.0.1:0", "-naccept", "1",
-                                 "-cert", identity.cert, "-key", identity.key, "-www"};
+    std::vector<std::string> all{"openssl", "s_server", "-accept", "127.0.0.1:0", "-naccept", "1"};
+    all.insert(all.end(), {"-cert", identity.cert, "-key", identity.key, "-www"});
     all.insert(all.end(), extra.begin(), extra.end());
     return all;
   }
@@ -232,7 +252,8 @@ Fetched https_get(const std::string& target, const std::string& ca_file) {
 
 // A fresh CA and s_server leaf for localhost; example-https-get verifies it, prints the whole
 // page (up to s_server's clean close) and exits 0.
-void check_fetches_from_s_server(const std::vector<std::string>& s_server_options, const std::string& protocol) {
+void check_fetches_from_s_server(const std::vector<std::string>& s_server_options,
+                                 const std::string& protocol) {
   TestDir dir;
   const Identity ca = make_ca(dir, "server-ca");
   SServer server(server_leaf(dir, ca, "localhost"), s_server_options);
@@ -263,7 +284,8 @@ TEST_CASE("example-https-get refuses an s_server whose certificate names another
   SServer server(server_leaf(dir, ca, "other.test"));
   const Fetched r = https_get("localhost:" + server.port(), ca.cert);
   CHECK_MESSAGE(r.exit_code == 1, r.transcript);
-  CHECK_MESSAGE(has(r.transcript, "error: handshake: certificate verify failed: hostname mismatch"), r.transcript);
+  CHECK_MESSAGE(has(r.transcript, "error: handshake: certificate verify failed: hostname mismatch"),
+                r.transcript);
   CHECK_MESSAGE(r.body.empty(), r.transcript);  // nothing was requested, nothing printed
   server.check_exits();
 }
@@ -300,14 +322,16 @@ TEST_CASE("s_client resumes a TLS 1.3 session from a ticket on the echo server")
   check_resumes_on_the_same_server("-tls1_3", "TLSv1.3");
 }
 
-TEST_CASE("a session from one echo server resumes on a second sharing its --ticket-key file, not on a third") {
+TEST_CASE("a session resumes on a second echo server with the same --ticket-key but not a third") {
   TestDir dir;
   openssl({"rand", "-out", dir.path("ticket.key"), "80"});
   openssl({"rand", "-out", dir.path("other-ticket.key"), "80"});
   TlsEchoServer a(dir.path("a"), {"--ticket-key", dir.path("ticket.key")});
   // The same certificate everywhere, so only the ticket key tells the servers apart.
-  EchoServer b({"--tls", "--cert", a.cert_file(), "--key", a.key_file(), "--ticket-key", dir.path("ticket.key")});
-  EchoServer c({"--tls", "--cert", a.cert_file(), "--key", a.key_file(), "--ticket-key", dir.path("other-ticket.key")});
+  EchoServer b({"--tls", "--cert", a.cert_file(), "--key", a.key_file(), "--ticket-key",
+                dir.path("ticket.key")});
+  EchoServer c({"--tls", "--cert", a.cert_file(), "--key", a.key_file(), "--ticket-key",
+                dir.path("other-ticket.key")});
   for (const std::string version : {"-tls1_2", "-tls1_3"}) {
     CAPTURE(version);
     const std::string tls = version == "-tls1_2" ? "TLSv1.2" : "TLSv1.3";
@@ -330,7 +354,8 @@ TEST_CASE("mutual TLS: s_client with a certificate from the --client-ca gets its
   TlsEchoServer server(dir.path("server"), {"--client-ca", client_ca.cert});
   for (const std::string version : {"-tls1_2", "-tls1_3"}) {
     CAPTURE(version);
-    check_echoes_a_line(server, server.ca_file(), version, {"-cert", alice.cert, "-key", alice.key});
+    check_echoes_a_line(server, server.ca_file(), version,
+                        {"-cert", alice.cert, "-key", alice.key});
   }
   server.stop();
 }
@@ -342,10 +367,12 @@ TEST_CASE("mutual TLS: s_client without a certificate is refused with an alert a
   // TLS 1.2: handshake_failure ends the handshake (RFC 5246 7.4.6). TLS 1.3: the client has
   // finished its side when certificate_required (RFC 8446 4.4.2.4) arrives, so it may have
   // sent the line; it never comes back.
-  for (const auto& [version, alert] : {std::pair<std::string, std::string>{"-tls1_2", "alert handshake failure"},
-                                       {"-tls1_3", "alert certificate required"}}) {
+  for (const auto& [version, alert] :
+       {std::pair<std::string, std::string>{"-tls1_2", "alert handshake failure"},
+        {"-tls1_3", "alert certificate required"}}) {
     CAPTURE(version);
-    const Interaction r = interact({"send:refused line", "exit:1"}, s_client(server, server.ca_file(), version));
+    const Interaction r =
+        interact({"send:refused line", "exit:1"}, s_client(server, server.ca_file(), version));
     CHECK_MESSAGE(r.ok, r.transcript());
     CHECK_MESSAGE(has(r.err, alert), r.transcript());
     CHECK_MESSAGE(!has(r.out, "refused line"), r.transcript());
@@ -361,8 +388,9 @@ TEST_CASE("mutual TLS: s_client with a certificate from another CA is refused wi
   TlsEchoServer server(dir.path("server"), {"--client-ca", client_ca.cert});
   for (const std::string version : {"-tls1_2", "-tls1_3"}) {
     CAPTURE(version);
-    const Interaction r = interact({"send:refused line", "exit:1"},
-                                   s_client(server, server.ca_file(), version, {"-cert", mallory.cert, "-key", mallory.key}));
+    const Interaction r = interact(
+        {"send:refused line", "exit:1"},
+        s_client(server, server.ca_file(), version, {"-cert", mallory.cert, "-key", mallory.key}));
     CHECK_MESSAGE(r.ok, r.transcript());
     CHECK_MESSAGE(has(r.err, "alert unknown ca"), r.transcript());
     CHECK_MESSAGE(!has(r.out, "refused line"), r.transcript());

@@ -9,8 +9,8 @@
 
 using namespace std::chrono_literals;
 using integration::python_peer;
-using test_support::TestDir;
 using integration::TlsEchoServer;
+using test_support::TestDir;
 
 namespace {
 
@@ -19,8 +19,9 @@ namespace {
 void check_bulk_echo(const std::string& version) {
   TestDir dir;
   TlsEchoServer server(dir.path("server"));
-  auto client = python_peer("tls_peer.py", {"bulk", "--port", server.port_text(), "--ca", server.ca_file(),
-                                            "--tls-version", version, "--bytes", std::to_string(16 << 20)});
+  auto client =
+      python_peer("tls_peer.py", {"bulk", "--port", server.port_text(), "--ca", server.ca_file(),
+                                  "--tls-version", version, "--bytes", std::to_string(16 << 20)});
   const std::string out = integration::output_of(client, 40s);
   CHECK_MESSAGE(out.starts_with("ok: 16777216 bytes echoed byte-exact over TLSv" + version +
                                 ", close_notify answered"),
@@ -30,21 +31,22 @@ void check_bulk_echo(const std::string& version) {
 
 }  // namespace
 
-TEST_CASE("python ssl gets 16 MiB echoed byte-exact over TLS 1.3 and the server answers its close_notify") {
+TEST_CASE("python ssl: 16 MiB echoed byte-exact over TLS 1.3 then close_notify both ways") {
   check_bulk_echo("1.3");
 }
 
-TEST_CASE("python ssl gets 16 MiB echoed byte-exact over TLS 1.2 and the server answers its close_notify") {
+TEST_CASE("python ssl: 16 MiB echoed byte-exact over TLS 1.2 then close_notify both ways") {
   check_bulk_echo("1.2");
 }
 
-TEST_CASE("a peer that ends TCP without close_notify is closed as truncated and the server serves the next") {
+TEST_CASE("a FIN without close_notify closes the connection as truncated and the next is served") {
   TestDir dir;
   TlsEchoServer server(dir.path("server"));
   for (const std::string version : {"1.3", "1.2"}) {
     CAPTURE(version);
-    auto peer = python_peer("tls_peer.py", {"truncate", "--port", server.port_text(), "--ca", server.ca_file(),
-                                            "--tls-version", version, "--timeout", "10"});
+    auto peer =
+        python_peer("tls_peer.py", {"truncate", "--port", server.port_text(), "--ca",
+                                    server.ca_file(), "--tls-version", version, "--timeout", "10"});
     const std::string out = integration::output_of(peer, 20s);
     // The line sent before the FIN still comes back: it was a complete record.
     CHECK_MESSAGE(out.starts_with("echo: truncated after this line\n"), out);
@@ -53,8 +55,8 @@ TEST_CASE("a peer that ends TCP without close_notify is closed as truncated and 
     // decode_error alert, which the server flushes before closing.
     CHECK_MESSAGE(out.ends_with("end: alert TLSV1_ALERT_DECODE_ERROR\n"), out);
   }
-  auto next = python_peer("tls_peer.py", {"bulk", "--port", server.port_text(), "--ca", server.ca_file(),
-                                          "--bytes", "65536"});
+  auto next = python_peer("tls_peer.py", {"bulk", "--port", server.port_text(), "--ca",
+                                          server.ca_file(), "--bytes", "65536"});
   integration::check_peer_succeeds(next);
   server.stop();  // exits 0: it neither crashed nor kept the truncated connections
 }

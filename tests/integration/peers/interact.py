@@ -118,7 +118,8 @@ def main():
         else:
             problem = "unknown step"
         if problem:
-            verdict = f"FAIL: step {index} ({step!r}) after {timeout - (deadline - time.monotonic()):.1f} s: {problem}"
+            elapsed = timeout - (deadline - time.monotonic())
+            verdict = f"FAIL: step {index} ({step!r}) after {elapsed:.1f} s: {problem}"
             break
 
     if child.poll() is None:

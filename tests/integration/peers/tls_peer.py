@@ -57,7 +57,8 @@ def bulk(args):
     received_hash = hashlib.sha256()
     while received < len(data):
         if time.monotonic() > deadline:
-            fail(f"timed out after {args.timeout} s: sent {sent}, received {received} of {len(data)} bytes")
+            fail(f"timed out after {args.timeout} s: "
+                 f"sent {sent}, received {received} of {len(data)} bytes")
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if sent < len(data) else 0)
         selector.modify(tls, events)
         selector.select(timeout=0.05)
@@ -79,7 +80,8 @@ def bulk(args):
             if not got:
                 fail(f"the server closed after {received} of {len(data)} echoed bytes")
             if got != data[received:received + len(got)]:
-                fail(f"the echo differs from what was sent within bytes {received}..{received + len(got)}")
+                fail(f"the echo differs from what was sent "
+                     f"within bytes {received}..{received + len(got)}")
             received += len(got)
             received_hash.update(got)
     if received_hash.digest() != hashlib.sha256(data).digest():

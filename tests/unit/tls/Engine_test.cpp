@@ -128,7 +128,7 @@ TEST_CASE("a bounded output BIO produces WANT_WRITE for real and the engine reco
   CHECK(p.server.result_count(Op::write, SSL_ERROR_WANT_WRITE) > 0);
 }
 
-TEST_CASE("close_notify arrives as ZERO_RETURN; the other side may still write, then both close") {
+TEST_CASE("close_notify arrives as ZERO_RETURN, the other side may still write, then both close") {
   TestPki pki;
   EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
   REQUIRE(p.handshake());
@@ -320,7 +320,7 @@ TEST_CASE("client-initiated renegotiation is refused by default and allowed by t
   }
 }
 
-TEST_CASE("TLS 1.3 KeyUpdate both ways mid-stream; a requested update is answered by a read") {
+TEST_CASE("TLS 1.3 KeyUpdate both ways mid-stream, and a requested update is answered by a read") {
   TestPki pki;
   EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
   REQUIRE(p.handshake());
@@ -447,7 +447,7 @@ TEST_CASE("mutual TLS: a client certificate from the trusted CA is accepted, oth
   }
 }
 
-TEST_CASE("SNI picks the certificate: exact, wildcard, default; a name mismatch fails verification") {
+TEST_CASE("SNI picks the certificate (exact, wildcard, default) and a name mismatch fails verification") {
   TestPki pki;
   tls::ServerConfig sc;
   sc.certificates = {pki.ecdsa.leaf, pki.other.leaf, pki.wild.leaf};
