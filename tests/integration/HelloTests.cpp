@@ -418,3 +418,55 @@ TEST_CASE("a client that pipelines without reading is held off and the server ke
   CHECK(out == "hello from tlsreactor\n200\n");
   server.stop();
 }
+
+// ---- the same responder over TLS: the HTTPS demo ------------------------------------------
+
+namespace {
+
+// tlsreactor-hello --tls with a development certificate generated into `dir`.
+struct HttpsHello {
+  explicit HttpsHello(const test_support::TestDir& dir)
+      : ca(dir.path("certs/ca.pem")), server({"--tls", "--dev-cert-dir", dir.path("certs")}) {}
+  std::string url(const std::string& path) const { return "https://localhost:" + server.port_text() + path; }
+  std::string ca;
+  HelloServer server;
+};
+
+}  // namespace
+
+TEST_CASE("HTTPS: curl verifies the dev CA, agrees on http/1.1 by ALPN and reuses the connection") {
+  test_support::TestDir dir;
+  HttpsHello https(dir);
+  // --stderr - puts curl's verbose lines (the ALPN outcome) on stdout, where we read them.
+  const auto out = curl({"--verbose", "--stderr", "-", "--cacert", https.ca, "--write-out",
+                         "result %{http_code} %{num_connects} %{ssl_verify_result}\n", https.url("/"),
+                         https.url("/")});
+  CHECK_MESSAGE(has(out, "ALPN: server accepted http/1.1"), out);
+  CHECK_MESSAGE(has(out, "SSL connection using TLSv1.3"), out);
+  CHECK_MESSAGE(has(out, "result 200 1 0\n"), out);
+  CHECK_MESSAGE(has(out, "result 200 0 0\n"), out);  // the second request made no new connection
+  CHECK_MESSAGE(out.find("hello from tlsreactor") != out.rfind("hello from tlsreactor"), out);
+  https.server.stop();
+}
+
+TEST_CASE("HTTPS: a 64 MiB download over TLS is byte-exact") {
+  test_support::TestDir dir;
+  HttpsHello https(dir);
+  const auto file = dir.path("download");
+  const auto out = curl({"--cacert", https.ca, "--output", file, "--write-out", "%{http_code} %{size_download}\n",
+                         https.url("/bytes/67108864")});
+  CHECK(out == "200 67108864\n");
+  check_pattern_file(file, 67108864);
+  https.server.stop();
+}
+
+TEST_CASE("HTTPS: example-https-get fetches the demo page, verifying the dev CA") {
+  test_support::TestDir dir;
+  HttpsHello https(dir);
+  Process fetch({TLSREACTOR_HTTPS_GET_BIN, "localhost:" + https.server.port_text(), "/", https.ca});
+  const auto out = output_of(fetch);
+  CHECK(integration::finish(fetch) == 0);
+  CHECK_MESSAGE(has(out, "HTTP/1.1 200 OK"), out);
+  CHECK_MESSAGE(has(out, "hello from tlsreactor"), out);
+  https.server.stop();
+}
