@@ -22,6 +22,7 @@ class Poll final : public detail::HandleOwner {
   Poll(const Poll&) = delete;
   Poll& operator=(const Poll&) = delete;
 
+  int fd() const noexcept { return fd_; }
   // Set when the descriptor could not be watched (for example a closed fd).
   const Error& error() const noexcept { return error_; }
   // Calls fn with the ready events (a mask of Events) until stop().

@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "tls/Loader.hpp"
+#include "tls/Signer.hpp"
 #include "tls/SessionCache.hpp"
 #include "tls/SniMatch.hpp"
 #include "tls/TicketKeys.hpp"
@@ -334,12 +335,20 @@ bool Context::Impl::build_server(Context& context, const ServerConfig& config,
   std::vector<LoadedCertificate> loaded(config.certificates.size());
   for (std::size_t i = 0; i < loaded.size(); ++i) {
     const CertificateFiles& files = config.certificates[i];
-    if (files.key_file.empty()) {
+    if (files.key_file.empty() && !files.signer) {
       return fail_plain(code, message, "certificate " + files.cert_file + " has no key file");
     }
     if (!load_certificate(files, loaded[i], message)) {
       code = Errc::config;
       return false;
+    }
+    std::shared_ptr<Signer> signer = files.signer;
+    if (!signer && config.offload_private_key) signer = std::make_shared<PoolSigner>(std::move(loaded[i].key));
+    if (signer) {
+      std::string why;
+      loaded[i].key = make_signer_key(X509_get0_pubkey(loaded[i].leaf.get()), std::move(signer), why);
+      if (!loaded[i].key) return fail_plain(code, message, "certificate " + files.cert_file + ": " + why);
+      context.uses_signer_ = true;
     }
   }
 

@@ -18,10 +18,15 @@
 
 namespace tls {
 
+class Signer;
+
 // A certificate chain (leaf first, PEM) and its private key (PEM).
 struct CertificateFiles {
   std::string cert_file;
-  std::string key_file;
+  std::string key_file;  // may be empty when `signer` holds the key (keyless TLS, an HSM)
+  // Private-key operations for this certificate go to the signer, off the loop (see
+  // tls/Signer.hpp). Server certificates only.
+  std::shared_ptr<Signer> signer = nullptr;
 };
 
 enum class ClientAuth { none, request, require };
@@ -69,6 +74,11 @@ struct ServerConfig {
   // NSS key log (SSLKEYLOGFILE format), for debugging with Wireshark. Empty: off. Enabling it
   // logs a loud warning: whoever reads the file can decrypt the traffic.
   std::string keylog_file;
+
+  // Run every certificate's private-key operations on the built-in worker pool (PoolSigner)
+  // instead of on the loop: a full RSA-4096 signature no longer stalls every other
+  // connection of the loop. Certificates with their own `signer` use that one.
+  bool offload_private_key = false;
 };
 
 struct ClientConfig {
@@ -105,6 +115,8 @@ class Context : public std::enable_shared_from_this<Context> {
   ~Context();
 
   bool is_server() const noexcept { return server_; }
+  // Whether handshakes sign through a Signer: the Engine then runs them in async mode.
+  bool uses_signer() const noexcept { return uses_signer_; }
   SSL_CTX* native() const noexcept { return ctx_.get(); }
 
   // Client side: readies a new SSL for a connection to host:port: SNI (not for IP literals),
@@ -132,6 +144,7 @@ class Context : public std::enable_shared_from_this<Context> {
   struct Impl;
 
   bool server_ = false;
+  bool uses_signer_ = false;
   SslCtxPtr ctx_;
   std::unique_ptr<Impl> impl_;
 };

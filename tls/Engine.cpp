@@ -100,6 +100,9 @@ Engine::Engine(std::shared_ptr<const Context> context, const EngineOptions& opti
   SSL_set_bio(ssl_.get(), in_, out_);  // the SSL owns both from here
   if (server_) {
     SSL_set_accept_state(ssl_.get());
+    // A Signer answers later: its operation runs inside an async job that pauses, and the
+    // handshake reports SSL_ERROR_WANT_ASYNC instead of blocking the loop.
+    if (context_->uses_signer()) SSL_set_mode(ssl_.get(), SSL_MODE_ASYNC);
   } else {
     SSL_set_connect_state(ssl_.get());
     std::error_code code;
@@ -293,6 +296,7 @@ Want Engine::kick() {
   kick_handshake_ = false;
   const int ssl_error = run(Op::handshake, [&] { return SSL_do_handshake(ssl_.get()); });
   const Want want = settle(Op::handshake, ssl_error);
+  if (ssl_error == SSL_ERROR_NONE && SSL_is_init_finished(ssl_.get())) SSL_clear_mode(ssl_.get(), SSL_MODE_ASYNC);
   return closed_ || parked_ != Want::nothing ? want : Want::nothing;
 }
 
@@ -305,6 +309,8 @@ bool Engine::renegotiate() {
     ERR_clear_error();
     return false;
   }
+  // The renegotiation signs again: back to async mode until its handshake completes.
+  if (context_->uses_signer()) SSL_set_mode(ssl_.get(), SSL_MODE_ASYNC);
   kick_handshake_ = true;
   return true;
 }
@@ -383,6 +389,8 @@ void Engine::write(std::span<const std::byte> plaintext) {
 }
 
 void Engine::close() { close_requested_ = true; }
+
+std::size_t Engine::buffered_input() const { return BIO_ctrl_pending(in_); }
 
 bool Engine::has_buffered_input() const {
   return SSL_pending(ssl_.get()) > 0 || BIO_ctrl_pending(in_) > 0;

@@ -137,7 +137,12 @@ class Engine {
   bool close_notify_sent() const noexcept { return shutdown_sent_; }
   // Plaintext or ciphertext still inside the engine (after a sink stopped reading).
   bool has_buffered_input() const;
+  // Ciphertext fed but not yet consumed by OpenSSL (grows while the engine is parked).
+  std::size_t buffered_input() const;
   Want parked() const noexcept { return parked_; }
+  // An OpenSSL async job is paused inside this engine's SSL (a Signer has not answered): the
+  // SSL must not be freed until the job finished (resume() and advance() until it has).
+  bool job_paused() const noexcept { return parked_ == Want::async; }
   const TlsError& error() const noexcept { return error_; }
   const TlsInfo& info() const noexcept { return info_; }
   bool is_server() const noexcept { return server_; }

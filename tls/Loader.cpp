@@ -107,6 +107,7 @@ bool load_certificate(const CertificateFiles& files, LoadedCertificate& out, std
     return false;
   }
 
+  if (files.key_file.empty()) return true;  // the key lives with a Signer
   SecretString key_pem;
   if (!read_file(files.key_file, key_pem.value, reason)) {
     message = "load private key " + files.key_file + ": " + reason;

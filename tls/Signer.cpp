@@ -315,9 +315,9 @@ EvpPkeyPtr make_signer_key(EVP_PKEY* public_key, std::shared_ptr<Signer> signer,
 }
 
 bool limit_async_jobs(std::size_t max_jobs) {
-  if (max_jobs == 0) return true;
+  // The pool can only be resized empty; with no bound, OpenSSL makes jobs on demand.
   ASYNC_cleanup_thread();
-  return ASYNC_init_thread(max_jobs, 0) == 1;
+  return max_jobs == 0 || ASYNC_init_thread(max_jobs, 0) == 1;
 }
 
 }  // namespace tls

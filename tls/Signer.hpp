@@ -70,7 +70,8 @@ EvpPkeyPtr make_signer_key(EVP_PKEY* public_key, std::shared_ptr<Signer> signer,
 
 // Bounds this thread's pool of OpenSSL async jobs (ASYNC_init_thread): at most `max_jobs`
 // handshakes can be parked on a Signer at once; more get SSL_ERROR_WANT_ASYNC_JOB and wait
-// for a free job. Call on the loop thread before it serves; 0 means no bound (the default).
+// for a free job. Call on the loop thread while none of its jobs is in use; 0 removes the bound
+// (OpenSSL's default).
 bool limit_async_jobs(std::size_t max_jobs);
 
 }  // namespace tls

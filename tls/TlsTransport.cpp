@@ -1,6 +1,11 @@
 #include "tls/TlsTransport.hpp"
 
+#include <poll.h>
+
+#include <algorithm>
 #include <array>
+#include <deque>
+#include <list>
 #include <utility>
 #include <vector>
 
@@ -35,18 +40,111 @@ thread_local std::size_t ScratchLease::depth_ = 0;
 
 reactor::Error to_reactor(const TlsError& e) { return {e.code, e.context, e.detail}; }
 
+// While parked, ciphertext keeps arriving into the engine up to this much; then reading pauses.
+constexpr std::size_t parked_input_cap = 64 * 1024;
+
+// The thread's OpenSSL async jobs (a bounded pool per thread, see tls::limit_async_jobs):
+// how many our connections hold, and who waits for one, first come first served.
+struct AsyncJobs {
+  std::size_t held = 0;
+  std::deque<std::weak_ptr<TlsTransport*>> waiting;
+};
+thread_local AsyncJobs async_jobs;
+
+class DiscardSink final : public Sink {
+ public:
+  bool plaintext(std::span<const std::byte>) override { return true; }
+};
+
 }  // namespace
+
+// Engines whose connection ended while an async job was paused inside them. Each is kept, its
+// async fds polled, until the job finishes; then the SSL is freed.
+class Reaper {
+ public:
+  static void adopt(reactor::Loop& loop, std::unique_ptr<Engine> engine,
+                    std::vector<std::unique_ptr<reactor::Poll>> polls) {
+    auto& list = reaping();
+    list.push_back(std::make_unique<Reaping>());
+    Reaping* r = list.back().get();
+    r->engine = std::move(engine);
+    r->polls = std::move(polls);
+    for (int fd : r->engine->async_fds()) {
+      const bool watched = std::any_of(r->polls.begin(), r->polls.end(), [&](auto& p) { return p->fd() == fd; });
+      if (!watched) r->polls.push_back(std::make_unique<reactor::Poll>(loop, fd));
+    }
+    for (auto& poll : r->polls)
+      poll->start(reactor::Poll::readable, [r](int, const reactor::Error&) { step(r); });
+  }
+
+ private:
+  struct Reaping {
+    std::unique_ptr<Engine> engine;
+    std::vector<std::unique_ptr<reactor::Poll>> polls;  // stopped before the SSL closes its fds
+    ~Reaping() {
+      polls.clear();
+      if (engine && engine->job_paused()) finish_blocking();
+    }
+    // Thread exit with a job still out: wait for the Signer here rather than free a paused SSL.
+    void finish_blocking() {
+      for (int round = 0; round < 100 && engine->job_paused(); ++round) {
+        std::vector<pollfd> fds;
+        for (int fd : engine->async_fds()) fds.push_back({fd, POLLIN, 0});
+        (void)::poll(fds.data(), fds.size(), 100);
+        advance(*engine);
+      }
+      if (engine->job_paused()) {
+        reactor::log::error("an async job never finished; its connection's memory is left behind");
+        (void)engine.release();
+      }
+    }
+  };
+
+  static std::list<std::unique_ptr<Reaping>>& reaping() {
+    thread_local std::list<std::unique_ptr<Reaping>> list;
+    return list;
+  }
+
+  static void advance(Engine& engine) {
+    DiscardSink discard;
+    ScratchLease scratch;
+    engine.resume();
+    engine.advance(discard, scratch.span());
+  }
+
+  static void step(Reaping* r) {
+    advance(*r->engine);
+    if (r->engine->job_paused()) return;  // a stale wake-up: still waiting
+    auto& list = reaping();
+    // Destroying the Reaping destroys the Poll whose callback this is; nothing touches it after.
+    list.remove_if([r](const auto& p) { return p.get() == r; });
+    TlsTransport::job_released();
+  }
+};
 
 TlsTransport::TlsTransport(std::shared_ptr<const Context> context, const EngineOptions& engine_options,
                            std::unique_ptr<reactor::Handler> app, const TransportOptions& options)
-    : engine_(std::move(context), engine_options), app_(std::move(app)), options_(options) {}
+    : engine_(std::make_unique<Engine>(std::move(context), engine_options)),
+      app_(std::move(app)),
+      options_(options),
+      alive_(std::make_shared<TlsTransport*>(this)) {}
 
-TlsTransport::~TlsTransport() = default;
+TlsTransport::~TlsTransport() {
+  // The connection is gone but OpenSSL's async job may still be paused inside the SSL (a
+  // Signer has not answered): freeing it now would crash or leak the job, so it is kept until
+  // the job finishes, its fds still watched through libuv.
+  if (engine_ && engine_->job_paused() && loop_ != nullptr) {
+    in_async_job_ = false;  // the reaper holds the job now
+    Reaper::adopt(*loop_, std::move(engine_), std::move(async_polls_));
+  }
+  if (in_async_job_) job_released();
+}
 
 // ---- the TCP side ------------------------------------------------------------------------
 
 void TlsTransport::on_open(reactor::Connection& tcp) {
   tcp_ = &tcp;
+  loop_ = &tcp.loop();
   // The TCP layer only reports on_drain after a write took it over its high-water mark. With
   // a mark of 0 it reports whenever its queue falls to `low`, which is when there is room to
   // encrypt more of the application's plaintext.
@@ -63,7 +161,7 @@ void TlsTransport::on_open(reactor::Connection& tcp) {
 }
 
 void TlsTransport::on_data(reactor::Connection&, std::span<const std::byte> data) {
-  engine_.feed(data);
+  engine_->feed(data);
   drive();
 }
 
@@ -74,9 +172,9 @@ void TlsTransport::on_drain(reactor::Connection&) {
 void TlsTransport::on_peer_closed(reactor::Connection& tcp) {
   // TCP FIN. With the peer's close_notify already seen this is the orderly end of its side;
   // otherwise the engine reports the truncation when it reads past what it has.
-  engine_.feed_eof();
+  engine_->feed_eof();
   drive();
-  if (tcp_ != nullptr && !tcp.is_closing() && (closing_ || !engine_.is_peer_closed())) tcp.close();
+  if (tcp_ != nullptr && !tcp.is_closing() && (closing_ || !engine_->is_peer_closed())) tcp.close();
 }
 
 void TlsTransport::on_server_stopping(reactor::Connection& tcp) {
@@ -110,15 +208,20 @@ void TlsTransport::drive() {
     // Encrypt no more than fills the TCP queue to the high-water mark: its on_drain asks for
     // the rest, and a large write never sits in memory twice.
     const std::size_t budget = queued < limits_.high ? limits_.high - queued : 0;
-    const Want want = engine_.advance(*this, scratch.span(), budget);
+    const Want want = engine_->advance(*this, scratch.span(), budget);
     flush();
     step();
     if (want == Want::output) drive_again_ = true;  // only with a bounded output BIO
-    if (engine_.is_handshake_done() && engine_.queued_plaintext() > 0 && !engine_.is_closed() &&
+    if (want == Want::async || want == Want::async_job) park(want);
+    if (engine_->is_handshake_done() && engine_->queued_plaintext() > 0 && !engine_->is_closed() &&
         tcp_ != nullptr && tcp_->stats().queued_bytes < limits_.high)
       drive_again_ = true;
   } while (drive_again_);
   driving_ = false;
+  if (in_async_job_ && !engine_->job_paused()) {
+    in_async_job_ = false;
+    job_released();
+  }
   update_reading();
   // A write() made inside an application callback during this drive could only guess; now
   // the bytes are where they are. Not from inside an application call (write, resume, ...):
@@ -140,31 +243,31 @@ void TlsTransport::flush() {
   // Alerts, tickets, KeyUpdate replies and renegotiation messages come out of reads too, so
   // this runs after every engine step, not only after writes.
   while (tcp_ != nullptr) {
-    const auto out = engine_.peek_output();
+    const auto out = engine_->peek_output();
     if (out.empty()) break;
     tcp_->write(out);
-    engine_.consume_output(out.size());
+    engine_->consume_output(out.size());
   }
 }
 
 void TlsTransport::step() {
   if (tcp_ == nullptr) return;
-  const unsigned events = engine_.take_events();
+  const unsigned events = engine_->take_events();
   if ((events & Engine::handshake_done) != 0 && !app_open_) open_app();
   if ((events & Engine::peer_closed) != 0 && tcp_ != nullptr) {
     if (closing_) tcp_->close();  // the close_notify we waited for
     else if (app_open_) app_->on_peer_closed(*this);
   }
   if ((events & Engine::failed) != 0 && tcp_ != nullptr) {
-    const TlsError& e = engine_.error();
+    const TlsError& e = engine_->error();
     // After our own close_notify a peer that just hangs up has lost us nothing.
     if (closing_ && e.code == Errc::stream_truncated) tcp_->close();
     else fail_with(to_reactor(e));
     return;
   }
   if (tcp_ == nullptr) return;
-  if (engine_.close_notify_sent() && !tcp_fin_sent_) after_close_notify();
-  if (engine_.is_closed() && tcp_ != nullptr && !tcp_->is_closing()) tcp_->close();
+  if (engine_->close_notify_sent() && !tcp_fin_sent_) after_close_notify();
+  if (engine_->is_closed() && tcp_ != nullptr && !tcp_->is_closing()) tcp_->close();
 }
 
 void TlsTransport::open_app() {
@@ -192,9 +295,67 @@ void TlsTransport::fail_with(const reactor::Error& error) {
 
 void TlsTransport::update_reading() {
   if (tcp_ == nullptr || tcp_->is_closing()) return;
-  // The handshake always reads; application data only while the application wants it.
-  if (app_paused_ && engine_.is_handshake_done()) tcp_->pause_reading();
+  // The handshake always reads; application data only while the application wants it. A
+  // parked engine makes no SSL call, so what arrives meanwhile is only buffered, up to a cap.
+  const bool parked_full = engine_->parked() != Want::nothing && engine_->buffered_input() > parked_input_cap;
+  if ((app_paused_ && engine_->is_handshake_done()) || parked_full) tcp_->pause_reading();
   else tcp_->resume_reading();
+}
+
+// ---- parked on something outside the TLS stack --------------------------------------------
+
+void TlsTransport::park(Want want) {
+  if (want == Want::async) {
+    if (!in_async_job_) {
+      in_async_job_ = true;
+      ++async_jobs.held;
+    }
+    watch_async_fds();
+    return;
+  }
+  // WANT_ASYNC_JOB: every job of this thread is taken. The next one to finish wakes the first
+  // waiter; if none of them is ours to wait for, try again shortly (bounded by the handshake
+  // timeout), never in a busy loop.
+  async_jobs.waiting.push_back(alive_);
+  if (async_jobs.held == 0 && tcp_ != nullptr) {
+    job_retry_.emplace(tcp_->loop());
+    job_retry_->start(std::chrono::milliseconds(10), std::chrono::milliseconds(0), [this] { unpark(); });
+  }
+}
+
+void TlsTransport::watch_async_fds() {
+  if (tcp_ == nullptr) return;
+  for (int fd : engine_->async_fds()) {
+    auto it = std::find_if(async_polls_.begin(), async_polls_.end(), [&](auto& p) { return p->fd() == fd; });
+    if (it == async_polls_.end()) {
+      async_polls_.push_back(std::make_unique<reactor::Poll>(tcp_->loop(), fd));
+      it = std::prev(async_polls_.end());
+    }
+    if (const reactor::Error e = (*it)->start(reactor::Poll::readable, [this](int, const reactor::Error&) { unpark(); })) {
+      fail_with(reactor::Error(Errc::internal, "async", e.message()));
+      return;
+    }
+  }
+}
+
+void TlsTransport::unpark() {
+  job_retry_.reset();
+  for (auto& poll : async_polls_) poll->stop();
+  if (engine_->parked() == Want::nothing) return;
+  engine_->resume();
+  drive();  // re-issues the very SSL call that parked
+}
+
+void TlsTransport::job_released() {
+  if (async_jobs.held > 0) --async_jobs.held;
+  while (!async_jobs.waiting.empty()) {
+    const auto next = async_jobs.waiting.front().lock();
+    async_jobs.waiting.pop_front();
+    if (next && (*next)->engine_ && (*next)->engine_->parked() == Want::async_job) {
+      (*next)->unpark();
+      return;
+    }
+  }
 }
 
 bool TlsTransport::plaintext(std::span<const std::byte> data) {
@@ -206,16 +367,16 @@ bool TlsTransport::plaintext(std::span<const std::byte> data) {
 }
 
 std::size_t TlsTransport::buffered() const {
-  return engine_.queued_plaintext() + (tcp_ != nullptr ? tcp_->stats().queued_bytes : 0);
+  return engine_->queued_plaintext() + (tcp_ != nullptr ? tcp_->stats().queued_bytes : 0);
 }
 
 // ---- the application side ----------------------------------------------------------------
 
 bool TlsTransport::write(std::span<const std::byte> data) {
-  if (tcp_ == nullptr || closing_ || fin_after_notify_ || engine_.is_closed()) return false;
-  engine_.write(data);
+  if (tcp_ == nullptr || closing_ || fin_after_notify_ || engine_->is_closed()) return false;
+  engine_->write(data);
   plaintext_written_ += data.size();
-  if (engine_.is_handshake_done()) app_drive();
+  if (engine_->is_handshake_done()) app_drive();
   if (buffered() > limits_.high) above_high_ = true;
   return !above_high_;
 }
@@ -223,23 +384,23 @@ bool TlsTransport::write(std::span<const std::byte> data) {
 void TlsTransport::shutdown() {
   if (tcp_ == nullptr || closing_ || fin_after_notify_) return;
   fin_after_notify_ = true;
-  engine_.close();
+  engine_->close();
   app_drive();
 }
 
 void TlsTransport::close() {
   if (tcp_ == nullptr || closing_) return;
   closing_ = true;
-  if (!engine_.is_handshake_done() || engine_.is_closed()) {
+  if (!engine_->is_handshake_done() || engine_->is_closed()) {
     tcp_->close();
     return;
   }
-  if (engine_.close_notify_sent()) {  // after shutdown(): only the bye wait is left
+  if (engine_->close_notify_sent()) {  // after shutdown(): only the bye wait is left
     tcp_fin_sent_ = false;
     after_close_notify();
     return;
   }
-  engine_.close();
+  engine_->close();
   app_drive();
 }
 
@@ -257,7 +418,7 @@ void TlsTransport::pause_reading() {
 void TlsTransport::resume_reading() {
   app_paused_ = false;
   // Records already inside the engine are delivered now; new ones as the socket brings them.
-  if (engine_.has_buffered_input()) app_drive();
+  if (engine_->has_buffered_input()) app_drive();
   else update_reading();
 }
 

@@ -13,10 +13,13 @@
 
 #include "reactor/Handler.hpp"
 #include "reactor/TcpConnector.hpp"
+#include "reactor/Poll.hpp"
 #include "reactor/Timer.hpp"
 #include "tls/Engine.hpp"
 
 namespace tls {
+
+class Reaper;
 
 struct TransportOptions {
   std::chrono::milliseconds handshake_timeout{10000};
@@ -32,10 +35,10 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   ~TlsTransport() override;
 
   // What the handshake agreed on (valid from the application's on_open).
-  const TlsInfo& info() const noexcept { return engine_.info(); }
+  const TlsInfo& info() const noexcept { return engine_->info(); }
   // The full TLS error (OpenSSL's queue, verify result) behind the last on_close error.
-  const TlsError& tls_error() const noexcept { return engine_.error(); }
-  Engine& engine() noexcept { return engine_; }
+  const TlsError& tls_error() const noexcept { return engine_->error(); }
+  Engine& engine() noexcept { return *engine_; }
 
   // reactor::Connection, for the application: plaintext in and out.
   bool write(std::span<const std::byte> data) override;
@@ -74,12 +77,24 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   void fail_with(const reactor::Error& error);
   void update_reading();
   std::size_t buffered() const;
+  void park(Want want);
+  void watch_async_fds();
+  void unpark();
+  // One of the thread's async jobs is free again: the first connection waiting for one retries.
+  static void job_released();
+  friend class Reaper;
 
-  Engine engine_;
+  // Destroyed after the polls below: the async fds belong to the SSL, which closes them.
+  std::unique_ptr<Engine> engine_;
   std::unique_ptr<reactor::Handler> app_;
   TransportOptions options_;
   reactor::Connection* tcp_ = nullptr;  // valid from on_open (TCP) until on_close
+  reactor::Loop* loop_ = nullptr;       // the loop this connection lives on (from on_open)
   std::optional<reactor::Timer> timer_;  // the handshake deadline, then the bye deadline
+  std::vector<std::unique_ptr<reactor::Poll>> async_polls_;  // the engine's async fds
+  std::optional<reactor::Timer> job_retry_;  // WANT_ASYNC_JOB with no job of ours to wait for
+  std::shared_ptr<TlsTransport*> alive_;     // weak handles for wake-ups that may come late
+  bool in_async_job_ = false;                // our engine holds one of the thread's async jobs
   reactor::Error error_;
   reactor::WriteLimits limits_{};
   std::uint64_t plaintext_read_ = 0;
