@@ -55,6 +55,11 @@ const char* ssl_error_name(int ssl_error) noexcept {
   }
 }
 
+int engine_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
 std::span<std::byte> as_writable(char* p, std::size_t n) {
   return {reinterpret_cast<std::byte*>(p), n};
 }
@@ -98,6 +103,7 @@ Engine::Engine(std::shared_ptr<const Context> context, const EngineOptions& opti
   }
   if (in_ == nullptr || out_ == nullptr) throw std::runtime_error("BIO_new: out of memory");
   SSL_set_bio(ssl_.get(), in_, out_);  // the SSL owns both from here
+  SSL_set_ex_data(ssl_.get(), engine_index(), this);
   if (server_) {
     SSL_set_accept_state(ssl_.get());
     // A Signer answers later: its operation runs inside an async job that pauses, and the
@@ -119,6 +125,10 @@ Engine::Engine(std::shared_ptr<const Context> context, const EngineOptions& opti
 }
 
 Engine::~Engine() = default;
+
+Engine* Engine::of(const SSL* ssl) noexcept {
+  return ssl == nullptr ? nullptr : static_cast<Engine*>(SSL_get_ex_data(ssl, engine_index()));
+}
 
 // ---- the one place OpenSSL I/O calls happen -----------------------------------------------
 

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -122,6 +123,15 @@ class Engine {
   // the very same SSL call.
   void resume() noexcept;
 
+  // How an application decision reaches a parked connection: the driver (TlsTransport) sets a
+  // waker that schedules resume() + advance() on its loop; hooks running inside OpenSSL
+  // callbacks hand it to the application, which calls it once it has decided, from any
+  // thread. A waker may outlive the connection: calling it then does nothing.
+  void set_waker(std::function<void()> waker) { waker_ = std::move(waker); }
+  const std::function<void()>& waker() const noexcept { return waker_; }
+  // The Engine driving `ssl`, for code inside OpenSSL callbacks (nullptr for a foreign SSL).
+  static Engine* of(const SSL* ssl) noexcept;
+
   // Renegotiation (TLS 1.2) or a KeyUpdate (TLS 1.3) started by this side; the messages are
   // produced by the next advance().
   bool renegotiate();
@@ -170,6 +180,7 @@ class Engine {
   void fill_info();
 
   std::shared_ptr<const Context> context_;
+  std::function<void()> waker_;
   SslPtr ssl_;
   BIO* in_ = nullptr;    // owned by ssl_
   BIO* out_ = nullptr;   // owned by ssl_ (the internal end when bounded)

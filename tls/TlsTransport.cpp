@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "reactor/Log.hpp"
+#include "reactor/Loop.hpp"
 
 namespace tls {
 namespace {
@@ -145,6 +146,13 @@ TlsTransport::~TlsTransport() {
 void TlsTransport::on_open(reactor::Connection& tcp) {
   tcp_ = &tcp;
   loop_ = &tcp.loop();
+  // An application's decision (certificate, hello, verification) may come from any thread and
+  // after the connection is gone: hop to the loop, then only if this transport still exists.
+  engine_->set_waker([loop = loop_, alive = std::weak_ptr<TlsTransport*>(alive_)] {
+    loop->post([alive] {
+      if (const auto transport = alive.lock()) (*transport)->unpark();
+    });
+  });
   // The TCP layer only reports on_drain after a write took it over its high-water mark. With
   // a mark of 0 it reports whenever its queue falls to `low`, which is when there is room to
   // encrypt more of the application's plaintext.
