@@ -12,6 +12,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "tls/HookState.hpp"
 #include "tls/Loader.hpp"
 #include "tls/Signer.hpp"
 #include "tls/SessionCache.hpp"
@@ -159,6 +160,8 @@ struct Context::Impl {
 
   std::mutex keylog_mutex;
   FilePtr keylog;
+
+  HookSet hooks;  // the asynchronous decisions (server and client)
 
   static int index() noexcept {
     static const int slot = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -331,6 +334,9 @@ bool Context::Impl::build_server(Context& context, const ServerConfig& config,
 
   strict_sni = config.strict_sni;
   if (!alpn_wire(config.alpn, alpn, code, message)) return false;
+  hooks.on_client_hello = config.on_client_hello;
+  hooks.on_certificate = config.on_certificate;
+  hooks.names = &names;
 
   std::vector<LoadedCertificate> loaded(config.certificates.size());
   for (std::size_t i = 0; i < loaded.size(); ++i) {
@@ -471,6 +477,7 @@ bool Context::Impl::build_server(Context& context, const ServerConfig& config,
     }
     if (keylog) SSL_CTX_set_keylog_callback(c, &Impl::on_keylog);
     if (!attach(c, code, message)) return false;
+    if (!install_hooks(c, &hooks, code, message)) return false;
 
     names.push_back(certificate_names(loaded[i].leaf.get()));
     certificates.push_back(std::move(ctx));
@@ -486,6 +493,9 @@ bool Context::Impl::build_client(Context& context, const ClientConfig& config,
                                  std::error_code& code, std::string& message) {
   verify = config.verify;
   resumption = config.session_resumption;
+  hooks.on_client_certificate = config.on_client_certificate;
+  hooks.on_verify = config.on_verify;
+  hooks.verify = config.verify;
 
   std::string offer;
   if (!alpn_wire(config.alpn, offer, code, message)) return false;
@@ -532,7 +542,7 @@ bool Context::Impl::build_client(Context& context, const ClientConfig& config,
         }
       }
     }
-  } else {
+  } else if (!config.on_verify) {  // with on_verify, the application's policy is the check
     SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
     std::call_once(no_verify_warning, [] {
       std::fprintf(stderr,
@@ -559,6 +569,7 @@ bool Context::Impl::build_client(Context& context, const ClientConfig& config,
   }
   if (keylog) SSL_CTX_set_keylog_callback(c, &Impl::on_keylog);
   if (!attach(c, code, message)) return false;
+  if (!install_hooks(c, &hooks, code, message)) return false;
 
   context.ctx_ = std::move(ctx);
   return true;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "tls/Errors.hpp"
+#include "tls/Hooks.hpp"
 #include "tls/Ptr.hpp"
 
 namespace tls {
@@ -75,6 +77,16 @@ struct ServerConfig {
   // logs a loud warning: whoever reads the file can decrypt the traffic.
   std::string keylog_file;
 
+  // Asynchronous decisions (tls/Hooks.hpp); each parks the handshake until the application
+  // answers through its handle, from any thread. Empty: not asked.
+  // Every ClientHello, before anything is chosen (SSL_ERROR_WANT_CLIENT_HELLO_CB): serve it from
+  // another Context (multi-tenant certificates, see tls/CertificateDirectory.hpp), go on with
+  // this one, or refuse it with an alert.
+  std::function<void(const ClientHello&, HelloDecision)> on_client_hello;
+  // Which certificate to present, once SNI has been seen (SSL_ERROR_WANT_X509_LOOKUP): e.g. one
+  // loaded or renewed elsewhere. Not asked on resumption.
+  std::function<void(const CertificateRequest&, CertificateChoice)> on_certificate;
+
   // Run every certificate's private-key operations on the built-in worker pool (PoolSigner)
   // instead of on the loop: a full RSA-4096 signature no longer stalls every other
   // connection of the loop. Certificates with their own `signer` use that one.
@@ -96,6 +108,17 @@ struct ClientConfig {
   // TLS 1.3 session is offered once (the server's next ticket replaces it).
   bool session_resumption = true;
   std::string keylog_file;
+
+  // Asynchronous decisions (tls/Hooks.hpp), as in ServerConfig. Empty: not asked.
+  // A server asks for a certificate and client_certificate is empty (SSL_ERROR_WANT_X509_LOOKUP):
+  // choose one (e.g. by the CA names the server accepts) or decline.
+  std::function<void(const CertificateRequest&, CertificateChoice)> on_client_certificate;
+  // A policy of the application's on top of OpenSSL's verification (pinning, revocation),
+  // asked once per full handshake after OpenSSL's own checks of the chain and name passed
+  // (SSL_ERROR_WANT_RETRY_VERIFY; not on resumption: the session was verified when made). With
+  // verify off it is asked whatever OpenSSL found and is the whole policy (pinning a self-signed
+  // certificate). A rejection fails the handshake with a bad_certificate alert.
+  std::function<void(const VerifyRequest&, VerifyDecision)> on_verify;
 };
 
 // Thread-safety: immutable after creation, shared by connections on any loop through

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "tls/HookState.hpp"
+
 namespace tls {
 namespace {
 
@@ -18,8 +20,9 @@ struct Row {
   Want want;
 };
 
-// The whole of the SSL_get_error manual page, one row per result.
-constexpr std::array<Row, 12> result_table{{
+// The whole of the SSL_get_error manual page, one row per result, and WANT_RETRY_VERIFY (OpenSSL
+// 3.0.2 and later, newer than the page).
+constexpr std::array<Row, 13> result_table{{
     {SSL_ERROR_NONE, Step::progress, Want::nothing},
     {SSL_ERROR_WANT_READ, Step::need_input, Want::input},
     {SSL_ERROR_WANT_WRITE, Step::need_output, Want::output},
@@ -27,6 +30,7 @@ constexpr std::array<Row, 12> result_table{{
     {SSL_ERROR_WANT_ASYNC_JOB, Step::park, Want::async_job},
     {SSL_ERROR_WANT_X509_LOOKUP, Step::park, Want::x509_lookup},
     {SSL_ERROR_WANT_CLIENT_HELLO_CB, Step::park, Want::client_hello},
+    {SSL_ERROR_WANT_RETRY_VERIFY, Step::park, Want::retry_verify},
     {SSL_ERROR_ZERO_RETURN, Step::peer_closed, Want::nothing},
     {SSL_ERROR_SYSCALL, Step::failed, Want::closed},
     {SSL_ERROR_SSL, Step::failed, Want::closed},
@@ -75,6 +79,7 @@ const char* to_string(Want want) noexcept {
     case Want::async_job: return "async_job";
     case Want::x509_lookup: return "x509_lookup";
     case Want::client_hello: return "client_hello";
+    case Want::retry_verify: return "retry_verify";
     case Want::closed: return "closed";
   }
   return "?";
@@ -137,11 +142,14 @@ int Engine::run(Op op, Call&& call) {
   // The error queue is per thread and SSL_get_error() reads it: it must start empty (junk
   // left by anyone else would turn a WANT_READ into an SSL error) ...
   ERR_clear_error();
+  const bool async_mode = (SSL_get_mode(ssl_.get()) & SSL_MODE_ASYNC) != 0;
   const int ret = call();
   // ... and SSL_get_error() must come next, with no OpenSSL call in between. SSL_shutdown's 0
   // ("sent ours, the peer's not yet seen") is progress, and SSL_get_error must not be asked.
   const int ssl_error =
       (op == Op::shutdown && ret == 0) ? SSL_ERROR_NONE : SSL_get_error(ssl_.get(), ret);
+  // A call in async mode runs in one of the thread's jobs, unless none was free.
+  if (async_mode && ssl_error != SSL_ERROR_WANT_ASYNC_JOB) ++async_calls_;
   auto& counts = results_[static_cast<std::size_t>(op)];
   if (ssl_error >= 0 && static_cast<std::size_t>(ssl_error) < counts.size())
     ++counts[static_cast<std::size_t>(ssl_error)];
@@ -185,6 +193,11 @@ void Engine::fail(Op op, int ssl_error) {
     // OpenSSL 3 reports EOF without close_notify as SSL_ERROR_SSL with "unexpected eof while
     // reading" (older versions: SSL_ERROR_SYSCALL); both are the peer truncating the stream.
     error_.code = Errc::stream_truncated;
+  } else if (const HookFailure* hook = hook_failure(ssl_.get()); hook != nullptr && !handshake_done_) {
+    // An application hook refused (or never answered): its reason says more than OpenSSL's
+    // "callback failed" or "certificate verify failed".
+    error_.code = hook->code;
+    error_.detail = hook->detail;
   } else if (const char* name = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
              server_ && !handshake_done_ && name != nullptr && context_->refuses_server_name(name)) {
     error_.code = Errc::unrecognized_name;
@@ -204,7 +217,12 @@ void Engine::fail(Op op, int ssl_error) {
 // ---- operations --------------------------------------------------------------------------
 
 Want Engine::handshake() {
+  const bool was_paused = parked_was_async_;
   const int ssl_error = run(Op::handshake, [&] { return SSL_do_handshake(ssl_.get()); });
+  parked_was_async_ = ssl_error == SSL_ERROR_WANT_ASYNC;
+  // The call that paused was the one that signed; the rest of the handshake has no private-key
+  // operation, so it runs without taking an async job per call.
+  if (was_paused && !parked_was_async_) SSL_clear_mode(ssl_.get(), SSL_MODE_ASYNC);
   if (ssl_error != SSL_ERROR_NONE) return settle(Op::handshake, ssl_error);
   handshake_done_ = true;
   events_ |= handshake_done;

@@ -37,6 +37,7 @@ enum class Want : std::uint8_t {
   async_job,     // WANT_ASYNC_JOB: parked until an async job is free; then resume()
   x509_lookup,   // WANT_X509_LOOKUP: parked until the application's certificate lookup; resume()
   client_hello,  // WANT_CLIENT_HELLO_CB: parked until the application decides; resume()
+  retry_verify,  // WANT_RETRY_VERIFY: parked until the application's verify policy answers; resume()
   closed,        // finished or failed: no more operations
 };
 
@@ -119,7 +120,7 @@ class Engine {
   // through `scratch`), queued writes (at most `write_budget` plaintext bytes, so a driver can
   // keep its output bounded), close_notify. Returns what it needs next.
   Want advance(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget = SIZE_MAX);
-  // Ends a park (async, async_job, x509_lookup, client_hello): the next advance() re-issues
+  // Ends a park (async, async_job, x509_lookup, client_hello, retry_verify): the next advance() re-issues
   // the very same SSL call.
   void resume() noexcept;
 
@@ -153,6 +154,8 @@ class Engine {
   // An OpenSSL async job is paused inside this engine's SSL (a Signer has not answered): the
   // SSL must not be freed until the job finished (resume() and advance() until it has).
   bool job_paused() const noexcept { return parked_ == Want::async; }
+  // SSL calls made in async mode: each took one of the thread's async jobs for its duration.
+  std::uint64_t async_calls() const noexcept { return async_calls_; }
   const TlsError& error() const noexcept { return error_; }
   const TlsInfo& info() const noexcept { return info_; }
   bool is_server() const noexcept { return server_; }
@@ -195,10 +198,12 @@ class Engine {
   TlsInfo info_;
   std::array<std::array<std::uint64_t, 16>, 4> results_{};  // [Op][SSL_ERROR_*]
   std::uint64_t partial_writes_ = 0;
+  std::uint64_t async_calls_ = 0;
   unsigned events_ = 0;
   Want parked_ = Want::nothing;
   bool server_ = false;
-  bool kick_handshake_ = false;  // renegotiate()/key_update() wait for an SSL_do_handshake
+  bool kick_handshake_ = false;
+  bool parked_was_async_ = false;  // the last handshake call paused in an async job  // renegotiate()/key_update() wait for an SSL_do_handshake
   bool handshake_done_ = false;
   bool peer_closed_ = false;
   bool eof_fed_ = false;

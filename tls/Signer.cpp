@@ -314,6 +314,8 @@ EvpPkeyPtr make_signer_key(EVP_PKEY* public_key, std::shared_ptr<Signer> signer,
   return nullptr;
 }
 
+void run_on_workers(std::function<void()> task) { WorkerPool::instance().submit(std::move(task)); }
+
 bool limit_async_jobs(std::size_t max_jobs) {
   // The pool can only be resized empty; with no bound, OpenSSL makes jobs on demand.
   ASYNC_cleanup_thread();

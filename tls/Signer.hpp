@@ -68,6 +68,11 @@ class PoolSigner final : public Signer {
 // to `signer`. Null (and `error` set) for key types other than EC and RSA.
 EvpPkeyPtr make_signer_key(EVP_PKEY* public_key, std::shared_ptr<Signer> signer, std::string& error);
 
+// Runs `task` on the worker threads PoolSigner uses (one per core), for other work that must not
+// stall a loop: loading a certificate from disk for a hello decision, say. Tasks must not block
+// for long: signatures wait behind them.
+void run_on_workers(std::function<void()> task);
+
 // Bounds this thread's pool of OpenSSL async jobs (ASYNC_init_thread): at most `max_jobs`
 // handshakes can be parked on a Signer at once; more get SSL_ERROR_WANT_ASYNC_JOB and wait
 // for a free job. Call on the loop thread while none of its jobs is in use; 0 removes the bound

@@ -216,11 +216,15 @@ void TlsTransport::drive() {
     // Encrypt no more than fills the TCP queue to the high-water mark: its on_drain asks for
     // the rest, and a large write never sits in memory twice.
     const std::size_t budget = queued < limits_.high ? limits_.high - queued : 0;
+    const std::uint64_t async_calls = engine_->async_calls();
     const Want want = engine_->advance(*this, scratch.span(), budget);
     flush();
     step();
     if (want == Want::output) drive_again_ = true;  // only with a bounded output BIO
-    if (want == Want::async || want == Want::async_job) park(want);
+    if (want != parked_as_ && (want == Want::async || want == Want::async_job)) park(want);
+    // A call made in async mode took one of the thread's jobs; unless it paused, the job is
+    // back in the pool now, and the first connection waiting for one may have it.
+    if (engine_->async_calls() != async_calls && !engine_->job_paused() && !in_async_job_) wake_job_waiter();
     if (engine_->is_handshake_done() && engine_->queued_plaintext() > 0 && !engine_->is_closed() &&
         tcp_ != nullptr && tcp_->stats().queued_bytes < limits_.high)
       drive_again_ = true;
@@ -230,6 +234,7 @@ void TlsTransport::drive() {
     in_async_job_ = false;
     job_released();
   }
+  if (parked_as_ != Want::nothing && engine_->parked() == Want::nothing) parked_as_ = Want::nothing;
   update_reading();
   // A write() made inside an application callback during this drive could only guess; now
   // the bytes are where they are. Not from inside an application call (write, resume, ...):
@@ -313,6 +318,7 @@ void TlsTransport::update_reading() {
 // ---- parked on something outside the TLS stack --------------------------------------------
 
 void TlsTransport::park(Want want) {
+  parked_as_ = want;
   if (want == Want::async) {
     if (!in_async_job_) {
       in_async_job_ = true;
@@ -348,6 +354,7 @@ void TlsTransport::watch_async_fds() {
 
 void TlsTransport::unpark() {
   job_retry_.reset();
+  parked_as_ = Want::nothing;
   for (auto& poll : async_polls_) poll->stop();
   if (engine_->parked() == Want::nothing) return;
   engine_->resume();
@@ -356,6 +363,10 @@ void TlsTransport::unpark() {
 
 void TlsTransport::job_released() {
   if (async_jobs.held > 0) --async_jobs.held;
+  wake_job_waiter();
+}
+
+void TlsTransport::wake_job_waiter() {
   while (!async_jobs.waiting.empty()) {
     const auto next = async_jobs.waiting.front().lock();
     async_jobs.waiting.pop_front();

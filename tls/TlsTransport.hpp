@@ -82,6 +82,7 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   void unpark();
   // One of the thread's async jobs is free again: the first connection waiting for one retries.
   static void job_released();
+  static void wake_job_waiter();
   friend class Reaper;
 
   // Destroyed after the polls below: the async fds belong to the SSL, which closes them.
@@ -95,6 +96,7 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   std::optional<reactor::Timer> job_retry_;  // WANT_ASYNC_JOB with no job of ours to wait for
   std::shared_ptr<TlsTransport*> alive_;     // weak handles for wake-ups that may come late
   bool in_async_job_ = false;                // our engine holds one of the thread's async jobs
+  Want parked_as_ = Want::nothing;           // the park this transport is handling
   reactor::Error error_;
   reactor::WriteLimits limits_{};
   std::uint64_t plaintext_read_ = 0;

@@ -1,7 +1,8 @@
 // TLS against the openssl command-line tools: s_client (driven through its stdin) against
 // tlsreactor-echo --tls, and our example-https-get client against s_server -www. Covers both
 // protocol versions, renegotiation and KeyUpdate mid-session, session resumption (also across
-// two servers sharing a ticket key file) and mutual TLS. Extra identities (s_server's
+// two servers sharing a ticket key file), mutual TLS, and our client choosing its certificate
+// asynchronously when s_server -Verify asks for one. Extra identities (s_server's
 // certificate, client certificates, a second CA) are minted with the openssl CLI per test.
 #include <doctest/doctest.h>
 
@@ -9,8 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "reactor/Loop.hpp"
+#include "reactor/Timer.hpp"
 #include "tests/integration/Peers.hpp"
+#include "tests/support/Recorder.hpp"
 #include "tests/support/TestDir.hpp"
+#include "tests/support/Watchdog.hpp"
+#include "tls/TlsTransport.hpp"
 
 using namespace std::chrono_literals;
 using integration::EchoServer;
@@ -396,4 +402,92 @@ TEST_CASE("mutual TLS: s_client with a certificate from another CA is refused wi
     CHECK_MESSAGE(!has(r.out, "refused line"), r.transcript());
   }
   server.stop();
+}
+
+// ---- an asynchronous client-certificate choice against openssl s_server -Verify 1 -----------
+
+namespace {
+
+// Our client (tls::connect, in this thread's loop) fetching s_server's -www page. Its
+// on_client_certificate hook is asked when s_server requests a certificate; the answer comes
+// from a timer 50 ms later (the connection is parked on SSL_ERROR_WANT_X509_LOOKUP meanwhile).
+struct ChoosingClient {
+  std::string body;
+  reactor::Error error;
+  std::vector<std::string> ca_names;  // what s_server said it accepts
+  int asked = 0;
+
+  void fetch(const std::string& port, const std::string& ca_file, std::shared_ptr<const tls::Certificate> mine) {
+    reactor::Loop loop;
+    std::optional<test_support::Watchdog> dog(std::in_place, loop, 20s);
+    std::optional<reactor::Timer> answer;
+    tls::ClientConfig config;
+    config.ca_file = ca_file;
+    config.on_client_certificate = [&](const tls::CertificateRequest& request, tls::CertificateChoice choice) {
+      ++asked;
+      ca_names = request.ca_names;
+      answer.emplace(loop);
+      answer->start(50ms, 0ms, [choice, mine] {
+        if (mine) choice.use(mine);
+        else choice.decline();
+      });
+    };
+    std::error_code code;
+    std::string message;
+    auto context = tls::Context::client(config, code, message);
+    REQUIRE_MESSAGE(context, message);
+    auto handler = std::make_unique<test_support::Recorder>(record_);
+    handler->open = [](reactor::Connection& c) { c.write("GET / HTTP/1.0\r\n\r\n"); };
+    handler->closed = [&loop](reactor::Connection&, const reactor::Error&) { loop.stop(); };
+    tls::connect(loop, {"localhost", static_cast<std::uint16_t>(std::stoi(port))}, context, std::move(handler));
+    loop.run();
+    body = record_->data;
+    error = record_->error;
+    answer.reset();
+    dog.reset();
+    CHECK(loop.close() == 0);
+  }
+
+ private:
+  std::shared_ptr<test_support::Record> record_ = std::make_shared<test_support::Record>();
+};
+
+}  // namespace
+
+TEST_CASE("our client chooses its certificate 50 ms after openssl s_server -Verify 1 asks, over TLS 1.2 and 1.3") {
+  TestDir dir;
+  const Identity server_ca = make_ca(dir, "server-ca");
+  const Identity client_ca = make_ca(dir, "client-ca");
+  const Identity alice = client_leaf(dir, "alice", client_ca);
+  std::error_code code;
+  std::string message;
+  const auto mine = tls::Certificate::load({alice.cert, alice.key}, code, message);
+  REQUIRE_MESSAGE(mine, message);
+  for (const std::string version : {"-tls1_2", "-tls1_3"}) {
+    CAPTURE(version);
+    SServer server(server_leaf(dir, server_ca, "localhost"), {"-Verify", "1", "-CAfile", client_ca.cert, version});
+    ChoosingClient client;
+    client.fetch(server.port(), server_ca.cert, mine);
+    CHECK(client.asked == 1);
+    CHECK(client.ca_names == std::vector<std::string>{"/CN=client-ca"});
+    CHECK_MESSAGE(!client.error, client.error.message());
+    // s_server -www describes the session, with the client certificate it verified.
+    CHECK_MESSAGE(has(client.body, "Client certificate"), client.body);
+    CHECK_MESSAGE(has(client.body, "Subject: CN=alice"), client.body);
+    server.check_exits();
+  }
+}
+
+TEST_CASE("our client that declines to send a certificate is refused by openssl s_server -Verify 1") {
+  TestDir dir;
+  const Identity server_ca = make_ca(dir, "server-ca");
+  const Identity client_ca = make_ca(dir, "client-ca");
+  SServer server(server_leaf(dir, server_ca, "localhost"), {"-Verify", "1", "-CAfile", client_ca.cert});
+  ChoosingClient client;
+  client.fetch(server.port(), server_ca.cert, nullptr);
+  CHECK(client.asked == 1);
+  // TLS 1.3: our side of the handshake is done when s_server's certificate_required arrives.
+  CHECK_MESSAGE(has(client.error.message(), "alert certificate required"), client.error.message());
+  CHECK_MESSAGE(!has(client.body, "HTTP/1.0 200"), client.body);
+  server.check_exits();
 }
