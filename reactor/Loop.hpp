@@ -15,7 +15,8 @@ class LoopImpl;
 }
 
 // Thread-safety: post() may be called from any thread; everything else only from the thread
-// that runs the loop. Not copyable or movable (libuv handles point into it).
+// that runs the loop, including close() (connections may hold per-thread state, such as
+// OpenSSL async jobs). Not copyable or movable (libuv handles point into it).
 class Loop {
  public:
   Loop();

@@ -75,9 +75,17 @@ int Server::run() {
   }
   for (std::size_t i = 1; i < workers_.size(); ++i) {
     Worker* w = workers_[i].get();
-    w->thread = std::thread([w] { w->loop->run(); });
+    w->thread = std::thread([this, w] {
+      if (options_.on_loop_start) options_.on_loop_start();
+      w->loop->run();
+      // Torn down on its own thread: what its connections hold (OpenSSL async jobs, thread-
+      // local buffers) belongs to this thread.
+      w->loop->close();
+    });
   }
+  if (options_.on_loop_start) options_.on_loop_start();
   main.loop->run();
+  main.loop->close();
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
   return 0;

@@ -28,6 +28,9 @@ struct ServerOptions {
   // With handle_signals: called on loop 0's thread for each SIGHUP (reload certificates, ticket
   // keys, ...). Without it SIGHUP keeps its default action.
   std::function<void()> on_reload;
+  // Called on each loop's thread before it serves (per-thread setup such as OpenSSL's async
+  // job pool).
+  std::function<void()> on_loop_start;
 };
 
 // Thread-safety: stop() may be called from any thread (and from signal-driven callbacks);

@@ -5,6 +5,7 @@
 #include "apps/common/TlsOptions.hpp"
 #include "reactor/Log.hpp"
 #include "reactor/Server.hpp"
+#include "tls/Signer.hpp"
 #include "tls/TlsTransport.hpp"
 
 namespace apps {
@@ -59,6 +60,13 @@ int serve(const Args& args, const std::string& program, reactor::HandlerFactory 
       };
     }
     factory = tls::server_factory(std::move(context), std::move(factory));
+    const auto jobs = args.count("async-jobs", 0, 1'000'000);
+    if (!jobs) return 2;
+    if (*jobs > 0) {
+      options.on_loop_start = [n = *jobs] {
+        if (!tls::limit_async_jobs(n)) reactor::log::error("could not bound the async job pool");
+      };
+    }
   }
   reactor::Server server(options, std::move(factory));
   if (reactor::Error e = server.listen()) return fail(e.message());

@@ -20,6 +20,9 @@ std::vector<Args::Option> tls_server_options() {
        "SIGHUP re-reads them", ""},
       {"allow-renegotiation", "", "allow client-initiated renegotiation (TLS 1.2; refused by default)", ""},
       {"keylog", "FILE", "log TLS secrets to FILE (SSLKEYLOGFILE format): debugging only", ""},
+      {"offload-private-key", "", "sign handshakes on worker threads, not on the loop (SSL_ERROR_WANT_ASYNC)", ""},
+      {"async-jobs", "N", "with --offload-private-key: at most N handshakes signing at once per loop\n"
+       "(more wait with SSL_ERROR_WANT_ASYNC_JOB); 0 = no bound", "0"},
   };
 }
 
@@ -61,6 +64,7 @@ std::shared_ptr<const tls::Context> server_context_from(const Args& args, std::v
   config.ticket_key_files = ticket_key_files(args);
   config.allow_client_renegotiation = args.flag("allow-renegotiation");
   config.keylog_file = args.get("keylog");
+  config.offload_private_key = args.flag("offload-private-key");
   std::error_code code;
   auto context = tls::Context::server(config, code, error);
   return context;

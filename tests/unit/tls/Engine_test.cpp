@@ -632,3 +632,41 @@ TEST_CASE("an IP-literal host sends no SNI and is verified against the certifica
   wrong.pump();
   CHECK(wrong.client.error().message() == "handshake: certificate verify failed: IP address mismatch");
 }
+
+TEST_CASE("an impossible result met anyway (WANT_CONNECT from a connect BIO) becomes an internal error, not a hang") {
+  // Produce the result for real inside an Engine by giving its SSL a connect BIO towards a
+  // listener whose full accept queue drops the SYN: the handshake cannot start.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  REQUIRE(::listen(fd, 0) == 0);
+  socklen_t len = sizeof sa;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ::connect(c, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    fillers.push_back(c);
+  }
+  ::usleep(100 * 1000);
+  TestPki pki;
+  tls::Engine engine(client_context(client_config(pki.ecdsa.ca_file)), {"localhost", 443, 0});
+  const std::string target = "127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
+  BIO* bio = BIO_new_connect(target.c_str());
+  REQUIRE(bio != nullptr);
+  BIO_set_nbio(bio, 1);
+  SSL_set_bio(engine.native(), bio, bio);  // the engine's memory BIOs are freed here
+  Collect sink;
+  std::vector<std::byte> scratch(1024);
+  CHECK(engine.advance(sink, scratch) == Want::closed);
+  CHECK(engine.result_count(Op::handshake, SSL_ERROR_WANT_CONNECT) == 1);
+  CHECK(engine.error().code == tls::Errc::internal);
+  CHECK(engine.error().message() ==
+        "handshake: internal TLS error: SSL_ERROR_WANT_CONNECT cannot happen over memory BIOs");
+  CHECK(engine.advance(sink, scratch) == Want::closed);  // and it stays closed: no retry loop
+  for (int c : fillers) ::close(c);
+  ::close(fd);
+}
