@@ -30,7 +30,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::shared_ptr<const tls::Context> must(std::shared_ptr<const tls::Context> ctx, const std::string& message) {
+std::shared_ptr<const tls::Context> must(std::shared_ptr<const tls::Context> ctx,
+                                         const std::string& message) {
   if (!ctx) {
     std::fprintf(stderr, "bench: %s\n", message.c_str());
     std::exit(1);
@@ -48,7 +49,8 @@ class Probe final : public reactor::Handler {
     received_ += d.size();
     if (received_ < message.size()) return;
     received_ = 0;
-    if (recording_) samples_.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent_).count());
+    if (recording_)
+      samples_.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent_).count());
     ping(c);
   }
   void on_close(reactor::Connection&, const reactor::Error& e) override {
@@ -103,7 +105,8 @@ Result run(bool offload, const tls::dev::Files& files, double seconds) {
   auto client_ctx = must(tls::Context::client(cc, code, message), message);
 
   reactor::Loop server_loop;
-  reactor::TcpListener listener(server_loop, tls::server_factory(server_ctx, apps::echo::echo_factory()));
+  reactor::TcpListener listener(server_loop,
+                                tls::server_factory(server_ctx, apps::echo::echo_factory()));
   if (reactor::Error e = listener.listen(*reactor::Address::from_ip("127.0.0.1", 0))) {
     std::fprintf(stderr, "bench: %s\n", e.message().c_str());
     std::exit(1);
@@ -121,7 +124,8 @@ Result run(bool offload, const tls::dev::Files& files, double seconds) {
   std::atomic<std::size_t> handshakes{0};
 
   reactor::Loop probe_loop;
-  for (int i = 0; i < 8; ++i) tls::connect(probe_loop, target, client_ctx, std::make_unique<Probe>(samples, recording));
+  for (int i = 0; i < 8; ++i)
+    tls::connect(probe_loop, target, client_ctx, std::make_unique<Probe>(samples, recording));
   reactor::Timer probe_stop(probe_loop);
   probe_stop.start(10ms, 10ms, [&] {
     if (stopping) probe_loop.stop();
@@ -162,7 +166,11 @@ Result run(bool offload, const tls::dev::Files& files, double seconds) {
 
   std::sort(samples.begin(), samples.end());
   const auto at = [&](double q) {
-    return samples.empty() ? 0.0 : samples[std::min(samples.size() - 1, static_cast<std::size_t>(q * static_cast<double>(samples.size())))];
+    return samples.empty()
+               ? 0.0
+               : samples[std::min(
+                     samples.size() - 1,
+                     static_cast<std::size_t>(q * static_cast<double>(samples.size())))];
   };
   return {at(0.50), at(0.99), samples.empty() ? 0.0 : samples.back(), samples.size(),
           static_cast<double>(handshakes) / elapsed};
@@ -180,19 +188,22 @@ int main(int argc, char** argv) {
   if (::mkdtemp(dir.data()) == nullptr) return 1;
   std::error_code code;
   std::string message;
-  const auto files = tls::dev::write(tls::dev::generate({"localhost"}, tls::dev::KeyType::rsa_4096), dir, code, message);
+  const auto files = tls::dev::write(tls::dev::generate({"localhost"}, tls::dev::KeyType::rsa_4096),
+                                     dir, code, message);
   if (code) {
     std::fprintf(stderr, "bench: %s\n", message.c_str());
     return 1;
   }
-  std::printf("RSA-4096 full handshakes (4 in flight, no resumption) against 8 established echo\n"
-              "connections on the same server loop; %.0f s per mode; %u cores\n\n",
-              seconds, std::thread::hardware_concurrency());
-  std::printf("%-8s %14s %10s %10s %10s %9s\n", "mode", "handshakes/s", "echo p50", "echo p99", "echo max", "samples");
+  std::printf(
+      "RSA-4096 full handshakes (4 in flight, no resumption) against 8 established echo\n"
+      "connections on the same server loop; %.0f s per mode; %u cores\n\n",
+      seconds, std::thread::hardware_concurrency());
+  std::printf("%-8s %14s %10s %10s %10s %9s\n", "mode", "handshakes/s", "echo p50", "echo p99",
+              "echo max", "samples");
   for (const bool offload : {false, true}) {
     const Result r = run(offload, files, seconds);
-    std::printf("%-8s %14.0f %8.2fms %8.2fms %8.2fms %9zu\n", offload ? "offload" : "inline", r.handshakes_per_s,
-                r.p50, r.p99, r.max, r.samples);
+    std::printf("%-8s %14.0f %8.2fms %8.2fms %8.2fms %9zu\n", offload ? "offload" : "inline",
+                r.handshakes_per_s, r.p50, r.p99, r.max, r.samples);
     std::fflush(stdout);
   }
   std::filesystem::remove_all(dir);

@@ -10,14 +10,17 @@
 class Fetch : public reactor::Handler {
  public:
   // `ok` outlives the handler, which is destroyed right after on_close.
-  Fetch(std::string host, std::string path, bool& ok) : host_(std::move(host)), path_(std::move(path)), ok_(ok) {}
+  Fetch(std::string host, std::string path, bool& ok)
+      : host_(std::move(host)), path_(std::move(path)), ok_(ok) {}
   void on_open(reactor::Connection& conn) override {
     const tls::TlsInfo* tls = tls::info(conn);
-    std::cerr << "connected: " << tls->protocol << " " << tls->cipher << ", ALPN '" << tls->alpn << "'\n";
+    std::cerr << "connected: " << tls->protocol << " " << tls->cipher << ", ALPN '" << tls->alpn
+              << "'\n";
     conn.write("GET " + path_ + " HTTP/1.1\r\nHost: " + host_ + "\r\nConnection: close\r\n\r\n");
   }
   void on_data(reactor::Connection&, std::span<const std::byte> data) override {
-    std::cout.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+    std::cout.write(reinterpret_cast<const char*>(data.data()),
+                    static_cast<std::streamsize>(data.size()));
   }
   void on_close(reactor::Connection&, const reactor::Error& error) override {
     if (error) std::cerr << "error: " << error.message() << "\n";

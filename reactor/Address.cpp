@@ -80,7 +80,10 @@ Address Address::resolve_for_listen(const HostPort& hp, Error& error) {
   // Prefer IPv4 for names like "localhost": it is what clients try first on most hosts.
   const addrinfo* pick = raw;
   for (const addrinfo* ai = raw; ai != nullptr; ai = ai->ai_next)
-    if (ai->ai_family == AF_INET) { pick = ai; break; }
+    if (ai->ai_family == AF_INET) {
+      pick = ai;
+      break;
+    }
   return from_sockaddr(pick->ai_addr);
 }
 
@@ -95,9 +98,11 @@ uint16_t Address::port() const noexcept {
 std::string Address::ip() const {
   char text[INET6_ADDRSTRLEN] = {};
   if (storage_.ss_family == AF_INET)
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, text, sizeof text);
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, text,
+              sizeof text);
   else if (storage_.ss_family == AF_INET6)
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, text, sizeof text);
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, text,
+              sizeof text);
   return text;
 }
 

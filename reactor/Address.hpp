@@ -33,12 +33,16 @@ class Address {
   // Resolves a HOST:PORT for binding (blocking getaddrinfo; for start-up, not the loop).
   static Address resolve_for_listen(const HostPort& hp, Error& error);
 
-  bool valid() const noexcept { return storage_.ss_family == AF_INET || storage_.ss_family == AF_INET6; }
+  bool valid() const noexcept {
+    return storage_.ss_family == AF_INET || storage_.ss_family == AF_INET6;
+  }
   int family() const noexcept { return storage_.ss_family; }
   uint16_t port() const noexcept;
   std::string ip() const;         // "127.0.0.1", "::1"
   std::string to_string() const;  // "127.0.0.1:80", "[::1]:80"
-  const sockaddr* sockaddr_ptr() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
+  const sockaddr* sockaddr_ptr() const noexcept {
+    return reinterpret_cast<const sockaddr*>(&storage_);
+  }
   socklen_t sockaddr_len() const noexcept;
 
  private:

@@ -22,16 +22,16 @@ struct WriteLimits {
 
 struct ConnectionStats {
   std::uint64_t bytes_read = 0;
-  std::uint64_t bytes_written = 0;      // accepted by the kernel
-  std::size_t queued_bytes = 0;         // accepted by write(), not yet by the kernel
-  std::size_t peak_queued_bytes = 0;    // highest queued_bytes ever seen
+  std::uint64_t bytes_written = 0;    // accepted by the kernel
+  std::size_t queued_bytes = 0;       // accepted by write(), not yet by the kernel
+  std::size_t peak_queued_bytes = 0;  // highest queued_bytes ever seen
 };
 
 // Per-connection settings, chosen by the listener or connector that creates the connection.
 struct ConnectionOptions {
   WriteLimits limits{};
-  std::chrono::milliseconds idle_timeout{0};       // 0: none. Any read or completed write resets it.
-  std::chrono::milliseconds close_timeout{5000};   // bound on a graceful close (flush + linger).
+  std::chrono::milliseconds idle_timeout{0};      // 0: none. Any read or completed write resets it.
+  std::chrono::milliseconds close_timeout{5000};  // bound on a graceful close (flush + linger).
 };
 
 // Thread-safety: none. A connection lives on one loop; call it only from that loop's thread.
@@ -42,7 +42,9 @@ class Connection {
   // is above the high-water mark: the caller should stop producing until on_drain. Data written
   // after close()/abort() is dropped.
   virtual bool write(std::span<const std::byte> data) = 0;
-  bool write(std::string_view text) { return write(std::as_bytes(std::span(text.data(), text.size()))); }
+  bool write(std::string_view text) {
+    return write(std::as_bytes(std::span(text.data(), text.size())));
+  }
 
   // Half-close: send FIN after everything queued; we keep reading until the peer finishes.
   virtual void shutdown() = 0;

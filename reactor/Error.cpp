@@ -10,15 +10,24 @@ class ReactorCategory final : public std::error_category {
   const char* name() const noexcept override { return "reactor"; }
   std::string message(int value) const override {
     switch (static_cast<Errc>(value)) {
-      case Errc::idle_timeout: return "idle timeout";
-      case Errc::connect_timeout: return "connection timed out";
-      case Errc::close_timeout: return "peer did not finish closing in time";
-      case Errc::loop_closed: return "event loop closed";
-      case Errc::server_stopped: return "server stopped before the connection finished";
-      case Errc::aborted: return "connection aborted";
-      case Errc::bad_address: return "not a valid HOST:PORT";
-      case Errc::resolve_failed: return "host name did not resolve";
-      case Errc::handler_failed: return "the handler threw an exception";
+      case Errc::idle_timeout:
+        return "idle timeout";
+      case Errc::connect_timeout:
+        return "connection timed out";
+      case Errc::close_timeout:
+        return "peer did not finish closing in time";
+      case Errc::loop_closed:
+        return "event loop closed";
+      case Errc::server_stopped:
+        return "server stopped before the connection finished";
+      case Errc::aborted:
+        return "connection aborted";
+      case Errc::bad_address:
+        return "not a valid HOST:PORT";
+      case Errc::resolve_failed:
+        return "host name did not resolve";
+      case Errc::handler_failed:
+        return "the handler threw an exception";
     }
     return "unknown reactor error";
   }
@@ -53,7 +62,9 @@ std::error_code make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), reactor_category()};
 }
 
-std::error_code uv_error(int status) noexcept { return {status, uv_category()}; }
+std::error_code uv_error(int status) noexcept {
+  return {status, uv_category()};
+}
 
 std::string Error::message() const {
   if (!code_) return {};

@@ -139,22 +139,36 @@ Loop::~Loop() {
     log::error(std::string("loop closed with handles or requests still open: ") + uv_strerror(rc));
 }
 
-void Loop::run() { uv_run(impl_->uv(), UV_RUN_DEFAULT); }
+void Loop::run() {
+  uv_run(impl_->uv(), UV_RUN_DEFAULT);
+}
 
-bool Loop::run_once(bool block) { return uv_run(impl_->uv(), block ? UV_RUN_ONCE : UV_RUN_NOWAIT) != 0; }
+bool Loop::run_once(bool block) {
+  return uv_run(impl_->uv(), block ? UV_RUN_ONCE : UV_RUN_NOWAIT) != 0;
+}
 
-void Loop::stop() { uv_stop(impl_->uv()); }
+void Loop::stop() {
+  uv_stop(impl_->uv());
+}
 
-void Loop::post(std::function<void()> fn) { impl_->post(std::move(fn)); }
+void Loop::post(std::function<void()> fn) {
+  impl_->post(std::move(fn));
+}
 
-std::uint64_t Loop::now() const { return impl_->now(); }
+std::uint64_t Loop::now() const {
+  return impl_->now();
+}
 
-std::size_t Loop::connection_count() const { return impl_->connection_count(); }
+std::size_t Loop::connection_count() const {
+  return impl_->connection_count();
+}
 
 void Loop::for_each_connection(const std::function<void(Connection&)>& fn) {
   impl_->for_each([&](detail::LoopMember& m) { fn(m.connection()); });
 }
 
-int Loop::close() { return impl_->close(); }
+int Loop::close() {
+  return impl_->close();
+}
 
 }  // namespace reactor

@@ -66,7 +66,8 @@ class LoopImpl {
   TimerWheel wheel_;
   List members_;
   std::size_t connection_count_ = 0;
-  std::mutex mutex_;  // guards posted_ and closed_ only: the cross-thread door, never per connection
+  std::mutex
+      mutex_;  // guards posted_ and closed_ only: the cross-thread door, never per connection
   std::vector<std::function<void()>> posted_;
   bool closed_ = false;
   bool uv_closed_ = false;

@@ -17,7 +17,9 @@ Poll::Poll(Loop& loop, int fd) : fd_(fd) {
   handle_.initialized();
 }
 
-Poll::~Poll() { handle_.close(); }
+Poll::~Poll() {
+  handle_.close();
+}
 
 Error Poll::start(int events, Callback fn) {
   if (!handle_) return error_ ? error_ : Error(Errc::loop_closed, "poll fd " + std::to_string(fd_));
@@ -34,7 +36,9 @@ void Poll::stop() {
   if (handle_) uv_poll_stop(handle_.get());
 }
 
-void Poll::on_loop_closing() noexcept { handle_.close(); }
+void Poll::on_loop_closing() noexcept {
+  handle_.close();
+}
 
 void Poll::on_poll(uv_poll_t* handle, int status, int events) noexcept {
   auto* self = detail::owner_of<Poll>(handle);
@@ -42,8 +46,8 @@ void Poll::on_poll(uv_poll_t* handle, int status, int events) noexcept {
   int ready = 0;
   if ((events & UV_READABLE) != 0) ready |= readable;
   if ((events & UV_WRITABLE) != 0) ready |= writable;
-  const Error error = status < 0 ? Error(uv_error(status), "poll fd " + std::to_string(self->fd_))
-                                 : Error();
+  const Error error =
+      status < 0 ? Error(uv_error(status), "poll fd " + std::to_string(self->fd_)) : Error();
   auto fn = self->fn_;
   fn(ready, error);
 }

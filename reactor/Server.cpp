@@ -110,7 +110,8 @@ void Server::drain(Worker& w) {
     log::info("draining " + std::to_string(live) + " connection(s) for up to " +
               std::to_string(options_.drain_timeout.count()) + " ms");
   loop.impl().for_each([](detail::LoopMember& m) { m.notify_server_stopping(); });
-  const std::uint64_t deadline = loop.now() + static_cast<std::uint64_t>(options_.drain_timeout.count());
+  const std::uint64_t deadline =
+      loop.now() + static_cast<std::uint64_t>(options_.drain_timeout.count());
   w.drain_timer = std::make_unique<Timer>(loop);
   // Polling the count is simpler than a per-close hook and costs nothing outside a drain.
   auto check = [&loop, &w, deadline] {

@@ -13,7 +13,9 @@ Signal::Signal(Loop& loop) {
   handle_.initialized();
 }
 
-Signal::~Signal() { handle_.close(); }
+Signal::~Signal() {
+  handle_.close();
+}
 
 void Signal::start(int signum, std::function<void(int)> fn) {
   if (!handle_) return;
@@ -29,7 +31,9 @@ void Signal::unref() {
   if (handle_) uv_unref(reinterpret_cast<uv_handle_t*>(handle_.get()));
 }
 
-void Signal::on_loop_closing() noexcept { handle_.close(); }
+void Signal::on_loop_closing() noexcept {
+  handle_.close();
+}
 
 void Signal::on_signal(uv_signal_t* handle, int signum) noexcept {
   auto* self = detail::owner_of<Signal>(handle);

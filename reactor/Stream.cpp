@@ -18,8 +18,12 @@ constexpr std::size_t coalesce_limit = 16 * 1024;
 // for the common case and bounded always.
 constexpr std::size_t max_iovecs = 16;
 
-uv_stream_t* as_stream(uv_tcp_t* tcp) noexcept { return reinterpret_cast<uv_stream_t*>(tcp); }
-uv_handle_t* as_handle(uv_tcp_t* tcp) noexcept { return reinterpret_cast<uv_handle_t*>(tcp); }
+uv_stream_t* as_stream(uv_tcp_t* tcp) noexcept {
+  return reinterpret_cast<uv_stream_t*>(tcp);
+}
+uv_handle_t* as_handle(uv_tcp_t* tcp) noexcept {
+  return reinterpret_cast<uv_handle_t*>(tcp);
+}
 
 }  // namespace
 
@@ -111,7 +115,8 @@ void Stream::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result) no
     if (self->handle_closed_) self->finish();
     return;
   }
-  if (status != 0) return self->connect_failed(Error(uv_error(status), "resolve " + attempt.target.host));
+  if (status != 0)
+    return self->connect_failed(Error(uv_error(status), "resolve " + attempt.target.host));
   for (const addrinfo* ai = result; ai != nullptr; ai = ai->ai_next)
     if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
       attempt.addresses.push_back(Address::from_sockaddr(ai->ai_addr));
@@ -121,8 +126,9 @@ void Stream::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result) no
 void Stream::try_next_address() {
   ConnectAttempt& attempt = *attempt_;
   if (attempt.next >= attempt.addresses.size()) {
-    return connect_failed(attempt.last_error ? attempt.last_error
-                                             : Error(Errc::resolve_failed, "resolve " + attempt.target.host));
+    return connect_failed(attempt.last_error
+                              ? attempt.last_error
+                              : Error(Errc::resolve_failed, "resolve " + attempt.target.host));
   }
   attempt.current = attempt.addresses[attempt.next++];
   attempt.connect_req.data = this;
@@ -156,7 +162,9 @@ void Stream::on_connected(uv_connect_t* req, int status) noexcept {
   self->open();
 }
 
-void Stream::connect_failed(Error error) { close_handle(error, false); }
+void Stream::connect_failed(Error error) {
+  close_handle(error, false);
+}
 
 void Stream::open() {
   if (!handler_) return close_handle(Error(Errc::aborted, "no handler for connection"), true);
@@ -167,8 +175,10 @@ void Stream::open() {
     peer_ = Address::from_sockaddr(reinterpret_cast<const sockaddr*>(&ss));
   // Request/response protocols (and TLS handshakes) are latency-bound: no Nagle delay.
   uv_tcp_nodelay(&tcp_, 1);
-  if (options_.idle_timeout.count() > 0) touch();
-  else impl_.wheel().cancel(*this);
+  if (options_.idle_timeout.count() > 0)
+    touch();
+  else
+    impl_.wheel().cancel(*this);
   update_reading();
   up_call([&] { handler_->on_open(*this); });
 }
@@ -189,7 +199,8 @@ void Stream::on_read(uv_stream_t* handle, ssize_t nread, const uv_buf_t* buf) no
   auto* self = owner_of<Stream>(handle);
   if (self == nullptr || nread == 0) return;
   if (nread > 0) {
-    return self->received({reinterpret_cast<const std::byte*>(buf->base), static_cast<std::size_t>(nread)});
+    return self->received(
+        {reinterpret_cast<const std::byte*>(buf->base), static_cast<std::size_t>(nread)});
   }
   if (nread == UV_EOF) return self->peer_finished();
   // A reset while we linger after our FIN loses nothing of ours: the close already succeeded.
@@ -217,7 +228,8 @@ void Stream::peer_finished() {
 }
 
 void Stream::update_reading() {
-  const bool want = !peer_eof_ && ((state_ == State::open && !user_paused_) || state_ == State::closing);
+  const bool want =
+      !peer_eof_ && ((state_ == State::open && !user_paused_) || state_ == State::closing);
   if (want && !reading_) {
     reading_ = uv_read_start(as_stream(&tcp_), &Stream::on_alloc, &Stream::on_read) == 0;
   } else if (!want && reading_) {
@@ -243,8 +255,9 @@ bool Stream::write(std::span<const std::byte> data) {
   if (data.empty()) return stats_.queued_bytes <= options_.limits.high;
   if (queue_.empty() && !writing_) {
     // Nothing queued: let the kernel take what it can now and copy only the rest.
-    uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(data.data())),
-                               static_cast<unsigned>(std::min<std::size_t>(data.size(), UINT32_MAX)));
+    uv_buf_t buf =
+        uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(data.data())),
+                    static_cast<unsigned>(std::min<std::size_t>(data.size(), UINT32_MAX)));
     const int n = uv_try_write(as_stream(&tcp_), &buf, 1);
     if (n > 0) {
       stats_.bytes_written += static_cast<std::size_t>(n);
@@ -359,10 +372,13 @@ void Stream::close() {
   if (state_ == State::connecting) return close_handle(Error(Errc::aborted, "connect"), false);
   state_ = State::closing;
   fin_requested_ = true;
-  impl_.wheel().schedule(*this, impl_.now() + static_cast<std::uint64_t>(options_.close_timeout.count()));
+  impl_.wheel().schedule(*this,
+                         impl_.now() + static_cast<std::uint64_t>(options_.close_timeout.count()));
   update_reading();
-  if (queue_.empty() && !writing_ && !fin_sent_) send_fin();
-  else if (fin_done_ && peer_eof_) close_handle({}, false);
+  if (queue_.empty() && !writing_ && !fin_sent_)
+    send_fin();
+  else if (fin_done_ && peer_eof_)
+    close_handle({}, false);
 }
 
 void Stream::abort() {
@@ -376,7 +392,8 @@ void Stream::close_handle(const Error& error, bool reset) {
   impl_.wheel().cancel(*this);
   if (reading_) uv_read_stop(as_stream(&tcp_));
   reading_ = false;
-  if (attempt_ && attempt_->resolving) uv_cancel(reinterpret_cast<uv_req_t*>(&attempt_->resolve_req));
+  if (attempt_ && attempt_->resolving)
+    uv_cancel(reinterpret_cast<uv_req_t*>(&attempt_->resolve_req));
   if (uv_is_closing(as_handle(&tcp_))) return;  // mid-reconnect: on_closed sees state closed
   // RST only where it means something: an established socket that has not sent its FIN.
   if (reset && !fin_sent_ && peer_.valid() && uv_tcp_close_reset(&tcp_, &Stream::on_closed) == 0)
@@ -420,20 +437,24 @@ void Stream::finish() noexcept {
 
 void Stream::touch() noexcept {
   if (state_ == State::open && options_.idle_timeout.count() > 0)
-    impl_.wheel().schedule(*this, impl_.now() + static_cast<std::uint64_t>(options_.idle_timeout.count()));
+    impl_.wheel().schedule(*this,
+                           impl_.now() + static_cast<std::uint64_t>(options_.idle_timeout.count()));
 }
 
 void Stream::set_idle_timeout(std::chrono::milliseconds timeout) {
   options_.idle_timeout = timeout;
   if (state_ != State::open) return;
-  if (timeout.count() > 0) touch();
-  else impl_.wheel().cancel(*this);
+  if (timeout.count() > 0)
+    touch();
+  else
+    impl_.wheel().cancel(*this);
 }
 
 void Stream::on_deadline() noexcept {
   switch (state_) {
     case State::connecting:
-      return close_handle(Error(Errc::connect_timeout, attempt_ ? attempt_->context() : "connect"), false);
+      return close_handle(Error(Errc::connect_timeout, attempt_ ? attempt_->context() : "connect"),
+                          false);
     case State::open:
       error_ = Error(Errc::idle_timeout,
                      "no traffic for " + std::to_string(options_.idle_timeout.count()) + " ms");

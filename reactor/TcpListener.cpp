@@ -14,7 +14,9 @@ namespace reactor {
 TcpListener::TcpListener(Loop& loop, HandlerFactory factory, ListenOptions options)
     : loop_(loop), factory_(std::move(factory)), options_(options) {}
 
-TcpListener::~TcpListener() { handle_.close(); }
+TcpListener::~TcpListener() {
+  handle_.close();
+}
 
 Error TcpListener::listen(const Address& address) {
   const std::string context = "listen " + address.to_string();
@@ -22,7 +24,9 @@ Error TcpListener::listen(const Address& address) {
   uv_tcp_t* tcp = handle_.allocate(this);
   // init_ex creates the socket now, so SO_REUSEPORT can be set before bind (libuv 1.44 has no
   // flag for it).
-  if (const int rc = uv_tcp_init_ex(loop_.impl().uv(), tcp, static_cast<unsigned>(address.family())); rc != 0) {
+  if (const int rc =
+          uv_tcp_init_ex(loop_.impl().uv(), tcp, static_cast<unsigned>(address.family()));
+      rc != 0) {
     handle_.discard();
     return Error(uv_error(rc), context);
   }
@@ -35,10 +39,12 @@ Error TcpListener::listen(const Address& address) {
     uv_os_fd_t fd{};
     uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd);
     const int on = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) return fail(uv_translate_sys_error(errno));
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
+      return fail(uv_translate_sys_error(errno));
   }
   if (const int rc = uv_tcp_bind(tcp, address.sockaddr_ptr(), 0); rc != 0) return fail(rc);
-  if (const int rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), options_.backlog, &TcpListener::on_connection);
+  if (const int rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), options_.backlog,
+                               &TcpListener::on_connection);
       rc != 0)
     return fail(rc);
   return {};
@@ -52,9 +58,13 @@ Address TcpListener::local_address() const {
   return Address::from_sockaddr(reinterpret_cast<const sockaddr*>(&ss));
 }
 
-void TcpListener::close() { handle_.close(); }
+void TcpListener::close() {
+  handle_.close();
+}
 
-void TcpListener::on_loop_closing() noexcept { handle_.close(); }
+void TcpListener::on_loop_closing() noexcept {
+  handle_.close();
+}
 
 void TcpListener::on_connection(uv_stream_t* server, int status) noexcept {
   auto* self = detail::owner_of<TcpListener>(server);

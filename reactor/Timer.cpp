@@ -13,7 +13,9 @@ Timer::Timer(Loop& loop) {
   handle_.initialized();
 }
 
-Timer::~Timer() { handle_.close(); }
+Timer::~Timer() {
+  handle_.close();
+}
 
 void Timer::start(std::chrono::milliseconds delay, std::chrono::milliseconds repeat,
                   std::function<void()> fn) {
@@ -35,7 +37,9 @@ void Timer::unref() {
   if (handle_) uv_unref(reinterpret_cast<uv_handle_t*>(handle_.get()));
 }
 
-void Timer::on_loop_closing() noexcept { handle_.close(); }
+void Timer::on_loop_closing() noexcept {
+  handle_.close();
+}
 
 void Timer::on_timer(uv_timer_t* handle) noexcept {
   auto* self = detail::owner_of<Timer>(handle);

@@ -13,7 +13,8 @@ namespace {
 // A DNS name (already lower-cased by the ClientHello parser) that is safe as one path component:
 // no '/', no "..", no leading '.', nothing but letters, digits, '-' and '.'.
 bool is_plain_name(std::string_view name) noexcept {
-  if (name.empty() || name.size() > 253 || name.front() == '.' || name.find("..") != std::string_view::npos)
+  if (name.empty() || name.size() > 253 || name.front() == '.' ||
+      name.find("..") != std::string_view::npos)
     return false;
   for (char c : name) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
@@ -24,7 +25,8 @@ bool is_plain_name(std::string_view name) noexcept {
 
 }  // namespace
 
-std::shared_ptr<CertificateDirectory> CertificateDirectory::create(std::string directory, ServerConfig policy) {
+std::shared_ptr<CertificateDirectory> CertificateDirectory::create(std::string directory,
+                                                                   ServerConfig policy) {
   // make_shared cannot reach the private constructor; a local class can.
   struct Shared : CertificateDirectory {
     Shared(std::string d, ServerConfig p) : CertificateDirectory(std::move(d), std::move(p)) {}
@@ -71,7 +73,8 @@ void CertificateDirectory::decide(const ClientHello& hello, HelloDecision decisi
     return;
   }
   // Inside the hook (on OpenSSL's stack): only start the load, never wait for it.
-  if (first) run_on_workers([self = shared_from_this(), name = hello.server_name] { self->load(name); });
+  if (first)
+    run_on_workers([self = shared_from_this(), name = hello.server_name] { self->load(name); });
 }
 
 // On a worker thread.
@@ -105,8 +108,10 @@ void CertificateDirectory::load(const std::string& name) {
   }
   // Not cached when missing: the files may appear later, and the next ClientHello looks again.
   for (const HelloDecision& d : waiting) {
-    if (context) d.use(context);
-    else d.reject(alert);
+    if (context)
+      d.use(context);
+    else
+      d.reject(alert);
   }
 }
 

@@ -14,18 +14,22 @@
 
 #include "tls/HookState.hpp"
 #include "tls/Loader.hpp"
-#include "tls/Signer.hpp"
 #include "tls/SessionCache.hpp"
+#include "tls/Signer.hpp"
 #include "tls/SniMatch.hpp"
 #include "tls/TicketKeys.hpp"
 
 namespace tls {
 namespace {
 
-void close_file(std::FILE* f) noexcept { std::fclose(f); }
+void close_file(std::FILE* f) noexcept {
+  std::fclose(f);
+}
 using FilePtr = std::unique_ptr<std::FILE, Free<close_file>>;
 
-void free_octets(ASN1_OCTET_STRING* s) noexcept { ASN1_OCTET_STRING_free(s); }
+void free_octets(ASN1_OCTET_STRING* s) noexcept {
+  ASN1_OCTET_STRING_free(s);
+}
 using OctetsPtr = std::unique_ptr<ASN1_OCTET_STRING, Free<free_octets>>;
 
 // The TLS 1.2 list when none is configured: forward secrecy and AEAD only. TLS 1.3 suites are
@@ -53,18 +57,23 @@ bool fail_plain(std::error_code& code, std::string& message, std::string text) {
 
 std::string version_name(int version) {
   switch (version) {
-    case 0: return "0 (the newest)";
-    case TLS1_VERSION: return "TLS 1.0";
-    case TLS1_1_VERSION: return "TLS 1.1";
-    case TLS1_2_VERSION: return "TLS 1.2";
-    case TLS1_3_VERSION: return "TLS 1.3";
+    case 0:
+      return "0 (the newest)";
+    case TLS1_VERSION:
+      return "TLS 1.0";
+    case TLS1_1_VERSION:
+      return "TLS 1.1";
+    case TLS1_2_VERSION:
+      return "TLS 1.2";
+    case TLS1_3_VERSION:
+      return "TLS 1.3";
   }
   return std::to_string(version);
 }
 
 // Encodes protocol names as ALPN's wire format: each name prefixed by its length.
-bool alpn_wire(const std::vector<std::string>& protocols, std::string& wire,
-               std::error_code& code, std::string& message) {
+bool alpn_wire(const std::vector<std::string>& protocols, std::string& wire, std::error_code& code,
+               std::string& message) {
   wire.clear();
   for (const std::string& protocol : protocols) {
     if (protocol.empty() || protocol.size() > 255) {
@@ -86,8 +95,7 @@ struct Common {
 };
 
 // What server and client contexts share: versions, algorithms, options the Engine relies on.
-bool apply_common(SSL_CTX* ctx, const Common& config, std::error_code& code,
-                  std::string& message) {
+bool apply_common(SSL_CTX* ctx, const Common& config, std::error_code& code, std::string& message) {
   if (SSL_CTX_set_min_proto_version(ctx, config.min_version) != 1) {
     return fail(code, message, "set minimum version " + version_name(config.min_version),
                 "unsupported");
@@ -189,8 +197,8 @@ struct Context::Impl {
   static int on_servername(SSL* ssl, int* alert, void* arg) noexcept;
   static int on_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen,
                      const unsigned char* in, unsigned int inlen, void* arg) noexcept;
-  static int on_ticket_key(SSL* ssl, unsigned char* name, unsigned char* iv,
-                           EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int encrypt) noexcept;
+  static int on_ticket_key(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                           EVP_MAC_CTX* mac, int encrypt) noexcept;
   static void on_keylog(const SSL* ssl, const char* line) noexcept;
   static int on_new_session(SSL* ssl, SSL_SESSION* session) noexcept;
   static void on_info(const SSL* ssl, int where, int ret) noexcept;
@@ -349,11 +357,14 @@ bool Context::Impl::build_server(Context& context, const ServerConfig& config,
       return false;
     }
     std::shared_ptr<Signer> signer = files.signer;
-    if (!signer && config.offload_private_key) signer = std::make_shared<PoolSigner>(std::move(loaded[i].key));
+    if (!signer && config.offload_private_key)
+      signer = std::make_shared<PoolSigner>(std::move(loaded[i].key));
     if (signer) {
       std::string why;
-      loaded[i].key = make_signer_key(X509_get0_pubkey(loaded[i].leaf.get()), std::move(signer), why);
-      if (!loaded[i].key) return fail_plain(code, message, "certificate " + files.cert_file + ": " + why);
+      loaded[i].key =
+          make_signer_key(X509_get0_pubkey(loaded[i].leaf.get()), std::move(signer), why);
+      if (!loaded[i].key)
+        return fail_plain(code, message, "certificate " + files.cert_file + ": " + why);
       context.uses_signer_ = true;
     }
   }
@@ -401,8 +412,8 @@ bool Context::Impl::build_server(Context& context, const ServerConfig& config,
   }
   unsigned char sid_ctx[EVP_MAX_MD_SIZE];
   unsigned int sid_ctx_size = 0;
-  if (EVP_Digest(identity.data(), identity.size(), sid_ctx, &sid_ctx_size, EVP_sha256(),
-                 nullptr) != 1) {
+  if (EVP_Digest(identity.data(), identity.size(), sid_ctx, &sid_ctx_size, EVP_sha256(), nullptr) !=
+      1) {
     return fail(code, message, "digest session ID context");
   }
   static_assert(SSL_MAX_SID_CTX_LENGTH >= 32, "a SHA-256 digest must fit");
@@ -411,8 +422,8 @@ bool Context::Impl::build_server(Context& context, const ServerConfig& config,
     return false;
   }
 
-  const Common common{config.min_version, config.max_version, config.ciphers,
-                      config.ciphersuites, config.groups};
+  const Common common{config.min_version, config.max_version, config.ciphers, config.ciphersuites,
+                      config.groups};
   std::uint64_t options = SSL_OP_CIPHER_SERVER_PREFERENCE;
   // OpenSSL 3.0 already refuses client-initiated renegotiation (a cheap way to make a server
   // do expensive work) unless this is set. SSL_OP_NO_RENEGOTIATION is not used: it would also
@@ -437,8 +448,7 @@ bool Context::Impl::build_server(Context& context, const ServerConfig& config,
     if (!use_certificate(c, config.certificates[i], loaded[i], code, message)) return false;
 
     // A cache size of 0 means "unlimited" to OpenSSL, and "no cache" to our users.
-    SSL_CTX_set_session_cache_mode(c, cache_size == 0 ? SSL_SESS_CACHE_OFF
-                                                      : SSL_SESS_CACHE_SERVER);
+    SSL_CTX_set_session_cache_mode(c, cache_size == 0 ? SSL_SESS_CACHE_OFF : SSL_SESS_CACHE_SERVER);
     SSL_CTX_sess_set_cache_size(c, cache_size);
     SSL_CTX_set_timeout(c, static_cast<long>(config.session_lifetime.count()));
     if (SSL_CTX_set_session_id_context(c, sid_ctx, sid_ctx_size) != 1) {
@@ -524,8 +534,8 @@ bool Context::Impl::build_client(Context& context, const ClientConfig& config,
   SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) return fail(code, message, "create client SSL_CTX");
   SSL_CTX* c = ctx.get();
-  const Common common{config.min_version, config.max_version, config.ciphers,
-                      config.ciphersuites, config.groups};
+  const Common common{config.min_version, config.max_version, config.ciphers, config.ciphersuites,
+                      config.groups};
   if (!apply_common(c, common, code, message)) return false;
 
   if (config.verify) {
@@ -625,8 +635,8 @@ bool Context::prepare_client(SSL* ssl, std::string_view host, std::uint16_t port
 
   // RFC 6066: SNI carries host names only, never IP literals.
   // SSL_set_tlsext_host_name's expansion, without its C-style cast.
-  if (!ip && SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                      name.data()) != 1) {
+  if (!ip &&
+      SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, name.data()) != 1) {
     return fail(code, message, "server name " + name);
   }
   if (impl_->verify) {

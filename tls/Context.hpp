@@ -55,7 +55,7 @@ struct ServerConfig {
   // Without tickets, TLS 1.3 still resumes through "stateful" tickets (a session ID in this
   // Context's cache), which other Contexts and processes cannot resume.
   bool session_tickets = true;
-  std::size_t session_cache_size = 20480;  // sessions in this Context's cache; 0: no cache
+  std::size_t session_cache_size = 20480;       // sessions in this Context's cache; 0: no cache
   std::chrono::seconds session_lifetime{3600};  // also the ticket lifetime hint
   // nginx ssl_session_ticket_key files (80 or 48 random bytes each, nginx's layout: a file
   // works the same here and in nginx). The first encrypts new tickets, all decrypt; a ticket
@@ -94,8 +94,8 @@ struct ServerConfig {
 };
 
 struct ClientConfig {
-  bool verify = true;           // verify the server's chain and name; off only with a warning
-  std::string ca_file;          // empty: the system store
+  bool verify = true;             // verify the server's chain and name; off only with a warning
+  std::string ca_file;            // empty: the system store
   std::vector<std::string> alpn;  // offered in order
   CertificateFiles client_certificate;  // empty: none (for mutual TLS)
   int min_version = TLS1_2_VERSION;

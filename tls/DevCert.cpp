@@ -20,12 +20,18 @@
 namespace tls::dev {
 namespace {
 
-void free_general_names(GENERAL_NAMES* names) noexcept { GENERAL_NAMES_free(names); }
+void free_general_names(GENERAL_NAMES* names) noexcept {
+  GENERAL_NAMES_free(names);
+}
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, Free<free_general_names>>;
 using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, Free<GENERAL_NAME_free>>;
-void free_octets(ASN1_OCTET_STRING* s) noexcept { ASN1_OCTET_STRING_free(s); }
+void free_octets(ASN1_OCTET_STRING* s) noexcept {
+  ASN1_OCTET_STRING_free(s);
+}
 using OctetsPtr = std::unique_ptr<ASN1_OCTET_STRING, Free<free_octets>>;
-void free_ia5(ASN1_IA5STRING* s) noexcept { ASN1_IA5STRING_free(s); }
+void free_ia5(ASN1_IA5STRING* s) noexcept {
+  ASN1_IA5STRING_free(s);
+}
 using Ia5Ptr = std::unique_ptr<ASN1_IA5STRING, Free<free_ia5>>;
 
 // Only OpenSSL failing (out of memory, a broken RNG) lands here: there is nothing to recover.
@@ -38,14 +44,22 @@ void check(int ok, const char* what) {
   if (ok != 1) fail(what);
 }
 
-EVP_PKEY* rsa_key(std::size_t bits) { return EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", bits); }
+EVP_PKEY* rsa_key(std::size_t bits) {
+  return EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", bits);
+}
 
 EvpPkeyPtr make_key(KeyType type) {
   EVP_PKEY* key = nullptr;
   switch (type) {
-    case KeyType::ecdsa_p256: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"); break;
-    case KeyType::rsa_2048: key = rsa_key(2048); break;
-    case KeyType::rsa_4096: key = rsa_key(4096); break;
+    case KeyType::ecdsa_p256:
+      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+      break;
+    case KeyType::rsa_2048:
+      key = rsa_key(2048);
+      break;
+    case KeyType::rsa_4096:
+      key = rsa_key(4096);
+      break;
   }
   if (key == nullptr) fail("generate key");
   return EvpPkeyPtr(key);
@@ -83,10 +97,10 @@ void add_subject_alt_names(X509* cert, const std::vector<std::string>& names) {
 }
 
 void set_name(X509_NAME* name, const char* field, const std::string& value) {
-  check(X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8,
-                                   reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1,
-                                   0),
-        "set subject name");
+  check(
+      X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1, 0),
+      "set subject name");
 }
 
 // A fresh certificate: random positive 128-bit serial, valid from an hour ago (clock skew

@@ -21,7 +21,8 @@ struct Pem {
 // `names` become the leaf's subjectAltNames: DNS names ("localhost", "*.test") and IP
 // literals ("127.0.0.1", "::1"); the first is also the subject CN. Valid from now - 1 h for
 // `days` days. Keys come from the OS RNG; nothing is reused between calls.
-Pem generate(const std::vector<std::string>& names, KeyType type = KeyType::ecdsa_p256, int days = 30);
+Pem generate(const std::vector<std::string>& names, KeyType type = KeyType::ecdsa_p256,
+             int days = 30);
 
 struct Files {
   std::string ca_file;

@@ -12,7 +12,15 @@ namespace tls {
 namespace {
 
 // What an SSL_get_error() result means for the engine, whatever call produced it.
-enum class Step : std::uint8_t { progress, need_input, need_output, park, peer_closed, failed, impossible };
+enum class Step : std::uint8_t {
+  progress,
+  need_input,
+  need_output,
+  park,
+  peer_closed,
+  failed,
+  impossible
+};
 
 struct Row {
   int ssl_error;
@@ -53,9 +61,12 @@ const char* op_name(int op) noexcept {
 
 const char* ssl_error_name(int ssl_error) noexcept {
   switch (ssl_error) {
-    case SSL_ERROR_WANT_CONNECT: return "SSL_ERROR_WANT_CONNECT";
-    case SSL_ERROR_WANT_ACCEPT: return "SSL_ERROR_WANT_ACCEPT";
-    default: return "an unknown SSL_get_error result";
+    case SSL_ERROR_WANT_CONNECT:
+      return "SSL_ERROR_WANT_CONNECT";
+    case SSL_ERROR_WANT_ACCEPT:
+      return "SSL_ERROR_WANT_ACCEPT";
+    default:
+      return "an unknown SSL_get_error result";
   }
 }
 
@@ -72,15 +83,24 @@ std::span<std::byte> as_writable(char* p, std::size_t n) {
 
 const char* to_string(Want want) noexcept {
   switch (want) {
-    case Want::nothing: return "nothing";
-    case Want::input: return "input";
-    case Want::output: return "output";
-    case Want::async: return "async";
-    case Want::async_job: return "async_job";
-    case Want::x509_lookup: return "x509_lookup";
-    case Want::client_hello: return "client_hello";
-    case Want::retry_verify: return "retry_verify";
-    case Want::closed: return "closed";
+    case Want::nothing:
+      return "nothing";
+    case Want::input:
+      return "input";
+    case Want::output:
+      return "output";
+    case Want::async:
+      return "async";
+    case Want::async_job:
+      return "async_job";
+    case Want::x509_lookup:
+      return "x509_lookup";
+    case Want::client_hello:
+      return "client_hello";
+    case Want::retry_verify:
+      return "retry_verify";
+    case Want::closed:
+      return "closed";
   }
   return "?";
 }
@@ -95,7 +115,8 @@ std::string TlsError::message() const {
 Engine::Engine(std::shared_ptr<const Context> context, const EngineOptions& options)
     : context_(std::move(context)), server_(context_->is_server()) {
   ssl_.reset(SSL_new(context_->native()));
-  if (!ssl_) throw std::runtime_error("SSL_new: " + last_reason(drain_error_queue(), "out of memory"));
+  if (!ssl_)
+    throw std::runtime_error("SSL_new: " + last_reason(drain_error_queue(), "out of memory"));
   in_ = BIO_new(BIO_s_mem());
   // An empty input BIO means "no data yet", not end of stream, until feed_eof() says so.
   BIO_set_mem_eof_return(in_, -1);
@@ -159,9 +180,12 @@ int Engine::run(Op op, Call&& call) {
 Want Engine::settle(Op op, int ssl_error) {
   const Row& row = row_for(ssl_error);
   switch (row.step) {
-    case Step::progress: return Want::nothing;
-    case Step::need_input: return Want::input;
-    case Step::need_output: return Want::output;
+    case Step::progress:
+      return Want::nothing;
+    case Step::need_input:
+      return Want::input;
+    case Step::need_output:
+      return Want::output;
     case Step::park:
       parked_ = row.want;
       return row.want;
@@ -183,9 +207,8 @@ void Engine::fail(Op op, int ssl_error) {
   error_.ssl_error = ssl_error;
   error_.context = op_name(static_cast<int>(op));
   error_.verify_result = SSL_get_verify_result(ssl_.get());
-  const bool eof_reason =
-      !error_.queue.empty() &&
-      ERR_GET_REASON(error_.queue.back().code) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+  const bool eof_reason = !error_.queue.empty() && ERR_GET_REASON(error_.queue.back().code) ==
+                                                       SSL_R_UNEXPECTED_EOF_WHILE_READING;
   if (row_for(ssl_error).step == Step::impossible) {
     error_.code = Errc::internal;
     error_.detail = std::string(ssl_error_name(ssl_error)) + " cannot happen over memory BIOs";
@@ -193,13 +216,15 @@ void Engine::fail(Op op, int ssl_error) {
     // OpenSSL 3 reports EOF without close_notify as SSL_ERROR_SSL with "unexpected eof while
     // reading" (older versions: SSL_ERROR_SYSCALL); both are the peer truncating the stream.
     error_.code = Errc::stream_truncated;
-  } else if (const HookFailure* hook = hook_failure(ssl_.get()); hook != nullptr && !handshake_done_) {
+  } else if (const HookFailure* hook = hook_failure(ssl_.get());
+             hook != nullptr && !handshake_done_) {
     // An application hook refused (or never answered): its reason says more than OpenSSL's
     // "callback failed" or "certificate verify failed".
     error_.code = hook->code;
     error_.detail = hook->detail;
   } else if (const char* name = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
-             server_ && !handshake_done_ && name != nullptr && context_->refuses_server_name(name)) {
+             server_ && !handshake_done_ && name != nullptr &&
+             context_->refuses_server_name(name)) {
     error_.code = Errc::unrecognized_name;
     error_.detail = name;
   } else if (!handshake_done_ && error_.verify_result != X509_V_OK) {
@@ -208,7 +233,8 @@ void Engine::fail(Op op, int ssl_error) {
   } else {
     // SSL_ERROR_SYSCALL over memory BIOs: a BIO failed without asking for a retry.
     error_.code = handshake_done_ ? Errc::protocol_error : Errc::handshake_failed;
-    error_.detail = last_reason(error_.queue, ssl_error == SSL_ERROR_SYSCALL ? "the transport failed" : "");
+    error_.detail =
+        last_reason(error_.queue, ssl_error == SSL_ERROR_SYSCALL ? "the transport failed" : "");
   }
   closed_ = true;
   events_ |= failed;
@@ -255,7 +281,8 @@ Want Engine::write_queued(std::size_t budget) {
     const std::size_t len =
         retry_len_ != 0 ? retry_len_ : std::min({chunk.size() - front_offset_, max_record, budget});
     std::size_t written = 0;
-    const int ssl_error = run(Op::write, [&] { return SSL_write_ex(ssl_.get(), data, len, &written); });
+    const int ssl_error =
+        run(Op::write, [&] { return SSL_write_ex(ssl_.get(), data, len, &written); });
     if (ssl_error != SSL_ERROR_NONE) {
       const Want want = settle(Op::write, ssl_error);
       if (!closed_) retry_len_ = len;
@@ -324,11 +351,14 @@ Want Engine::kick() {
   kick_handshake_ = false;
   const int ssl_error = run(Op::handshake, [&] { return SSL_do_handshake(ssl_.get()); });
   const Want want = settle(Op::handshake, ssl_error);
-  if (ssl_error == SSL_ERROR_NONE && SSL_is_init_finished(ssl_.get())) SSL_clear_mode(ssl_.get(), SSL_MODE_ASYNC);
+  if (ssl_error == SSL_ERROR_NONE && SSL_is_init_finished(ssl_.get()))
+    SSL_clear_mode(ssl_.get(), SSL_MODE_ASYNC);
   return closed_ || parked_ != Want::nothing ? want : Want::nothing;
 }
 
-void Engine::resume() noexcept { parked_ = Want::nothing; }
+void Engine::resume() noexcept {
+  parked_ = Want::nothing;
+}
 
 bool Engine::renegotiate() {
   if (!handshake_done_ || closed_) return false;
@@ -409,16 +439,21 @@ void Engine::write(std::span<const std::byte> plaintext) {
   // Append to the last chunk unless SSL_write may be holding on to it for a retry.
   const bool back_is_retrying = retry_len_ != 0 && queue_.size() == 1;
   constexpr std::size_t chunk_limit = 64 * 1024;
-  if (!queue_.empty() && !back_is_retrying && queue_.back().size() + plaintext.size() <= chunk_limit)
+  if (!queue_.empty() && !back_is_retrying &&
+      queue_.back().size() + plaintext.size() <= chunk_limit)
     queue_.back().insert(queue_.back().end(), plaintext.begin(), plaintext.end());
   else
     queue_.emplace_back(plaintext.begin(), plaintext.end());
   queued_bytes_ += plaintext.size();
 }
 
-void Engine::close() { close_requested_ = true; }
+void Engine::close() {
+  close_requested_ = true;
+}
 
-std::size_t Engine::buffered_input() const { return BIO_ctrl_pending(in_); }
+std::size_t Engine::buffered_input() const {
+  return BIO_ctrl_pending(in_);
+}
 
 bool Engine::has_buffered_input() const {
   return SSL_pending(ssl_.get()) > 0 || BIO_ctrl_pending(in_) > 0;
@@ -429,16 +464,19 @@ bool Engine::has_buffered_input() const {
 void Engine::fill_info() {
   SSL* ssl = ssl_.get();
   info_.protocol = SSL_get_version(ssl);
-  if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl)) info_.cipher = SSL_CIPHER_get_name(cipher);
+  if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl))
+    info_.cipher = SSL_CIPHER_get_name(cipher);
   const unsigned char* alpn = nullptr;
   unsigned alpn_len = 0;
   SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
   info_.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_len);
-  if (const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) info_.server_name = name;
+  if (const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name))
+    info_.server_name = name;
   info_.resumed = SSL_session_reused(ssl) == 1;
   if (X509* peer = SSL_get0_peer_certificate(ssl)) {
     std::array<char, 512> subject{};
-    X509_NAME_oneline(X509_get_subject_name(peer), subject.data(), static_cast<int>(subject.size()));
+    X509_NAME_oneline(X509_get_subject_name(peer), subject.data(),
+                      static_cast<int>(subject.size()));
     info_.peer_subject = subject.data();
   }
   ERR_clear_error();  // informational calls must not leave anything for the next operation

@@ -37,7 +37,8 @@ enum class Want : std::uint8_t {
   async_job,     // WANT_ASYNC_JOB: parked until an async job is free; then resume()
   x509_lookup,   // WANT_X509_LOOKUP: parked until the application's certificate lookup; resume()
   client_hello,  // WANT_CLIENT_HELLO_CB: parked until the application decides; resume()
-  retry_verify,  // WANT_RETRY_VERIFY: parked until the application's verify policy answers; resume()
+  retry_verify,  // WANT_RETRY_VERIFY: parked until the application's verify policy answers;
+                 // resume()
   closed,        // finished or failed: no more operations
 };
 
@@ -45,11 +46,11 @@ const char* to_string(Want want) noexcept;
 
 // A failure, with everything OpenSSL said about it.
 struct TlsError {
-  std::error_code code;        // tls::Errc
-  std::string context;         // "handshake", "read", "write", "shutdown"
-  std::string detail;          // the most specific reason ("hostname mismatch", "no shared cipher")
-  int ssl_error = 0;           // the SSL_get_error() result of the failing call
-  long verify_result = 0;      // X509_V_OK unless the peer's certificate failed
+  std::error_code code;    // tls::Errc
+  std::string context;     // "handshake", "read", "write", "shutdown"
+  std::string detail;      // the most specific reason ("hostname mismatch", "no shared cipher")
+  int ssl_error = 0;       // the SSL_get_error() result of the failing call
+  long verify_result = 0;  // X509_V_OK unless the peer's certificate failed
   std::vector<QueuedError> queue;  // the thread's error queue at the failure, oldest first
 
   explicit operator bool() const noexcept { return static_cast<bool>(code); }
@@ -59,10 +60,10 @@ struct TlsError {
 
 // What the handshake agreed on; filled once the handshake completes.
 struct TlsInfo {
-  std::string protocol;      // "TLSv1.3"
-  std::string cipher;        // "TLS_AES_256_GCM_SHA384"
-  std::string alpn;          // "" when none was agreed
-  std::string server_name;   // SNI as sent by the client ("" without SNI)
+  std::string protocol;     // "TLSv1.3"
+  std::string cipher;       // "TLS_AES_256_GCM_SHA384"
+  std::string alpn;         // "" when none was agreed
+  std::string server_name;  // SNI as sent by the client ("" without SNI)
   bool resumed = false;
   std::string peer_subject;  // "/CN=localhost", "" without a peer certificate
 };
@@ -120,8 +121,8 @@ class Engine {
   // through `scratch`), queued writes (at most `write_budget` plaintext bytes, so a driver can
   // keep its output bounded), close_notify. Returns what it needs next.
   Want advance(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget = SIZE_MAX);
-  // Ends a park (async, async_job, x509_lookup, client_hello, retry_verify): the next advance() re-issues
-  // the very same SSL call.
+  // Ends a park (async, async_job, x509_lookup, client_hello, retry_verify): the next advance()
+  // re-issues the very same SSL call.
   void resume() noexcept;
 
   // How an application decision reaches a parked connection: the driver (TlsTransport) sets a
@@ -185,9 +186,9 @@ class Engine {
   std::shared_ptr<const Context> context_;
   std::function<void()> waker_;
   SslPtr ssl_;
-  BIO* in_ = nullptr;    // owned by ssl_
-  BIO* out_ = nullptr;   // owned by ssl_ (the internal end when bounded)
-  BioPtr out_peer_;      // bounded output: the end we drain
+  BIO* in_ = nullptr;   // owned by ssl_
+  BIO* out_ = nullptr;  // owned by ssl_ (the internal end when bounded)
+  BioPtr out_peer_;     // bounded output: the end we drain
 
   std::deque<std::vector<std::byte>> queue_;
   std::size_t front_offset_ = 0;
@@ -203,7 +204,8 @@ class Engine {
   Want parked_ = Want::nothing;
   bool server_ = false;
   bool kick_handshake_ = false;
-  bool parked_was_async_ = false;  // the last handshake call paused in an async job  // renegotiate()/key_update() wait for an SSL_do_handshake
+  bool parked_was_async_ = false;  // the last handshake call paused in an async job  //
+                                   // renegotiate()/key_update() wait for an SSL_do_handshake
   bool handshake_done_ = false;
   bool peer_closed_ = false;
   bool eof_fed_ = false;

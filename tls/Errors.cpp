@@ -12,14 +12,22 @@ class TlsCategory final : public std::error_category {
   const char* name() const noexcept override { return "tls"; }
   std::string message(int value) const override {
     switch (static_cast<Errc>(value)) {
-      case Errc::config: return "bad TLS configuration";
-      case Errc::handshake_failed: return "handshake failed";
-      case Errc::verify_failed: return "certificate verify failed";
-      case Errc::protocol_error: return "TLS protocol error";
-      case Errc::stream_truncated: return "stream truncated: the peer closed without close_notify";
-      case Errc::handshake_timeout: return "handshake timed out";
-      case Errc::unrecognized_name: return "no certificate for the requested server name";
-      case Errc::internal: return "internal TLS error";
+      case Errc::config:
+        return "bad TLS configuration";
+      case Errc::handshake_failed:
+        return "handshake failed";
+      case Errc::verify_failed:
+        return "certificate verify failed";
+      case Errc::protocol_error:
+        return "TLS protocol error";
+      case Errc::stream_truncated:
+        return "stream truncated: the peer closed without close_notify";
+      case Errc::handshake_timeout:
+        return "handshake timed out";
+      case Errc::unrecognized_name:
+        return "no certificate for the requested server name";
+      case Errc::internal:
+        return "internal TLS error";
     }
     return "unknown TLS error";
   }
@@ -42,7 +50,9 @@ const std::error_category& tls_category() noexcept {
   return category;
 }
 
-std::error_code make_error_code(Errc e) noexcept { return {static_cast<int>(e), tls_category()}; }
+std::error_code make_error_code(Errc e) noexcept {
+  return {static_cast<int>(e), tls_category()};
+}
 
 std::vector<QueuedError> drain_error_queue() {
   std::vector<QueuedError> queue;

@@ -21,23 +21,31 @@ namespace tls {
 void HelloDecision::use(std::shared_ptr<const Context> context) const {
   answer({detail::HelloAnswer::Kind::use, std::move(context), 0});
 }
-void HelloDecision::proceed() const { answer({detail::HelloAnswer::Kind::proceed, nullptr, 0}); }
-void HelloDecision::reject(int alert) const { answer({detail::HelloAnswer::Kind::reject, nullptr, alert}); }
+void HelloDecision::proceed() const {
+  answer({detail::HelloAnswer::Kind::proceed, nullptr, 0});
+}
+void HelloDecision::reject(int alert) const {
+  answer({detail::HelloAnswer::Kind::reject, nullptr, alert});
+}
 
 void CertificateChoice::use(std::shared_ptr<const Certificate> certificate) const {
   answer({detail::CertificateAnswer::Kind::use, std::move(certificate)});
 }
-void CertificateChoice::decline() const { answer({detail::CertificateAnswer::Kind::decline, nullptr}); }
+void CertificateChoice::decline() const {
+  answer({detail::CertificateAnswer::Kind::decline, nullptr});
+}
 
-void VerifyDecision::accept() const { answer({detail::VerifyAnswer::Kind::accept, {}}); }
+void VerifyDecision::accept() const {
+  answer({detail::VerifyAnswer::Kind::accept, {}});
+}
 void VerifyDecision::reject(std::string reason) const {
   answer({detail::VerifyAnswer::Kind::reject, std::move(reason)});
 }
 
 // ---- Certificate ---------------------------------------------------------------------------
 
-std::shared_ptr<const Certificate> Certificate::load(const CertificateFiles& files, std::error_code& code,
-                                                     std::string& message) {
+std::shared_ptr<const Certificate> Certificate::load(const CertificateFiles& files,
+                                                     std::error_code& code, std::string& message) {
   code.clear();
   message.clear();
   if (files.key_file.empty()) {
@@ -74,7 +82,9 @@ std::string name_text(const X509_NAME* name) {
 
 }  // namespace
 
-std::string Certificate::subject() const { return name_text(X509_get_subject_name(leaf_.get())); }
+std::string Certificate::subject() const {
+  return name_text(X509_get_subject_name(leaf_.get()));
+}
 
 // ---- ClientHello extensions ----------------------------------------------------------------
 
@@ -118,7 +128,9 @@ class Reader {
 };
 
 // RFC 8701 reserves 0x0a0a, 0x1a1a, ... 0xfafa so that clients can check servers ignore them.
-bool is_grease(std::size_t v) noexcept { return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff); }
+bool is_grease(std::size_t v) noexcept {
+  return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff);
+}
 
 }  // namespace
 
@@ -184,7 +196,7 @@ struct HookState {
   // use it, so it lives as long as the SSL (ex_data is freed first thing in SSL_free, after
   // which no callback runs).
   std::shared_ptr<const Context> switched;
-  std::string server_name;  // from the ClientHello, to name an unrecognized_name failure
+  std::string server_name;           // from the ClientHello, to name an unrecognized_name failure
   bool hello_decided = false;        // one hello decision per connection
   bool certificate_decided = false;  // one server certificate choice per connection
   std::optional<HookFailure> failure;
@@ -242,8 +254,9 @@ HookState* state_of(SSL* ssl) noexcept {
 // Engine's waker left in the slot. A hook that throws answers Answer::dropped(), with the reason
 // recorded first so that it names the failure.
 template <typename Handle, typename Answer, typename Call>
-std::optional<Answer> ask(SSL* ssl, HookState& state, std::shared_ptr<detail::Slot<Answer>>& pending,
-                          const char* hook, Call&& call) {
+std::optional<Answer> ask(SSL* ssl, HookState& state,
+                          std::shared_ptr<detail::Slot<Answer>>& pending, const char* hook,
+                          Call&& call) {
   if (!pending) {
     pending = std::make_shared<detail::Slot<Answer>>();
     try {
@@ -259,12 +272,15 @@ std::optional<Answer> ask(SSL* ssl, HookState& state, std::shared_ptr<detail::Sl
     }
   }
   const Engine* engine = Engine::of(ssl);
-  std::optional<Answer> answer = pending->take_or_park(engine != nullptr ? engine->waker() : std::function<void()>());
+  std::optional<Answer> answer =
+      pending->take_or_park(engine != nullptr ? engine->waker() : std::function<void()>());
   if (answer) pending.reset();  // spent: a renegotiation asks again
   return answer;
 }
 
-std::string alert_text(int alert) { return SSL_alert_desc_string_long(alert); }
+std::string alert_text(int alert) {
+  return SSL_alert_desc_string_long(alert);
+}
 
 // ---- ClientHello: SSL_CTX_set_client_hello_cb ----------------------------------------------
 
@@ -283,7 +299,8 @@ ClientHello read_hello(SSL* ssl, const HookSet& hooks) {
     return std::span<const unsigned char>(data, length);
   };
   if (const auto sni = ext(TLSEXT_TYPE_server_name)) hello::server_name(*sni, h.server_name);
-  if (const auto offers = ext(TLSEXT_TYPE_application_layer_protocol_negotiation)) hello::alpn(*offers, h.alpn);
+  if (const auto offers = ext(TLSEXT_TYPE_application_layer_protocol_negotiation))
+    hello::alpn(*offers, h.alpn);
   const auto versions = ext(TLSEXT_TYPE_supported_versions);
   if (!versions || !hello::versions(*versions, h.versions))
     h.versions = {static_cast<int>(SSL_client_hello_get0_legacy_version(ssl))};
@@ -303,16 +320,18 @@ int client_hello(SSL* ssl, int* alert) {
   // (and a TLS 1.2 renegotiation's). The first decision holds for the connection, as a use()
   // does anyway (the SSL already runs on the chosen SSL_CTX).
   if (state->hello_decided) return SSL_CLIENT_HELLO_SUCCESS;
-  const auto answer = ask<HelloDecision>(ssl, *state, state->hello, "on_client_hello", [&](HelloDecision d) {
-    ClientHello h = read_hello(ssl, *hooks);
-    state->server_name = h.server_name;
-    hooks->on_client_hello(h, std::move(d));
-  });
+  const auto answer =
+      ask<HelloDecision>(ssl, *state, state->hello, "on_client_hello", [&](HelloDecision d) {
+        ClientHello h = read_hello(ssl, *hooks);
+        state->server_name = h.server_name;
+        hooks->on_client_hello(h, std::move(d));
+      });
   if (!answer) return SSL_CLIENT_HELLO_RETRY;
   state->hello_decided = true;
   using Kind = detail::HelloAnswer::Kind;
   switch (answer->kind) {
-    case Kind::proceed: return SSL_CLIENT_HELLO_SUCCESS;
+    case Kind::proceed:
+      return SSL_CLIENT_HELLO_SUCCESS;
     case Kind::use: {
       const std::shared_ptr<const Context>& context = answer->context;
       if (!context || !context->is_server()) {
@@ -324,7 +343,8 @@ int client_hello(SSL* ssl, int* alert) {
       // Context's session ID context, so its sessions resume only under it.
       SSL_CTX* ctx = context->native();
       if (SSL_get_SSL_CTX(ssl) != ctx && SSL_set_SSL_CTX(ssl, ctx) != ctx) {
-        state->fail(Errc::handshake_failed, "switch to the chosen Context: " + last_reason(drain_error_queue(), "failed"));
+        state->fail(Errc::handshake_failed,
+                    "switch to the chosen Context: " + last_reason(drain_error_queue(), "failed"));
         *alert = SSL_AD_INTERNAL_ERROR;
         return SSL_CLIENT_HELLO_ERROR;
       }
@@ -333,15 +353,21 @@ int client_hello(SSL* ssl, int* alert) {
     }
     case Kind::reject: {
       // A zero or out-of-range alert would read as close_notify or garbage to the client.
-      const int sent = answer->alert > 0 && answer->alert < 256 ? answer->alert : SSL_AD_HANDSHAKE_FAILURE;
-      if (sent == SSL_AD_UNRECOGNIZED_NAME) state->fail(Errc::unrecognized_name, state->server_name);
-      else state->fail(Errc::handshake_failed, "the application refused the ClientHello (" + alert_text(sent) + ")");
+      const int sent =
+          answer->alert > 0 && answer->alert < 256 ? answer->alert : SSL_AD_HANDSHAKE_FAILURE;
+      if (sent == SSL_AD_UNRECOGNIZED_NAME)
+        state->fail(Errc::unrecognized_name, state->server_name);
+      else
+        state->fail(Errc::handshake_failed,
+                    "the application refused the ClientHello (" + alert_text(sent) + ")");
       *alert = sent;
       return SSL_CLIENT_HELLO_ERROR;
     }
-    case Kind::dropped: break;
+    case Kind::dropped:
+      break;
   }
-  state->fail(Errc::handshake_failed, "the application dropped its hello decision without answering");
+  state->fail(Errc::handshake_failed,
+              "the application dropped its hello decision without answering");
   *alert = SSL_AD_INTERNAL_ERROR;
   return SSL_CLIENT_HELLO_ERROR;
 }
@@ -352,7 +378,8 @@ std::vector<std::string> peer_ca_names(const SSL* ssl) {
   std::vector<std::string> names;
   // On a client this is the list the server sent in its CertificateRequest.
   if (const STACK_OF(X509_NAME)* list = SSL_get_client_CA_list(ssl)) {
-    for (int i = 0; i < sk_X509_NAME_num(list); ++i) names.push_back(name_text(sk_X509_NAME_value(list, i)));
+    for (int i = 0; i < sk_X509_NAME_num(list); ++i)
+      names.push_back(name_text(sk_X509_NAME_value(list, i)));
   }
   return names;
 }
@@ -369,7 +396,8 @@ std::string connected_name(SSL* ssl) {
 // Makes `certificate` the only one this SSL presents.
 bool present(SSL* ssl, const Certificate& certificate) {
   SSL_certs_clear(ssl);
-  return SSL_use_cert_and_key(ssl, certificate.leaf(), certificate.key(), certificate.chain(), 1) == 1;
+  return SSL_use_cert_and_key(ssl, certificate.leaf(), certificate.key(), certificate.chain(), 1) ==
+         1;
 }
 
 int server_certificate(SSL* ssl) {
@@ -379,23 +407,29 @@ int server_certificate(SSL* ssl) {
   // Called again for the second ClientHello after a HelloRetryRequest: the certificate chosen
   // for the first is still the SSL's.
   if (state->certificate_decided) return 1;
-  const auto answer = ask<CertificateChoice>(ssl, *state, state->certificate, "on_certificate", [&](CertificateChoice c) {
-    CertificateRequest request;
-    if (const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) request.server_name = name;
-    hooks->on_certificate(request, std::move(c));
-  });
+  const auto answer = ask<CertificateChoice>(
+      ssl, *state, state->certificate, "on_certificate", [&](CertificateChoice c) {
+        CertificateRequest request;
+        if (const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name))
+          request.server_name = name;
+        hooks->on_certificate(request, std::move(c));
+      });
   if (!answer) return -1;  // SSL_ERROR_WANT_X509_LOOKUP
   state->certificate_decided = true;
   using Kind = detail::CertificateAnswer::Kind;
   switch (answer->kind) {
-    case Kind::decline: return 1;
+    case Kind::decline:
+      return 1;
     case Kind::use:
       if (answer->certificate && present(ssl, *answer->certificate)) return 1;
-      state->fail(Errc::handshake_failed, "use the chosen certificate: " + last_reason(drain_error_queue(), "none given"));
+      state->fail(Errc::handshake_failed,
+                  "use the chosen certificate: " + last_reason(drain_error_queue(), "none given"));
       return 0;  // OpenSSL sends internal_error
-    case Kind::dropped: break;
+    case Kind::dropped:
+      break;
   }
-  state->fail(Errc::handshake_failed, "the application dropped its certificate choice without answering");
+  state->fail(Errc::handshake_failed,
+              "the application dropped its certificate choice without answering");
   return 0;
 }
 
@@ -403,15 +437,16 @@ int client_certificate(SSL* ssl, X509** x509, EVP_PKEY** pkey) {
   const HookSet* hooks = hooks_of(ssl);
   HookState* state = state_of(ssl);
   if (hooks == nullptr || state == nullptr) return 0;
-  const auto answer =
-      ask<CertificateChoice>(ssl, *state, state->certificate, "on_client_certificate", [&](CertificateChoice c) {
-        CertificateRequest request;
-        request.server_name = connected_name(ssl);
-        request.ca_names = peer_ca_names(ssl);
-        hooks->on_client_certificate(request, std::move(c));
-      });
+  const auto answer = ask<CertificateChoice>(ssl, *state, state->certificate,
+                                             "on_client_certificate", [&](CertificateChoice c) {
+                                               CertificateRequest request;
+                                               request.server_name = connected_name(ssl);
+                                               request.ca_names = peer_ca_names(ssl);
+                                               hooks->on_client_certificate(request, std::move(c));
+                                             });
   if (!answer) return -1;  // SSL_ERROR_WANT_X509_LOOKUP
-  if (answer->kind != detail::CertificateAnswer::Kind::use || !answer->certificate) return 0;  // no certificate
+  if (answer->kind != detail::CertificateAnswer::Kind::use || !answer->certificate)
+    return 0;  // no certificate
   const Certificate& chosen = *answer->certificate;
   // The callback can hand back only a leaf and a key; the chain goes in first, into the slot
   // OpenSSL's SSL_use_certificate then fills with the same leaf.
@@ -437,7 +472,8 @@ VerifyRequest read_verify(SSL* ssl, X509_STORE_CTX* store, long openssl_result) 
   request.openssl_result = openssl_result;
   // The chain OpenSSL built; after a failure (verify off) it may be partial, then the peer's own.
   std::vector<X509*> chain;
-  if (STACK_OF(X509)* built = X509_STORE_CTX_get0_chain(store); built != nullptr && sk_X509_num(built) > 0) {
+  if (STACK_OF(X509)* built = X509_STORE_CTX_get0_chain(store);
+      built != nullptr && sk_X509_num(built) > 0) {
     for (int i = 0; i < sk_X509_num(built); ++i) chain.push_back(sk_X509_value(built, i));
   } else if (X509* leaf = X509_STORE_CTX_get0_cert(store)) {
     chain.push_back(leaf);
@@ -461,7 +497,8 @@ VerifyRequest read_verify(SSL* ssl, X509_STORE_CTX* store, long openssl_result) 
       const std::unique_ptr<unsigned char, Free<openssl_free<unsigned char>>> owned(spki);
       std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
       unsigned int size = 0;
-      if (EVP_Digest(spki, static_cast<std::size_t>(length), md.data(), &size, EVP_sha256(), nullptr) == 1)
+      if (EVP_Digest(spki, static_cast<std::size_t>(length), md.data(), &size, EVP_sha256(),
+                     nullptr) == 1)
         request.spki_sha256.assign(md.begin(), md.begin() + size);
     }
   }
@@ -470,7 +507,8 @@ VerifyRequest read_verify(SSL* ssl, X509_STORE_CTX* store, long openssl_result) 
 }
 
 int verify(X509_STORE_CTX* store) {
-  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   const HookSet* hooks = ssl != nullptr ? hooks_of(ssl) : nullptr;
   HookState* state = ssl != nullptr ? state_of(ssl) : nullptr;
   if (hooks == nullptr || state == nullptr) return 0;
@@ -479,9 +517,9 @@ int verify(X509_STORE_CTX* store) {
   const int verified = X509_verify_cert(store);
   if (hooks->verify && verified <= 0) return 0;
   const long result = X509_STORE_CTX_get_error(store);
-  const auto answer = ask<VerifyDecision>(ssl, *state, state->verify, "on_verify", [&](VerifyDecision d) {
-    hooks->on_verify(read_verify(ssl, store, result), std::move(d));
-  });
+  const auto answer = ask<VerifyDecision>(
+      ssl, *state, state->verify, "on_verify",
+      [&](VerifyDecision d) { hooks->on_verify(read_verify(ssl, store, result), std::move(d)); });
   // 1 with the retry flag set: OpenSSL suspends the handshake (SSL_ERROR_WANT_RETRY_VERIFY).
   if (!answer) return SSL_set_retry_verify(ssl);
   using Kind = detail::VerifyAnswer::Kind;
@@ -491,8 +529,10 @@ int verify(X509_STORE_CTX* store) {
     return 1;
   }
   std::string why = "certificate rejected by the application";
-  if (answer->kind == Kind::dropped) why = "the application dropped its verify decision without answering";
-  else if (!answer->reason.empty()) why += ": " + answer->reason;
+  if (answer->kind == Kind::dropped)
+    why = "the application dropped its verify decision without answering";
+  else if (!answer->reason.empty())
+    why += ": " + answer->reason;
   state->fail(Errc::verify_failed, std::move(why));
   // OpenSSL turns this result into a bad_certificate alert.
   X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
@@ -539,8 +579,10 @@ int on_verify(X509_STORE_CTX* store, void*) noexcept {
 
 // ---- installing ----------------------------------------------------------------------------
 
-bool install_hooks(SSL_CTX* ctx, const HookSet* hooks, std::error_code& code, std::string& message) {
-  if (!hooks->on_client_hello && !hooks->on_certificate && !hooks->on_client_certificate && !hooks->on_verify)
+bool install_hooks(SSL_CTX* ctx, const HookSet* hooks, std::error_code& code,
+                   std::string& message) {
+  if (!hooks->on_client_hello && !hooks->on_certificate && !hooks->on_client_certificate &&
+      !hooks->on_verify)
     return true;
   if (hooks_index() < 0 || state_index() < 0 ||
       SSL_CTX_set_ex_data(ctx, hooks_index(), const_cast<HookSet*>(hooks)) != 1) {
@@ -554,7 +596,8 @@ bool install_hooks(SSL_CTX* ctx, const HookSet* hooks, std::error_code& code, st
   if (hooks->on_verify) {
     SSL_CTX_set_cert_verify_callback(ctx, &on_verify, nullptr);
     // With SSL_VERIFY_NONE OpenSSL ignores what verification returns: a rejection must count.
-    if (SSL_CTX_get_verify_mode(ctx) == SSL_VERIFY_NONE) SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    if (SSL_CTX_get_verify_mode(ctx) == SSL_VERIFY_NONE)
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   }
   return true;
 }

@@ -30,12 +30,12 @@ struct CertificateFiles;
 // What a client asked for in its ClientHello (parsed from the raw extensions, bounds-checked; a
 // malformed extension reads as absent, and OpenSSL refuses the ClientHello after the decision).
 struct ClientHello {
-  std::string server_name;          // SNI host name, "" without one
-  std::vector<std::string> alpn;    // ALPN protocols offered, in the client's order
-  std::vector<int> versions;        // supported_versions without GREASE (TLS1_3_VERSION, ...),
-                                    // or the legacy version alone when the extension is absent
-  std::vector<int> extensions;      // extension types present, in the order sent
-  bool has_certificate = false;     // the listening Context has a certificate for server_name
+  std::string server_name;        // SNI host name, "" without one
+  std::vector<std::string> alpn;  // ALPN protocols offered, in the client's order
+  std::vector<int> versions;      // supported_versions without GREASE (TLS1_3_VERSION, ...),
+                                  // or the legacy version alone when the extension is absent
+  std::vector<int> extensions;    // extension types present, in the order sent
+  bool has_certificate = false;   // the listening Context has a certificate for server_name
 };
 
 // A certificate chain and its private key, loaded and checked to belong together; immutable and
@@ -43,10 +43,10 @@ struct ClientHello {
 class Certificate {
  public:
   // Errors name the file and the reason ("load certificate /c: No such file or directory").
-  static std::shared_ptr<const Certificate> load(const CertificateFiles& files, std::error_code& code,
-                                                 std::string& message);
+  static std::shared_ptr<const Certificate> load(const CertificateFiles& files,
+                                                 std::error_code& code, std::string& message);
   X509* leaf() const noexcept { return leaf_.get(); }
-  STACK_OF(X509)* chain() const noexcept { return chain_.get(); }  // after the leaf
+  STACK_OF(X509) * chain() const noexcept { return chain_.get(); }  // after the leaf
   EVP_PKEY* key() const noexcept { return key_.get(); }
   std::string subject() const;  // "/CN=localhost"
 
@@ -119,10 +119,10 @@ class CertificateChoice : public Decision<detail::CertificateAnswer> {
 
 // What the client verified, for an asynchronous policy (pinning, revocation, transparency).
 struct VerifyRequest {
-  std::string host;                                // the name (or IP) connected to
-  std::vector<std::vector<unsigned char>> chain;   // DER, leaf first, as OpenSSL built it
-  std::string subject;                             // the leaf's, "/CN=localhost"
-  std::vector<unsigned char> spki_sha256;          // SHA-256 of the leaf's SubjectPublicKeyInfo
+  std::string host;                               // the name (or IP) connected to
+  std::vector<std::vector<unsigned char>> chain;  // DER, leaf first, as OpenSSL built it
+  std::string subject;                            // the leaf's, "/CN=localhost"
+  std::vector<unsigned char> spki_sha256;         // SHA-256 of the leaf's SubjectPublicKeyInfo
   // OpenSSL's own result (X509_V_OK when ClientConfig::verify is on: the hook is only asked
   // after OpenSSL's checks passed; with verify off it is whatever OpenSSL found).
   long openssl_result = 0;

@@ -13,11 +13,15 @@
 namespace tls {
 namespace {
 
-void close_file(std::FILE* f) noexcept { std::fclose(f); }
+void close_file(std::FILE* f) noexcept {
+  std::fclose(f);
+}
 using FilePtr = std::unique_ptr<std::FILE, Free<close_file>>;
 
 // Without this, OpenSSL's default callback would prompt on the terminal for an encrypted key.
-int no_password(char*, int, int, void*) noexcept { return -1; }
+int no_password(char*, int, int, void*) noexcept {
+  return -1;
+}
 
 std::string os_reason(int error) {
   return std::error_code(error, std::generic_category()).message();

@@ -32,8 +32,10 @@ using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, Free<X509_EXTENSION_fre
 using BignumPtr = std::unique_ptr<BIGNUM, Free<BN_free>>;
 
 // Stacks own their elements too, so they need a pop_free, not a plain free.
-inline void free_x509_stack(STACK_OF(X509)* s) noexcept { sk_X509_pop_free(s, X509_free); }
-inline void free_x509_name_stack(STACK_OF(X509_NAME)* s) noexcept {
+inline void free_x509_stack(STACK_OF(X509) * s) noexcept {
+  sk_X509_pop_free(s, X509_free);
+}
+inline void free_x509_name_stack(STACK_OF(X509_NAME) * s) noexcept {
   sk_X509_NAME_pop_free(s, X509_NAME_free);
 }
 using X509StackPtr = std::unique_ptr<STACK_OF(X509), Free<free_x509_stack>>;

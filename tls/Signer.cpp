@@ -164,8 +164,8 @@ int rsa_index() {
   return index;
 }
 
-int ecdsa_sign(int, const unsigned char* digest, int digest_len, unsigned char* sig, unsigned int* sig_len,
-               const BIGNUM*, const BIGNUM*, EC_KEY* key) {
+int ecdsa_sign(int, const unsigned char* digest, int digest_len, unsigned char* sig,
+               unsigned int* sig_len, const BIGNUM*, const BIGNUM*, EC_KEY* key) {
   auto* binding = static_cast<Binding*>(EC_KEY_get_ex_data(key, ec_index()));
   if (binding == nullptr || digest_len < 0) return 0;
   SignRequest request;
@@ -178,7 +178,8 @@ int ecdsa_sign(int, const unsigned char* digest, int digest_len, unsigned char* 
   return 1;
 }
 
-int rsa_private_encrypt(int len, const unsigned char* from, unsigned char* to, RSA* rsa, int padding) {
+int rsa_private_encrypt(int len, const unsigned char* from, unsigned char* to, RSA* rsa,
+                        int padding) {
   auto* binding = static_cast<Binding*>(RSA_get_ex_data(rsa, rsa_index()));
   if (binding == nullptr || len < 0) return -1;
   SignRequest request;
@@ -196,10 +197,11 @@ int rsa_private_encrypt(int len, const unsigned char* from, unsigned char* to, R
 const EC_KEY_METHOD* ec_method() {
   static EC_KEY_METHOD* const method = [] {
     EC_KEY_METHOD* m = EC_KEY_METHOD_new(EC_KEY_get_default_method());
-    int (*sign)(int, const unsigned char*, int, unsigned char*, unsigned int*, const BIGNUM*, const BIGNUM*,
-                EC_KEY*) = nullptr;
+    int (*sign)(int, const unsigned char*, int, unsigned char*, unsigned int*, const BIGNUM*,
+                const BIGNUM*, EC_KEY*) = nullptr;
     int (*setup)(EC_KEY*, BN_CTX*, BIGNUM**, BIGNUM**) = nullptr;
-    ECDSA_SIG* (*sign_sig)(const unsigned char*, int, const BIGNUM*, const BIGNUM*, EC_KEY*) = nullptr;
+    ECDSA_SIG* (*sign_sig)(const unsigned char*, int, const BIGNUM*, const BIGNUM*, EC_KEY*) =
+        nullptr;
     EC_KEY_METHOD_get_sign(m, &sign, &setup, &sign_sig);
     EC_KEY_METHOD_set_sign(m, ecdsa_sign, setup, sign_sig);
     return m;
@@ -236,7 +238,8 @@ SignResult sign_with(EVP_PKEY* key, const SignRequest& request) {
   using CtxPtr = std::unique_ptr<EVP_PKEY_CTX, Free<EVP_PKEY_CTX_free>>;
   const CtxPtr ctx(EVP_PKEY_CTX_new(key, nullptr));
   if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1) return std::nullopt;
-  if (request.kind == SignRequest::Kind::rsa && EVP_PKEY_CTX_set_rsa_padding(ctx.get(), request.rsa_padding) != 1)
+  if (request.kind == SignRequest::Kind::rsa &&
+      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), request.rsa_padding) != 1)
     return std::nullopt;
   std::size_t size = 0;
   if (EVP_PKEY_sign(ctx.get(), nullptr, &size, request.input.data(), request.input.size()) != 1)
@@ -259,9 +262,12 @@ void PoolSigner::sign(SignRequest request, std::function<void(SignResult)> done)
   });
 }
 
-SignResult PoolSigner::sign_now(const SignRequest& request) const { return sign_with(key_.get(), request); }
+SignResult PoolSigner::sign_now(const SignRequest& request) const {
+  return sign_with(key_.get(), request);
+}
 
-EvpPkeyPtr make_signer_key(EVP_PKEY* public_key, std::shared_ptr<Signer> signer, std::string& error) {
+EvpPkeyPtr make_signer_key(EVP_PKEY* public_key, std::shared_ptr<Signer> signer,
+                           std::string& error) {
   EvpPkeyPtr key(EVP_PKEY_new());
   if (!key || !signer) {
     error = "no signer";
@@ -314,7 +320,9 @@ EvpPkeyPtr make_signer_key(EVP_PKEY* public_key, std::shared_ptr<Signer> signer,
   return nullptr;
 }
 
-void run_on_workers(std::function<void()> task) { WorkerPool::instance().submit(std::move(task)); }
+void run_on_workers(std::function<void()> task) {
+  WorkerPool::instance().submit(std::move(task));
+}
 
 bool limit_async_jobs(std::size_t max_jobs) {
   // The pool can only be resized empty; with no bound, OpenSSL makes jobs on demand.

@@ -66,7 +66,8 @@ class PoolSigner final : public Signer {
 
 // A key with the public half of `public_key` (the certificate's) whose private operations go
 // to `signer`. Null (and `error` set) for key types other than EC and RSA.
-EvpPkeyPtr make_signer_key(EVP_PKEY* public_key, std::shared_ptr<Signer> signer, std::string& error);
+EvpPkeyPtr make_signer_key(EVP_PKEY* public_key, std::shared_ptr<Signer> signer,
+                           std::string& error);
 
 // Runs `task` on the worker threads PoolSigner uses (one per core), for other work that must not
 // stall a loop: loading a certificate from disk for a hello decision, say. Tasks must not block

@@ -21,9 +21,13 @@ bool equal_ignoring_case(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
-void free_general_names(GENERAL_NAMES* names) noexcept { GENERAL_NAMES_free(names); }
+void free_general_names(GENERAL_NAMES* names) noexcept {
+  GENERAL_NAMES_free(names);
+}
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, Free<free_general_names>>;
-void free_utf8(unsigned char* p) noexcept { OPENSSL_free(p); }
+void free_utf8(unsigned char* p) noexcept {
+  OPENSSL_free(p);
+}
 using Utf8Ptr = std::unique_ptr<unsigned char, Free<free_utf8>>;
 
 }  // namespace
@@ -60,14 +64,14 @@ int choose_certificate(const std::vector<std::vector<std::string>>& names,
 
 std::vector<std::string> certificate_names(X509* cert) {
   std::vector<std::string> names;
-  const GeneralNamesPtr sans(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  const GeneralNamesPtr sans(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans.get()); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans.get(), i);
     if (name->type != GEN_DNS) continue;
     const ASN1_IA5STRING* dns = name->d.dNSName;
     names.push_back(ascii_lower({reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
-                             static_cast<std::size_t>(ASN1_STRING_length(dns))}));
+                                 static_cast<std::size_t>(ASN1_STRING_length(dns))}));
   }
   if (!names.empty()) return names;
   const X509_NAME* subject = X509_get_subject_name(cert);

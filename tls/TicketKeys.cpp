@@ -18,9 +18,8 @@ bool set_hmac_key(EVP_MAC_CTX* mac, const TicketKey& key) noexcept {
   char digest[] = "SHA256";  // OSSL_PARAM wants a mutable buffer, though it only reads it
   const OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
-                                        const_cast<unsigned char*>(key.hmac_key.data()),
-                                        key.hmac_size),
+      OSSL_PARAM_construct_octet_string(
+          OSSL_MAC_PARAM_KEY, const_cast<unsigned char*>(key.hmac_key.data()), key.hmac_size),
       OSSL_PARAM_construct_end(),
   };
   return EVP_MAC_CTX_set_params(mac, params) == 1;
@@ -59,8 +58,8 @@ bool TicketKey::parse(std::span<const unsigned char> bytes, TicketKey& out) noex
 
 bool TicketKey::random(TicketKey& out) noexcept {
   std::array<unsigned char, 80> bytes{};
-  const bool ok = RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) == 1 &&
-                  parse(bytes, out);
+  const bool ok =
+      RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) == 1 && parse(bytes, out);
   OPENSSL_cleanse(bytes.data(), bytes.size());
   return ok;
 }

@@ -53,8 +53,8 @@ class TicketKeys {
   TicketKeys& operator=(const TicketKeys&) = delete;
 
   // Loads the key files; on error names the file ("ticket key file /k: is 47 bytes, ...").
-  static bool load(const std::vector<std::string>& files, TicketKeyList& out,
-                   std::error_code& code, std::string& message);
+  static bool load(const std::vector<std::string>& files, TicketKeyList& out, std::error_code& code,
+                   std::string& message);
 
   // Replaces the list (the first key encrypts new tickets; every key still decrypts).
   void set(TicketKeyList keys);

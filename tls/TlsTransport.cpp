@@ -39,7 +39,9 @@ class ScratchLease {
 thread_local std::vector<std::unique_ptr<ScratchLease::Buffer>> ScratchLease::pool_;
 thread_local std::size_t ScratchLease::depth_ = 0;
 
-reactor::Error to_reactor(const TlsError& e) { return {e.code, e.context, e.detail}; }
+reactor::Error to_reactor(const TlsError& e) {
+  return {e.code, e.context, e.detail};
+}
 
 // While parked, ciphertext keeps arriving into the engine up to this much; then reading pauses.
 constexpr std::size_t parked_input_cap = 64 * 1024;
@@ -71,7 +73,8 @@ class Reaper {
     r->engine = std::move(engine);
     r->polls = std::move(polls);
     for (int fd : r->engine->async_fds()) {
-      const bool watched = std::any_of(r->polls.begin(), r->polls.end(), [&](auto& p) { return p->fd() == fd; });
+      const bool watched =
+          std::any_of(r->polls.begin(), r->polls.end(), [&](auto& p) { return p->fd() == fd; });
       if (!watched) r->polls.push_back(std::make_unique<reactor::Poll>(loop, fd));
     }
     for (auto& poll : r->polls)
@@ -123,7 +126,8 @@ class Reaper {
   }
 };
 
-TlsTransport::TlsTransport(std::shared_ptr<const Context> context, const EngineOptions& engine_options,
+TlsTransport::TlsTransport(std::shared_ptr<const Context> context,
+                           const EngineOptions& engine_options,
                            std::unique_ptr<reactor::Handler> app, const TransportOptions& options)
     : engine_(std::make_unique<Engine>(std::move(context), engine_options)),
       app_(std::move(app)),
@@ -160,8 +164,9 @@ void TlsTransport::on_open(reactor::Connection& tcp) {
   timer_.emplace(tcp.loop());
   timer_->start(options_.handshake_timeout, std::chrono::milliseconds(0), [this] {
     if (tcp_ == nullptr || app_open_) return;
-    error_ = reactor::Error(Errc::handshake_timeout, "handshake",
-                            "no handshake within " + std::to_string(options_.handshake_timeout.count()) + " ms");
+    error_ = reactor::Error(
+        Errc::handshake_timeout, "handshake",
+        "no handshake within " + std::to_string(options_.handshake_timeout.count()) + " ms");
     closing_ = true;
     tcp_->abort();
   });
@@ -186,8 +191,10 @@ void TlsTransport::on_peer_closed(reactor::Connection& tcp) {
 }
 
 void TlsTransport::on_server_stopping(reactor::Connection& tcp) {
-  if (app_open_) app_->on_server_stopping(*this);
-  else tcp.close();  // a handshake still in progress is not worth waiting for
+  if (app_open_)
+    app_->on_server_stopping(*this);
+  else
+    tcp.close();  // a handshake still in progress is not worth waiting for
 }
 
 void TlsTransport::on_close(reactor::Connection& tcp, const reactor::Error& error) {
@@ -224,7 +231,8 @@ void TlsTransport::drive() {
     if (want != parked_as_ && (want == Want::async || want == Want::async_job)) park(want);
     // A call made in async mode took one of the thread's jobs; unless it paused, the job is
     // back in the pool now, and the first connection waiting for one may have it.
-    if (engine_->async_calls() != async_calls && !engine_->job_paused() && !in_async_job_) wake_job_waiter();
+    if (engine_->async_calls() != async_calls && !engine_->job_paused() && !in_async_job_)
+      wake_job_waiter();
     if (engine_->is_handshake_done() && engine_->queued_plaintext() > 0 && !engine_->is_closed() &&
         tcp_ != nullptr && tcp_->stats().queued_bytes < limits_.high)
       drive_again_ = true;
@@ -268,14 +276,18 @@ void TlsTransport::step() {
   const unsigned events = engine_->take_events();
   if ((events & Engine::handshake_done) != 0 && !app_open_) open_app();
   if ((events & Engine::peer_closed) != 0 && tcp_ != nullptr) {
-    if (closing_) tcp_->close();  // the close_notify we waited for
-    else if (app_open_) app_->on_peer_closed(*this);
+    if (closing_)
+      tcp_->close();  // the close_notify we waited for
+    else if (app_open_)
+      app_->on_peer_closed(*this);
   }
   if ((events & Engine::failed) != 0 && tcp_ != nullptr) {
     const TlsError& e = engine_->error();
     // After our own close_notify a peer that just hangs up has lost us nothing.
-    if (closing_ && e.code == Errc::stream_truncated) tcp_->close();
-    else fail_with(to_reactor(e));
+    if (closing_ && e.code == Errc::stream_truncated)
+      tcp_->close();
+    else
+      fail_with(to_reactor(e));
     return;
   }
   if (tcp_ == nullptr) return;
@@ -291,7 +303,7 @@ void TlsTransport::open_app() {
 
 void TlsTransport::after_close_notify() {
   tcp_fin_sent_ = true;
-  tcp_->shutdown();  // FIN right behind the close_notify
+  tcp_->shutdown();       // FIN right behind the close_notify
   if (!closing_) return;  // a half-close: the peer may go on sending
   timer_.emplace(tcp_->loop());
   timer_->start(options_.bye_timeout, std::chrono::milliseconds(0), [this] {
@@ -310,9 +322,12 @@ void TlsTransport::update_reading() {
   if (tcp_ == nullptr || tcp_->is_closing()) return;
   // The handshake always reads; application data only while the application wants it. A
   // parked engine makes no SSL call, so what arrives meanwhile is only buffered, up to a cap.
-  const bool parked_full = engine_->parked() != Want::nothing && engine_->buffered_input() > parked_input_cap;
-  if ((app_paused_ && engine_->is_handshake_done()) || parked_full) tcp_->pause_reading();
-  else tcp_->resume_reading();
+  const bool parked_full =
+      engine_->parked() != Want::nothing && engine_->buffered_input() > parked_input_cap;
+  if ((app_paused_ && engine_->is_handshake_done()) || parked_full)
+    tcp_->pause_reading();
+  else
+    tcp_->resume_reading();
 }
 
 // ---- parked on something outside the TLS stack --------------------------------------------
@@ -333,19 +348,22 @@ void TlsTransport::park(Want want) {
   async_jobs.waiting.push_back(alive_);
   if (async_jobs.held == 0 && tcp_ != nullptr) {
     job_retry_.emplace(tcp_->loop());
-    job_retry_->start(std::chrono::milliseconds(10), std::chrono::milliseconds(0), [this] { unpark(); });
+    job_retry_->start(std::chrono::milliseconds(10), std::chrono::milliseconds(0),
+                      [this] { unpark(); });
   }
 }
 
 void TlsTransport::watch_async_fds() {
   if (tcp_ == nullptr) return;
   for (int fd : engine_->async_fds()) {
-    auto it = std::find_if(async_polls_.begin(), async_polls_.end(), [&](auto& p) { return p->fd() == fd; });
+    auto it = std::find_if(async_polls_.begin(), async_polls_.end(),
+                           [&](auto& p) { return p->fd() == fd; });
     if (it == async_polls_.end()) {
       async_polls_.push_back(std::make_unique<reactor::Poll>(tcp_->loop(), fd));
       it = std::prev(async_polls_.end());
     }
-    if (const reactor::Error e = (*it)->start(reactor::Poll::readable, [this](int, const reactor::Error&) { unpark(); })) {
+    if (const reactor::Error e = (*it)->start(reactor::Poll::readable,
+                                              [this](int, const reactor::Error&) { unpark(); })) {
       fail_with(reactor::Error(Errc::internal, "async", e.message()));
       return;
     }
@@ -437,8 +455,10 @@ void TlsTransport::pause_reading() {
 void TlsTransport::resume_reading() {
   app_paused_ = false;
   // Records already inside the engine are delivered now; new ones as the socket brings them.
-  if (engine_->has_buffered_input()) app_drive();
-  else update_reading();
+  if (engine_->has_buffered_input())
+    app_drive();
+  else
+    update_reading();
 }
 
 void TlsTransport::set_idle_timeout(std::chrono::milliseconds timeout) {
@@ -467,9 +487,13 @@ reactor::ConnectionStats TlsTransport::stats() const {
   return s;
 }
 
-bool TlsTransport::is_closing() const { return closing_ || tcp_ == nullptr || tcp_->is_closing(); }
+bool TlsTransport::is_closing() const {
+  return closing_ || tcp_ == nullptr || tcp_->is_closing();
+}
 
-reactor::Loop& TlsTransport::loop() const { return tcp_->loop(); }
+reactor::Loop& TlsTransport::loop() const {
+  return tcp_->loop();
+}
 
 // ---- entry points ------------------------------------------------------------------------
 
@@ -478,23 +502,25 @@ const TlsInfo* info(const reactor::Connection& conn) noexcept {
   return transport != nullptr ? &transport->info() : nullptr;
 }
 
-reactor::HandlerFactory server_factory(std::shared_ptr<const Context> context, reactor::HandlerFactory app,
-                                       TransportOptions options) {
-  return [context = std::move(context), app = std::move(app), options]() -> std::unique_ptr<reactor::Handler> {
+reactor::HandlerFactory server_factory(std::shared_ptr<const Context> context,
+                                       reactor::HandlerFactory app, TransportOptions options) {
+  return [context = std::move(context), app = std::move(app),
+          options]() -> std::unique_ptr<reactor::Handler> {
     auto handler = app();
     if (!handler) return nullptr;
     return std::make_unique<TlsTransport>(context, EngineOptions{}, std::move(handler), options);
   };
 }
 
-void connect(reactor::Loop& loop, const reactor::HostPort& target, std::shared_ptr<const Context> context,
-             std::unique_ptr<reactor::Handler> app, reactor::ConnectOptions connect_options,
-             TransportOptions options) {
+void connect(reactor::Loop& loop, const reactor::HostPort& target,
+             std::shared_ptr<const Context> context, std::unique_ptr<reactor::Handler> app,
+             reactor::ConnectOptions connect_options, TransportOptions options) {
   EngineOptions engine_options;
   engine_options.host = target.host;
   engine_options.port = target.port;
   reactor::TcpConnector(loop, connect_options)
-      .connect(target, std::make_unique<TlsTransport>(std::move(context), engine_options, std::move(app), options));
+      .connect(target, std::make_unique<TlsTransport>(std::move(context), engine_options,
+                                                      std::move(app), options));
 }
 
 }  // namespace tls

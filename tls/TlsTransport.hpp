@@ -12,8 +12,8 @@
 #include <optional>
 
 #include "reactor/Handler.hpp"
-#include "reactor/TcpConnector.hpp"
 #include "reactor/Poll.hpp"
+#include "reactor/TcpConnector.hpp"
 #include "reactor/Timer.hpp"
 #include "tls/Engine.hpp"
 
@@ -89,8 +89,8 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<reactor::Handler> app_;
   TransportOptions options_;
-  reactor::Connection* tcp_ = nullptr;  // valid from on_open (TCP) until on_close
-  reactor::Loop* loop_ = nullptr;       // the loop this connection lives on (from on_open)
+  reactor::Connection* tcp_ = nullptr;   // valid from on_open (TCP) until on_close
+  reactor::Loop* loop_ = nullptr;        // the loop this connection lives on (from on_open)
   std::optional<reactor::Timer> timer_;  // the handshake deadline, then the bye deadline
   std::vector<std::unique_ptr<reactor::Poll>> async_polls_;  // the engine's async fds
   std::optional<reactor::Timer> job_retry_;  // WANT_ASYNC_JOB with no job of ours to wait for
@@ -104,7 +104,7 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   bool app_open_ = false;
   bool app_paused_ = false;
   bool above_high_ = false;
-  bool closing_ = false;      // the application called close(), or an error ended the session
+  bool closing_ = false;           // the application called close(), or an error ended the session
   bool fin_after_notify_ = false;  // the application called shutdown()
   bool tcp_fin_sent_ = false;
   bool driving_ = false;
@@ -116,13 +116,13 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
 const TlsInfo* info(const reactor::Connection& conn) noexcept;
 
 // Server side: each accepted TCP connection handshakes first, then runs a handler from `app`.
-reactor::HandlerFactory server_factory(std::shared_ptr<const Context> context, reactor::HandlerFactory app,
-                                       TransportOptions options = {});
+reactor::HandlerFactory server_factory(std::shared_ptr<const Context> context,
+                                       reactor::HandlerFactory app, TransportOptions options = {});
 
 // Client side: connects to target, handshakes (SNI and verification for target.host), then
 // lands in app->on_open, or in app->on_close with the TCP or TLS error.
-void connect(reactor::Loop& loop, const reactor::HostPort& target, std::shared_ptr<const Context> context,
-             std::unique_ptr<reactor::Handler> app, reactor::ConnectOptions connect_options = {},
-             TransportOptions options = {});
+void connect(reactor::Loop& loop, const reactor::HostPort& target,
+             std::shared_ptr<const Context> context, std::unique_ptr<reactor::Handler> app,
+             reactor::ConnectOptions connect_options = {}, TransportOptions options = {});
 
 }  // namespace tls

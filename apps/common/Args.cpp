@@ -64,7 +64,9 @@ bool Args::parse(int argc, char** argv) {
   return true;
 }
 
-bool Args::flag(const std::string& name) const { return values_.count(name) != 0; }
+bool Args::flag(const std::string& name) const {
+  return values_.count(name) != 0;
+}
 
 std::string Args::get(const std::string& name) const {
   if (auto it = values_.find(name); it != values_.end()) return it->second;
@@ -106,8 +108,10 @@ void Args::print_help() const {
   std::cout << "usage: " << program_ << " [options]\n\n" << summary_ << "\n\noptions:\n";
   for (const auto& o : options_) {
     std::string left = "  --" + o.name + (o.value_name.empty() ? "" : " " + o.value_name);
-    if (left.size() < 30) left.resize(30, ' ');
-    else left += "\n" + std::string(30, ' ');
+    if (left.size() < 30)
+      left.resize(30, ' ');
+    else
+      left += "\n" + std::string(30, ' ');
     // Continuation lines of a long help text line up under its first line.
     std::string help = o.help;
     for (std::size_t at = help.find('\n'); at != std::string::npos; at = help.find('\n', at + 31))

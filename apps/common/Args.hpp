@@ -16,7 +16,7 @@ namespace apps {
 class Args {
  public:
   struct Option {
-    std::string name;  // without the leading "--"
+    std::string name;        // without the leading "--"
     std::string value_name;  // empty: a flag without a value
     std::string help;
     std::string default_value;

@@ -10,12 +10,14 @@
 
 namespace apps {
 
-std::vector<Args::Option> server_options(const std::string& default_listen, std::vector<Args::Option> own) {
+std::vector<Args::Option> server_options(const std::string& default_listen,
+                                         std::vector<Args::Option> own) {
   std::vector<Args::Option> options{
       {"listen", "HOST:PORT", "address to listen on", default_listen},
       {"threads", "N", "event loops (threads), sharing the port via SO_REUSEPORT", "1"},
       {"idle-timeout", "SECONDS", "close connections idle this long; 0 = never", "60"},
-      {"drain-timeout", "SECONDS", "on SIGTERM/SIGINT, wait this long for connections to finish", "10"},
+      {"drain-timeout", "SECONDS", "on SIGTERM/SIGINT, wait this long for connections to finish",
+       "10"},
   };
   for (auto& o : own) options.push_back(std::move(o));
   for (auto& o : tls_server_options()) options.push_back(std::move(o));
@@ -53,8 +55,9 @@ int serve(const Args& args, const std::string& program, reactor::HandlerFactory 
         std::error_code code;
         std::string why;
         if (context->rotate_ticket_keys(files, code, why))
-          reactor::log::info("session ticket keys reloaded from " + files.front() +
-                             (files.size() > 1 ? " and " + std::to_string(files.size() - 1) + " more" : ""));
+          reactor::log::info(
+              "session ticket keys reloaded from " + files.front() +
+              (files.size() > 1 ? " and " + std::to_string(files.size() - 1) + " more" : ""));
         else
           reactor::log::error("session ticket keys not reloaded, the old ones stay: " + why);
       };
@@ -70,8 +73,9 @@ int serve(const Args& args, const std::string& program, reactor::HandlerFactory 
   }
   reactor::Server server(options, std::move(factory));
   if (reactor::Error e = server.listen()) return fail(e.message());
-  std::cout << program << ": listening on " << server.local_address().to_string() << " (" << *threads
-            << (*threads == 1 ? " thread" : " threads") << (use_tls ? ", TLS" : "") << ")" << std::endl;
+  std::cout << program << ": listening on " << server.local_address().to_string() << " ("
+            << *threads << (*threads == 1 ? " thread" : " threads") << (use_tls ? ", TLS" : "")
+            << ")" << std::endl;
   return server.run();
 }
 

@@ -11,7 +11,8 @@
 namespace apps {
 
 // The shared options (listen defaulting to `default_listen`), then the app's own.
-std::vector<Args::Option> server_options(const std::string& default_listen, std::vector<Args::Option> own);
+std::vector<Args::Option> server_options(const std::string& default_listen,
+                                         std::vector<Args::Option> own);
 
 // Listens as the parsed options say (over TLS with --tls, offering `alpn`), prints
 // "PROGRAM: listening on ADDR (N thread(s)[, TLS])" on stdout and runs until drained.

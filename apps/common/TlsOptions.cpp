@@ -10,19 +10,25 @@ namespace apps {
 std::vector<Args::Option> tls_server_options() {
   return {
       {"tls", "", "serve TLS (TLS 1.2 and 1.3)", ""},
-      {"cert", "FILE", "certificate chain (PEM); without it a development certificate is generated", ""},
+      {"cert", "FILE", "certificate chain (PEM); without it a development certificate is generated",
+       ""},
       {"key", "FILE", "private key (PEM) for --cert", ""},
       {"dev-cert-dir", "DIR", "where the generated development certificate and its CA are written",
        "/tmp/tlsreactor-dev"},
       {"client-ca", "FILE", "require client certificates signed by this CA (mutual TLS)", ""},
       {"ticket-key", "FILE[,FILE...]",
        "session ticket keys (nginx format, 80 or 48 bytes): the first encrypts, all decrypt;\n"
-       "SIGHUP re-reads them", ""},
-      {"allow-renegotiation", "", "allow client-initiated renegotiation (TLS 1.2; refused by default)", ""},
+       "SIGHUP re-reads them",
+       ""},
+      {"allow-renegotiation", "",
+       "allow client-initiated renegotiation (TLS 1.2; refused by default)", ""},
       {"keylog", "FILE", "log TLS secrets to FILE (SSLKEYLOGFILE format): debugging only", ""},
-      {"offload-private-key", "", "sign handshakes on worker threads, not on the loop (SSL_ERROR_WANT_ASYNC)", ""},
-      {"async-jobs", "N", "with --offload-private-key: at most N handshakes signing at once per loop\n"
-       "(more wait with SSL_ERROR_WANT_ASYNC_JOB); 0 = no bound", "0"},
+      {"offload-private-key", "",
+       "sign handshakes on worker threads, not on the loop (SSL_ERROR_WANT_ASYNC)", ""},
+      {"async-jobs", "N",
+       "with --offload-private-key: at most N handshakes signing at once per loop\n"
+       "(more wait with SSL_ERROR_WANT_ASYNC_JOB); 0 = no bound",
+       "0"},
   };
 }
 
@@ -36,7 +42,8 @@ std::vector<std::string> ticket_key_files(const Args& args) {
   return files;
 }
 
-std::shared_ptr<const tls::Context> server_context_from(const Args& args, std::vector<std::string> alpn,
+std::shared_ptr<const tls::Context> server_context_from(const Args& args,
+                                                        std::vector<std::string> alpn,
                                                         std::string& error) {
   tls::ServerConfig config;
   config.alpn = std::move(alpn);
@@ -51,8 +58,8 @@ std::shared_ptr<const tls::Context> server_context_from(const Args& args, std::v
     const auto files = tls::dev::write(tls::dev::generate({"localhost", "127.0.0.1", "::1"}),
                                        args.get("dev-cert-dir"), code, error);
     if (code) return nullptr;
-    reactor::log::info("development certificate for localhost, 127.0.0.1, ::1: " + files.leaf.cert_file +
-                       " (trust " + files.ca_file + " to verify it)");
+    reactor::log::info("development certificate for localhost, 127.0.0.1, ::1: " +
+                       files.leaf.cert_file + " (trust " + files.ca_file + " to verify it)");
     config.certificates = {files.leaf};
   } else {
     config.certificates = {{cert, key}};

@@ -22,7 +22,8 @@ std::vector<std::string> ticket_key_files(const Args& args);
 // development certificate (a throwaway CA and a leaf for localhost, 127.0.0.1 and ::1) into
 // --dev-cert-dir and says where the CA is, so clients can verify against it. On failure
 // returns nullptr and sets `error` to a sentence naming the file and the reason.
-std::shared_ptr<const tls::Context> server_context_from(const Args& args, std::vector<std::string> alpn,
+std::shared_ptr<const tls::Context> server_context_from(const Args& args,
+                                                        std::vector<std::string> alpn,
                                                         std::string& error);
 
 }  // namespace apps

@@ -7,12 +7,14 @@
 #include "apps/hello/HelloHandler.hpp"
 
 int main(int argc, char** argv) {
-  apps::Args args("tlsreactor-hello",
-                  "Answers HTTP/1.1 over TCP or (--tls) TLS with ALPN http/1.1: GET / (a greeting),\n"
-                  "GET /bytes/N (N bytes of the pattern i % 251), GET /files/PATH (a file under\n"
-                  "--root). SIGINT/SIGTERM finish the responses in flight, close idle connections,\n"
-                  "then exit 0.",
-                  apps::server_options("127.0.0.1:8443", {{"root", "DIR", "serve the files under DIR as /files/PATH", ""}}));
+  apps::Args args(
+      "tlsreactor-hello",
+      "Answers HTTP/1.1 over TCP or (--tls) TLS with ALPN http/1.1: GET / (a greeting),\n"
+      "GET /bytes/N (N bytes of the pattern i % 251), GET /files/PATH (a file under\n"
+      "--root). SIGINT/SIGTERM finish the responses in flight, close idle connections,\n"
+      "then exit 0.",
+      apps::server_options("127.0.0.1:8443",
+                           {{"root", "DIR", "serve the files under DIR as /files/PATH", ""}}));
   if (!args.parse(argc, argv)) return args.exit_code();
 
   apps::hello::HelloOptions hello;

@@ -31,9 +31,8 @@ void OwnedHandle<UvT>::close() noexcept {
   if (!initialized_) return discard();
   UvT* handle = std::exchange(handle_, nullptr);
   handle->data = nullptr;  // the owner may be gone before the close callback runs
-  uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* h) {
-    std::unique_ptr<UvT> reclaim(reinterpret_cast<UvT*>(h));
-  });
+  uv_close(reinterpret_cast<uv_handle_t*>(handle),
+           [](uv_handle_t* h) { std::unique_ptr<UvT> reclaim(reinterpret_cast<UvT*>(h)); });
 }
 
 // Recovers the owner of a handle inside a libuv callback; null once the owner let go.

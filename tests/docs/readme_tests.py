@@ -13,7 +13,7 @@ root = pathlib.Path(sys.argv[1])
 readme = (root / "README.md").read_text()
 declared = set()
 for source in (root / "tests").rglob("*.cpp"):
-    declared.update(re.findall(r'TEST_CASE\("((?:[^"\\]|\\.)*)"', source.read_text()))
+    declared.update(re.findall(r'TEST_CASE\(\s*"((?:[^"\\]|\\.)*)"', source.read_text()))
 declared = {name.replace('\\"', '"') for name in declared}
 
 # CMake lists split on ';': doctest_discover_tests would cut such a name into tests that

@@ -427,7 +427,9 @@ namespace {
 struct HttpsHello {
   explicit HttpsHello(const test_support::TestDir& dir)
       : ca(dir.path("certs/ca.pem")), server({"--tls", "--dev-cert-dir", dir.path("certs")}) {}
-  std::string url(const std::string& path) const { return "https://localhost:" + server.port_text() + path; }
+  std::string url(const std::string& path) const {
+    return "https://localhost:" + server.port_text() + path;
+  }
   std::string ca;
   HelloServer server;
 };
@@ -439,8 +441,8 @@ TEST_CASE("HTTPS: curl verifies the dev CA, agrees on http/1.1 by ALPN and reuse
   HttpsHello https(dir);
   // --stderr - puts curl's verbose lines (the ALPN outcome) on stdout, where we read them.
   const auto out = curl({"--verbose", "--stderr", "-", "--cacert", https.ca, "--write-out",
-                         "result %{http_code} %{num_connects} %{ssl_verify_result}\n", https.url("/"),
-                         https.url("/")});
+                         "result %{http_code} %{num_connects} %{ssl_verify_result}\n",
+                         https.url("/"), https.url("/")});
   CHECK_MESSAGE(has(out, "ALPN: server accepted http/1.1"), out);
   CHECK_MESSAGE(has(out, "SSL connection using TLSv1.3"), out);
   CHECK_MESSAGE(has(out, "result 200 1 0\n"), out);
@@ -453,8 +455,8 @@ TEST_CASE("HTTPS: a 64 MiB download over TLS is byte-exact") {
   test_support::TestDir dir;
   HttpsHello https(dir);
   const auto file = dir.path("download");
-  const auto out = curl({"--cacert", https.ca, "--output", file, "--write-out", "%{http_code} %{size_download}\n",
-                         https.url("/bytes/67108864")});
+  const auto out = curl({"--cacert", https.ca, "--output", file, "--write-out",
+                         "%{http_code} %{size_download}\n", https.url("/bytes/67108864")});
   CHECK(out == "200 67108864\n");
   check_pattern_file(file, 67108864);
   https.server.stop();

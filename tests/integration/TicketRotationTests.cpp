@@ -17,10 +17,13 @@ TEST_CASE("ticket keys rotate on SIGHUP: a listed old key still resumes, a dropp
     REQUIRE(RAND_bytes(reinterpret_cast<unsigned char*>(key_a.data()), 80) == 1);
     const std::string current = dir.write("current.key", key_a);
     const std::string previous = dir.write("previous.key", key_a);
-    integration::TlsEchoServer server(dir.path("certs"), {"--ticket-key", current + "," + previous});
-    std::vector<std::string> args{"--port", server.port_text(), "--ca", server.ca_file(), "--current", current,
-                                  "--previous", previous, "--server-pid",
-                                  std::to_string(server.process().pid())};
+    integration::TlsEchoServer server(dir.path("certs"),
+                                      {"--ticket-key", current + "," + previous});
+    std::vector<std::string> args{"--port",       server.port_text(),
+                                  "--ca",         server.ca_file(),
+                                  "--current",    current,
+                                  "--previous",   previous,
+                                  "--server-pid", std::to_string(server.process().pid())};
     if (tls12) args.push_back("--tls12");
     auto peer = integration::python_peer("ticket_rotation.py", args);
     integration::check_peer_succeeds(peer, std::chrono::seconds(30));

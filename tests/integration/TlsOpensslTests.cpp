@@ -417,19 +417,23 @@ struct ChoosingClient {
   std::vector<std::string> ca_names;  // what s_server said it accepts
   int asked = 0;
 
-  void fetch(const std::string& port, const std::string& ca_file, std::shared_ptr<const tls::Certificate> mine) {
+  void fetch(const std::string& port, const std::string& ca_file,
+             std::shared_ptr<const tls::Certificate> mine) {
     reactor::Loop loop;
     std::optional<test_support::Watchdog> dog(std::in_place, loop, 20s);
     std::optional<reactor::Timer> answer;
     tls::ClientConfig config;
     config.ca_file = ca_file;
-    config.on_client_certificate = [&](const tls::CertificateRequest& request, tls::CertificateChoice choice) {
+    config.on_client_certificate = [&](const tls::CertificateRequest& request,
+                                       tls::CertificateChoice choice) {
       ++asked;
       ca_names = request.ca_names;
       answer.emplace(loop);
       answer->start(50ms, 0ms, [choice, mine] {
-        if (mine) choice.use(mine);
-        else choice.decline();
+        if (mine)
+          choice.use(mine);
+        else
+          choice.decline();
       });
     };
     std::error_code code;
@@ -439,7 +443,8 @@ struct ChoosingClient {
     auto handler = std::make_unique<test_support::Recorder>(record_);
     handler->open = [](reactor::Connection& c) { c.write("GET / HTTP/1.0\r\n\r\n"); };
     handler->closed = [&loop](reactor::Connection&, const reactor::Error&) { loop.stop(); };
-    tls::connect(loop, {"localhost", static_cast<std::uint16_t>(std::stoi(port))}, context, std::move(handler));
+    tls::connect(loop, {"localhost", static_cast<std::uint16_t>(std::stoi(port))}, context,
+                 std::move(handler));
     loop.run();
     body = record_->data;
     error = record_->error;
@@ -454,7 +459,8 @@ struct ChoosingClient {
 
 }  // namespace
 
-TEST_CASE("our client chooses its certificate 50 ms after openssl s_server -Verify 1 asks, over TLS 1.2 and 1.3") {
+TEST_CASE(
+    "our client chooses its certificate 50 ms after openssl s_server -Verify 1 asks, over TLS 1.2 and 1.3") {
   TestDir dir;
   const Identity server_ca = make_ca(dir, "server-ca");
   const Identity client_ca = make_ca(dir, "client-ca");
@@ -465,7 +471,8 @@ TEST_CASE("our client chooses its certificate 50 ms after openssl s_server -Veri
   REQUIRE_MESSAGE(mine, message);
   for (const std::string version : {"-tls1_2", "-tls1_3"}) {
     CAPTURE(version);
-    SServer server(server_leaf(dir, server_ca, "localhost"), {"-Verify", "1", "-CAfile", client_ca.cert, version});
+    SServer server(server_leaf(dir, server_ca, "localhost"),
+                   {"-Verify", "1", "-CAfile", client_ca.cert, version});
     ChoosingClient client;
     client.fetch(server.port(), server_ca.cert, mine);
     CHECK(client.asked == 1);
@@ -478,11 +485,13 @@ TEST_CASE("our client chooses its certificate 50 ms after openssl s_server -Veri
   }
 }
 
-TEST_CASE("our client that declines to send a certificate is refused by openssl s_server -Verify 1") {
+TEST_CASE(
+    "our client that declines to send a certificate is refused by openssl s_server -Verify 1") {
   TestDir dir;
   const Identity server_ca = make_ca(dir, "server-ca");
   const Identity client_ca = make_ca(dir, "client-ca");
-  SServer server(server_leaf(dir, server_ca, "localhost"), {"-Verify", "1", "-CAfile", client_ca.cert});
+  SServer server(server_leaf(dir, server_ca, "localhost"),
+                 {"-Verify", "1", "-CAfile", client_ca.cert});
   ChoosingClient client;
   client.fetch(server.port(), server_ca.cert, nullptr);
   CHECK(client.asked == 1);

@@ -30,7 +30,8 @@ std::uint16_t unused_port() {
 }
 
 // Connects and runs the loop until the handler's on_close (or on_open, then closes it).
-std::shared_ptr<Record> attempt(const reactor::HostPort& target, reactor::ConnectOptions options = {}) {
+std::shared_ptr<Record> attempt(const reactor::HostPort& target,
+                                reactor::ConnectOptions options = {}) {
   reactor::Loop loop;
   auto record = std::make_shared<Record>();
   {
@@ -61,7 +62,6 @@ TEST_CASE("a host name is resolved, and each of its addresses is tried in turn")
   CHECK_FALSE(refused->opened);
   CHECK(refused->error.message().rfind("connect localhost:" + std::to_string(port) + " (", 0) == 0);
   CHECK((refused->error.code() == std::errc::connection_refused));
-
 }
 
 TEST_CASE("a host name with an IPv4 listener behind it connects even if ::1 comes first") {
@@ -69,12 +69,14 @@ TEST_CASE("a host name with an IPv4 listener behind it connects even if ::1 come
   auto record = std::make_shared<Record>();
   {
     test_support::Watchdog dog(loop, 20s);
-    reactor::TcpListener listener(loop, [] { return std::make_unique<Recorder>(std::make_shared<Record>()); });
+    reactor::TcpListener listener(
+        loop, [] { return std::make_unique<Recorder>(std::make_shared<Record>()); });
     REQUIRE_FALSE(listener.listen(*reactor::Address::from_ip("127.0.0.1", 0)));
     auto h = std::make_unique<Recorder>(record);
     h->open = [](reactor::Connection& c) { c.close(); };
     h->closed = [&loop](reactor::Connection&, const reactor::Error&) { loop.stop(); };
-    reactor::TcpConnector(loop).connect({"localhost", listener.local_address().port()}, std::move(h));
+    reactor::TcpConnector(loop).connect({"localhost", listener.local_address().port()},
+                                        std::move(h));
     loop.run();
   }
   CHECK(record->opened);
@@ -106,7 +108,8 @@ TEST_CASE("a connect whose SYN is never answered fails at the connect timeout") 
   const auto r = attempt({"127.0.0.1", port}, options);
   CHECK_FALSE(r->opened);
   CHECK(r->error.code() == reactor::Errc::connect_timeout);
-  CHECK(r->error.message() == "connect 127.0.0.1:" + std::to_string(port) + ": connection timed out");
+  CHECK(r->error.message() ==
+        "connect 127.0.0.1:" + std::to_string(port) + ": connection timed out");
   for (int c : fillers) ::close(c);
   ::close(fd);
 }
@@ -120,7 +123,8 @@ TEST_CASE("close() while connecting ends the attempt without on_open") {
     REQUIRE_FALSE(listener.listen(*reactor::Address::from_ip("127.0.0.1", 0)));
     auto h = std::make_unique<Recorder>(record);
     h->closed = [&loop](reactor::Connection&, const reactor::Error&) { loop.stop(); };
-    reactor::TcpConnector(loop).connect({"127.0.0.1", listener.local_address().port()}, std::move(h));
+    reactor::TcpConnector(loop).connect({"127.0.0.1", listener.local_address().port()},
+                                        std::move(h));
     loop.for_each_connection([](reactor::Connection& c) { c.close(); });
     loop.run();
   }

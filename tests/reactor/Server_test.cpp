@@ -19,7 +19,8 @@ namespace {
 
 // Runs `count` echo clients against `port` on a client loop; each sends `message`, half-closes
 // and records what came back.
-std::vector<std::shared_ptr<Record>> run_clients(std::uint16_t port, int count, const std::string& message,
+std::vector<std::shared_ptr<Record>> run_clients(std::uint16_t port, int count,
+                                                 const std::string& message,
                                                  std::function<void(reactor::Loop&)> also = {}) {
   reactor::Loop loop;
   std::vector<std::shared_ptr<Record>> records;
@@ -94,9 +95,7 @@ TEST_CASE("a drain aborts connections still open at its deadline, then run() ret
     test_support::Watchdog dog(loop, 20s);
     auto h = std::make_unique<Recorder>(client);
     // Stay connected without finishing: only the drain deadline can end this connection.
-    h->open = [&](reactor::Connection& c) {
-      c.write("x");
-    };
+    h->open = [&](reactor::Connection& c) { c.write("x"); };
     h->data = [&](reactor::Connection&, std::span<const std::byte>) { server.stop(); };
     h->closed = [&](reactor::Connection&, const reactor::Error&) { loop.stop(); };
     reactor::TcpConnector(loop).connect({"127.0.0.1", server.local_address().port()}, std::move(h));

@@ -216,7 +216,9 @@ TEST_CASE("a handler that throws aborts its own connection and the loop carries 
   Pair p;
   p.script_client = [](Recorder& h) { h.open = [](reactor::Connection& c) { c.write("x"); }; };
   p.script_server = [](Recorder& h) {
-    h.data = [](reactor::Connection&, std::span<const std::byte>) { throw std::runtime_error("bad input"); };
+    h.data = [](reactor::Connection&, std::span<const std::byte>) {
+      throw std::runtime_error("bad input");
+    };
   };
   p.run();
   CHECK(p.server->error.code() == reactor::Errc::handler_failed);
@@ -242,7 +244,8 @@ TEST_CASE("writing to a peer that reset the connection is an error, not a SIGPIP
   p.run();
   CHECK(p.server->error.code() == reactor::Errc::aborted);
   const auto& e = p.client->error.code();
-  CHECK_MESSAGE((e == std::errc::broken_pipe || e == std::errc::connection_reset), p.client->error.message());
+  CHECK_MESSAGE((e == std::errc::broken_pipe || e == std::errc::connection_reset),
+                p.client->error.message());
   CHECK(p.client->error.message().rfind("write: ", 0) == 0);
   CHECK(p.close() == 0);
 }

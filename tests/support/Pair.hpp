@@ -11,9 +11,9 @@
 #include "reactor/Loop.hpp"
 #include "reactor/TcpConnector.hpp"
 #include "reactor/TcpListener.hpp"
-#include "tls/TlsTransport.hpp"
 #include "tests/support/Recorder.hpp"
 #include "tests/support/Watchdog.hpp"
+#include "tls/TlsTransport.hpp"
 
 namespace test_support {
 
@@ -38,9 +38,11 @@ struct Pair {
     if (server_tls) factory = tls::server_factory(server_tls, std::move(factory), server_transport);
     listener.emplace(loop, std::move(factory), listen_options);
     REQUIRE_FALSE(listener->listen(*reactor::Address::from_ip("127.0.0.1", 0)));
-    const reactor::HostPort target{client_tls ? client_host : "127.0.0.1", listener->local_address().port()};
+    const reactor::HostPort target{client_tls ? client_host : "127.0.0.1",
+                                   listener->local_address().port()};
     if (client_tls)
-      tls::connect(loop, target, client_tls, make(client, script_client), connect_options, client_transport);
+      tls::connect(loop, target, client_tls, make(client, script_client), connect_options,
+                   client_transport);
     else
       reactor::TcpConnector(loop, connect_options).connect(target, make(client, script_client));
     loop.run();

@@ -46,8 +46,10 @@ class Recorder final : public reactor::Handler {
   }
   void on_peer_closed(reactor::Connection& c) override {
     r_->peer_closed = true;
-    if (peer_closed) peer_closed(c);
-    else c.close();
+    if (peer_closed)
+      peer_closed(c);
+    else
+      c.close();
   }
   void on_close(reactor::Connection& c, const reactor::Error& e) override {
     r_->closed = true;

@@ -46,10 +46,12 @@ class TestPki {
   std::string all_server_cas;
 
  private:
-  tls::dev::Files make(const std::string& name, const std::vector<std::string>& names, tls::dev::KeyType type) {
+  tls::dev::Files make(const std::string& name, const std::vector<std::string>& names,
+                       tls::dev::KeyType type) {
     std::error_code code;
     std::string message;
-    auto files = tls::dev::write(tls::dev::generate(names, type), (dir_ / name).string(), code, message);
+    auto files =
+        tls::dev::write(tls::dev::generate(names, type), (dir_ / name).string(), code, message);
     REQUIRE_MESSAGE(!code, message);
     return files;
   }

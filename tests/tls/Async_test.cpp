@@ -86,7 +86,8 @@ TEST_CASE("an offloaded handshake over loopback parks on WANT_ASYNC and complete
   std::uint64_t server_async = 0;
   p.script_server = [&](Recorder& h) {
     h.open = [&](reactor::Connection& c) {
-      server_async = dynamic_cast<tls::TlsTransport&>(c).engine().result_count(Op::handshake, SSL_ERROR_WANT_ASYNC);
+      server_async = dynamic_cast<tls::TlsTransport&>(c).engine().result_count(
+          Op::handshake, SSL_ERROR_WANT_ASYNC);
     };
     h.data = [](reactor::Connection& c, std::span<const std::byte> d) { c.write(d); };
   };
@@ -104,7 +105,8 @@ TEST_CASE("an offloaded handshake over loopback parks on WANT_ASYNC and complete
   CHECK(p.close() == 0);
 }
 
-TEST_CASE("with two async jobs per loop 30 concurrent offloaded handshakes all complete, waiting without spinning") {
+TEST_CASE(
+    "with two async jobs per loop 30 concurrent offloaded handshakes all complete, waiting without spinning") {
   test_support::TestPki pki;
   reactor::Loop loop;
   REQUIRE(tls::limit_async_jobs(2));
@@ -125,7 +127,9 @@ TEST_CASE("with two async jobs per loop 30 concurrent offloaded handshakes all c
         ++served;
         c.write("served");
       };
-      h->closed = [](reactor::Connection&, const reactor::Error& e) { if (e) MESSAGE("server: " << e.message()); };
+      h->closed = [](reactor::Connection&, const reactor::Error& e) {
+        if (e) MESSAGE("server: " << e.message());
+      };
       return h;
     });
     tls::ClientConfig cc;
@@ -179,7 +183,8 @@ TEST_CASE("1000 resets while the server's signature is pending leave no descript
       h->open = [&](reactor::Connection&) { ++server_opens; };
       return h;
     });
-    const std::size_t serving = open_fds();  // the loop and the listener (and libuv's EMFILE reserve)
+    const std::size_t serving =
+        open_fds();  // the loop and the listener (and libuv's EMFILE reserve)
     tls::ClientConfig cc;
     cc.ca_file = pki.ecdsa.ca_file;
     auto client_ctx = test_support::client_context(cc);

@@ -34,13 +34,17 @@ class Rig {
   std::optional<test_support::Watchdog> dog{std::in_place, loop, 20s};
   std::list<reactor::Timer> timers;  // answers held back; destroyed before the loop closes
 
-  explicit Rig(std::shared_ptr<const tls::Context> server, tls::TransportOptions server_options = {}) {
-    listener_.emplace(loop, tls::server_factory(std::move(server), [this] { return make(servers_); }, server_options));
+  explicit Rig(std::shared_ptr<const tls::Context> server,
+               tls::TransportOptions server_options = {}) {
+    listener_.emplace(loop,
+                      tls::server_factory(
+                          std::move(server), [this] { return make(servers_); }, server_options));
     REQUIRE_FALSE(listener_->listen(*reactor::Address::from_ip("127.0.0.1", 0)));
   }
 
   // A client for `name`; its record fills as it goes.
-  std::shared_ptr<Record> connect(const std::shared_ptr<const tls::Context>& client, const std::string& name,
+  std::shared_ptr<Record> connect(const std::shared_ptr<const tls::Context>& client,
+                                  const std::string& name,
                                   std::function<void(Recorder&)> script = {}) {
     const std::uint16_t port = listener_->local_address().port();
     auto handler = make(clients_);
@@ -48,8 +52,9 @@ class Rig {
     if (script) script(*handler);
     ++expected_;
     reactor::TcpConnector(loop).connect(
-        {"127.0.0.1", port}, std::make_unique<tls::TlsTransport>(client, tls::EngineOptions{name, port, 0},
-                                                                 std::move(handler), tls::TransportOptions{}));
+        {"127.0.0.1", port},
+        std::make_unique<tls::TlsTransport>(client, tls::EngineOptions{name, port, 0},
+                                            std::move(handler), tls::TransportOptions{}));
     return record;
   }
 
@@ -62,6 +67,7 @@ class Rig {
   }
 
   const std::vector<std::shared_ptr<Record>>& servers() const { return servers_; }
+  std::uint16_t port() const { return listener_->local_address().port(); }
 
   int close() {
     timers.clear();
@@ -112,7 +118,8 @@ struct Tenants {
     for (const std::string& name : names) {
       std::error_code code;
       std::string message;
-      files[name] = tls::dev::write(tls::dev::generate({name}), pki.path("tenant-" + name), code, message);
+      files[name] =
+          tls::dev::write(tls::dev::generate({name}), pki.path("tenant-" + name), code, message);
       REQUIRE_MESSAGE(!code, message);
       std::ifstream ca(files[name].ca_file);
       bundle << ca.rdbuf();
@@ -122,7 +129,8 @@ struct Tenants {
 
 }  // namespace
 
-TEST_CASE("100 concurrent handshakes, each hello decision held 1 to 100 ms on a timer, each get the certificate for their name") {
+TEST_CASE(
+    "100 concurrent handshakes, each hello decision held 1 to 100 ms on a timer, each get the certificate for their name") {
   test_support::TestPki pki;
   std::vector<std::string> names;
   for (int i = 0; i < 10; ++i) names.push_back("t" + std::to_string(i) + ".test");
@@ -143,7 +151,9 @@ TEST_CASE("100 concurrent handshakes, each hello decision held 1 to 100 ms on a 
     ++asked;
     const auto delay = std::chrono::milliseconds(1 + rng() % 100);
     // Inside OpenSSL's callback: only start the timer; the answer comes from the loop later.
-    rig->later(delay, [&contexts, name = hello.server_name, decision] { decision.use(contexts.at(name)); });
+    rig->later(delay, [&contexts, name = hello.server_name, decision] {
+      decision.use(contexts.at(name));
+    });
   };
   rig = std::make_unique<Rig>(test_support::server_context(sc));
 
@@ -151,8 +161,9 @@ TEST_CASE("100 concurrent handshakes, each hello decision held 1 to 100 ms on a 
   std::vector<std::string> seen(100);
   std::vector<std::shared_ptr<Record>> records;
   for (int i = 0; i < 100; ++i) {
-    records.push_back(rig->connect(client, names[static_cast<std::size_t>(i) % names.size()],
-                                   [&seen, i](Recorder& h) { note_subject_and_close(h, seen[static_cast<std::size_t>(i)]); }));
+    records.push_back(rig->connect(
+        client, names[static_cast<std::size_t>(i) % names.size()],
+        [&seen, i](Recorder& h) { note_subject_and_close(h, seen[static_cast<std::size_t>(i)]); }));
   }
   rig->run();
   CHECK(asked == 100);
@@ -165,7 +176,8 @@ TEST_CASE("100 concurrent handshakes, each hello decision held 1 to 100 ms on a 
   CHECK(rig->close() == 0);
 }
 
-TEST_CASE("a ClientHello rejected after a delay: the client gets the unrecognized_name alert and a clear error") {
+TEST_CASE(
+    "a ClientHello rejected after a delay: the client gets the unrecognized_name alert and a clear error") {
   test_support::TestPki pki;
   std::unique_ptr<Rig> rig;
   tls::ServerConfig sc;
@@ -180,7 +192,8 @@ TEST_CASE("a ClientHello rejected after a delay: the client gets the unrecognize
   CHECK(client->error.code() == tls::Errc::handshake_failed);
   CHECK(client->error.message() == "handshake: handshake failed: tlsv1 unrecognized name");
   REQUIRE(rig->servers().size() == 1);
-  CHECK(rig->servers()[0]->error.message() == "handshake: no certificate for the requested server name: nobody.test");
+  CHECK(rig->servers()[0]->error.message() ==
+        "handshake: no certificate for the requested server name: nobody.test");
   CHECK(rig->close() == 0);
 }
 
@@ -202,11 +215,12 @@ TEST_CASE("CertificateDirectory serves a name whose files appeared after the ser
 
   std::error_code code;
   std::string message;
-  const auto files = tls::dev::write(tls::dev::generate({"late.test"}), dir + "/late.test", code, message);
+  const auto files =
+      tls::dev::write(tls::dev::generate({"late.test"}), dir + "/late.test", code, message);
   REQUIRE_MESSAGE(!code, message);
   std::string subject;
-  const auto late =
-      rig.connect(trusting(files.ca_file), "late.test", [&](Recorder& h) { note_subject_and_close(h, subject); });
+  const auto late = rig.connect(trusting(files.ca_file), "late.test",
+                                [&](Recorder& h) { note_subject_and_close(h, subject); });
   rig.run();
   CHECK_MESSAGE(!late->error, late->error.message());
   CHECK(subject.ends_with("/CN=late.test"));
@@ -245,7 +259,8 @@ TEST_CASE("a server certificate chosen 30 ms later on a timer is the one our cli
   CHECK(rig->close() == 0);
 }
 
-TEST_CASE("mutual TLS with a client certificate chosen after a delay: the server requiring one accepts it") {
+TEST_CASE(
+    "mutual TLS with a client certificate chosen after a delay: the server requiring one accepts it") {
   test_support::TestPki pki;
   tls::ServerConfig sc;
   sc.certificates = {pki.ecdsa.leaf};
@@ -278,7 +293,8 @@ TEST_CASE("mutual TLS with a client certificate chosen after a delay: the server
   CHECK(rig.close() == 0);
 }
 
-TEST_CASE("an on_verify policy answered on a timer: accepted connects, rejected fails with bad_certificate") {
+TEST_CASE(
+    "an on_verify policy answered on a timer: accepted connects, rejected fails with bad_certificate") {
   test_support::TestPki pki;
   for (const bool accept : {true, false}) {
     CAPTURE(accept);
@@ -290,13 +306,15 @@ TEST_CASE("an on_verify policy answered on a timer: accepted connects, rejected 
     cc.on_verify = [&](const tls::VerifyRequest& request, tls::VerifyDecision decision) {
       CHECK(request.host == "localhost");
       rig.later(30ms, [decision, accept] {
-        if (accept) decision.accept();
-        else decision.reject("revoked");
+        if (accept)
+          decision.accept();
+        else
+          decision.reject("revoked");
       });
     };
     std::string subject;
-    const auto client =
-        rig.connect(test_support::client_context(cc), "localhost", [&](Recorder& h) { note_subject_and_close(h, subject); });
+    const auto client = rig.connect(test_support::client_context(cc), "localhost",
+                                    [&](Recorder& h) { note_subject_and_close(h, subject); });
     rig.run();
     REQUIRE(rig.servers().size() == 1);
     if (accept) {
@@ -305,20 +323,26 @@ TEST_CASE("an on_verify policy answered on a timer: accepted connects, rejected 
     } else {
       CHECK_FALSE(client->opened);
       CHECK(client->error.code() == tls::Errc::verify_failed);
-      CHECK(client->error.message() == "handshake: certificate verify failed: certificate rejected by the application: revoked");
-      CHECK(rig.servers()[0]->error.message() == "handshake: handshake failed: sslv3 alert bad certificate");
+      CHECK(
+          client->error.message() ==
+          "handshake: certificate verify failed: certificate rejected by the application: revoked");
+      CHECK(rig.servers()[0]->error.message() ==
+            "handshake: handshake failed: sslv3 alert bad certificate");
     }
     CHECK(rig.close() == 0);
   }
 }
 
-TEST_CASE("a hello decision answered after its connection timed out, and its loop is gone, touches nothing") {
+TEST_CASE(
+    "a hello decision answered after its connection timed out, and its loop is gone, touches nothing") {
   test_support::TestPki pki;
   std::unique_ptr<Rig> rig;
   std::optional<tls::HelloDecision> held;
   tls::ServerConfig sc;
   sc.certificates = {pki.ecdsa.leaf};
-  sc.on_client_hello = [&](const tls::ClientHello&, tls::HelloDecision decision) { held = decision; };
+  sc.on_client_hello = [&](const tls::ClientHello&, tls::HelloDecision decision) {
+    held = decision;
+  };
   tls::TransportOptions server_options;
   server_options.handshake_timeout = 100ms;
   rig = std::make_unique<Rig>(test_support::server_context(sc), server_options);
@@ -333,4 +357,56 @@ TEST_CASE("a hello decision answered after its connection timed out, and its loo
   CHECK_FALSE(held->answered());
   held->proceed();  // freeing the SSL disarmed the waker: nothing is posted anywhere (ASan)
   CHECK(held->answered());
+}
+
+TEST_CASE(
+    "a certificate choice still pending when the peer resets is dropped, and the next client is served") {
+  test_support::TestPki pki;
+  std::error_code code;
+  std::string message;
+  const auto rsa = tls::Certificate::load(pki.rsa.leaf, code, message);
+  REQUIRE_MESSAGE(rsa, message);
+  std::unique_ptr<Rig> rig;
+  std::optional<tls::CertificateChoice> held;
+  tls::ServerConfig sc;
+  sc.certificates = {pki.ecdsa.leaf};
+  sc.max_version = TLS1_2_VERSION;  // so the cipher names the key type
+  sc.on_certificate = [&](const tls::CertificateRequest&, tls::CertificateChoice choice) {
+    if (!held)
+      held = choice;  // the first connection waits; the next ones are answered at once
+    else
+      choice.use(rsa);
+  };
+  rig = std::make_unique<Rig>(test_support::server_context(sc));
+  const auto ca = trusting(pki.all_server_cas);
+  const auto first = rig->connect(ca, "localhost");
+  std::shared_ptr<Record> second;
+  std::string cipher;
+  rig->later(50ms, [&] {
+    REQUIRE(held);
+    // The client of the parked handshake resets its TCP connection (its peer is the listener).
+    rig->loop.for_each_connection([&](reactor::Connection& c) {
+      if (c.peer_address().port() == rig->port()) c.abort();
+    });
+    second = rig->connect(ca, "localhost", [&](Recorder& h) {
+      h.open = [&](reactor::Connection& c) {
+        // By now the first server connection has ended: its answer comes too late and must
+        // touch nothing (ASan).
+        CHECK(rig->servers()[0]->closed);
+        CHECK_FALSE(held->answered());
+        held->use(rsa);
+        cipher = tls::info(c)->cipher;
+        c.close();
+      };
+    });
+  });
+  rig->run();
+  REQUIRE(rig->servers().size() == 2);
+  CHECK((rig->servers()[0]->error.code() == std::errc::connection_reset));
+  CHECK_FALSE(rig->servers()[0]->opened);
+  CHECK(first->error.code() == reactor::Errc::aborted);
+  REQUIRE(second);
+  CHECK_MESSAGE(!second->error, second->error.message());
+  CHECK(cipher.starts_with("ECDHE-RSA-"));
+  CHECK(rig->close() == 0);
 }

@@ -70,7 +70,8 @@ TEST_CASE("a plain TCP client that never starts a handshake is cut off at the ha
   CHECK(p.close() == 0);
 }
 
-TEST_CASE("a client that does not trust the server's CA fails with the verify reason, so does the server") {
+TEST_CASE(
+    "a client that does not trust the server's CA fails with the verify reason, so does the server") {
   test_support::TestPki pki;
   TlsPair p(pki);
   tls::ClientConfig cc;
@@ -82,13 +83,15 @@ TEST_CASE("a client that does not trust the server's CA fails with the verify re
   CHECK(p.client->error.code() == tls::Errc::verify_failed);
   // The server sends its CA along with its leaf, so OpenSSL finds a self-signed root it does
   // not trust.
-  CHECK(p.client->error.message() == "handshake: certificate verify failed: self-signed certificate in certificate chain");
+  CHECK(p.client->error.message() ==
+        "handshake: certificate verify failed: self-signed certificate in certificate chain");
   CHECK(p.server->error.code() == tls::Errc::handshake_failed);
   CHECK(p.server->error.detail() == "tlsv1 alert unknown ca");
   CHECK(p.close() == 0);
 }
 
-TEST_CASE("a certificate for another name fails with 'certificate verify failed: hostname mismatch'") {
+TEST_CASE(
+    "a certificate for another name fails with 'certificate verify failed: hostname mismatch'") {
   test_support::TestPki pki;
   TlsPair p(pki, &pki.other);  // the server presents other.test; the client asks for localhost
   p.run();

@@ -3,8 +3,8 @@
 
 #include "reactor/Loop.hpp"
 #include "reactor/LoopImpl.hpp"
-#include "reactor/TimerWheel.hpp"
 #include "reactor/Timer.hpp"
+#include "reactor/TimerWheel.hpp"
 
 namespace {
 
@@ -66,7 +66,8 @@ TEST_CASE("deadlines beyond one turn of the wheel wait for their turn") {
   reactor::Loop loop;
   auto& wheel = loop.impl().wheel();
   const std::uint64_t base = loop.now();
-  const std::uint64_t horizon = reactor::detail::TimerWheel::slots * reactor::detail::TimerWheel::tick_ms;
+  const std::uint64_t horizon =
+      reactor::detail::TimerWheel::slots * reactor::detail::TimerWheel::tick_ms;
   Probe p;
   wheel.schedule(p, base + 2 * horizon + 250);
   for (std::uint64_t t = base; t < base + 2 * horizon + 100; t += 1000) wheel.sweep(t);

@@ -31,8 +31,9 @@ TEST_CASE("closing the loop waits for queued work and still runs each completion
   reactor::Loop loop;
   int completions = 0;
   for (int i = 0; i < 4; ++i)
-    reactor::queue_work(loop, [] { std::this_thread::sleep_for(std::chrono::milliseconds(20)); },
-                        [&](bool) { ++completions; });
+    reactor::queue_work(
+        loop, [] { std::this_thread::sleep_for(std::chrono::milliseconds(20)); },
+        [&](bool) { ++completions; });
   CHECK(loop.close() == 0);
   CHECK(completions == 4);
 }

@@ -23,10 +23,12 @@ class Collect final : public tls::Sink {
 };
 
 struct EnginePair {
-  EnginePair(std::shared_ptr<const tls::Context> client_ctx, std::shared_ptr<const tls::Context> server_ctx,
+  EnginePair(std::shared_ptr<const tls::Context> client_ctx,
+             std::shared_ptr<const tls::Context> server_ctx,
              tls::EngineOptions client_options = {"localhost", 443, 0},
              tls::EngineOptions server_options = {})
-      : client(std::move(client_ctx), client_options), server(std::move(server_ctx), server_options) {}
+      : client(std::move(client_ctx), client_options),
+        server(std::move(server_ctx), server_options) {}
 
   tls::Engine client;
   tls::Engine server;

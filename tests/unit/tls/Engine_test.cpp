@@ -13,8 +13,8 @@
 #include <cerrno>
 #include <fstream>
 
-#include "tests/unit/tls/EnginePair.hpp"
 #include "tests/support/TestPki.hpp"
+#include "tests/unit/tls/EnginePair.hpp"
 
 using namespace test_support;
 using tls::Engine;
@@ -66,7 +66,8 @@ std::vector<Record> records_in(const std::vector<std::byte>& stream) {
 
 }  // namespace
 
-TEST_CASE("handshakes complete over TLS 1.2 and 1.3 with ECDSA and RSA keys, data flows both ways") {
+TEST_CASE(
+    "handshakes complete over TLS 1.2 and 1.3 with ECDSA and RSA keys, data flows both ways") {
   TestPki pki;
   for (const auto* files : {&pki.ecdsa, &pki.rsa}) {
     for (const int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
@@ -97,7 +98,8 @@ TEST_CASE("handshakes complete over TLS 1.2 and 1.3 with ECDSA and RSA keys, dat
 
 TEST_CASE("ciphertext dribbled one byte at a time gives WANT_READ at every step and exact data") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
+               server_context(server_config(pki.ecdsa)));
   p.chunk = 1;
   const std::string message = pattern(100 * 1024);
   p.client.write(bytes(message));
@@ -112,8 +114,8 @@ TEST_CASE("ciphertext dribbled one byte at a time gives WANT_READ at every step 
 
 TEST_CASE("a bounded output BIO produces WANT_WRITE for real and the engine recovers byte-exact") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.rsa.ca_file)), server_context(server_config(pki.rsa)),
-               {"localhost", 443, 4096}, {"", 0, 1024});
+  EnginePair p(client_context(client_config(pki.rsa.ca_file)),
+               server_context(server_config(pki.rsa)), {"localhost", 443, 4096}, {"", 0, 1024});
   const std::string up = pattern(1 << 20, 2);
   const std::string down = pattern(1 << 20, 3);
   p.client.write(bytes(up));
@@ -130,7 +132,8 @@ TEST_CASE("a bounded output BIO produces WANT_WRITE for real and the engine reco
 
 TEST_CASE("close_notify arrives as ZERO_RETURN, the other side may still write, then both close") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
+               server_context(server_config(pki.ecdsa)));
   REQUIRE(p.handshake());
   p.client.write(bytes("last words"));
   p.client.close();
@@ -153,7 +156,8 @@ TEST_CASE("close_notify arrives as ZERO_RETURN, the other side may still write, 
 
 TEST_CASE("a transport cut without close_notify is reported as stream_truncated") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
+               server_context(server_config(pki.ecdsa)));
   REQUIRE(p.handshake());
   p.client.write(bytes("partial"));
   p.pump();
@@ -165,7 +169,8 @@ TEST_CASE("a transport cut without close_notify is reported as stream_truncated"
   CHECK(p.server.error().context == "read");
   CHECK(p.server.is_closed());
   CHECK(p.server_want == Want::closed);
-  CHECK(p.server.error().message() == "read: stream truncated: the peer closed without close_notify");
+  CHECK(p.server.error().message() ==
+        "read: stream truncated: the peer closed without close_notify");
 }
 
 TEST_CASE("garbage instead of a ClientHello fails the handshake with an SSL error and an alert") {
@@ -183,7 +188,8 @@ TEST_CASE("garbage instead of a ClientHello fails the handshake with an SSL erro
   }
   SUBCASE("a handshake record with a nonsense body") {
     Engine server(ctx);
-    const unsigned char junk[] = {0x16, 0x03, 0x01, 0x00, 0x08, 0x01, 0x00, 0x00, 0x04, 0xde, 0xad, 0xbe, 0xef};
+    const unsigned char junk[] = {0x16, 0x03, 0x01, 0x00, 0x08, 0x01, 0x00,
+                                  0x00, 0x04, 0xde, 0xad, 0xbe, 0xef};
     server.feed(std::as_bytes(std::span(junk)));
     Collect sink;
     std::vector<std::byte> scratch(4096);
@@ -200,7 +206,8 @@ TEST_CASE("garbage instead of a ClientHello fails the handshake with an SSL erro
 
 TEST_CASE("junk left in the thread's error queue does not turn a WANT_READ into an error") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
+               server_context(server_config(pki.ecdsa)));
   p.chunk = 7;
   const std::string message = pattern(50'000);
   p.client.write(bytes(message));
@@ -222,7 +229,8 @@ TEST_CASE("junk left in the thread's error queue does not turn a WANT_READ into 
 
 TEST_CASE("plaintext queued before the handshake is sent after it, in records of at most 16 KiB") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
+               server_context(server_config(pki.ecdsa)));
   const std::string message = pattern(1 << 20);
   p.client.write(bytes(message));
   CHECK(p.client.queued_plaintext() == message.size());
@@ -248,7 +256,8 @@ TEST_CASE("plaintext queued before the handshake is sent after it, in records of
 
 TEST_CASE("a zero-length write is never issued to OpenSSL") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
+               server_context(server_config(pki.ecdsa)));
   REQUIRE(p.handshake());
   const auto before = p.client.result_count(Op::write, SSL_ERROR_NONE);
   p.client.write({});
@@ -260,8 +269,8 @@ TEST_CASE("a zero-length write is never issued to OpenSSL") {
 
 TEST_CASE("partial-write mode: short SSL_write successes continue from where they stopped") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)),
-               {"localhost", 443, 2048}, {});
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
+               server_context(server_config(pki.ecdsa)), {"localhost", 443, 2048}, {});
   REQUIRE(p.handshake());
   // Small records and a small output: one 16 KiB SSL_write spans many records and the output
   // fills part-way, so SSL_MODE_ENABLE_PARTIAL_WRITE returns short counts.
@@ -274,7 +283,8 @@ TEST_CASE("partial-write mode: short SSL_write successes continue from where the
   CHECK(p.client.result_count(Op::write, SSL_ERROR_WANT_WRITE) > 0);
 }
 
-TEST_CASE("TLS 1.2 renegotiation by the server in the middle of a large write: WANT_READ, then exact") {
+TEST_CASE(
+    "TLS 1.2 renegotiation by the server in the middle of a large write: WANT_READ, then exact") {
   TestPki pki;
   auto sc = server_config(pki.ecdsa);
   sc.max_version = TLS1_2_VERSION;
@@ -322,7 +332,8 @@ TEST_CASE("client-initiated renegotiation is refused by default and allowed by t
 
 TEST_CASE("TLS 1.3 KeyUpdate both ways mid-stream, and a requested update is answered by a read") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
+               server_context(server_config(pki.ecdsa)));
   REQUIRE(p.handshake());
   p.client.write(bytes("one "));
   p.pump();
@@ -347,7 +358,8 @@ TEST_CASE("TLS 1.3 KeyUpdate both ways mid-stream, and a requested update is ans
   CHECK_FALSE(p.server.error());
 }
 
-TEST_CASE("a TLS 1.3 NewSessionTicket arrives after the handshake and resumes the next connection") {
+TEST_CASE(
+    "a TLS 1.3 NewSessionTicket arrives after the handshake and resumes the next connection") {
   TestPki pki;
   auto client_ctx = client_context(client_config(pki.ecdsa.ca_file));
   auto server_ctx = server_context(server_config(pki.ecdsa));
@@ -394,7 +406,8 @@ TEST_CASE("two servers sharing a ticket key file resume each other's sessions") 
       {
         std::vector<unsigned char> key(static_cast<std::size_t>(size));
         REQUIRE(RAND_bytes(key.data(), size) == 1);
-        std::ofstream(key_file, std::ios::binary).write(reinterpret_cast<const char*>(key.data()), size);
+        std::ofstream(key_file, std::ios::binary)
+            .write(reinterpret_cast<const char*>(key.data()), size);
       }
       auto sc = server_config(pki.ecdsa);
       sc.max_version = version;
@@ -447,7 +460,8 @@ TEST_CASE("mutual TLS: a client certificate from the trusted CA is accepted, oth
   }
 }
 
-TEST_CASE("SNI picks the certificate (exact, wildcard, default) and a name mismatch fails verification") {
+TEST_CASE(
+    "SNI picks the certificate (exact, wildcard, default) and a name mismatch fails verification") {
   TestPki pki;
   tls::ServerConfig sc;
   sc.certificates = {pki.ecdsa.leaf, pki.other.leaf, pki.wild.leaf};
@@ -469,7 +483,8 @@ TEST_CASE("SNI picks the certificate (exact, wildcard, default) and a name misma
   auto mismatch = connect("nomatch.test");
   mismatch->pump();
   CHECK(mismatch->client.error().code == tls::Errc::verify_failed);
-  CHECK(mismatch->client.error().message() == "handshake: certificate verify failed: hostname mismatch");
+  CHECK(mismatch->client.error().message() ==
+        "handshake: certificate verify failed: hostname mismatch");
   CHECK(mismatch->server.is_closed());  // told by the client's alert
 
   auto strict = sc;
@@ -508,7 +523,8 @@ TEST_CASE("ALPN: the server's preference among the client's offers, or a refusal
 
 TEST_CASE("a sink that stops keeps the rest buffered until the next advance") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
+               server_context(server_config(pki.ecdsa)));
   REQUIRE(p.handshake());
   const std::string message = pattern(100 * 1024, 5);
   p.server_in.stop_after_each = true;
@@ -529,7 +545,8 @@ TEST_CASE("a sink that stops keeps the rest buffered until the next advance") {
 
 TEST_CASE("the write budget bounds how much plaintext one advance encrypts") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)));
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
+               server_context(server_config(pki.ecdsa)));
   REQUIRE(p.handshake());
   p.client.write(bytes(pattern(1 << 20)));
   p.client.advance(p.client_in, p.scratch, 32 * 1024);
@@ -539,8 +556,8 @@ TEST_CASE("the write budget bounds how much plaintext one advance encrypts") {
 
 TEST_CASE("an output that fails like a dead socket gives SSL_ERROR_SYSCALL and a clean end") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(server_config(pki.ecdsa)),
-               {"localhost", 443, 4096}, {});
+  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
+               server_context(server_config(pki.ecdsa)), {"localhost", 443, 4096}, {});
   REQUIRE(p.handshake());
   // What a socket BIO does when the connection died: write fails, errno says why, no retry
   // and nothing on the error queue. OpenSSL turns exactly that into SSL_ERROR_SYSCALL.
@@ -550,7 +567,8 @@ TEST_CASE("an output that fails like a dead socket gives SSL_ERROR_SYSCALL and a
       errno = EPIPE;
       return -1;
     });
-    BIO_meth_set_ctrl(m, [](BIO*, int cmd, long, void*) -> long { return cmd == BIO_CTRL_FLUSH ? 1 : 0; });
+    BIO_meth_set_ctrl(
+        m, [](BIO*, int cmd, long, void*) -> long { return cmd == BIO_CTRL_FLUSH ? 1 : 0; });
     BIO_meth_set_create(m, [](BIO* b) {
       BIO_set_init(b, 1);
       return 1;
@@ -630,10 +648,12 @@ TEST_CASE("an IP-literal host sends no SNI and is verified against the certifica
   CHECK(v6.server.info().server_name.empty());
   EnginePair wrong(client_ctx, server_ctx, {"127.0.0.2", 443, 0});  // not in the certificate
   wrong.pump();
-  CHECK(wrong.client.error().message() == "handshake: certificate verify failed: IP address mismatch");
+  CHECK(wrong.client.error().message() ==
+        "handshake: certificate verify failed: IP address mismatch");
 }
 
-TEST_CASE("an impossible result met anyway (WANT_CONNECT from a connect BIO) becomes an internal error, not a hang") {
+TEST_CASE(
+    "an impossible result met anyway (WANT_CONNECT from a connect BIO) becomes an internal error, not a hang") {
   // Produce the result for real inside an Engine by giving its SSL a connect BIO towards a
   // listener whose full accept queue drops the SYN: the handshake cannot start.
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -103,7 +103,8 @@ struct Parked {
 
 // ---- WANT_CLIENT_HELLO_CB -----------------------------------------------------------------
 
-TEST_CASE("a hello decision that comes later parks the server on WANT_CLIENT_HELLO_CB, then use() switches the certificate") {
+TEST_CASE(
+    "a hello decision that comes later parks the server on WANT_CLIENT_HELLO_CB, then use() switches the certificate") {
   TestPki pki;
   AskedHello asked;
   auto sc = serving(pki.ecdsa);
@@ -124,9 +125,11 @@ TEST_CASE("a hello decision that comes later parks the server on WANT_CLIENT_HEL
   CHECK(hello.alpn == std::vector<std::string>{"h2", "http/1.1"});
   CHECK(hello.versions == std::vector<int>{TLS1_3_VERSION, TLS1_2_VERSION});
   CHECK_FALSE(hello.has_certificate);  // the listening Context serves localhost only
-  for (const int type : {TLSEXT_TYPE_server_name, TLSEXT_TYPE_application_layer_protocol_negotiation,
-                         TLSEXT_TYPE_supported_versions, TLSEXT_TYPE_key_share})
-    CHECK(std::find(hello.extensions.begin(), hello.extensions.end(), type) != hello.extensions.end());
+  for (const int type :
+       {TLSEXT_TYPE_server_name, TLSEXT_TYPE_application_layer_protocol_negotiation,
+        TLSEXT_TYPE_supported_versions, TLSEXT_TYPE_key_share})
+    CHECK(std::find(hello.extensions.begin(), hello.extensions.end(), type) !=
+          hello.extensions.end());
 
   // Parked: more pumping issues no SSL call and asks nothing again.
   p.pump();
@@ -136,7 +139,8 @@ TEST_CASE("a hello decision that comes later parks the server on WANT_CLIENT_HEL
 
   from_another_thread([&] { asked.handle->use(other); });
   CHECK(woken.count == 1);
-  from_another_thread([&] { asked.handle->reject(SSL_AD_HANDSHAKE_FAILURE); });  // one-shot: ignored
+  from_another_thread(
+      [&] { asked.handle->reject(SSL_AD_HANDSHAKE_FAILURE); });  // one-shot: ignored
   CHECK(woken.count == 1);
   p.server.resume();
   REQUIRE(p.handshake());
@@ -157,7 +161,8 @@ TEST_CASE("a hello decision given inside the hook does not park: proceed keeps t
     has_certificate = h.has_certificate;
     d.proceed();
   };
-  EnginePair p(client_context(trusting(pki.all_server_cas)), server_context(sc), {"other.test", 443, 0});
+  EnginePair p(client_context(trusting(pki.all_server_cas)), server_context(sc),
+               {"other.test", 443, 0});
   REQUIRE(p.handshake());
   CHECK(has_certificate);
   CHECK(p.server.result_count(SSL_ERROR_WANT_CLIENT_HELLO_CB) == 0);
@@ -169,7 +174,8 @@ TEST_CASE("a rejected ClientHello fails with the alert chosen: unrecognized_name
   AskedHello asked;
   auto sc = serving(pki.ecdsa);
   sc.on_client_hello = asked.hook();
-  EnginePair p(client_context(trusting(pki.all_server_cas)), server_context(sc), {"nobody.test", 443, 0});
+  EnginePair p(client_context(trusting(pki.all_server_cas)), server_context(sc),
+               {"nobody.test", 443, 0});
   Woken woken;
   woken.attach(p.server);
   p.pump();
@@ -178,34 +184,41 @@ TEST_CASE("a rejected ClientHello fails with the alert chosen: unrecognized_name
   p.server.resume();
   p.pump();
   CHECK(p.server.error().code == tls::Errc::unrecognized_name);
-  CHECK(p.server.error().message() == "handshake: no certificate for the requested server name: nobody.test");
+  CHECK(p.server.error().message() ==
+        "handshake: no certificate for the requested server name: nobody.test");
   CHECK(p.client.error().code == tls::Errc::handshake_failed);
   CHECK(p.client.error().message() == "handshake: handshake failed: tlsv1 unrecognized name");
   CHECK_FALSE(p.client.is_handshake_done());
 }
 
-TEST_CASE("a hello decision dropped unanswered, or a hook that throws, fails the handshake at once") {
+TEST_CASE(
+    "a hello decision dropped unanswered, or a hook that throws, fails the handshake at once") {
   TestPki pki;
   SUBCASE("dropped") {
     auto sc = serving(pki.ecdsa);
     sc.on_client_hello = [](const tls::ClientHello&, tls::HelloDecision) {};
     EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(sc));
     p.pump();
-    CHECK(p.server.error().message() ==
-          "handshake: handshake failed: the application dropped its hello decision without answering");
+    CHECK(
+        p.server.error().message() ==
+        "handshake: handshake failed: the application dropped its hello decision without answering");
     CHECK(p.client.error().detail == "tlsv1 alert internal error");
   }
   SUBCASE("throws") {
     auto sc = serving(pki.ecdsa);
-    sc.on_client_hello = [](const tls::ClientHello&, tls::HelloDecision) { throw std::runtime_error("no tenants"); };
+    sc.on_client_hello = [](const tls::ClientHello&, tls::HelloDecision) {
+      throw std::runtime_error("no tenants");
+    };
     EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(sc));
     p.pump();
-    CHECK(p.server.error().message() == "handshake: handshake failed: on_client_hello threw: no tenants");
+    CHECK(p.server.error().message() ==
+          "handshake: handshake failed: on_client_hello threw: no tenants");
     CHECK(p.client.is_closed());
   }
 }
 
-TEST_CASE("a hello decision works inside an OpenSSL async job, on a server that signs on the worker pool") {
+TEST_CASE(
+    "a hello decision works inside an OpenSSL async job, on a server that signs on the worker pool") {
   TestPki pki;
   AskedHello asked;
   auto sc = serving(pki.ecdsa);
@@ -248,8 +261,10 @@ TEST_CASE("a server certificate chosen later parks on WANT_X509_LOOKUP and is th
     CHECK(asked.request->server_name == "localhost");
     const auto rsa = load(pki.rsa);
     from_another_thread([&] {
-      if (choose_rsa) asked.handle->use(rsa);
-      else asked.handle->decline();  // the configured certificate
+      if (choose_rsa)
+        asked.handle->use(rsa);
+      else
+        asked.handle->decline();  // the configured certificate
     });
     CHECK(woken.count == 1);
     p.server.resume();
@@ -271,7 +286,8 @@ Parked::Configure requiring_a_client_certificate(AskedCertificate& asked) {
 
 }  // namespace
 
-TEST_CASE("a client certificate chosen later parks the client on WANT_X509_LOOKUP and mutual TLS succeeds") {
+TEST_CASE(
+    "a client certificate chosen later parks the client on WANT_X509_LOOKUP and mutual TLS succeeds") {
   AskedCertificate asked;
   Parked parked(requiring_a_client_certificate(asked), true, Want::x509_lookup);
   EnginePair& p = *parked.p;
@@ -282,7 +298,8 @@ TEST_CASE("a client certificate chosen later parks the client on WANT_X509_LOOKU
   tls::BioPtr bio(BIO_new_file(parked.pki.client.ca_file.c_str(), "r"));
   const tls::X509Ptr client_ca(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   std::array<char, 256> ca_subject{};
-  X509_NAME_oneline(X509_get_subject_name(client_ca.get()), ca_subject.data(), static_cast<int>(ca_subject.size()));
+  X509_NAME_oneline(X509_get_subject_name(client_ca.get()), ca_subject.data(),
+                    static_cast<int>(ca_subject.size()));
   CHECK(asked.request->ca_names.front() == ca_subject.data());
   const auto mine = load(parked.pki.client);
   from_another_thread([&] { asked.handle->use(mine); });
@@ -322,10 +339,12 @@ std::vector<unsigned char> spki_sha256_of(const std::string& cert_file) {
 
 }  // namespace
 
-TEST_CASE("an asynchronous verify policy parks the client on WANT_RETRY_VERIFY, and accept completes the handshake") {
+TEST_CASE(
+    "an asynchronous verify policy parks the client on WANT_RETRY_VERIFY, and accept completes the handshake") {
   AskedVerify asked;
-  Parked v([&](tls::ServerConfig&, tls::ClientConfig& cc, const TestPki&) { cc.on_verify = asked.hook(); }, true,
-           Want::retry_verify);
+  Parked v([&](tls::ServerConfig&, tls::ClientConfig& cc,
+               const TestPki&) { cc.on_verify = asked.hook(); },
+           true, Want::retry_verify);
   EnginePair& p = *v.p;
   CHECK(p.client.parked() == Want::retry_verify);
   CHECK(p.client.result_count(Op::handshake, SSL_ERROR_WANT_RETRY_VERIFY) == 1);
@@ -346,18 +365,21 @@ TEST_CASE("an asynchronous verify policy parks the client on WANT_RETRY_VERIFY, 
   CHECK(SSL_get_verify_result(p.client.native()) == X509_V_OK);
 }
 
-TEST_CASE("a verify policy that rejects fails the handshake with bad_certificate and 'certificate rejected by the application'") {
+TEST_CASE(
+    "a verify policy that rejects fails the handshake with bad_certificate and 'certificate rejected by the application'") {
   AskedVerify asked;
-  Parked v([&](tls::ServerConfig&, tls::ClientConfig& cc, const TestPki&) { cc.on_verify = asked.hook(); }, true,
-           Want::retry_verify);
+  Parked v([&](tls::ServerConfig&, tls::ClientConfig& cc,
+               const TestPki&) { cc.on_verify = asked.hook(); },
+           true, Want::retry_verify);
   EnginePair& p = *v.p;
   from_another_thread([&] { asked.handle->reject("pin mismatch"); });
   CHECK(v.woken.count == 1);
   p.client.resume();
   p.pump();
   CHECK(p.client.error().code == tls::Errc::verify_failed);
-  CHECK(p.client.error().message() ==
-        "handshake: certificate verify failed: certificate rejected by the application: pin mismatch");
+  CHECK(
+      p.client.error().message() ==
+      "handshake: certificate verify failed: certificate rejected by the application: pin mismatch");
   CHECK(p.client.error().verify_result == X509_V_ERR_CERT_REJECTED);
   CHECK(p.server.error().detail == "sslv3 alert bad certificate");  // the alert reached the server
   CHECK_FALSE(p.server.is_handshake_done());
@@ -371,10 +393,12 @@ TEST_CASE("the verify policy is not asked when OpenSSL's own verification alread
   EnginePair p(client_context(cc), server_context(serving(pki.ecdsa)));
   p.pump();
   CHECK(asked.calls == 0);
-  CHECK(p.client.error().message() == "handshake: certificate verify failed: self-signed certificate in certificate chain");
+  CHECK(p.client.error().message() ==
+        "handshake: certificate verify failed: self-signed certificate in certificate chain");
 }
 
-TEST_CASE("with verification off the verify policy decides alone: a pinned key passes, another is rejected") {
+TEST_CASE(
+    "with verification off the verify policy decides alone: a pinned key passes, another is rejected") {
   TestPki pki;
   const auto pin = spki_sha256_of(pki.ecdsa.leaf.cert_file);
   for (const auto* files : {&pki.ecdsa, &pki.rsa}) {
@@ -392,17 +416,22 @@ TEST_CASE("with verification off the verify policy decides alone: a pinned key p
     const tls::VerifyRequest& request = *asked.request;
     // A policy service answers from its own thread.
     from_another_thread([&] {
-      if (request.spki_sha256 == pin) asked.handle->accept();
-      else asked.handle->reject("key not pinned");
+      if (request.spki_sha256 == pin)
+        asked.handle->accept();
+      else
+        asked.handle->reject("key not pinned");
     });
     REQUIRE(woken.count == 1);
     p.client.resume();
     p.pump();
     CHECK(request.openssl_result != X509_V_OK);  // OpenSSL alone would not trust it
     CHECK(p.client.is_handshake_done() == pinned);
-    if (pinned) CHECK(SSL_get_verify_result(p.client.native()) == X509_V_OK);
-    else CHECK(p.client.error().message() ==
-               "handshake: certificate verify failed: certificate rejected by the application: key not pinned");
+    if (pinned)
+      CHECK(SSL_get_verify_result(p.client.native()) == X509_V_OK);
+    else
+      CHECK(
+          p.client.error().message() ==
+          "handshake: certificate verify failed: certificate rejected by the application: key not pinned");
   }
 }
 
@@ -418,16 +447,21 @@ std::vector<unsigned char> wire(std::initializer_list<int> bytes) {
 
 }  // namespace
 
-TEST_CASE("ClientHello extension parsers read well-formed bytes and refuse every malformed length") {
+TEST_CASE(
+    "ClientHello extension parsers read well-formed bytes and refuse every malformed length") {
   std::string name;
   CHECK(tls::hello::server_name(wire({0, 6, 0, 0, 3, 'A', 'b', 'c'}), name));
   CHECK(name == "abc");
   std::string untouched = "kept";
-  CHECK_FALSE(tls::hello::server_name(wire({0, 7, 0, 0, 3, 'a', 'b', 'c'}), untouched));  // list too long
-  CHECK_FALSE(tls::hello::server_name(wire({0, 6, 0, 0, 4, 'a', 'b', 'c'}), untouched));  // name too long
-  CHECK_FALSE(tls::hello::server_name(wire({0, 3, 0, 0, 0}), untouched));                 // empty name
-  CHECK_FALSE(tls::hello::server_name(wire({0, 6, 0, 0, 3, 'a', 0, 'c'}), untouched));    // NUL inside
-  CHECK_FALSE(tls::hello::server_name(wire({0, 8, 0, 0, 1, 'a', 0, 0, 1, 'b'}), untouched));  // two host names
+  CHECK_FALSE(
+      tls::hello::server_name(wire({0, 7, 0, 0, 3, 'a', 'b', 'c'}), untouched));  // list too long
+  CHECK_FALSE(
+      tls::hello::server_name(wire({0, 6, 0, 0, 4, 'a', 'b', 'c'}), untouched));  // name too long
+  CHECK_FALSE(tls::hello::server_name(wire({0, 3, 0, 0, 0}), untouched));         // empty name
+  CHECK_FALSE(
+      tls::hello::server_name(wire({0, 6, 0, 0, 3, 'a', 0, 'c'}), untouched));  // NUL inside
+  CHECK_FALSE(tls::hello::server_name(wire({0, 8, 0, 0, 1, 'a', 0, 0, 1, 'b'}),
+                                      untouched));  // two host names
   CHECK_FALSE(tls::hello::server_name(wire({0}), untouched));
   CHECK_FALSE(tls::hello::server_name({}, untouched));
   CHECK(untouched == "kept");
@@ -449,7 +483,8 @@ TEST_CASE("ClientHello extension parsers read well-formed bytes and refuse every
   std::mt19937 rng(7);
   for (int i = 0; i < 20000; ++i) {
     std::vector<unsigned char> junk(rng() % 24);
-    for (auto& b : junk) b = static_cast<unsigned char>(rng() % 8);  // small values: plausible lengths
+    for (auto& b : junk)
+      b = static_cast<unsigned char>(rng() % 8);  // small values: plausible lengths
     std::string s;
     std::vector<std::string> a;
     std::vector<int> v;
@@ -461,12 +496,14 @@ TEST_CASE("ClientHello extension parsers read well-formed bytes and refuse every
 
 // ---- CertificateDirectory, in memory --------------------------------------------------------
 
-TEST_CASE("CertificateDirectory: a name with files is loaded on the worker pool and used, an unknown one refused") {
+TEST_CASE(
+    "CertificateDirectory: a name with files is loaded on the worker pool and used, an unknown one refused") {
   TestPki pki;
   const std::string dir = pki.path("sites");
   std::error_code code;
   std::string message;
-  const auto files = tls::dev::write(tls::dev::generate({"tenant.test"}), dir + "/tenant.test", code, message);
+  const auto files =
+      tls::dev::write(tls::dev::generate({"tenant.test"}), dir + "/tenant.test", code, message);
   REQUIRE_MESSAGE(!code, message);
   auto sc = serving(pki.ecdsa);
   auto directory = tls::CertificateDirectory::create(dir, sc);
@@ -481,7 +518,8 @@ TEST_CASE("CertificateDirectory: a name with files is loaded on the worker pool 
     woken.attach(p.server);
     p.pump();
     if (p.server_want == Want::client_hello) {
-      for (int i = 0; i < 1000 && woken.count == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      for (int i = 0; i < 1000 && woken.count == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
       REQUIRE(woken.count == 1);
       p.server.resume();
       p.pump();
@@ -491,7 +529,8 @@ TEST_CASE("CertificateDirectory: a name with files is loaded on the worker pool 
       CHECK(p.client.error().detail == "tlsv1 unrecognized name");
     } else {
       CHECK(p.client.is_handshake_done());
-      const std::string expected = std::string(name) == "localhost" ? "/CN=localhost" : "/CN=tenant.test";
+      const std::string expected =
+          std::string(name) == "localhost" ? "/CN=localhost" : "/CN=tenant.test";
       CHECK(p.client.info().peer_subject.ends_with(expected));
     }
   }
@@ -499,7 +538,8 @@ TEST_CASE("CertificateDirectory: a name with files is loaded on the worker pool 
   CHECK(directory->loads() == 2);  // tenant.test once (then cached), missing.test once
 }
 
-TEST_CASE("one hello decision and one certificate choice per connection, also after a HelloRetryRequest") {
+TEST_CASE(
+    "one hello decision and one certificate choice per connection, also after a HelloRetryRequest") {
   TestPki pki;
   AskedHello asked;
   AskedCertificate asked_certificate;
@@ -513,11 +553,15 @@ TEST_CASE("one hello decision and one certificate choice per connection, also af
   EnginePair p(client_context(cc), server_context(sc));
   Woken woken;
   woken.attach(p.server);
-  for (int round = 0; round < 4 && !p.server.is_handshake_done() && !p.server.is_closed(); ++round) {
+  for (int round = 0; round < 4 && !p.server.is_handshake_done() && !p.server.is_closed();
+       ++round) {
     p.pump();
-    if (p.server_want == Want::client_hello) asked.handle->proceed();
-    else if (p.server_want == Want::x509_lookup) asked_certificate.handle->use(rsa);
-    else break;
+    if (p.server_want == Want::client_hello)
+      asked.handle->proceed();
+    else if (p.server_want == Want::x509_lookup)
+      asked_certificate.handle->use(rsa);
+    else
+      break;
     p.server.resume();
   }
   p.pump();

@@ -53,7 +53,8 @@ void pump_with_signer(EnginePair& p) {
 // A Signer that answers from its own thread after a delay: a remote signer, an HSM.
 class SlowSigner final : public tls::Signer {
  public:
-  SlowSigner(tls::EvpPkeyPtr key, std::chrono::milliseconds delay) : local_(std::move(key)), delay_(delay) {}
+  SlowSigner(tls::EvpPkeyPtr key, std::chrono::milliseconds delay)
+      : local_(std::move(key)), delay_(delay) {}
   void sign(tls::SignRequest request, std::function<void(tls::SignResult)> done) override {
     ++calls;
     std::thread([this, request = std::move(request), done = std::move(done)] {
@@ -78,7 +79,8 @@ tls::EvpPkeyPtr load_key(const std::string& file) {
 
 }  // namespace
 
-TEST_CASE("a signer that answers later parks the handshake on WANT_ASYNC (ECDSA and RSA, 1.2 and 1.3)") {
+TEST_CASE(
+    "a signer that answers later parks the handshake on WANT_ASYNC (ECDSA and RSA, 1.2 and 1.3)") {
   TestPki pki;
   for (const auto* files : {&pki.ecdsa, &pki.rsa}) {
     for (const int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
@@ -86,7 +88,8 @@ TEST_CASE("a signer that answers later parks the handshake on WANT_ASYNC (ECDSA 
       CAPTURE(version);
       tls::ServerConfig sc;
       sc.certificates = {{files->leaf.cert_file, "",
-                          std::make_shared<SlowSigner>(load_key(files->leaf.key_file), std::chrono::milliseconds(100))}};
+                          std::make_shared<SlowSigner>(load_key(files->leaf.key_file),
+                                                       std::chrono::milliseconds(100))}};
       sc.max_version = version;
       EnginePair p(client_context(trusting(files->ca_file)), server_context(sc));
       p.pump();
@@ -121,9 +124,11 @@ TEST_CASE("offload_private_key signs on the worker pool: handshakes complete wit
   }
 }
 
-TEST_CASE("a custom Signer that answers later from its own thread is what the handshake waits for") {
+TEST_CASE(
+    "a custom Signer that answers later from its own thread is what the handshake waits for") {
   TestPki pki;
-  auto signer = std::make_shared<SlowSigner>(load_key(pki.ecdsa.leaf.key_file), std::chrono::milliseconds(100));
+  auto signer = std::make_shared<SlowSigner>(load_key(pki.ecdsa.leaf.key_file),
+                                             std::chrono::milliseconds(100));
   tls::ServerConfig sc;
   sc.certificates = {{pki.ecdsa.leaf.cert_file, "", signer}};  // keyless: no key file at all
   EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(sc));
@@ -136,11 +141,13 @@ TEST_CASE("a custom Signer that answers later from its own thread is what the ha
   CHECK(signer->calls == 1);
 }
 
-TEST_CASE("with one async job per thread a second handshake gets WANT_ASYNC_JOB until the first frees it") {
+TEST_CASE(
+    "with one async job per thread a second handshake gets WANT_ASYNC_JOB until the first frees it") {
   TestPki pki;
   REQUIRE(tls::limit_async_jobs(1));
   {
-    auto signer = std::make_shared<SlowSigner>(load_key(pki.ecdsa.leaf.key_file), std::chrono::milliseconds(200));
+    auto signer = std::make_shared<SlowSigner>(load_key(pki.ecdsa.leaf.key_file),
+                                               std::chrono::milliseconds(200));
     tls::ServerConfig sc;
     sc.certificates = {{pki.ecdsa.leaf.cert_file, "", signer}};
     auto server_ctx = server_context(sc);
@@ -167,7 +174,9 @@ TEST_CASE("a signer that fails fails the handshake cleanly") {
   TestPki pki;
   class Refusing final : public tls::Signer {
    public:
-    void sign(tls::SignRequest, std::function<void(tls::SignResult)> done) override { done(std::nullopt); }
+    void sign(tls::SignRequest, std::function<void(tls::SignResult)> done) override {
+      done(std::nullopt);
+    }
   };
   tls::ServerConfig sc;
   sc.certificates = {{pki.ecdsa.leaf.cert_file, "", std::make_shared<Refusing>()}};
