@@ -10,6 +10,7 @@
 #include "reactor/TcpConnector.hpp"
 #include "reactor/TcpListener.hpp"
 #include "tests/support/Recorder.hpp"
+#include "tests/support/StuckListener.hpp"
 #include "tests/support/Watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -85,24 +86,8 @@ TEST_CASE("a host name with an IPv4 listener behind it connects even if ::1 come
 }
 
 TEST_CASE("a connect whose SYN is never answered fails at the connect timeout") {
-  // A listener with a full accept queue drops further SYNs (Linux), so the connect hangs.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-  REQUIRE(::listen(fd, 0) == 0);
-  socklen_t len = sizeof sa;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0);
-  const auto port = ntohs(sa.sin_port);
-  std::vector<int> fillers;
-  for (int i = 0; i < 4; ++i) {
-    const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    ::connect(c, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-    fillers.push_back(c);
-  }
-  ::usleep(100 * 1000);
+  const test_support::StuckListener stuck;
+  const auto port = stuck.port();
   reactor::ConnectOptions options;
   options.timeout = 400ms;
   const auto r = attempt({"127.0.0.1", port}, options);
@@ -110,8 +95,6 @@ TEST_CASE("a connect whose SYN is never answered fails at the connect timeout") 
   CHECK(r->error.code() == reactor::Errc::connect_timeout);
   CHECK(r->error.message() ==
         "connect 127.0.0.1:" + std::to_string(port) + ": connection timed out");
-  for (int c : fillers) ::close(c);
-  ::close(fd);
 }
 
 TEST_CASE("close() while connecting ends the attempt without on_open") {

@@ -11,6 +11,7 @@
 #include "reactor/Loop.hpp"
 #include "reactor/TcpConnector.hpp"
 #include "reactor/TcpListener.hpp"
+#include "tests/support/Pattern.hpp"
 #include "tests/support/Recorder.hpp"
 #include "tests/support/Watchdog.hpp"
 #include "tls/TlsTransport.hpp"
@@ -68,17 +69,5 @@ struct Pair {
     return h;
   }
 };
-
-inline std::string pattern(std::size_t size) {
-  std::string s(size, '\0');
-  std::uint32_t x = 2463534242u;
-  for (auto& ch : s) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    ch = static_cast<char>(x);
-  }
-  return s;
-}
 
 }  // namespace test_support

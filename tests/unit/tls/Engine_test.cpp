@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <fstream>
 
+#include "tests/support/Pattern.hpp"
+#include "tests/support/StuckListener.hpp"
 #include "tests/support/TestPki.hpp"
 #include "tests/unit/tls/EnginePair.hpp"
 
@@ -22,18 +24,6 @@ using tls::Want;
 using Op = tls::Engine::Op;
 
 namespace {
-
-std::string pattern(std::size_t size, unsigned seed = 1) {
-  std::string s(size, '\0');
-  std::uint32_t x = 2463534242u * seed;
-  for (auto& ch : s) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    ch = static_cast<char>(x);
-  }
-  return s;
-}
 
 tls::ServerConfig server_config(const tls::dev::Files& files) {
   tls::ServerConfig c;
@@ -587,26 +577,11 @@ TEST_CASE("an output that fails like a dead socket gives SSL_ERROR_SYSCALL and a
 TEST_CASE("WANT_CONNECT comes only from a connect BIO, which the engine never uses") {
   // A listener with a full accept queue drops further SYNs, so a non-blocking connect stays
   // in progress and the handshake cannot start.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-  REQUIRE(::listen(fd, 0) == 0);
-  socklen_t len = sizeof sa;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0);
-  std::vector<int> fillers;
-  for (int i = 0; i < 4; ++i) {
-    const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    ::connect(c, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-    fillers.push_back(c);
-  }
-  ::usleep(100 * 1000);
+  const test_support::StuckListener stuck;
   TestPki pki;
   auto ctx = client_context(client_config(pki.ecdsa.ca_file));
   tls::SslPtr ssl(SSL_new(ctx->native()));
-  const std::string target = "127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
+  const std::string target = "127.0.0.1:" + std::to_string(stuck.port());
   BIO* bio = BIO_new_connect(target.c_str());
   REQUIRE(bio != nullptr);
   BIO_set_nbio(bio, 1);
@@ -616,8 +591,6 @@ TEST_CASE("WANT_CONNECT comes only from a connect BIO, which the engine never us
   const int ret = SSL_do_handshake(ssl.get());
   CHECK(SSL_get_error(ssl.get(), ret) == SSL_ERROR_WANT_CONNECT);
   ERR_clear_error();
-  for (int c : fillers) ::close(c);
-  ::close(fd);
 }
 
 TEST_CASE("WANT_ACCEPT comes only from an accept BIO, which the engine never uses") {
@@ -656,25 +629,10 @@ TEST_CASE(
     "an impossible result met anyway (WANT_CONNECT from a connect BIO) becomes an internal error, not a hang") {
   // Produce the result for real inside an Engine by giving its SSL a connect BIO towards a
   // listener whose full accept queue drops the SYN: the handshake cannot start.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-  REQUIRE(::listen(fd, 0) == 0);
-  socklen_t len = sizeof sa;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0);
-  std::vector<int> fillers;
-  for (int i = 0; i < 4; ++i) {
-    const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    ::connect(c, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-    fillers.push_back(c);
-  }
-  ::usleep(100 * 1000);
+  const test_support::StuckListener stuck;
   TestPki pki;
   tls::Engine engine(client_context(client_config(pki.ecdsa.ca_file)), {"localhost", 443, 0});
-  const std::string target = "127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
+  const std::string target = "127.0.0.1:" + std::to_string(stuck.port());
   BIO* bio = BIO_new_connect(target.c_str());
   REQUIRE(bio != nullptr);
   BIO_set_nbio(bio, 1);
@@ -687,6 +645,4 @@ TEST_CASE(
   CHECK(engine.error().message() ==
         "handshake: internal TLS error: SSL_ERROR_WANT_CONNECT cannot happen over memory BIOs");
   CHECK(engine.advance(sink, scratch) == Want::closed);  // and it stays closed: no retry loop
-  for (int c : fillers) ::close(c);
-  ::close(fd);
 }
