@@ -12,8 +12,12 @@
 #include <string>
 #include <vector>
 
+#include <openssl/pem.h>
+
 #include "tls/Context.hpp"
 #include "tls/DevCert.hpp"
+#include "tls/Loader.hpp"
+#include "tls/Ptr.hpp"
 
 namespace test_support {
 
@@ -77,6 +81,29 @@ inline std::shared_ptr<const tls::Context> client_context(const tls::ClientConfi
   auto ctx = tls::Context::client(config, code, message);
   REQUIRE_MESSAGE(ctx, message);
   return ctx;
+}
+
+// A server that presents `files`' certificate, with every other setting at its default.
+inline tls::ServerConfig serving(const tls::dev::Files& files) {
+  tls::ServerConfig c;
+  c.certificates = {files.leaf};
+  return c;
+}
+
+// A client that verifies against `ca_file`, with every other setting at its default.
+inline tls::ClientConfig trusting(const std::string& ca_file) {
+  tls::ClientConfig c;
+  c.ca_file = ca_file;
+  return c;
+}
+
+// A PEM private key, for Signers that keep the key themselves.
+inline tls::EvpPkeyPtr load_key(const std::string& file) {
+  std::string pem;
+  std::string reason;
+  REQUIRE_MESSAGE(tls::read_file(file, pem, reason), reason);
+  const tls::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  return tls::EvpPkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
 }
 
 }  // namespace test_support

@@ -21,14 +21,6 @@ using Op = tls::Engine::Op;
 
 namespace {
 
-tls::EvpPkeyPtr load_key(const std::string& file) {
-  std::string pem;
-  std::string reason;
-  REQUIRE(tls::read_file(file, pem, reason));
-  tls::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  return tls::EvpPkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-}
-
 // A signer that answers on the loop thread after a delay (a remote signer's round trip): each
 // request waits on a reactor::Timer, then signs with the local key.
 class TimerSigner final : public tls::Signer {
@@ -77,7 +69,8 @@ TEST_CASE("an offloaded handshake over loopback parks on WANT_ASYNC and complete
   test_support::TestPki pki;
   test_support::Pair p;
   tls::ServerConfig sc;
-  auto signer = std::make_shared<TimerSigner>(p.loop, load_key(pki.rsa.leaf.key_file), 50ms);
+  auto signer =
+      std::make_shared<TimerSigner>(p.loop, test_support::load_key(pki.rsa.leaf.key_file), 50ms);
   sc.certificates = {{pki.rsa.leaf.cert_file, "", signer}};
   p.server_tls = test_support::server_context(sc);
   tls::ClientConfig cc;
@@ -112,7 +105,8 @@ TEST_CASE(
   REQUIRE(tls::limit_async_jobs(2));
   {
     test_support::Watchdog dog(loop, 30s);
-    auto signer = std::make_shared<TimerSigner>(loop, load_key(pki.ecdsa.leaf.key_file), 20ms);
+    auto signer =
+        std::make_shared<TimerSigner>(loop, test_support::load_key(pki.ecdsa.leaf.key_file), 20ms);
     tls::ServerConfig sc;
     sc.certificates = {{pki.ecdsa.leaf.cert_file, "", signer}};
     std::uint64_t job_waits = 0;
@@ -174,7 +168,8 @@ TEST_CASE("1000 resets while the server's signature is pending leave no descript
   reactor::Loop loop;
   {
     test_support::Watchdog dog(loop, 60s);
-    auto signer = std::make_shared<TimerSigner>(loop, load_key(pki.ecdsa.leaf.key_file), 30ms);
+    auto signer =
+        std::make_shared<TimerSigner>(loop, test_support::load_key(pki.ecdsa.leaf.key_file), 30ms);
     tls::ServerConfig sc;
     sc.certificates = {{pki.ecdsa.leaf.cert_file, "", signer}};
     int server_opens = 0;

@@ -25,18 +25,6 @@ using Op = tls::Engine::Op;
 
 namespace {
 
-tls::ServerConfig server_config(const tls::dev::Files& files) {
-  tls::ServerConfig c;
-  c.certificates = {files.leaf};
-  return c;
-}
-
-tls::ClientConfig client_config(const std::string& ca_file) {
-  tls::ClientConfig c;
-  c.ca_file = ca_file;
-  return c;
-}
-
 // Parses TLS records (5-byte headers) from a captured ciphertext stream.
 struct Record {
   int type;
@@ -64,9 +52,9 @@ TEST_CASE(
       const bool rsa = files == &pki.rsa;
       CAPTURE(rsa);
       CAPTURE(version);
-      auto sc = server_config(*files);
+      auto sc = serving(*files);
       sc.min_version = sc.max_version = version;
-      EnginePair p(client_context(client_config(files->ca_file)), server_context(sc));
+      EnginePair p(client_context(trusting(files->ca_file)), server_context(sc));
       REQUIRE(p.handshake());
       const std::string expected = version == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2";
       CHECK(p.client.info().protocol == expected);
@@ -88,8 +76,7 @@ TEST_CASE(
 
 TEST_CASE("ciphertext dribbled one byte at a time gives WANT_READ at every step and exact data") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
-               server_context(server_config(pki.ecdsa)));
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
   p.chunk = 1;
   const std::string message = pattern(100 * 1024);
   p.client.write(bytes(message));
@@ -104,8 +91,8 @@ TEST_CASE("ciphertext dribbled one byte at a time gives WANT_READ at every step 
 
 TEST_CASE("a bounded output BIO produces WANT_WRITE for real and the engine recovers byte-exact") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.rsa.ca_file)),
-               server_context(server_config(pki.rsa)), {"localhost", 443, 4096}, {"", 0, 1024});
+  EnginePair p(client_context(trusting(pki.rsa.ca_file)), server_context(serving(pki.rsa)),
+               {"localhost", 443, 4096}, {"", 0, 1024});
   const std::string up = pattern(1 << 20, 2);
   const std::string down = pattern(1 << 20, 3);
   p.client.write(bytes(up));
@@ -122,8 +109,7 @@ TEST_CASE("a bounded output BIO produces WANT_WRITE for real and the engine reco
 
 TEST_CASE("close_notify arrives as ZERO_RETURN, the other side may still write, then both close") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
-               server_context(server_config(pki.ecdsa)));
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
   REQUIRE(p.handshake());
   p.client.write(bytes("last words"));
   p.client.close();
@@ -146,8 +132,7 @@ TEST_CASE("close_notify arrives as ZERO_RETURN, the other side may still write, 
 
 TEST_CASE("a transport cut without close_notify is reported as stream_truncated") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
-               server_context(server_config(pki.ecdsa)));
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
   REQUIRE(p.handshake());
   p.client.write(bytes("partial"));
   p.pump();
@@ -165,7 +150,7 @@ TEST_CASE("a transport cut without close_notify is reported as stream_truncated"
 
 TEST_CASE("garbage instead of a ClientHello fails the handshake with an SSL error and an alert") {
   TestPki pki;
-  auto ctx = server_context(server_config(pki.ecdsa));
+  auto ctx = server_context(serving(pki.ecdsa));
   SUBCASE("an HTTP request") {
     Engine server(ctx);
     server.feed(bytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
@@ -196,8 +181,7 @@ TEST_CASE("garbage instead of a ClientHello fails the handshake with an SSL erro
 
 TEST_CASE("junk left in the thread's error queue does not turn a WANT_READ into an error") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
-               server_context(server_config(pki.ecdsa)));
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
   p.chunk = 7;
   const std::string message = pattern(50'000);
   p.client.write(bytes(message));
@@ -219,8 +203,7 @@ TEST_CASE("junk left in the thread's error queue does not turn a WANT_READ into 
 
 TEST_CASE("plaintext queued before the handshake is sent after it, in records of at most 16 KiB") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
-               server_context(server_config(pki.ecdsa)));
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
   const std::string message = pattern(1 << 20);
   p.client.write(bytes(message));
   CHECK(p.client.queued_plaintext() == message.size());
@@ -246,8 +229,7 @@ TEST_CASE("plaintext queued before the handshake is sent after it, in records of
 
 TEST_CASE("a zero-length write is never issued to OpenSSL") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
-               server_context(server_config(pki.ecdsa)));
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
   REQUIRE(p.handshake());
   const auto before = p.client.result_count(Op::write, SSL_ERROR_NONE);
   p.client.write({});
@@ -259,8 +241,8 @@ TEST_CASE("a zero-length write is never issued to OpenSSL") {
 
 TEST_CASE("partial-write mode: short SSL_write successes continue from where they stopped") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
-               server_context(server_config(pki.ecdsa)), {"localhost", 443, 2048}, {});
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)),
+               {"localhost", 443, 2048}, {});
   REQUIRE(p.handshake());
   // Small records and a small output: one 16 KiB SSL_write spans many records and the output
   // fills part-way, so SSL_MODE_ENABLE_PARTIAL_WRITE returns short counts.
@@ -276,9 +258,9 @@ TEST_CASE("partial-write mode: short SSL_write successes continue from where the
 TEST_CASE(
     "TLS 1.2 renegotiation by the server in the middle of a large write: WANT_READ, then exact") {
   TestPki pki;
-  auto sc = server_config(pki.ecdsa);
+  auto sc = serving(pki.ecdsa);
   sc.max_version = TLS1_2_VERSION;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(sc),
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(sc),
                {"localhost", 443, 16 * 1024}, {});
   REQUIRE(p.handshake());
   const std::string message = pattern(4 << 20, 4);
@@ -300,10 +282,10 @@ TEST_CASE("client-initiated renegotiation is refused by default and allowed by t
   TestPki pki;
   for (const bool allow : {false, true}) {
     CAPTURE(allow);
-    auto sc = server_config(pki.ecdsa);
+    auto sc = serving(pki.ecdsa);
     sc.max_version = TLS1_2_VERSION;
     sc.allow_client_renegotiation = allow;
-    EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_context(sc));
+    EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(sc));
     REQUIRE(p.handshake());
     REQUIRE(p.client.renegotiate());
     p.client.write(bytes("after"));
@@ -322,8 +304,7 @@ TEST_CASE("client-initiated renegotiation is refused by default and allowed by t
 
 TEST_CASE("TLS 1.3 KeyUpdate both ways mid-stream, and a requested update is answered by a read") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
-               server_context(server_config(pki.ecdsa)));
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
   REQUIRE(p.handshake());
   p.client.write(bytes("one "));
   p.pump();
@@ -351,8 +332,8 @@ TEST_CASE("TLS 1.3 KeyUpdate both ways mid-stream, and a requested update is ans
 TEST_CASE(
     "a TLS 1.3 NewSessionTicket arrives after the handshake and resumes the next connection") {
   TestPki pki;
-  auto client_ctx = client_context(client_config(pki.ecdsa.ca_file));
-  auto server_ctx = server_context(server_config(pki.ecdsa));
+  auto client_ctx = client_context(trusting(pki.ecdsa.ca_file));
+  auto server_ctx = server_context(serving(pki.ecdsa));
   {
     EnginePair p(client_ctx, server_ctx);
     REQUIRE(p.handshake());
@@ -370,10 +351,10 @@ TEST_CASE("TLS 1.2 resumes by ticket and by session id") {
   TestPki pki;
   for (const bool tickets : {true, false}) {
     CAPTURE(tickets);
-    auto sc = server_config(pki.ecdsa);
+    auto sc = serving(pki.ecdsa);
     sc.max_version = TLS1_2_VERSION;
     sc.session_tickets = tickets;
-    auto client_ctx = client_context(client_config(pki.ecdsa.ca_file));
+    auto client_ctx = client_context(trusting(pki.ecdsa.ca_file));
     auto server_ctx = server_context(sc);
     {
       EnginePair p(client_ctx, server_ctx);
@@ -399,12 +380,12 @@ TEST_CASE("two servers sharing a ticket key file resume each other's sessions") 
         std::ofstream(key_file, std::ios::binary)
             .write(reinterpret_cast<const char*>(key.data()), size);
       }
-      auto sc = server_config(pki.ecdsa);
+      auto sc = serving(pki.ecdsa);
       sc.max_version = version;
       sc.ticket_key_files = {key_file};
       auto a = server_context(sc);
       auto b = server_context(sc);
-      auto client_ctx = client_context(client_config(pki.ecdsa.ca_file));
+      auto client_ctx = client_context(trusting(pki.ecdsa.ca_file));
       {
         EnginePair p(client_ctx, a);
         REQUIRE(p.handshake());
@@ -419,19 +400,19 @@ TEST_CASE("two servers sharing a ticket key file resume each other's sessions") 
 
 TEST_CASE("mutual TLS: a client certificate from the trusted CA is accepted, others are refused") {
   TestPki pki;
-  auto sc = server_config(pki.ecdsa);
+  auto sc = serving(pki.ecdsa);
   sc.client_auth = tls::ClientAuth::require;
   sc.client_ca_file = pki.client.ca_file;
   auto server_ctx = server_context(sc);
   SUBCASE("accepted") {
-    auto cc = client_config(pki.ecdsa.ca_file);
+    auto cc = trusting(pki.ecdsa.ca_file);
     cc.client_certificate = pki.client.leaf;
     EnginePair p(client_context(cc), server_ctx);
     REQUIRE(p.handshake());
     CHECK(p.server.info().peer_subject.find("client.test") != std::string::npos);
   }
   SUBCASE("no certificate") {
-    EnginePair p(client_context(client_config(pki.ecdsa.ca_file)), server_ctx);
+    EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_ctx);
     p.client.write(bytes("hello?"));
     p.pump();
     CHECK(p.server.error().code == tls::Errc::handshake_failed);
@@ -440,7 +421,7 @@ TEST_CASE("mutual TLS: a client certificate from the trusted CA is accepted, oth
     CHECK(p.client.is_closed());  // the server's alert reached the client
   }
   SUBCASE("a certificate from another CA") {
-    auto cc = client_config(pki.ecdsa.ca_file);
+    auto cc = trusting(pki.ecdsa.ca_file);
     cc.client_certificate = pki.other.leaf;
     EnginePair p(client_context(cc), server_ctx);
     p.pump();
@@ -456,7 +437,7 @@ TEST_CASE(
   tls::ServerConfig sc;
   sc.certificates = {pki.ecdsa.leaf, pki.other.leaf, pki.wild.leaf};
   auto server_ctx = server_context(sc);
-  auto client_ctx = client_context(client_config(pki.all_server_cas));
+  auto client_ctx = client_context(trusting(pki.all_server_cas));
   const auto connect = [&](const std::string& host) {
     return std::make_unique<EnginePair>(client_ctx, server_ctx, tls::EngineOptions{host, 443, 0});
   };
@@ -490,11 +471,11 @@ TEST_CASE(
 
 TEST_CASE("ALPN: the server's preference among the client's offers, or a refusal") {
   TestPki pki;
-  auto sc = server_config(pki.ecdsa);
+  auto sc = serving(pki.ecdsa);
   sc.alpn = {"h2", "http/1.1"};
   auto server_ctx = server_context(sc);
   auto offer = [&](std::vector<std::string> protocols) {
-    auto cc = client_config(pki.ecdsa.ca_file);
+    auto cc = trusting(pki.ecdsa.ca_file);
     cc.alpn = std::move(protocols);
     return std::make_unique<EnginePair>(client_context(cc), server_ctx);
   };
@@ -513,8 +494,7 @@ TEST_CASE("ALPN: the server's preference among the client's offers, or a refusal
 
 TEST_CASE("a sink that stops keeps the rest buffered until the next advance") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
-               server_context(server_config(pki.ecdsa)));
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
   REQUIRE(p.handshake());
   const std::string message = pattern(100 * 1024, 5);
   p.server_in.stop_after_each = true;
@@ -535,8 +515,7 @@ TEST_CASE("a sink that stops keeps the rest buffered until the next advance") {
 
 TEST_CASE("the write budget bounds how much plaintext one advance encrypts") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
-               server_context(server_config(pki.ecdsa)));
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
   REQUIRE(p.handshake());
   p.client.write(bytes(pattern(1 << 20)));
   p.client.advance(p.client_in, p.scratch, 32 * 1024);
@@ -546,8 +525,8 @@ TEST_CASE("the write budget bounds how much plaintext one advance encrypts") {
 
 TEST_CASE("an output that fails like a dead socket gives SSL_ERROR_SYSCALL and a clean end") {
   TestPki pki;
-  EnginePair p(client_context(client_config(pki.ecdsa.ca_file)),
-               server_context(server_config(pki.ecdsa)), {"localhost", 443, 4096}, {});
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)),
+               {"localhost", 443, 4096}, {});
   REQUIRE(p.handshake());
   // What a socket BIO does when the connection died: write fails, errno says why, no retry
   // and nothing on the error queue. OpenSSL turns exactly that into SSL_ERROR_SYSCALL.
@@ -579,7 +558,7 @@ TEST_CASE("WANT_CONNECT comes only from a connect BIO, which the engine never us
   // in progress and the handshake cannot start.
   const test_support::StuckListener stuck;
   TestPki pki;
-  auto ctx = client_context(client_config(pki.ecdsa.ca_file));
+  auto ctx = client_context(trusting(pki.ecdsa.ca_file));
   tls::SslPtr ssl(SSL_new(ctx->native()));
   const std::string target = "127.0.0.1:" + std::to_string(stuck.port());
   BIO* bio = BIO_new_connect(target.c_str());
@@ -595,7 +574,7 @@ TEST_CASE("WANT_CONNECT comes only from a connect BIO, which the engine never us
 
 TEST_CASE("WANT_ACCEPT comes only from an accept BIO, which the engine never uses") {
   TestPki pki;
-  auto ctx = server_context(server_config(pki.ecdsa));
+  auto ctx = server_context(serving(pki.ecdsa));
   tls::SslPtr ssl(SSL_new(ctx->native()));
   BIO* bio = BIO_new_accept("127.0.0.1:0");
   REQUIRE(bio != nullptr);
@@ -611,8 +590,8 @@ TEST_CASE("WANT_ACCEPT comes only from an accept BIO, which the engine never use
 
 TEST_CASE("an IP-literal host sends no SNI and is verified against the certificate's IP address") {
   TestPki pki;
-  auto client_ctx = client_context(client_config(pki.ecdsa.ca_file));
-  auto server_ctx = server_context(server_config(pki.ecdsa));
+  auto client_ctx = client_context(trusting(pki.ecdsa.ca_file));
+  auto server_ctx = server_context(serving(pki.ecdsa));
   EnginePair v4(client_ctx, server_ctx, {"127.0.0.1", 443, 0});
   REQUIRE(v4.handshake());
   CHECK(v4.server.info().server_name.empty());
@@ -631,7 +610,7 @@ TEST_CASE(
   // listener whose full accept queue drops the SYN: the handshake cannot start.
   const test_support::StuckListener stuck;
   TestPki pki;
-  tls::Engine engine(client_context(client_config(pki.ecdsa.ca_file)), {"localhost", 443, 0});
+  tls::Engine engine(client_context(trusting(pki.ecdsa.ca_file)), {"localhost", 443, 0});
   const std::string target = "127.0.0.1:" + std::to_string(stuck.port());
   BIO* bio = BIO_new_connect(target.c_str());
   REQUIRE(bio != nullptr);

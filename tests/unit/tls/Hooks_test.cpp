@@ -21,18 +21,6 @@ using Op = tls::Engine::Op;
 
 namespace {
 
-tls::ServerConfig serving(const tls::dev::Files& files) {
-  tls::ServerConfig c;
-  c.certificates = {files.leaf};
-  return c;
-}
-
-tls::ClientConfig trusting(const std::string& ca) {
-  tls::ClientConfig c;
-  c.ca_file = ca;
-  return c;
-}
-
 // What a hook was asked, and the handle to answer it with, kept for the test to use later.
 template <typename Request, typename Handle>
 struct Asked {

@@ -27,12 +27,6 @@ tls::ServerConfig offloading(const tls::dev::Files& files) {
   return c;
 }
 
-tls::ClientConfig trusting(const std::string& ca) {
-  tls::ClientConfig c;
-  c.ca_file = ca;
-  return c;
-}
-
 // Waits (bounded) until one of the engine's async fds is readable.
 bool wait_async(const tls::Engine& engine, int timeout_ms = 5000) {
   std::vector<pollfd> fds;
@@ -68,14 +62,6 @@ class SlowSigner final : public tls::Signer {
   tls::PoolSigner local_;
   std::chrono::milliseconds delay_;
 };
-
-tls::EvpPkeyPtr load_key(const std::string& file) {
-  std::string pem;
-  std::string reason;
-  REQUIRE(tls::read_file(file, pem, reason));
-  tls::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  return tls::EvpPkeyPtr(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-}
 
 }  // namespace
 
