@@ -1,0 +1,404 @@
+#include "apps/proxy/HttpParser.hpp"
+
+#include <llhttp.h>
+
+#include <strings.h>
+#include <utility>
+
+namespace apps::proxy {
+
+struct HttpParser::Llhttp {
+  llhttp_t parser{};
+};
+
+namespace {
+
+bool equals_nocase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// RFC 9110 5.5: a field value excludes the whitespace around it; llhttp drops only the leading.
+std::string_view trim_trailing_ows(std::string_view value) {
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
+    value.remove_suffix(1);
+  }
+  return value;
+}
+
+HttpError::Kind kind_of(llhttp_errno_t error) {
+  switch (error) {
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
+    case HPE_INVALID_CONTENT_LENGTH:
+    case HPE_INVALID_TRANSFER_ENCODING:
+    case HPE_INVALID_CHUNK_SIZE:
+      return HttpError::Kind::bad_framing;
+    default:
+      return HttpError::Kind::malformed;
+  }
+}
+
+}  // namespace
+
+// Every trampoline recovers the parser from llhttp's `data` and catches what an event throws,
+// because no exception may unwind through llhttp's C frames; feed() rethrows it.
+struct HttpParser::Callbacks {
+  template <auto Member, typename... Args>
+  static int call(llhttp_t* p, Args... args) noexcept {
+    auto& self = *static_cast<HttpParser*>(p->data);
+    try {
+      return (self.*Member)(args...);
+    } catch (...) {
+      self.exception_ = std::current_exception();
+      return HPE_USER;
+    }
+  }
+  static int message_begin(llhttp_t* p) noexcept { return call<&HttpParser::on_message_begin>(p); }
+  static int url(llhttp_t* p, const char* at, size_t length) noexcept {
+    return call<&HttpParser::on_url>(p, at, length);
+  }
+  static int status(llhttp_t* p, const char* at, size_t length) noexcept {
+    return call<&HttpParser::on_status>(p, at, length);
+  }
+  static int field(llhttp_t* p, const char* at, size_t length) noexcept {
+    return call<&HttpParser::on_field_span>(p, at, length);
+  }
+  static int field_complete(llhttp_t* p) noexcept {
+    return call<&HttpParser::on_field_complete>(p);
+  }
+  static int value(llhttp_t* p, const char* at, size_t length) noexcept {
+    return call<&HttpParser::on_value_span>(p, at, length);
+  }
+  static int headers_complete(llhttp_t* p) noexcept {
+    return call<&HttpParser::on_headers_complete>(p);
+  }
+  static int body(llhttp_t* p, const char* at, size_t length) noexcept {
+    return call<&HttpParser::on_body>(p, at, length);
+  }
+  static int chunk_header(llhttp_t* p) noexcept { return call<&HttpParser::on_chunk_header>(p); }
+  static int message_complete(llhttp_t* p) noexcept {
+    return call<&HttpParser::on_message_complete>(p);
+  }
+
+  static llhttp_settings_t make_settings() {
+    llhttp_settings_t settings;
+    llhttp_settings_init(&settings);
+    settings.on_message_begin = message_begin;
+    settings.on_url = url;
+    settings.on_status = status;
+    settings.on_header_field = field;
+    settings.on_header_field_complete = field_complete;
+    settings.on_header_value = value;
+    settings.on_headers_complete = headers_complete;
+    settings.on_body = body;
+    settings.on_chunk_header = chunk_header;
+    settings.on_message_complete = message_complete;
+    return settings;
+  }
+};
+
+HttpParser::HttpParser(Type type, HttpEvents& events, Limits limits)
+    : type_(type), events_(events), limits_(limits), llhttp_(std::make_unique<Llhttp>()) {
+  // llhttp keeps a pointer to its settings for the parser's whole life: one immutable copy.
+  static const llhttp_settings_t settings = Callbacks::make_settings();
+  llhttp_init(&llhttp_->parser, type == Type::request ? HTTP_REQUEST : HTTP_RESPONSE, &settings);
+  llhttp_->parser.data = this;
+}
+
+HttpParser::~HttpParser() = default;
+
+HttpParser::Result HttpParser::feed(std::string_view bytes) {
+  if (done_) {
+    return {done_upgraded_ ? Status::upgraded : Status::failed, 0};
+  }
+  if (paused_) {
+    return {Status::paused, 0};
+  }
+  if (bytes.empty()) {
+    return {};  // llhttp reads an empty input as nothing, but there is nothing to report either
+  }
+  const char* data = bytes.data();
+  // A head that spans inputs keeps counting from the start of this one.
+  mark_ = collecting_ ? data : nullptr;
+  executing_ = true;
+  const llhttp_errno_t result = llhttp_execute(&llhttp_->parser, data, bytes.size());
+  executing_ = false;
+  const char* at = result == HPE_OK ? data + bytes.size() : llhttp_get_error_pos(&llhttp_->parser);
+  if (result == HPE_OK && collecting_ && !count_head(at)) {
+    return stop(Status::failed, data, at);
+  }
+  if (collecting_ && mark_ != nullptr) {
+    head_before_ += static_cast<std::size_t>(at - mark_);
+  }
+  switch (result) {
+    case HPE_OK:
+      return stop(Status::ok, data, at);
+    case HPE_PAUSED:
+      return stop(Status::paused, data, at);
+    case HPE_PAUSED_UPGRADE:
+      return stop(Status::upgraded, data, at);
+    default:
+      if (!pending_error_) {
+        const auto error = static_cast<llhttp_errno_t>(result);
+        pending_error_ = HttpError{kind_of(error), 400, llhttp_errno_name(error),
+                                   llhttp_get_error_reason(&llhttp_->parser), 0};
+      }
+      return stop(Status::failed, data, at);
+  }
+}
+
+HttpParser::Result HttpParser::finish() {
+  if (done_ || paused_) {
+    return {done_ ? (done_upgraded_ ? Status::upgraded : Status::failed) : Status::paused, 0};
+  }
+  executing_ = true;
+  const llhttp_errno_t result = llhttp_finish(&llhttp_->parser);
+  executing_ = false;
+  if (result == HPE_OK) {
+    return {};
+  }
+  if (!pending_error_) {
+    pending_error_ = HttpError{HttpError::Kind::malformed, 400, llhttp_errno_name(result),
+                               "connection closed in the middle of a message", 0};
+  }
+  return stop(Status::failed, nullptr, nullptr);
+}
+
+HttpParser::Result HttpParser::stop(Status status, const char* data, const char* at) {
+  const auto consumed = static_cast<std::size_t>(at - data);
+  if (status == Status::failed) {
+    error_ = std::move(*pending_error_);
+    error_.offset = stream_offset_ + consumed;
+    done_ = true;
+  }
+  stream_offset_ += consumed;
+  if (status == Status::paused) {
+    paused_ = true;
+  }
+  if (status == Status::upgraded) {
+    done_ = done_upgraded_ = true;
+  }
+  if (exception_) {
+    done_ = true;
+    done_upgraded_ = false;
+    std::rethrow_exception(std::exchange(exception_, nullptr));
+  }
+  return {status, consumed};
+}
+
+void HttpParser::pause() {
+  // Inside a callback llhttp only honours HPE_PAUSED as a return value, so the request waits
+  // for the trampoline; outside one the next feed sees it.
+  if (executing_) {
+    pause_requested_ = true;
+  } else {
+    paused_ = true;
+  }
+}
+
+void HttpParser::resume() {
+  pause_requested_ = false;
+  paused_ = false;
+  llhttp_resume(&llhttp_->parser);
+}
+
+void HttpParser::expect_response_to(std::string_view method) {
+  expected_method_ = method;
+}
+
+int HttpParser::maybe_pause() {
+  if (!pause_requested_) {
+    return HPE_OK;
+  }
+  pause_requested_ = false;
+  return HPE_PAUSED;
+}
+
+int HttpParser::fail(HttpError::Kind kind, std::string_view reason) {
+  const bool too_large =
+      kind == HttpError::Kind::head_too_large || kind == HttpError::Kind::too_many_headers;
+  const char* code = kind == HttpError::Kind::head_too_large     ? "head_too_large"
+                     : kind == HttpError::Kind::too_many_headers ? "too_many_headers"
+                                                                 : "bad_framing";
+  pending_error_ = HttpError{kind, too_large ? 431 : 400, code, std::string(reason), 0};
+  return HPE_USER;
+}
+
+bool HttpParser::count_head(const char* end) {
+  if (mark_ == nullptr) {
+    return true;
+  }
+  if (head_before_ + static_cast<std::size_t>(end - mark_) <= limits_.max_head_bytes) {
+    return true;
+  }
+  fail(HttpError::Kind::head_too_large, "header block too large");
+  return false;
+}
+
+int HttpParser::on_message_begin() {
+  target_.clear();
+  reason_.clear();
+  fields_text_.clear();
+  fields_.clear();
+  in_field_name_ = false;
+  collecting_ = true;
+  mark_ = nullptr;
+  head_before_ = 0;
+  events_.on_message_begin();
+  return maybe_pause();
+}
+
+int HttpParser::on_url(const char* at, std::size_t length) {
+  return append_start_line(target_, at, length);
+}
+
+int HttpParser::on_status(const char* at, std::size_t length) {
+  return append_start_line(reason_, at, length);
+}
+
+int HttpParser::append_start_line(std::string& part, const char* at, std::size_t length) {
+  if (mark_ == nullptr) {
+    mark_ = at;
+  }
+  if (!count_head(at + length)) {
+    return HPE_USER;
+  }
+  part.append(at, length);
+  return HPE_OK;
+}
+
+int HttpParser::on_field_span(const char* at, std::size_t length) {
+  if (!in_field_name_) {
+    if (fields_.size() == limits_.max_headers) {
+      return fail(HttpError::Kind::too_many_headers, "too many header fields");
+    }
+    fields_.push_back({fields_text_.size(), 0, 0, 0});
+    in_field_name_ = true;
+  }
+  if (mark_ == nullptr) {
+    mark_ = at;
+  }
+  if (!count_head(at + length)) {
+    return HPE_USER;
+  }
+  fields_text_.append(at, length);
+  fields_.back().name_end = fields_text_.size();
+  return HPE_OK;
+}
+
+int HttpParser::on_field_complete() {
+  in_field_name_ = false;
+  fields_.back().value_begin = fields_.back().value_end = fields_text_.size();
+  return HPE_OK;
+}
+
+int HttpParser::on_value_span(const char* at, std::size_t length) {
+  if (!count_head(at + length)) {
+    return HPE_USER;
+  }
+  fields_text_.append(at, length);
+  fields_.back().value_end = fields_text_.size();
+  return HPE_OK;
+}
+
+std::optional<std::string_view> HttpParser::framing_problem() const {
+  const auto& p = llhttp_->parser;
+  // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message means its framing is faulty;
+  // an HTTP/1.0 hop after us would frame it by Content-Length or by the close instead.
+  if ((p.flags & F_TRANSFER_ENCODING) != 0 && p.http_major == 1 && p.http_minor == 0) {
+    return "Transfer-Encoding in an HTTP/1.0 message";
+  }
+  return std::nullopt;
+}
+
+void HttpParser::emit_fields(bool trailers) {
+  const std::string_view text = fields_text_;
+  for (const Field& field : fields_) {
+    const auto name = text.substr(field.name_begin, field.name_end - field.name_begin);
+    const auto value =
+        trim_trailing_ows(text.substr(field.value_begin, field.value_end - field.value_begin));
+    if (trailers) {
+      events_.on_trailer(name, value);
+    } else {
+      events_.on_header(name, value);
+    }
+  }
+  fields_.clear();
+  fields_text_.clear();
+}
+
+int HttpParser::on_headers_complete() {
+  auto& p = llhttp_->parser;
+  collecting_ = false;
+  if (const auto problem = framing_problem()) {
+    return fail(HttpError::Kind::bad_framing, *problem);
+  }
+  const bool response = type_ == Type::response;
+  const int status = response ? llhttp_get_status_code(&p) : 0;
+  const bool answers_connect = response && equals_nocase(expected_method_, "CONNECT");
+  if (response) {
+    // RFC 9110 6.4.1: these responses never have content, whatever Content-Length says
+    // (a 304 or a HEAD response repeats the length the GET would have had).
+    if (equals_nocase(expected_method_, "HEAD") || status / 100 == 1 || status == 204 ||
+        status == 304) {
+      p.flags |= F_SKIPBODY;
+    }
+    if (answers_connect && status / 100 == 2) {
+      p.flags |= F_SKIPBODY;
+      p.upgrade = 1;  // llhttp knows CONNECT only from the request line; this side has none
+    }
+    if (status / 100 != 1) {
+      // A final response answers the request; the next one answers the next request.
+      expected_method_.clear();
+    }
+  }
+
+  StartLine line;
+  if (!response) {
+    line.method = llhttp_method_name(static_cast<llhttp_method_t>(p.method));
+    line.target = target_;
+  }
+  line.status = status;
+  line.reason = reason_;
+  line.http_major = p.http_major;
+  line.http_minor = p.http_minor;
+  events_.on_start_line(line);
+  emit_fields(false);
+
+  Framing framing;
+  if ((p.flags & F_CONTENT_LENGTH) != 0) {
+    framing.content_length = p.content_length;
+  }
+  framing.chunked = (p.flags & F_CHUNKED) != 0;
+  const bool skip = (p.flags & F_SKIPBODY) != 0;
+  framing.until_eof = !skip && llhttp_message_needs_eof(&p) != 0;
+  framing.has_body = !skip && (framing.chunked || framing.until_eof || p.content_length > 0);
+  framing.keep_alive = llhttp_should_keep_alive(&p) != 0;
+  framing.upgrade = p.upgrade != 0;
+  framing.connect = response ? answers_connect && status / 100 == 2 : p.method == HTTP_CONNECT;
+  events_.on_headers_complete(framing);
+  return maybe_pause();
+}
+
+int HttpParser::on_body(const char* at, std::size_t length) {
+  events_.on_body({at, length});
+  return maybe_pause();
+}
+
+int HttpParser::on_chunk_header() {
+  // The last chunk may be followed by trailer fields: collect them under the same limits.
+  if (llhttp_->parser.content_length == 0) {
+    collecting_ = true;
+    mark_ = nullptr;
+    head_before_ = 0;
+  }
+  return maybe_pause();
+}
+
+int HttpParser::on_message_complete() {
+  collecting_ = false;
+  emit_fields(true);
+  events_.on_message_complete();
+  return maybe_pause();
+}
+
+}  // namespace apps::proxy

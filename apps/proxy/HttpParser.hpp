@@ -1,0 +1,179 @@
+// An incremental, streaming HTTP/1.1 parser for messages flowing through the proxy, over
+// llhttp (compiled in strict mode). It never holds a body: body bytes are handed out as they
+// arrive. It holds only the head (start line and header fields), within limits, so that every
+// header is delivered whole and the framing checks see the full block before any byte is
+// forwarded.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace apps::proxy {
+
+// The first line of a message. Views are valid only during the on_start_line call.
+struct StartLine {
+  std::string_view method;  // requests: "GET", "CONNECT", ...
+  std::string_view target;  // requests: as sent ("/a?b", "host:443" for CONNECT)
+  int status = 0;           // responses
+  std::string_view reason;  // responses
+  int http_major = 1;
+  int http_minor = 1;
+};
+
+// How the body of a message is delimited, as llhttp (and our extra checks) decided it.
+struct Framing {
+  std::optional<std::uint64_t> content_length;  // the header's value, when present
+  bool chunked = false;
+  bool has_body = false;    // false for HEAD responses, 1xx/204/304 and empty requests
+  bool until_eof = false;   // a response body that ends when the upstream closes
+  bool keep_alive = false;  // the connection may carry another message after this one
+  bool upgrade = false;     // after this message the bytes are no longer HTTP (see feed)
+  bool connect = false;     // a CONNECT request, or a 2xx response to one
+};
+
+// Why parsing stopped for good. The framing of the stream is lost: answer and close.
+struct HttpError {
+  enum class Kind {
+    malformed,         // 400: syntax llhttp refuses
+    bad_framing,       // 400: ambiguous or invalid body framing (request smuggling defences)
+    head_too_large,    // 431: start line plus header block over Limits::max_head_bytes
+    too_many_headers,  // 431: more than Limits::max_headers fields
+  };
+  Kind kind = Kind::malformed;
+  int status = 400;          // the status to answer a client with
+  std::string code;          // llhttp's errno name ("HPE_INVALID_CHUNK_SIZE") or ours
+  std::string reason;        // one line for the response body and the log
+  std::uint64_t offset = 0;  // position in the whole stream of the byte that failed
+};
+
+// What the parser reports. Calls arrive from inside HttpParser::feed/finish, in stream order:
+// on_message_begin, then (once the head is complete and checked) on_start_line, on_header for
+// each field in order, on_headers_complete, then on_body any number of times, on_trailer for
+// each trailer field of a chunked body, and on_message_complete. Views are valid only during
+// the call. A handler may call pause() on the parser from any of them; it must not destroy the
+// parser, and an exception it throws leaves feed() with the parser failed.
+class HttpEvents {
+ public:
+  virtual void on_message_begin() {}
+  virtual void on_start_line(const StartLine&) {}
+  virtual void on_header(std::string_view /*name*/, std::string_view /*value*/) {}
+  virtual void on_headers_complete(const Framing&) {}
+  virtual void on_body(std::string_view /*bytes*/) {}
+  virtual void on_trailer(std::string_view /*name*/, std::string_view /*value*/) {}
+  virtual void on_message_complete() {}
+
+ protected:
+  ~HttpEvents() = default;
+};
+
+// Thread-safety: none; one parser per direction of a connection, used on its loop's thread.
+class HttpParser {
+ public:
+  enum class Type { request, response };
+
+  struct Limits {
+    std::size_t max_head_bytes = 32 * 1024;
+    std::size_t max_headers = 100;
+  };
+
+  enum class Status {
+    ok,        // every byte consumed; feed more when it arrives
+    paused,    // pause() took effect: keep the bytes after `consumed`, resume(), feed them again
+    upgraded,  // the message before `consumed` switched protocols (CONNECT, 101): the bytes
+               // after it belong to the tunnel; the parser takes no more input
+    failed,    // see error(); the bytes before `consumed` were valid
+  };
+  struct Result {
+    Status status = Status::ok;
+    std::size_t consumed = 0;
+  };
+
+  HttpParser(Type type, HttpEvents& events, Limits limits);
+  HttpParser(Type type, HttpEvents& events) : HttpParser(type, events, Limits{}) {}
+  ~HttpParser();
+  HttpParser(const HttpParser&) = delete;
+  HttpParser& operator=(const HttpParser&) = delete;
+
+  // Parses as much of `bytes` as it can, calling the events as it goes. Body views point into
+  // `bytes`. Rethrows an exception thrown by an event after marking the parser failed.
+  Result feed(std::string_view bytes);
+
+  // The peer closed: completes a response whose body runs until EOF, or fails when a message
+  // was cut short (a proxy must not forward a truncated message as if it were whole).
+  Result finish();
+
+  // Stops parsing at the next event boundary (at once when called outside feed), so that a
+  // slow downstream holds back the upstream: feed returns `paused` with the unconsumed rest.
+  void pause();
+  // Lets the next feed continue where pause stopped it.
+  void resume();
+
+  // Response parsers only: the method of the request the next response answers. HEAD makes
+  // the response bodiless whatever its headers say; CONNECT makes a 2xx response a tunnel.
+  // For pipelined responses call it from on_message_complete of the previous one. 1xx
+  // responses keep it for the final response that follows them.
+  void expect_response_to(std::string_view method);
+
+  const HttpError& error() const { return error_; }
+
+ private:
+  struct Llhttp;     // llhttp's state, kept out of this header
+  struct Callbacks;  // the C trampolines
+  friend struct Callbacks;
+
+  // A header field in head_: [name_begin, name_end) and [value_begin, value_end).
+  struct Field {
+    std::size_t name_begin = 0, name_end = 0, value_begin = 0, value_end = 0;
+  };
+
+  int on_message_begin();
+  int on_url(const char* at, std::size_t length);
+  int on_status(const char* at, std::size_t length);
+  int append_start_line(std::string& part, const char* at, std::size_t length);
+  int on_field_span(const char* at, std::size_t length);
+  int on_field_complete();
+  int on_value_span(const char* at, std::size_t length);
+  int on_headers_complete();
+  int on_body(const char* at, std::size_t length);
+  int on_chunk_header();
+  int on_message_complete();
+
+  int fail(HttpError::Kind kind, std::string_view reason);  // records it; returns an llhttp error
+  int maybe_pause();                                        // HPE_PAUSED when asked, else 0
+  bool count_head(const char* end);                         // false once over the limit
+  std::optional<std::string_view> framing_problem() const;  // checks llhttp does not make
+  void emit_fields(bool trailers);
+  Result stop(Status status, const char* data, const char* at);
+
+  Type type_;
+  HttpEvents& events_;
+  Limits limits_;
+  std::unique_ptr<Llhttp> llhttp_;
+  HttpError error_;
+  std::optional<HttpError> pending_error_;  // ours, raised inside a callback
+  std::exception_ptr exception_;            // an event's, carried across the C code
+
+  // The head being collected (or the trailers): start line parts and fields, bounded.
+  std::string target_, reason_, fields_text_;
+  std::vector<Field> fields_;
+  bool in_field_name_ = false;
+  bool collecting_ = false;      // between message begin and headers complete, or trailers
+  const char* mark_ = nullptr;   // where the head started counting in the current input
+  std::size_t head_before_ = 0;  // head bytes of earlier inputs
+
+  std::string expected_method_;  // response parsers: the request's method
+  std::uint64_t stream_offset_ = 0;
+  bool executing_ = false;  // inside llhttp, where a pause must wait for a callback's return
+  bool pause_requested_ = false;
+  bool paused_ = false;
+  bool done_ = false;  // upgraded or failed: no more input
+  bool done_upgraded_ = false;
+};
+
+}  // namespace apps::proxy
