@@ -74,6 +74,16 @@ std::string Args::get(const std::string& name) const {
   return o != nullptr ? o->default_value : std::string();
 }
 
+std::vector<std::string> Args::list(const std::string& name) const {
+  std::vector<std::string> items;
+  for (std::string rest = get(name); !rest.empty();) {
+    const auto comma = rest.find(',');
+    items.push_back(rest.substr(0, comma));
+    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+  }
+  return items;
+}
+
 std::optional<reactor::HostPort> Args::host_port(const std::string& name) const {
   auto hp = reactor::HostPort::parse(get(name));
   if (!hp) complain(name, "expected HOST:PORT (IPv6 as [ADDR]:PORT), got '" + get(name) + "'");

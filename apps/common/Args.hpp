@@ -31,6 +31,8 @@ class Args {
 
   bool flag(const std::string& name) const;
   std::string get(const std::string& name) const;  // the value or the default
+  // A comma-separated value as its items ("a,b" -> {"a", "b"}; "" -> {}).
+  std::vector<std::string> list(const std::string& name) const;
   // Typed getters: print "PROGRAM: --NAME: reason" and return nullopt on a bad value.
   std::optional<reactor::HostPort> host_port(const std::string& name) const;
   std::optional<unsigned> count(const std::string& name, unsigned min, unsigned max) const;

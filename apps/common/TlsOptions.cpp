@@ -33,13 +33,7 @@ std::vector<Args::Option> tls_server_options() {
 }
 
 std::vector<std::string> ticket_key_files(const Args& args) {
-  std::vector<std::string> files;
-  for (std::string rest = args.get("ticket-key"); !rest.empty();) {
-    const auto comma = rest.find(',');
-    files.push_back(rest.substr(0, comma));
-    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
-  }
-  return files;
+  return args.list("ticket-key");
 }
 
 std::shared_ptr<const tls::Context> server_context_from(const Args& args,
