@@ -585,30 +585,30 @@ bool Context::Impl::build_client(Context& context, const ClientConfig& config,
   return true;
 }
 
-std::shared_ptr<const Context> Context::server(const ServerConfig& config, std::error_code& code,
-                                               std::string& message) {
+// Builds a server or client Context with `build` (an Impl member), starting from empty errors.
+template <typename Config, typename Build>
+std::shared_ptr<const Context> Context::make(bool server, const Config& config, Build build,
+                                             std::error_code& code, std::string& message) {
   code.clear();
   message.clear();
   ERR_clear_error();
   // make_shared cannot reach the private constructor; a local class can.
   struct Shared : Context {};
   auto context = std::make_shared<Shared>();
-  context->server_ = true;
+  context->server_ = server;
   context->impl_ = std::make_unique<Impl>();
-  if (!context->impl_->build_server(*context, config, code, message)) return nullptr;
+  if (!((*context->impl_).*build)(*context, config, code, message)) return nullptr;
   return context;
+}
+
+std::shared_ptr<const Context> Context::server(const ServerConfig& config, std::error_code& code,
+                                               std::string& message) {
+  return make(true, config, &Impl::build_server, code, message);
 }
 
 std::shared_ptr<const Context> Context::client(const ClientConfig& config, std::error_code& code,
                                                std::string& message) {
-  code.clear();
-  message.clear();
-  ERR_clear_error();
-  struct Shared : Context {};
-  auto context = std::make_shared<Shared>();
-  context->impl_ = std::make_unique<Impl>();
-  if (!context->impl_->build_client(*context, config, code, message)) return nullptr;
-  return context;
+  return make(false, config, &Impl::build_client, code, message);
 }
 
 Context::~Context() {

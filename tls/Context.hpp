@@ -165,6 +165,9 @@ class Context : public std::enable_shared_from_this<Context> {
  private:
   Context() = default;
   struct Impl;
+  template <typename Config, typename Build>
+  static std::shared_ptr<const Context> make(bool server, const Config& config, Build build,
+                                             std::error_code& code, std::string& message);
 
   bool server_ = false;
   bool uses_signer_ = false;
