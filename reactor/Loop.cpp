@@ -56,12 +56,7 @@ void LoopImpl::for_each(const std::function<void(LoopMember&)>& fn) {
   // Snapshot first: fn may open or close connections.
   std::vector<LoopMember*> members;
   members.reserve(connection_count_);
-  List rest;
-  while (ListNode* n = members_.front()) {
-    members.push_back(&static_cast<LoopMember&>(*n));
-    rest.push_back(*n);
-  }
-  members_.splice(rest);
+  members_.for_each_node([&](ListNode& n) { members.push_back(&static_cast<LoopMember&>(n)); });
   for (LoopMember* m : members)
     if (m->linked()) fn(*m);
 }

@@ -303,8 +303,11 @@ void TlsTransport::open_app() {
 
 void TlsTransport::after_close_notify() {
   tcp_fin_sent_ = true;
-  tcp_->shutdown();       // FIN right behind the close_notify
-  if (!closing_) return;  // a half-close: the peer may go on sending
+  tcp_->shutdown();              // FIN right behind the close_notify
+  if (closing_) wait_for_bye();  // otherwise a half-close: the peer may go on sending
+}
+
+void TlsTransport::wait_for_bye() {
   timer_.emplace(tcp_->loop());
   timer_->start(options_.bye_timeout, std::chrono::milliseconds(0), [this] {
     if (tcp_ != nullptr) tcp_->close();  // the peer never answered; close without its notify
@@ -413,6 +416,7 @@ bool TlsTransport::write(std::span<const std::byte> data) {
   if (tcp_ == nullptr || closing_ || fin_after_notify_ || engine_->is_closed()) return false;
   engine_->write(data);
   plaintext_written_ += data.size();
+  peak_buffered_ = std::max(peak_buffered_, buffered());
   if (engine_->is_handshake_done()) app_drive();
   if (buffered() > limits_.high) above_high_ = true;
   return !above_high_;
@@ -433,8 +437,7 @@ void TlsTransport::close() {
     return;
   }
   if (engine_->close_notify_sent()) {  // after shutdown(): only the bye wait is left
-    tcp_fin_sent_ = false;
-    after_close_notify();
+    wait_for_bye();
     return;
   }
   engine_->close();
@@ -483,7 +486,7 @@ reactor::ConnectionStats TlsTransport::stats() const {
   s.bytes_read = plaintext_read_;
   s.bytes_written = plaintext_written_;
   s.queued_bytes = buffered();
-  if (tcp_ != nullptr) s.peak_queued_bytes = tcp_->stats().peak_queued_bytes + Engine::max_record;
+  s.peak_queued_bytes = peak_buffered_;
   return s;
 }
 

@@ -74,6 +74,7 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   void flush();
   void open_app();
   void after_close_notify();
+  void wait_for_bye();
   void fail_with(const reactor::Error& error);
   void update_reading();
   std::size_t buffered() const;
@@ -101,6 +102,7 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   reactor::WriteLimits limits_{};
   std::uint64_t plaintext_read_ = 0;
   std::uint64_t plaintext_written_ = 0;
+  std::size_t peak_buffered_ = 0;  // most plaintext + ciphertext held at once, right after a write
   bool app_open_ = false;
   bool app_paused_ = false;
   bool above_high_ = false;

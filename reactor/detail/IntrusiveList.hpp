@@ -42,6 +42,11 @@ class List {
   void clear() noexcept {
     while (ListNode* n = front()) n->unlink();
   }
+  // Calls fn(node) for each element in order; fn must not unlink elements.
+  template <typename Fn>
+  void for_each_node(Fn&& fn) {
+    for (ListNode* n = head_.next; n != &head_; n = n->next) fn(*n);
+  }
   std::size_t size() const noexcept {
     std::size_t count = 0;
     for (const ListNode* n = head_.next; n != &head_; n = n->next) ++count;
