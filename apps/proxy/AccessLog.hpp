@@ -1,0 +1,53 @@
+// One line per proxied request, as text or as JSON lines, the fields nginx/Envoy users grep
+// for. Writing is thread-safe: a line is formatted on the caller's loop and handed to the
+// file in one write, so lines from several loops never interleave.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace apps::proxy {
+
+struct AccessRecord {
+  std::string client;       // "203.0.113.7:51234" (the PROXY protocol's address when trusted)
+  std::string sni;          // "" without SNI
+  std::string alpn;         // "" when none was agreed
+  std::string tls_version;  // "TLSv1.3"; "" over plain TCP
+  std::string cipher;
+  bool resumed = false;
+  double handshake_ms = 0;
+  std::string method;
+  std::string target;
+  int status = 0;  // 0: the client went away before any response
+  std::uint64_t bytes_in = 0;   // request bytes from the client (head and body)
+  std::uint64_t bytes_out = 0;  // response bytes to the client (head and body)
+  std::string upstream;         // "http://127.0.0.1:8081"; "" when none was reached
+  double upstream_ms = 0;       // from sending the request to the end of the response
+  double total_ms = 0;          // from the first byte of the request to the end of the response
+};
+
+enum class AccessLogFormat { text, json };
+
+class AccessLog {
+ public:
+  // `path` "-" is stdout. Returns nullptr with `error` set when the file cannot be opened.
+  static std::unique_ptr<AccessLog> open(const std::string& path, AccessLogFormat format,
+                                         std::string& error);
+  ~AccessLog();
+  AccessLog(const AccessLog&) = delete;
+  AccessLog& operator=(const AccessLog&) = delete;
+
+  void write(const AccessRecord& record);
+
+  // The line for `record`, newline included (what write() appends).
+  static std::string format(const AccessRecord& record, AccessLogFormat format);
+
+ private:
+  AccessLog(int fd, bool owned, AccessLogFormat format);
+  int fd_;
+  bool owned_;
+  AccessLogFormat format_;
+};
+
+}  // namespace apps::proxy

@@ -1,0 +1,64 @@
+// The proxy's process-wide counters, rendered as Prometheus text by the admin listener.
+// Relaxed atomics: every counter stands alone and a scrape needs no consistent snapshot, so
+// the request path pays one uncontended increment per event and no lock.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace apps::proxy {
+
+struct Metrics {
+  // Why a client's TLS handshake failed (the label of handshakes_failed).
+  enum class HandshakeFailure : std::size_t { timeout, protocol, peer_closed, other, count };
+  // What went wrong talking to an upstream (the label of upstream_errors).
+  enum class UpstreamError : std::size_t {
+    refused,           // connect refused or unreachable
+    connect_timeout,   // --connect-timeout passed
+    response_timeout,  // --response-timeout passed (504)
+    tls,               // the upstream's TLS handshake or verification failed
+    protocol,          // an unparsable or truncated response
+    closed,            // the upstream closed or reset before the response was complete
+    count
+  };
+
+  using Counter = std::atomic<std::uint64_t>;
+
+  Counter connections_active{0};
+  Counter connections_total{0};
+  Counter handshakes_ok{0};
+  std::array<Counter, static_cast<std::size_t>(HandshakeFailure::count)> handshakes_failed{};
+  Counter resumptions{0};
+  std::array<Counter, 6> requests_by_class{};  // [status / 100]; [0] counts unanswered requests
+  std::array<Counter, static_cast<std::size_t>(UpstreamError::count)> upstream_errors{};
+  Counter bytes_in{0};   // from clients (plaintext)
+  Counter bytes_out{0};  // to clients (plaintext)
+
+  static void add(Counter& counter, std::uint64_t n = 1) {
+    counter.fetch_add(n, std::memory_order_relaxed);
+  }
+  void count_request(int status) {
+    add(requests_by_class[status >= 100 && status < 600 ? static_cast<std::size_t>(status / 100)
+                                                        : 0]);
+  }
+  void count(HandshakeFailure why) { add(handshakes_failed[static_cast<std::size_t>(why)]); }
+  void count(UpstreamError why) { add(upstream_errors[static_cast<std::size_t>(why)]); }
+};
+
+// A served certificate and when it expires, for the expiry gauge.
+struct CertificateExpiry {
+  std::string file;
+  std::string subject;
+  std::int64_t not_after_unix = 0;
+};
+
+// The Prometheus text exposition (version 0.0.4) of `metrics`, plus
+// tlsreactor_proxy_certificate_expiry_seconds{file,subject} measured from `now_unix`.
+std::string render_prometheus(const Metrics& metrics, const std::vector<CertificateExpiry>& certs,
+                              std::int64_t now_unix);
+
+}  // namespace apps::proxy
