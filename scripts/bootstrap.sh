@@ -8,6 +8,8 @@ PACKAGES=(
   libuv1-dev libssl-dev doctest-dev node-llhttp
   # Test peers and tools (tests/integration talks to programs nobody here wrote).
   openssl python3 socat netcat-openbsd curl gnutls-bin procps
+  # Fuzzing (scripts/fuzz.sh): clang 14 and its libFuzzer runtime.
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()
