@@ -1,0 +1,292 @@
+#!/usr/bin/env python3
+"""Hostile TLS clients for tlsreactor's servers, over loopback, each bounded in count and time.
+
+Every subcommand ends with one line "adversary: ok ..." (exit 0) or "adversary: FAIL ..."
+(exit 1), after a normal client checked that the server still serves (GET / over TLS answers
+"hello from tlsreactor"):
+
+  garbage     N connections that send random bytes instead of a ClientHello: each must be
+              closed by the server (alert, FIN or RST) within --within seconds
+  dribble     a real ClientHello sent one byte at a time, then the handshake and a GET
+  slowloris   N connections that send 3 bytes of a record header and nothing more, while a
+              normal client is served; all must be closed by the server within --within
+  resets      N connections that start downloading a large body and reset (RST) mid-transfer
+  never-read  one connection asks for a huge body and never reads, for --hold seconds
+  many        N concurrent TLS connections: all handshake, then each sends a request and
+              reads the answer, then all close
+  hold        N idle TLS connections held open for --hold seconds (they may be shed), then one
+              normal client that must be served once they are gone
+"""
+import argparse
+import asyncio
+import os
+import random
+import resource
+import socket
+import ssl
+import struct
+import sys
+import time
+
+HELLO = b"hello from tlsreactor\n"
+
+
+def finish(ok, message):
+    print(f"adversary: {'ok' if ok else 'FAIL'} {message}", flush=True)
+    sys.exit(0 if ok else 1)
+
+
+def context(args):
+    ctx = ssl.create_default_context(cafile=args.ca)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def get(args, path="/", timeout=15.0):
+    """One normal HTTPS request; returns the body or raises."""
+    with socket.create_connection((args.host, args.port), timeout=timeout) as raw:
+        with context(args).wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while chunk := tls.recv(65536):
+                data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(f"unexpected response {head[:80]!r}")
+    return body
+
+
+def still_serves(args):
+    try:
+        body = get(args)
+    except Exception as e:  # noqa: BLE001 - any failure is the finding
+        return f"a normal client was not served afterwards: {e!r}"
+    return None if body == HELLO else f"a normal client got {body!r}"
+
+
+def closed_by_server(sock, deadline):
+    """Reads until the server closes (EOF or reset); False if the deadline passes first."""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        sock.settimeout(left)
+        try:
+            if not sock.recv(65536):
+                return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+
+def cmd_garbage(args):
+    rng = random.Random(args.seed)
+    socks = []
+    for i in range(args.count):
+        s = socket.create_connection((args.host, args.port), timeout=10)
+        size = rng.randint(1, 4096)
+        payload = bytes(rng.getrandbits(8) for _ in range(size))
+        if i % 2 == 0:  # half of them look like a handshake record at first glance
+            payload = b"\x16\x03\x01" + payload
+        try:
+            s.sendall(payload)
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        socks.append(s)
+    # Records that claim more bytes than were sent wait for the handshake timeout.
+    deadline = time.monotonic() + args.within
+    open_after = sum(0 if closed_by_server(s, deadline) else 1 for s in socks)
+    for s in socks:
+        s.close()
+    problem = still_serves(args)
+    finish(open_after == 0 and problem is None,
+           f"{args.count} garbage connections, {open_after} left open; {problem or 'still serving'}")
+
+
+def cmd_dribble(args):
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context(args).wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with socket.create_connection((args.host, args.port), timeout=20) as s:
+        try:
+            tls.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        hello = outgoing.read()
+        for i in range(len(hello)):
+            s.sendall(hello[i:i + 1])
+            time.sleep(args.gap)
+        while True:  # the rest of the handshake at normal speed
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                if data := outgoing.read():
+                    s.sendall(data)
+                chunk = s.recv(65536)
+                if not chunk:
+                    finish(False, "server closed during the dribbled handshake")
+                incoming.write(chunk)
+        if data := outgoing.read():
+            s.sendall(data)
+        tls.write(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        s.sendall(outgoing.read())
+        response = b""
+        while True:
+            try:
+                data = tls.read(65536)
+                if not data:  # close_notify
+                    break
+                response += data
+                continue
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLZeroReturnError:
+                break
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            incoming.write(chunk)
+    ok = response.endswith(HELLO)
+    finish(ok, f"ClientHello of {len(hello)} bytes dribbled, response {'ok' if ok else repr(response[:80])}")
+
+
+def cmd_slowloris(args):
+    socks = []
+    for _ in range(args.count):
+        s = socket.create_connection((args.host, args.port), timeout=10)
+        s.sendall(b"\x16\x03\x01")
+        socks.append(s)
+    served = still_serves(args)  # while they all hang
+    deadline = time.monotonic() + args.within
+    open_after = sum(0 if closed_by_server(s, deadline) else 1 for s in socks)
+    for s in socks:
+        s.close()
+    finish(served is None and open_after == 0,
+           f"{args.count} slow handshakes, {open_after} still open after {args.within}s; "
+           f"{served or 'a normal client was served meanwhile'}")
+
+
+def cmd_resets(args):
+    ctx = context(args)
+    for _ in range(args.count):
+        raw = socket.create_connection((args.host, args.port), timeout=10)
+        tls = ctx.wrap_socket(raw, server_hostname="localhost")
+        tls.sendall(f"GET /bytes/{args.bytes} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        tls.recv(16384)
+        tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        tls.close()  # RST, mid-body
+    problem = still_serves(args)
+    finish(problem is None, f"{args.count} resets mid-transfer; {problem or 'still serving'}")
+
+
+def cmd_never_read(args):
+    raw = socket.create_connection((args.host, args.port), timeout=10)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    tls = context(args).wrap_socket(raw, server_hostname="localhost")
+    tls.sendall(b"GET /bytes/1099511627776 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    print("adversary: holding", flush=True)  # the test samples the server while we hold
+    time.sleep(args.hold)
+    problem = still_serves(args)
+    tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    tls.close()
+    finish(problem is None, f"held a never-reading connection {args.hold}s; {problem or 'still serving'}")
+
+
+def raise_fd_limit(need):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, need), hard))
+
+
+async def one_exchange(args, ctx, opened, go, handshaking):
+    # At most --in-flight handshakes at a time: the connections pile up concurrently, but
+    # the server is not asked to finish thousands of handshakes within its handshake timeout.
+    async with handshaking:
+        reader, writer = await asyncio.open_connection(args.host, args.port, ssl=ctx,
+                                                       server_hostname="localhost")
+    opened.append(1)
+    await go.wait()
+    writer.write(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except (ssl.SSLError, ConnectionError):
+        pass
+    return data.endswith(HELLO)
+
+
+async def many(args):
+    ctx = context(args)
+    opened, go, handshaking = [], asyncio.Event(), asyncio.Semaphore(args.in_flight)
+    tasks = [asyncio.create_task(one_exchange(args, ctx, opened, go, handshaking))
+             for _ in range(args.count)]
+    deadline = time.monotonic() + args.within
+    while len(opened) < args.count and time.monotonic() < deadline:
+        if any(t.done() for t in tasks):
+            break
+        await asyncio.sleep(0.05)
+    concurrent = len(opened)
+    go.set()
+    results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True),
+                                     timeout=max(1.0, deadline - time.monotonic()))
+    good = sum(1 for r in results if r is True)
+    failures = {}
+    for r in results:
+        if r is not True:
+            key = repr(r)[:120]
+            failures[key] = failures.get(key, 0) + 1
+    for key, n in sorted(failures.items(), key=lambda kv: -kv[1])[:5]:
+        print(f"adversary: {n} x {key}", flush=True)
+    return concurrent, good
+
+
+def cmd_many(args):
+    raise_fd_limit(args.count + 64)
+    concurrent, good = asyncio.run(many(args))
+    problem = still_serves(args)
+    finish(concurrent == args.count and good == args.count and problem is None,
+           f"{concurrent} of {args.count} handshaked at once, {good} answered; "
+           f"{problem or 'still serving'}")
+
+
+def cmd_hold(args):
+    raise_fd_limit(args.count + 64)
+    socks = []
+    for _ in range(args.count):
+        try:
+            s = socket.create_connection((args.host, args.port), timeout=2)
+            socks.append(s)
+        except OSError:
+            pass
+    print(f"adversary: holding {len(socks)}", flush=True)
+    time.sleep(args.hold)
+    for s in socks:
+        s.close()
+    time.sleep(0.5)
+    problem = still_serves(args)
+    finish(problem is None, f"held {len(socks)} connections for {args.hold}s; "
+           f"{problem or 'served once they were gone'}")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("command", choices=["garbage", "dribble", "slowloris", "resets", "never-read", "many", "hold"])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--ca", required=True, help="the CA that signed the server's certificate")
+    p.add_argument("--count", type=int, default=50)
+    p.add_argument("--within", type=float, default=15.0, help="seconds the server has to react")
+    p.add_argument("--hold", type=float, default=3.0)
+    p.add_argument("--gap", type=float, default=0.002, help="seconds between dribbled bytes")
+    p.add_argument("--bytes", type=int, default=64 << 20)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--in-flight", type=int, default=100, help="many: handshakes at once")
+    args = p.parse_args()
+    globals()["cmd_" + args.command.replace("-", "_")](args)
+
+
+if __name__ == "__main__":
+    main()
