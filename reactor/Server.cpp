@@ -52,7 +52,29 @@ Error Server::listen() {
     if (i == 0) address = bound_ = worker->listener->local_address();
     workers_.push_back(std::move(worker));
   }
+  // Watched from here, not from run(): whoever sees the listening line may signal at once.
+  watch_signals();
   return {};
+}
+
+void Server::watch_signals() {
+  if (!options_.handle_signals) return;
+  Worker& main = *workers_.front();
+  auto on_signal = [this](int signum) {
+    log::info(std::string(signum == SIGINT ? "SIGINT" : "SIGTERM") + ": stopping gracefully");
+    stop();
+  };
+  main.sigint = std::make_unique<Signal>(*main.loop);
+  main.sigterm = std::make_unique<Signal>(*main.loop);
+  main.sigint->start(SIGINT, on_signal);
+  main.sigterm->start(SIGTERM, on_signal);
+  if (options_.on_reload) {
+    main.sighup = std::make_unique<Signal>(*main.loop);
+    main.sighup->start(SIGHUP, [this](int) {
+      log::info("SIGHUP: reloading");
+      options_.on_reload();
+    });
+  }
 }
 
 int Server::run() {
@@ -63,23 +85,6 @@ int Server::run() {
     }
   }
   Worker& main = *workers_.front();
-  if (options_.handle_signals) {
-    auto on_signal = [this](int signum) {
-      log::info(std::string(signum == SIGINT ? "SIGINT" : "SIGTERM") + ": stopping gracefully");
-      stop();
-    };
-    main.sigint = std::make_unique<Signal>(*main.loop);
-    main.sigterm = std::make_unique<Signal>(*main.loop);
-    main.sigint->start(SIGINT, on_signal);
-    main.sigterm->start(SIGTERM, on_signal);
-    if (options_.on_reload) {
-      main.sighup = std::make_unique<Signal>(*main.loop);
-      main.sighup->start(SIGHUP, [this](int) {
-        log::info("SIGHUP: reloading");
-        options_.on_reload();
-      });
-    }
-  }
   for (std::size_t i = 1; i < workers_.size(); ++i) {
     Worker* w = workers_[i].get();
     w->thread = std::thread([this, w] {

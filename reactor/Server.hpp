@@ -43,7 +43,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Creates the loops and binds every listener. On success local_address() is the bound address.
+  // Creates the loops, binds every listener and (with handle_signals) starts watching the
+  // signals. On success local_address() is the bound address.
   Error listen();
   Address local_address() const { return bound_; }
   // Runs every loop (loop 0 on the calling thread) until a stop completes. Returns 0 after a
@@ -57,6 +58,7 @@ class Server {
 
  private:
   struct Worker;
+  void watch_signals();
   void drain(Worker& worker);
 
   ServerOptions options_;
