@@ -24,7 +24,8 @@ struct Server::Worker {
 };
 
 Server::Server(ServerOptions options, HandlerFactory factory)
-    : options_(std::move(options)), factory_(std::move(factory)) {
+    : options_(std::move(options)),
+      factory_(std::make_shared<const HandlerFactory>(std::move(factory))) {
   if (options_.threads == 0) options_.threads = 1;
   if (options_.threads > 1) options_.listener.reuse_port = true;
 }
@@ -39,13 +40,41 @@ Error Server::listen() {
   Address address = options_.listen;
   for (unsigned i = 0; i < options_.threads; ++i) {
     auto worker = std::make_unique<Worker>();
-    worker->listener = std::make_unique<TcpListener>(*worker->loop, factory_, options_.listener);
+    // Each accept asks whichever factory is current: replace_factory() takes effect at once.
+    HandlerFactory current = [this]() -> std::unique_ptr<Handler> {
+      const auto factory = factory_.load();
+      return *factory ? (*factory)() : nullptr;
+    };
+    worker->listener =
+        std::make_unique<TcpListener>(*worker->loop, std::move(current), options_.listener);
     if (Error error = worker->listener->listen(address)) return error;
     // With port 0 the first bind picks the port; the other loops join it through SO_REUSEPORT.
     if (i == 0) address = bound_ = worker->listener->local_address();
     workers_.push_back(std::move(worker));
   }
+  // Watched from here, not from run(): whoever sees the listening line may signal at once.
+  watch_signals();
   return {};
+}
+
+void Server::watch_signals() {
+  if (!options_.handle_signals) return;
+  Worker& main = *workers_.front();
+  auto on_signal = [this](int signum) {
+    log::info(std::string(signum == SIGINT ? "SIGINT" : "SIGTERM") + ": stopping gracefully");
+    stop();
+  };
+  main.sigint = std::make_unique<Signal>(*main.loop);
+  main.sigterm = std::make_unique<Signal>(*main.loop);
+  main.sigint->start(SIGINT, on_signal);
+  main.sigterm->start(SIGTERM, on_signal);
+  if (options_.on_reload) {
+    main.sighup = std::make_unique<Signal>(*main.loop);
+    main.sighup->start(SIGHUP, [this](int) {
+      log::info("SIGHUP: reloading");
+      options_.on_reload();
+    });
+  }
 }
 
 int Server::run() {
@@ -56,23 +85,6 @@ int Server::run() {
     }
   }
   Worker& main = *workers_.front();
-  if (options_.handle_signals) {
-    auto on_signal = [this](int signum) {
-      log::info(std::string(signum == SIGINT ? "SIGINT" : "SIGTERM") + ": stopping gracefully");
-      stop();
-    };
-    main.sigint = std::make_unique<Signal>(*main.loop);
-    main.sigterm = std::make_unique<Signal>(*main.loop);
-    main.sigint->start(SIGINT, on_signal);
-    main.sigterm->start(SIGTERM, on_signal);
-    if (options_.on_reload) {
-      main.sighup = std::make_unique<Signal>(*main.loop);
-      main.sighup->start(SIGHUP, [this](int) {
-        log::info("SIGHUP: reloading");
-        options_.on_reload();
-      });
-    }
-  }
   for (std::size_t i = 1; i < workers_.size(); ++i) {
     Worker* w = workers_[i].get();
     w->thread = std::thread([this, w] {
@@ -97,6 +109,10 @@ void Server::stop() {
     Worker* worker = w.get();
     worker->loop->post([this, worker] { drain(*worker); });
   }
+}
+
+void Server::replace_factory(HandlerFactory factory) {
+  factory_.store(std::make_shared<const HandlerFactory>(std::move(factory)));
 }
 
 void Server::drain(Worker& w) {

@@ -33,8 +33,8 @@ struct ServerOptions {
   std::function<void()> on_loop_start;
 };
 
-// Thread-safety: stop() may be called from any thread (and from signal-driven callbacks);
-// the rest from the thread that constructed the server.
+// Thread-safety: stop() and replace_factory() may be called from any thread (and from
+// signal-driven callbacks); the rest from the thread that constructed the server.
 class Server {
  public:
   // The factory is called on worker threads, concurrently: it must be thread-safe.
@@ -43,7 +43,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Creates the loops and binds every listener. On success local_address() is the bound address.
+  // Creates the loops, binds every listener and (with handle_signals) starts watching the
+  // signals. On success local_address() is the bound address.
   Error listen();
   Address local_address() const { return bound_; }
   // Runs every loop (loop 0 on the calling thread) until a stop completes. Returns 0 after a
@@ -51,13 +52,18 @@ class Server {
   int run();
   // Begins the graceful drain. Idempotent.
   void stop();
+  // Connections accepted from now on get their handlers from `factory` (a reload: new
+  // certificates, new options); connections already open keep the handlers they have.
+  void replace_factory(HandlerFactory factory);
 
  private:
   struct Worker;
+  void watch_signals();
   void drain(Worker& worker);
 
   ServerOptions options_;
-  HandlerFactory factory_;
+  // Read once per accept, on every loop; replaced whole, never mutated.
+  std::atomic<std::shared_ptr<const HandlerFactory>> factory_;
   std::vector<std::unique_ptr<Worker>> workers_;
   Address bound_;
   std::atomic<bool> stopping_{false};

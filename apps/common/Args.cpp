@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <string_view>
+
+#include "apps/common/ConfigFile.hpp"
 
 namespace apps {
 
@@ -19,15 +22,21 @@ const Args::Option* Args::find(const std::string& name) const {
 }
 
 void Args::complain(const std::string& name, const std::string& reason) const {
-  std::cerr << program_ << ": --" << name << ": " << reason << "\n";
+  const std::string where = origin(name);
+  last_error_ = (where.empty() ? "--" + name : where + ": " + name) + ": " + reason;
+  if (!quiet_) std::cerr << program_ << ": " << last_error_ << "\n";
 }
 
 bool Args::parse(int argc, char** argv) {
+  // Under --check every failure exits 1, wherever --check stands on the line.
+  bool checking = false;
+  for (int i = 1; i < argc; ++i) checking = checking || std::string_view(argv[i]) == "--check";
+  const int bad_exit = checking ? 1 : 2;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.rfind("--", 0) != 0) {
       std::cerr << program_ << ": unexpected argument '" << arg << "' (see --help)\n";
-      exit_code_ = 2;
+      exit_code_ = bad_exit;
       return false;
     }
     arg.erase(0, 2);
@@ -41,42 +50,85 @@ bool Args::parse(int argc, char** argv) {
     const Option* option = find(arg);
     if (option == nullptr) {
       std::cerr << program_ << ": unknown option --" << arg << " (see --help)\n";
-      exit_code_ = 2;
+      exit_code_ = bad_exit;
       return false;
     }
     if (option->value_name.empty()) {
-      values_[arg] = "1";
-    } else if (has_inline) {
-      values_[arg] = value;
-    } else if (i + 1 < argc) {
-      values_[arg] = argv[++i];
-    } else {
-      complain(arg, "needs a value " + option->value_name);
-      exit_code_ = 2;
-      return false;
+      value = "1";
+    } else if (!has_inline) {
+      if (i + 1 >= argc) {
+        complain(arg, "needs a value " + option->value_name);
+        exit_code_ = bad_exit;
+        return false;
+      }
+      value = argv[++i];
     }
+    auto& items = command_line_[arg].items;
+    if (!option->repeatable) items.clear();
+    items.push_back(std::move(value));
   }
   if (flag("help")) {
     print_help();
     exit_code_ = 0;
     return false;
   }
+  if (find("config") != nullptr && given("config")) {
+    std::string error;
+    if (!load_config(*this, error)) {
+      last_error_ = error;
+      std::cerr << program_ << ": " << error << "\n";
+      exit_code_ = bad_exit;
+      return false;
+    }
+  }
   return true;
 }
 
+const Args::Values* Args::effective(const std::string& name) const {
+  if (auto it = command_line_.find(name); it != command_line_.end()) return &it->second;
+  if (auto it = file_.find(name); it != file_.end()) return &it->second;
+  return nullptr;
+}
+
+bool Args::given(const std::string& name) const {
+  return command_line_.count(name) != 0;
+}
+
 bool Args::flag(const std::string& name) const {
-  return values_.count(name) != 0;
+  return effective(name) != nullptr;
 }
 
 std::string Args::get(const std::string& name) const {
-  if (auto it = values_.find(name); it != values_.end()) return it->second;
+  if (const Values* v = effective(name); v != nullptr && !v->items.empty()) return v->items.back();
   const Option* o = find(name);
   return o != nullptr ? o->default_value : std::string();
 }
 
+std::vector<std::string> Args::values(const std::string& name) const {
+  if (const Values* v = effective(name)) return v->items;
+  const Option* o = find(name);
+  if (o == nullptr || o->default_value.empty()) return {};
+  return {o->default_value};
+}
+
+std::string Args::origin(const std::string& name) const {
+  if (given(name)) return {};
+  const auto it = file_.find(name);
+  return it == file_.end() ? std::string() : it->second.origin;
+}
+
+void Args::set_file_values(const std::string& name, std::vector<std::string> values,
+                           std::string origin) {
+  file_[name] = Values{std::move(values), std::move(origin)};
+}
+
 std::vector<std::string> Args::list(const std::string& name) const {
+  return split(get(name));
+}
+
+std::vector<std::string> Args::split(const std::string& text) {
   std::vector<std::string> items;
-  for (std::string rest = get(name); !rest.empty();) {
+  for (std::string rest = text; !rest.empty();) {
     const auto comma = rest.find(',');
     items.push_back(rest.substr(0, comma));
     rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
@@ -127,6 +179,7 @@ void Args::print_help() const {
     for (std::size_t at = help.find('\n'); at != std::string::npos; at = help.find('\n', at + 31))
       help.insert(at + 1, std::string(30, ' '));
     std::cout << left << help;
+    if (o.repeatable) std::cout << " (repeatable)";
     if (!o.default_value.empty()) std::cout << " (default: " << o.default_value << ")";
     std::cout << "\n";
   }

@@ -1,5 +1,6 @@
-// Command-line parsing shared by the sample apps: "--name value" and "--flag" options, a
-// generated --help, and errors that name the option.
+// Command-line parsing shared by the sample apps: "--name value" and "--flag" options, some
+// repeatable, a generated --help, values a --config file supplies (the command line wins), and
+// errors that name the option and, for a value from the file, its FILE:LINE:COLUMN.
 #pragma once
 
 #include <chrono>
@@ -20,36 +21,71 @@ class Args {
     std::string value_name;  // empty: a flag without a value
     std::string help;
     std::string default_value;
+    // Given several times, every value counts, in order (values()); otherwise the last wins.
+    bool repeatable = false;
   };
 
   Args(std::string program, std::string summary, std::vector<Option> options);
 
-  // Parses argv. Returns false (after printing the reason, or the help text for --help) when
-  // the program should exit; exit_code() then says with which status.
+  // Parses argv, then reads the --config file if there is one (see apps/common/ConfigFile.hpp).
+  // Returns false (after printing the reason, or the help text for --help) when the program
+  // should exit; exit_code() then says with which status (1 under --check, 2 otherwise).
   bool parse(int argc, char** argv);
   int exit_code() const { return exit_code_; }
 
+  const std::string& program() const { return program_; }
+  const std::vector<Option>& options() const { return options_; }
+  const Option* find(const std::string& name) const;
+
+  // Set on the command line (not by the config file, not a default).
+  bool given(const std::string& name) const;
   bool flag(const std::string& name) const;
-  std::string get(const std::string& name) const;  // the value or the default
+  std::string get(const std::string& name) const;  // the last value, or the default
+  // Every value of a repeatable option in order: the command line's if it has any, else the
+  // config file's, else the default (if not empty).
+  std::vector<std::string> values(const std::string& name) const;
   // A comma-separated value as its items ("a,b" -> {"a", "b"}; "" -> {}).
   std::vector<std::string> list(const std::string& name) const;
-  // Typed getters: print "PROGRAM: --NAME: reason" and return nullopt on a bad value.
+  static std::vector<std::string> split(const std::string& text);
+  // Typed getters: report "PROGRAM: --NAME: reason" (or "PROGRAM: FILE:LINE:COL: NAME: reason"
+  // for a value from the config file) and return nullopt on a bad value.
   std::optional<reactor::HostPort> host_port(const std::string& name) const;
   std::optional<unsigned> count(const std::string& name, unsigned min, unsigned max) const;
   // Seconds as a decimal ("1", "0.25"); 0 means "off".
   std::optional<std::chrono::milliseconds> seconds(const std::string& name) const;
 
+  // Where the value get() returns comes from: "" (command line or default) or "FILE:LINE:COL".
+  std::string origin(const std::string& name) const;
+  // Reports a bad value of `name` the way the typed getters do; apps use it for their own checks.
+  void complain(const std::string& name, const std::string& reason) const;
+  // The last complaint, without the program name. Quiet Args only record it (a reload logs it
+  // instead of printing it).
+  const std::string& last_error() const { return last_error_; }
+  void set_quiet(bool quiet) { quiet_ = quiet; }
+
+  // The config file layer, below the command line. ConfigFile fills it; a reload clears and
+  // refills it.
+  void set_file_values(const std::string& name, std::vector<std::string> values,
+                       std::string origin);
+  void clear_file_values() { file_.clear(); }
+
   void print_help() const;
 
  private:
-  const Option* find(const std::string& name) const;
-  void complain(const std::string& name, const std::string& reason) const;
+  struct Values {
+    std::vector<std::string> items;
+    std::string origin;
+  };
+  const Values* effective(const std::string& name) const;
 
   std::string program_;
   std::string summary_;
   std::vector<Option> options_;
-  std::map<std::string, std::string> values_;
+  std::map<std::string, Values> command_line_;
+  std::map<std::string, Values> file_;
   int exit_code_ = 0;
+  bool quiet_ = false;
+  mutable std::string last_error_;
 };
 
 }  // namespace apps

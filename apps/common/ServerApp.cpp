@@ -2,11 +2,11 @@
 
 #include <iostream>
 
+#include "apps/common/Reloader.hpp"
 #include "apps/common/TlsOptions.hpp"
 #include "reactor/Log.hpp"
 #include "reactor/Server.hpp"
 #include "tls/Signer.hpp"
-#include "tls/TlsTransport.hpp"
 
 namespace apps {
 
@@ -18,65 +18,75 @@ std::vector<Args::Option> server_options(const std::string& default_listen,
       {"idle-timeout", "SECONDS", "close connections idle this long; 0 = never", "60"},
       {"drain-timeout", "SECONDS", "on SIGTERM/SIGINT, wait this long for connections to finish",
        "10"},
+      {"config", "FILE",
+       "read options from a TOML file (keys are the long option names); the command line\n"
+       "overrides it, SIGHUP re-reads it",
+       ""},
+      {"check", "",
+       "validate the options and load the certificates and keys, then exit 0 (OK) or 1", ""},
   };
   for (auto& o : own) options.push_back(std::move(o));
   for (auto& o : tls_server_options()) options.push_back(std::move(o));
   return options;
 }
 
-int serve(const Args& args, const std::string& program, reactor::HandlerFactory factory,
+int serve(const Args& parsed, const std::string& program, FactoryBuilder build,
           std::vector<std::string> alpn) {
+  // Complaints are collected and printed here, once, in one shape.
+  Args args = parsed;
+  args.set_quiet(true);
+  const bool checking = args.flag("check");
+  const auto fail = [&](const std::string& message, int status) {
+    std::cerr << program << ": " << message << "\n";
+    return checking ? 1 : status;
+  };
   const auto listen = args.host_port("listen");
   const auto threads = args.count("threads", 1, 256);
   const auto idle = args.seconds("idle-timeout");
   const auto drain = args.seconds("drain-timeout");
-  if (!listen || !threads || !idle || !drain) return 2;
-  const auto fail = [&](const std::string& message) {
-    std::cerr << program << ": " << message << "\n";
-    return 1;
-  };
+  const bool use_tls = args.flag("tls");
+  const auto jobs = use_tls ? args.count("async-jobs", 0, 1'000'000) : std::optional<unsigned>(0);
+  if (!listen || !threads || !idle || !drain || !jobs) return fail(args.last_error(), 2);
 
   reactor::Error error;
   reactor::ServerOptions options;
   options.listen = reactor::Address::resolve_for_listen(*listen, error);
-  if (error) return fail(error.message());
+  if (error) return fail(error.message(), 1);
   options.threads = *threads;
   options.listener.connection.idle_timeout = *idle;
   options.drain_timeout = *drain;
-  const bool use_tls = args.flag("tls");
-  if (use_tls) {
-    std::string message;
-    auto context = server_context_from(args, std::move(alpn), message);
-    if (!context) return fail(message);
-    // SIGHUP re-reads the ticket key files: a fleet rotates keys without restarts, and
-    // tickets under any key still listed keep resuming.
-    if (const auto files = ticket_key_files(args); !files.empty()) {
-      options.on_reload = [context, files] {
-        std::error_code code;
-        std::string why;
-        if (context->rotate_ticket_keys(files, code, why))
-          reactor::log::info(
-              "session ticket keys reloaded from " + files.front() +
-              (files.size() > 1 ? " and " + std::to_string(files.size() - 1) + " more" : ""));
-        else
-          reactor::log::error("session ticket keys not reloaded, the old ones stay: " + why);
-      };
-    }
-    factory = tls::server_factory(std::move(context), std::move(factory));
-    const auto jobs = args.count("async-jobs", 0, 1'000'000);
-    if (!jobs) return 2;
-    if (*jobs > 0) {
-      options.on_loop_start = [n = *jobs] {
-        if (!tls::limit_async_jobs(n)) reactor::log::error("could not bound the async job pool");
-      };
-    }
+  if (*jobs > 0) {
+    options.on_loop_start = [n = *jobs] {
+      if (!tls::limit_async_jobs(n)) reactor::log::error("could not bound the async job pool");
+    };
   }
-  reactor::Server server(options, std::move(factory));
-  if (reactor::Error e = server.listen()) return fail(e.message());
+
+  auto reloader = std::make_shared<Reloader>(args, std::move(build), std::move(alpn));
+  std::string message;
+  auto built = reloader->build(args, message);
+  if (!built) return fail(message, 1);
+  if (checking) {
+    std::cout << program << ": configuration OK" << std::endl;
+    return 0;
+  }
+  // The server outlives every SIGHUP (signals stop with its loops), so the pointer stays good.
+  reactor::Server* running = nullptr;
+  options.on_reload = [reloader, &running] { reloader->reload(*running); };
+  reactor::Server server(options, std::move(built->factory));
+  running = &server;
+  if (reactor::Error e = server.listen()) return fail(e.message(), 1);
   std::cout << program << ": listening on " << server.local_address().to_string() << " ("
             << *threads << (*threads == 1 ? " thread" : " threads") << (use_tls ? ", TLS" : "")
             << ")" << std::endl;
   return server.run();
+}
+
+int serve(const Args& args, const std::string& program, reactor::HandlerFactory factory,
+          std::vector<std::string> alpn) {
+  FactoryBuilder same = [factory = std::move(factory)](const Args&, std::string&) {
+    return factory;
+  };
+  return serve(args, program, std::move(same), std::move(alpn));
 }
 
 }  // namespace apps

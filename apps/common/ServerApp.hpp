@@ -1,7 +1,9 @@
-// What every sample server shares: --listen, --threads, the timeouts, the TLS options, the
-// listening line tests and scripts read, and running until a SIGINT/SIGTERM drain completes.
+// What every sample server shares: --listen, --threads, the timeouts, the TLS options,
+// --config and --check, the listening line tests and scripts read, SIGHUP reloads, and running
+// until a SIGINT/SIGTERM drain completes.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -10,13 +12,31 @@
 
 namespace apps {
 
-// The shared options (listen defaulting to `default_listen`), then the app's own.
+// The shared options (listen defaulting to `default_listen`, --config, --check), then the
+// app's own, then the TLS ones.
 std::vector<Args::Option> server_options(const std::string& default_listen,
                                          std::vector<Args::Option> own);
 
+// Builds the app's handler factory from its options: at start, under --check, and on each
+// SIGHUP with the options re-read (config file + the same command line), each time from a
+// different Args, so the factory must copy what it needs. This is where an app validates its
+// own options: it returns an empty factory and either sets `error` ("--upstream: ...") or
+// reports through args.complain(), which names the file:line of a value from the config file.
+using FactoryBuilder = std::function<reactor::HandlerFactory(const Args& args, std::string& error)>;
+
 // Listens as the parsed options say (over TLS with --tls, offering `alpn`), prints
 // "PROGRAM: listening on ADDR (N thread(s)[, TLS])" on stdout and runs until drained.
-// Returns the process exit status: 0 after a drain, 1 when it could not start, 2 for bad options.
+// With --check it only validates: builds the factory and the TLS Context (loading every
+// certificate, key and ticket key), prints "PROGRAM: configuration OK" and returns 0, or prints
+// the first error and returns 1.
+// SIGHUP re-reads the config file, rebuilds the Context and the factory and swaps them in for
+// new connections (open ones keep theirs); on any error the old ones stay and one log line says
+// why. --listen, --threads, the timeouts, --tls, --dev-cert-dir and --async-jobs take a restart.
+// Returns the process exit status: 0 after a drain or a good --check, 1 when it could not start
+// (or --check found an error), 2 for bad options.
+int serve(const Args& args, const std::string& program, FactoryBuilder build,
+          std::vector<std::string> alpn = {});
+// For apps whose handlers have no options of their own: reloads swap only the TLS Context.
 int serve(const Args& args, const std::string& program, reactor::HandlerFactory factory,
           std::vector<std::string> alpn = {});
 

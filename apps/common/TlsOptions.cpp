@@ -10,9 +10,11 @@ namespace apps {
 std::vector<Args::Option> tls_server_options() {
   return {
       {"tls", "", "serve TLS (TLS 1.2 and 1.3)", ""},
-      {"cert", "FILE", "certificate chain (PEM); without it a development certificate is generated",
-       ""},
-      {"key", "FILE", "private key (PEM) for --cert", ""},
+      {"cert", "FILE",
+       "certificate chain (PEM); repeat --cert/--key pairs for several, chosen by SNI\n"
+       "(the first is the default); without any a development certificate is generated",
+       "", true},
+      {"key", "FILE", "private key (PEM) for the --cert in the same position", "", true},
       {"dev-cert-dir", "DIR", "where the generated development certificate and its CA are written",
        "/tmp/tlsreactor-dev"},
       {"client-ca", "FILE", "require client certificates signed by this CA (mutual TLS)", ""},
@@ -36,28 +38,37 @@ std::vector<std::string> ticket_key_files(const Args& args) {
   return args.list("ticket-key");
 }
 
-std::shared_ptr<const tls::Context> server_context_from(const Args& args,
-                                                        std::vector<std::string> alpn,
-                                                        std::string& error) {
+std::optional<std::vector<tls::CertificateFiles>> certificate_pairs(const Args& args,
+                                                                    std::string& error) {
+  const auto certs = args.values("cert");
+  const auto keys = args.values("key");
+  if (certs.size() != keys.size()) {
+    error = "--cert and --key go in pairs: " + std::to_string(certs.size()) + " --cert, " +
+            std::to_string(keys.size()) + " --key";
+    return std::nullopt;
+  }
+  std::vector<tls::CertificateFiles> pairs;
+  for (std::size_t i = 0; i < certs.size(); ++i) pairs.push_back({certs[i], keys[i]});
+  return pairs;
+}
+
+std::optional<tls::CertificateFiles> development_certificate(const std::string& dir,
+                                                             std::string& error) {
+  std::error_code code;
+  const auto files =
+      tls::dev::write(tls::dev::generate({"localhost", "127.0.0.1", "::1"}), dir, code, error);
+  if (code) return std::nullopt;
+  reactor::log::info("development certificate for localhost, 127.0.0.1, ::1: " +
+                     files.leaf.cert_file + " (trust " + files.ca_file + " to verify it)");
+  return files.leaf;
+}
+
+std::shared_ptr<const tls::Context> server_context_from(
+    const Args& args, std::vector<tls::CertificateFiles> certificates,
+    std::vector<std::string> alpn, std::string& error) {
   tls::ServerConfig config;
   config.alpn = std::move(alpn);
-  const std::string cert = args.get("cert");
-  const std::string key = args.get("key");
-  if (cert.empty() != key.empty()) {
-    error = "--cert and --key go together";
-    return nullptr;
-  }
-  if (cert.empty()) {
-    std::error_code code;
-    const auto files = tls::dev::write(tls::dev::generate({"localhost", "127.0.0.1", "::1"}),
-                                       args.get("dev-cert-dir"), code, error);
-    if (code) return nullptr;
-    reactor::log::info("development certificate for localhost, 127.0.0.1, ::1: " +
-                       files.leaf.cert_file + " (trust " + files.ca_file + " to verify it)");
-    config.certificates = {files.leaf};
-  } else {
-    config.certificates = {{cert, key}};
-  }
+  config.certificates = std::move(certificates);
   if (const std::string ca = args.get("client-ca"); !ca.empty()) {
     config.client_auth = tls::ClientAuth::require;
     config.client_ca_file = ca;
@@ -67,8 +78,7 @@ std::shared_ptr<const tls::Context> server_context_from(const Args& args,
   config.keylog_file = args.get("keylog");
   config.offload_private_key = args.flag("offload-private-key");
   std::error_code code;
-  auto context = tls::Context::server(config, code, error);
-  return context;
+  return tls::Context::server(config, code, error);
 }
 
 }  // namespace apps

@@ -1,9 +1,10 @@
-// The TLS options every sample app shares (--tls, --cert/--key or a generated development
-// certificate, mutual TLS, renegotiation, key logging, ticket keys) and the server Context
-// they make.
+// The TLS options every sample app shares (--tls, repeatable --cert/--key pairs chosen by SNI
+// or a generated development certificate, mutual TLS, renegotiation, key logging, ticket keys) and
+// the server Context they make.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,12 +19,20 @@ std::vector<Args::Option> tls_server_options();
 // The --ticket-key files, in order (the first encrypts).
 std::vector<std::string> ticket_key_files(const Args& args);
 
-// Builds the server Context from the parsed options. Without --cert/--key it generates a
-// development certificate (a throwaway CA and a leaf for localhost, 127.0.0.1 and ::1) into
-// --dev-cert-dir and says where the CA is, so clients can verify against it. On failure
+// The --cert/--key pairs in order: the first is the default certificate, the others are chosen
+// by SNI. Empty when none are given; nullopt (and `error`) when the counts differ.
+std::optional<std::vector<tls::CertificateFiles>> certificate_pairs(const Args& args,
+                                                                    std::string& error);
+
+// Generates a development certificate (a throwaway CA and a leaf for localhost, 127.0.0.1 and
+// ::1) into `dir` and logs where the CA is, so clients can verify against it.
+std::optional<tls::CertificateFiles> development_certificate(const std::string& dir,
+                                                             std::string& error);
+
+// Builds the server Context from the parsed options and `certificates` (not empty). On failure
 // returns nullptr and sets `error` to a sentence naming the file and the reason.
-std::shared_ptr<const tls::Context> server_context_from(const Args& args,
-                                                        std::vector<std::string> alpn,
-                                                        std::string& error);
+std::shared_ptr<const tls::Context> server_context_from(
+    const Args& args, std::vector<tls::CertificateFiles> certificates,
+    std::vector<std::string> alpn, std::string& error);
 
 }  // namespace apps

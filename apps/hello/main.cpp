@@ -1,7 +1,7 @@
 // tlsreactor-hello: a small HTTP/1.1 (or, with --tls, HTTPS) responder for tests and
 // benchmarks, on N loops.
 #include <filesystem>
-#include <iostream>
+#include <string>
 
 #include "apps/common/ServerApp.hpp"
 #include "apps/hello/HelloHandler.hpp"
@@ -16,16 +16,19 @@ int main(int argc, char** argv) {
       apps::server_options("127.0.0.1:8443",
                            {{"root", "DIR", "serve the files under DIR as /files/PATH", ""}}));
   if (!args.parse(argc, argv)) return args.exit_code();
-
-  apps::hello::HelloOptions hello;
-  if (const auto root = args.get("root"); !root.empty()) {
-    std::error_code ec;
-    hello.root = std::filesystem::canonical(root, ec);
-    if (ec || !std::filesystem::is_directory(hello.root)) {
-      std::cerr << "tlsreactor-hello: --root: not a directory: " << root << "\n";
-      return 2;
+  // Run at start, by --check and on SIGHUP: a new --root in the config file reaches new
+  // connections. The handler only sees Connection: over TLS the factory is wrapped.
+  auto build = [](const apps::Args& options, std::string&) -> reactor::HandlerFactory {
+    apps::hello::HelloOptions hello;
+    if (const auto root = options.get("root"); !root.empty()) {
+      std::error_code ec;
+      hello.root = std::filesystem::canonical(root, ec);
+      if (ec || !std::filesystem::is_directory(hello.root)) {
+        options.complain("root", "not a directory: " + root);
+        return {};
+      }
     }
-  }
-  // The handler only sees Connection: over TLS the factory is wrapped and nothing else changes.
-  return apps::serve(args, "tlsreactor-hello", apps::hello::hello_factory(hello), {"http/1.1"});
+    return apps::hello::hello_factory(hello);
+  };
+  return apps::serve(args, "tlsreactor-hello", build, {"http/1.1"});
 }

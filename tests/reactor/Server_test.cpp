@@ -108,3 +108,33 @@ TEST_CASE("a drain aborts connections still open at its deadline, then run() ret
   CHECK(server_record->error.code() == reactor::Errc::aborted);
   CHECK((client->error.code() == std::errc::connection_reset));
 }
+
+namespace {
+
+// Answers "new:" and the bytes it received: tells a replaced factory's handlers from echoes.
+class Tagging final : public reactor::Handler {
+ public:
+  void on_data(reactor::Connection& conn, std::span<const std::byte> data) override {
+    conn.write("new:");
+    conn.write(data);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("replace_factory() gives connections accepted afterwards the new factory's handlers") {
+  reactor::ServerOptions options;
+  options.listen = *reactor::Address::from_ip("127.0.0.1", 0);
+  options.threads = 2;
+  options.handle_signals = false;
+  reactor::Server server(options, [] { return std::make_unique<apps::echo::EchoHandler>(); });
+  REQUIRE_FALSE(server.listen());
+  std::thread runner([&] { server.run(); });
+  const auto port = server.local_address().port();
+  for (const auto& r : run_clients(port, 4, "ping")) CHECK(r->data == "ping");
+  // From another thread than the loops', as a SIGHUP on loop 0 does for loop 1.
+  server.replace_factory([] { return std::make_unique<Tagging>(); });
+  for (const auto& r : run_clients(port, 4, "ping")) CHECK(r->data == "new:ping");
+  server.stop();
+  runner.join();
+}

@@ -165,6 +165,17 @@ std::optional<int> Process::wait(milliseconds timeout) {
   return exit_code_;
 }
 
+bool Process::wait_for_stderr(const std::string& text, std::size_t times, milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    std::size_t found = 0;
+    for (auto at = err_.find(text); at != std::string::npos; at = err_.find(text, at + 1)) ++found;
+    if (found >= times) return true;
+    if (err_fd_ < 0 || Clock::now() >= deadline) return false;
+    pump(std::min(remaining(deadline), milliseconds(50)));
+  }
+}
+
 void Process::signal(int signum) {
   // Until waitpid() reaped the child its PID cannot be reused, so this hits only our child.
   if (pid_ > 0 && !exit_code_) ::kill(pid_, signum);

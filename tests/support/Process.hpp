@@ -34,6 +34,11 @@ class Process {
   // The exit code if the child has already exited; never blocks.
   std::optional<int> try_wait();
 
+  // Waits until the child's stderr holds `text` at least `times` times (a log line that says a
+  // reload happened); false when `timeout` passes first or stderr closed.
+  bool wait_for_stderr(const std::string& text, std::size_t times,
+                       std::chrono::milliseconds timeout);
+
   // Sends `signum` to the child, unless it was already reaped (its PID may be reused).
   void signal(int signum);
 

@@ -52,3 +52,26 @@ TEST_CASE("typed getters refuse values out of range") {
   REQUIRE(parse(half, {"--idle-timeout", "0.25"}));
   CHECK(half.seconds("idle-timeout") == std::chrono::milliseconds(250));
 }
+
+TEST_CASE("a repeatable option keeps every value in order, others keep the last") {
+  apps::Args args("prog", "summary",
+                  {{"cert", "FILE", "certificate", "", true},
+                   {"key", "FILE", "key", "", true},
+                   {"threads", "N", "loops", "1"}});
+  REQUIRE(parse(args, {"--cert", "a.pem", "--key", "a.key", "--cert=b.pem", "--key", "b.key",
+                       "--threads", "2", "--threads", "3"}));
+  CHECK(args.values("cert") == std::vector<std::string>{"a.pem", "b.pem"});
+  CHECK(args.values("key") == std::vector<std::string>{"a.key", "b.key"});
+  CHECK(args.get("cert") == "b.pem");
+  CHECK(args.count("threads", 1, 64) == 3u);
+  CHECK(args.values("threads") == std::vector<std::string>{"3"});
+}
+
+TEST_CASE("given() tells the command line from defaults, values() falls back to the default") {
+  auto args = make();
+  REQUIRE(parse(args, {"--threads", "1"}));
+  CHECK(args.given("threads"));
+  CHECK_FALSE(args.given("listen"));
+  CHECK(args.values("listen") == std::vector<std::string>{"127.0.0.1:7000"});
+  CHECK(args.values("verbose").empty());
+}

@@ -1,0 +1,100 @@
+#include "apps/common/Reloader.hpp"
+
+#include <array>
+#include <utility>
+
+#include "apps/common/ConfigFile.hpp"
+#include "apps/common/TlsOptions.hpp"
+#include "reactor/Log.hpp"
+#include "reactor/Server.hpp"
+#include "tls/TlsTransport.hpp"
+
+namespace apps {
+namespace {
+
+// Read once at start: the listeners, loops and per-thread setup are made from them.
+constexpr std::array<const char*, 7> restart_only{
+    "listen", "threads", "idle-timeout", "drain-timeout", "tls", "dev-cert-dir", "async-jobs"};
+
+std::string describe(const Generation& built, const Args& args) {
+  if (!built.context) return "new connections use the re-read configuration";
+  const auto certs = args.values("cert");
+  std::string text =
+      "new connections use " +
+      (certs.empty()
+           ? std::string("the development certificate")
+           : certs.front() + (certs.size() > 1 ? " and " + std::to_string(certs.size() - 1) +
+                                                     " more certificate(s)"
+                                               : std::string()));
+  if (const auto keys = ticket_key_files(args); !keys.empty())
+    text += ", ticket keys from " + keys.front() +
+            (keys.size() > 1 ? " and " + std::to_string(keys.size() - 1) + " more" : "");
+  return text;
+}
+
+// A Context error names the file it could not use; when the config file named that file, the
+// error also says where ("hello.toml:4:8: load certificate new.pem: no start line").
+std::string located(const Args& args, std::string error) {
+  for (const char* name : {"cert", "key", "ticket-key", "client-ca", "keylog"}) {
+    const std::string where = args.origin(name);
+    if (where.empty()) continue;
+    for (const auto& value : args.values(name))
+      for (const auto& file : Args::split(value))
+        if (!file.empty() && error.find(file) != std::string::npos) return where + ": " + error;
+  }
+  return error;
+}
+
+}  // namespace
+
+Reloader::Reloader(Args started, FactoryBuilder build, std::vector<std::string> alpn)
+    : started_(std::move(started)), build_(std::move(build)), alpn_(std::move(alpn)) {
+  started_.set_quiet(true);
+}
+
+std::optional<Generation> Reloader::build(const Args& args, std::string& error) {
+  auto fail = [&](std::string why) -> std::optional<Generation> {
+    error = why.empty() ? args.last_error() : std::move(why);
+    if (error.empty()) error = "the options were refused";
+    return std::nullopt;
+  };
+  std::string why;
+  reactor::HandlerFactory factory = build_(args, why);
+  if (!factory) return fail(std::move(why));
+  if (!started_.flag("tls")) return Generation{nullptr, std::move(factory)};
+
+  auto certificates = certificate_pairs(args, why);
+  if (!certificates) return fail(std::move(why));
+  if (certificates->empty()) {
+    if (!dev_certificate_)
+      dev_certificate_ = development_certificate(args.get("dev-cert-dir"), why);
+    if (!dev_certificate_) return fail(std::move(why));
+    certificates->push_back(*dev_certificate_);
+  }
+  auto context = server_context_from(args, std::move(*certificates), alpn_, why);
+  if (!context) return fail(located(args, std::move(why)));
+  return Generation{context, tls::server_factory(context, std::move(factory))};
+}
+
+void Reloader::reload(reactor::Server& server) {
+  Args next = started_;
+  std::string error;
+  if (!load_config(next, error)) {
+    reactor::log::error("reload failed, the old configuration stays: " + error);
+    return;
+  }
+  for (const char* name : restart_only) {
+    if (next.get(name) != started_.get(name))
+      reactor::log::warn(std::string("reload: --") + name + " changed to '" + next.get(name) +
+                         "' but takes a restart; '" + started_.get(name) + "' stays");
+  }
+  auto built = build(next, error);
+  if (!built) {
+    reactor::log::error("reload failed, the old configuration stays: " + error);
+    return;
+  }
+  server.replace_factory(std::move(built->factory));
+  reactor::log::info("reload: " + describe(*built, next));
+}
+
+}  // namespace apps

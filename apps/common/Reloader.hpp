@@ -1,0 +1,49 @@
+// What serve() makes from one reading of the options (the TLS Context and the handler factory),
+// made again on each SIGHUP and swapped into the server for new connections only.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apps/common/Args.hpp"
+#include "apps/common/ServerApp.hpp"
+#include "reactor/Handler.hpp"
+#include "tls/Context.hpp"
+
+namespace reactor {
+class Server;
+}
+
+namespace apps {
+
+// One reading of the options, built.
+struct Generation {
+  std::shared_ptr<const tls::Context> context;  // null without --tls
+  reactor::HandlerFactory factory;              // already TLS-wrapped when context is set
+};
+
+// Thread-safety: build() and reload() from one thread at a time (start, then loop 0's SIGHUP).
+class Reloader {
+ public:
+  // `started`: the options the process started with (quiet: complaints are only recorded).
+  Reloader(Args started, FactoryBuilder build, std::vector<std::string> alpn);
+
+  // Builds from `args`. TLS follows the start's --tls; without --cert the development
+  // certificate is generated once and reused by later builds. Nullopt and `error` on failure.
+  std::optional<Generation> build(const Args& args, std::string& error);
+
+  // SIGHUP: re-reads the config file under the start's command line, warns about options that
+  // take a restart, builds, and on success swaps the new factory into `server`. Logs one line
+  // either way.
+  void reload(reactor::Server& server);
+
+ private:
+  Args started_;
+  FactoryBuilder build_;
+  std::vector<std::string> alpn_;
+  std::optional<tls::CertificateFiles> dev_certificate_;
+};
+
+}  // namespace apps

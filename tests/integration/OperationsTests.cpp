@@ -1,0 +1,250 @@
+// Operations the way nginx users expect them, on the real tlsreactor-hello and tlsreactor-echo
+// binaries: --config files that flags override, --check (nginx -t), certificates chosen by SNI
+// from repeated --cert/--key, and SIGHUP reloads (nginx -s reload) that only new connections
+// see. Clients are Python's ssl and http.client (peers/reload_peer.py).
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/integration/Peers.hpp"
+#include "tests/support/TestDir.hpp"
+#include "tests/support/TestPki.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using integration::HelloServer;
+using test_support::Process;
+
+// What reload_peer.py prints for one new connection ("subject: CN\nstatus: N\nbody: ...").
+std::string new_client(const HelloServer& server, const std::string& ca,
+                       std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{"subject", "--port", server.port_text(), "--ca", ca};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto peer = integration::python_peer("reload_peer.py", args);
+  return integration::output_of(peer);
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Runs BINARY --check with `options`; returns its exit code and everything it printed.
+std::pair<int, std::string> check_run(const std::string& binary, std::vector<std::string> options) {
+  options.insert(options.begin(), binary);
+  options.emplace_back("--check");
+  Process process(std::move(options));
+  const int code = integration::finish(process, 30s);
+  return {code, process.transcript()};
+}
+
+void copy(const std::string& from, const std::string& to) {
+  std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
+}
+
+// tlsreactor-hello over TLS with a config file naming cert.pem and key.pem in a test directory,
+// which first hold the localhost identity; install() puts another one there.
+struct Reloadable {
+  test_support::TestPki pki;
+  test_support::TestDir dir;
+  const std::string cert = dir.path("cert.pem");
+  const std::string key = dir.path("key.pem");
+  const std::string config = write_config("");
+  const std::string ca = pki.all_server_cas;
+
+  std::string write_config(const std::string& more) const {
+    return dir.write("hello.toml",
+                     "tls = true\ncert = \"" + cert + "\"\nkey = \"" + key + "\"\n" + more);
+  }
+  void install(const tls::dev::Files& identity) const {
+    copy(identity.leaf.cert_file, cert);
+    copy(identity.leaf.key_file, key);
+  }
+  std::unique_ptr<HelloServer> start() const {
+    install(pki.ecdsa);
+    return std::make_unique<HelloServer>(std::vector<std::string>{"--config", config});
+  }
+};
+
+constexpr const char* reloaded = "reload: new connections use";
+constexpr const char* refused = "reload failed, the old configuration stays: ";
+
+}  // namespace
+
+TEST_CASE("a --config file supplies the options and command-line flags override it") {
+  test_support::TestPki pki;
+  test_support::TestDir dir;
+  std::filesystem::create_directories(dir.path("file-root"));
+  std::filesystem::create_directories(dir.path("flag-root"));
+  dir.write("file-root/who.txt", "the file's root\n");
+  dir.write("flag-root/who.txt", "the command line's root\n");
+  // listen and threads are overridden by the --listen/--threads HelloServer passes.
+  const std::string config = dir.write("hello.toml",
+                                       "listen = \"127.0.0.1:1\"\nthreads = 3\ntls = true\n"
+                                       "cert = \"" +
+                                           pki.ecdsa.leaf.cert_file +
+                                           "\"\n"
+                                           "key = \"" +
+                                           pki.ecdsa.leaf.key_file +
+                                           "\"\n"
+                                           "root = \"" +
+                                           dir.path("file-root") + "\"\n");
+  HelloServer server({"--config", config, "--root", dir.path("flag-root")});
+  const std::string out = new_client(server, pki.all_server_cas, {"--path", "/files/who.txt"});
+  CHECK_MESSAGE(contains(out, "subject: localhost\n"), out);  // TLS and the certificate: file
+  CHECK_MESSAGE(contains(out, "status: 200\nbody: the command line's root\n"), out);
+  server.stop();
+}
+
+TEST_CASE("--check accepts a good configuration, like nginx -t") {
+  test_support::TestPki pki;
+  test_support::TestDir dir;
+  const std::string config =
+      dir.write("good.toml",
+                "tls = true\nthreads = 2\n"
+                "cert = [\"" +
+                    pki.ecdsa.leaf.cert_file + "\", \"" + pki.other.leaf.cert_file +
+                    "\"]\n"
+                    "key = [\"" +
+                    pki.ecdsa.leaf.key_file + "\", \"" + pki.other.leaf.key_file + "\"]\n");
+  const auto [code, out] = check_run(TLSREACTOR_HELLO_BIN, {"--config", config});
+  CHECK_MESSAGE(code == 0, out);
+  CHECK_MESSAGE(contains(out, "stdout:\ntlsreactor-hello: configuration OK\n"), out);
+  const auto [echo_code, echo_out] =
+      check_run(TLSREACTOR_ECHO_BIN,
+                {"--tls", "--cert", pki.rsa.leaf.cert_file, "--key", pki.rsa.leaf.key_file});
+  CHECK_MESSAGE(echo_code == 0, echo_out);
+  CHECK_MESSAGE(contains(echo_out, "tlsreactor-echo: configuration OK"), echo_out);
+}
+
+TEST_CASE("--check refuses bad configurations with the first error and its file:line") {
+  test_support::TestPki pki;
+  test_support::TestDir dir;
+  const std::string cert = pki.ecdsa.leaf.cert_file;
+  const std::string key = pki.ecdsa.leaf.key_file;
+  SUBCASE("an unknown key") {
+    const std::string config = dir.write("bad.toml", "tls = true\nupstreams = 1\n");
+    const auto [code, out] = check_run(TLSREACTOR_HELLO_BIN, {"--config", config});
+    CHECK(code == 1);
+    CHECK_MESSAGE(contains(out, config + ":2:1: unknown key 'upstreams'"), out);
+    CHECK_FALSE(contains(out, "configuration OK"));
+  }
+  SUBCASE("a value of the wrong type") {
+    const std::string config = dir.write("bad.toml", "threads = \"many\"\n");
+    const auto [code, out] = check_run(TLSREACTOR_HELLO_BIN, {"--config", config});
+    CHECK(code == 1);
+    CHECK_MESSAGE(contains(out, config + ":1:11: threads: expected a whole number"), out);
+  }
+  SUBCASE("a missing certificate file") {
+    const std::string missing = dir.path("missing.pem");
+    const std::string config =
+        dir.write("bad.toml", "tls = true\ncert = \"" + missing + "\"\nkey = \"" + key + "\"\n");
+    const auto [code, out] = check_run(TLSREACTOR_HELLO_BIN, {"--config", config});
+    CHECK(code == 1);
+    CHECK_MESSAGE(contains(out, config + ":2:8: load certificate " + missing), out);
+  }
+  SUBCASE("a key file that holds no key") {
+    const std::string bad_key = dir.write("bad.key", "-----BEGIN PRIVATE KEY-----\nAAAA\n");
+    const auto [code, out] =
+        check_run(TLSREACTOR_ECHO_BIN, {"--tls", "--cert", cert, "--key", bad_key});
+    CHECK(code == 1);
+    CHECK_MESSAGE(contains(out, bad_key), out);
+  }
+  SUBCASE("a key that does not match its certificate") {
+    const auto [code, out] = check_run(TLSREACTOR_HELLO_BIN,
+                                       {"--tls", "--cert", cert, "--key", pki.other.leaf.key_file});
+    CHECK(code == 1);
+    CHECK_MESSAGE(contains(out, pki.other.leaf.key_file), out);
+  }
+  SUBCASE("a --cert without its --key") {
+    const auto [code, out] =
+        check_run(TLSREACTOR_HELLO_BIN, {"--tls", "--cert", cert, "--key", key, "--cert", cert});
+    CHECK(code == 1);
+    CHECK_MESSAGE(contains(out, "--cert and --key go in pairs: 2 --cert, 1 --key"), out);
+  }
+}
+
+TEST_CASE("repeated --cert/--key pairs are chosen by SNI and the first is the default") {
+  test_support::TestPki pki;
+  HelloServer server({"--tls", "--cert", pki.ecdsa.leaf.cert_file, "--key", pki.ecdsa.leaf.key_file,
+                      "--cert", pki.other.leaf.cert_file, "--key", pki.other.leaf.key_file,
+                      "--cert", pki.wild.leaf.cert_file, "--key", pki.wild.leaf.key_file});
+  const std::string ca = pki.all_server_cas;
+  CHECK(contains(new_client(server, ca, {"--sni", "other.test"}), "subject: other.test\n"));
+  CHECK(contains(new_client(server, ca, {"--sni", "a.wild.test"}), "subject: *.wild.test\n"));
+  CHECK(contains(new_client(server, ca, {"--sni", "unknown.test"}), "subject: localhost\n"));
+  CHECK(contains(new_client(server, ca), "subject: localhost\n"));  // no SNI at all
+  server.stop();
+}
+
+TEST_CASE("SIGHUP swaps the certificate for new connections while an open one keeps working") {
+  const Reloadable setup;
+  const auto server = setup.start();
+  CHECK(contains(new_client(*server, setup.ca), "subject: localhost\n"));
+
+  const std::string go = setup.dir.path("go");
+  auto old = integration::python_peer(
+      "reload_peer.py", {"keepalive", "--port", server->port_text(), "--ca", setup.ca, "--go", go});
+  const auto first = old.read_line(20s);
+  REQUIRE_MESSAGE(first == "first: localhost 200", old.transcript());
+
+  setup.install(setup.pki.other);
+  server->process().signal(SIGHUP);
+  REQUIRE_MESSAGE(server->process().wait_for_stderr(reloaded, 1, 20s),
+                  server->process().transcript());
+  CHECK(contains(new_client(*server, setup.ca), "subject: other.test\n"));
+
+  setup.dir.write("go", "");
+  const auto second = old.read_line(20s);
+  CHECK_MESSAGE(second == "second: localhost 200", old.transcript());
+  integration::check_peer_succeeds(old);
+  server->stop();
+}
+
+TEST_CASE("a broken certificate on SIGHUP keeps the old one and the log says why") {
+  const Reloadable setup;
+  const auto server = setup.start();
+  Process& process = server->process();
+
+  setup.dir.write("cert.pem", "not a certificate\n");
+  process.signal(SIGHUP);
+  REQUIRE_MESSAGE(process.wait_for_stderr(refused, 1, 20s), process.transcript());
+  const std::string log = process.transcript();
+  CHECK_MESSAGE(contains(log, refused + setup.config + ":2:8: load certificate " + setup.cert),
+                log);
+  CHECK(contains(new_client(*server, setup.ca), "subject: localhost\n"));
+
+  // A broken config file is refused the same way.
+  setup.write_config("bogus = 1\n");
+  process.signal(SIGHUP);
+  REQUIRE(process.wait_for_stderr(refused, 2, 20s));
+  CHECK(contains(process.transcript(), setup.config + ":4:1: unknown key 'bogus'"));
+  CHECK(contains(new_client(*server, setup.ca), "subject: localhost\n"));
+
+  // Once both are fixed, the next SIGHUP takes the new certificate.
+  setup.write_config("");
+  setup.install(setup.pki.other);
+  process.signal(SIGHUP);
+  REQUIRE(process.wait_for_stderr(reloaded, 1, 20s));
+  CHECK(contains(new_client(*server, setup.ca), "subject: other.test\n"));
+  server->stop();
+}
+
+TEST_CASE("options that take a restart keep their value on SIGHUP and the log says so") {
+  test_support::TestDir dir;
+  const std::string config = dir.write("hello.toml", "idle-timeout = 30\n");
+  HelloServer server({"--config", config});
+  dir.write("hello.toml", "idle-timeout = 5\n");
+  server.process().signal(SIGHUP);
+  REQUIRE(server.process().wait_for_stderr(reloaded, 1, 20s));
+  CHECK_MESSAGE(contains(server.process().transcript(),
+                         "reload: --idle-timeout changed to '5' but takes a restart; '30' stays"),
+                server.process().transcript());
+  Process curl({"curl", "-sS", "--max-time", "20", server.url("/")});
+  CHECK(integration::output_of(curl) == "hello from tlsreactor\n");
+  server.stop();
+}
