@@ -16,19 +16,19 @@ namespace {
 constexpr std::array<const char*, 7> restart_only{
     "listen", "threads", "idle-timeout", "drain-timeout", "tls", "dev-cert-dir", "async-jobs"};
 
+// "a.pem", or "a.pem and 2 more".
+std::string first_and_more(const std::vector<std::string>& items) {
+  const std::size_t more = items.size() - 1;
+  return items.front() + (more > 0 ? " and " + std::to_string(more) + " more" : "");
+}
+
 std::string describe(const Generation& built, const Args& args) {
   if (!built.context) return "new connections use the re-read configuration";
   const auto certs = args.values("cert");
-  std::string text =
-      "new connections use " +
-      (certs.empty()
-           ? std::string("the development certificate")
-           : certs.front() + (certs.size() > 1 ? " and " + std::to_string(certs.size() - 1) +
-                                                     " more certificate(s)"
-                                               : std::string()));
+  std::string text = "new connections use certificate " +
+                     (certs.empty() ? "(development)" : first_and_more(certs));
   if (const auto keys = ticket_key_files(args); !keys.empty())
-    text += ", ticket keys from " + keys.front() +
-            (keys.size() > 1 ? " and " + std::to_string(keys.size() - 1) + " more" : "");
+    text += ", ticket keys " + first_and_more(keys);
   return text;
 }
 
