@@ -22,21 +22,25 @@ apps::Args make(apps::TlsDefault tls) {
 }  // namespace
 
 TEST_CASE("sample apps serve TLS with --tls, a TLS-first app unless --plain") {
-  auto sample = make(apps::TlsDefault::off);
-  REQUIRE(parse(sample, {}));
-  CHECK_FALSE(apps::serves_tls(sample));
-  auto sample_tls = make(apps::TlsDefault::off);
-  REQUIRE(parse(sample_tls, {"--tls"}));
-  CHECK(apps::serves_tls(sample_tls));
-
-  auto proxy = make(apps::TlsDefault::on);
-  REQUIRE(parse(proxy, {}));
-  CHECK(apps::serves_tls(proxy));
-  auto plain = make(apps::TlsDefault::on);
-  REQUIRE(parse(plain, {"--plain"}));
-  CHECK_FALSE(apps::serves_tls(plain));
-  auto no_tls_flag = make(apps::TlsDefault::on);
-  CHECK_FALSE(parse(no_tls_flag, {"--tls"}));
+  struct Case {
+    apps::TlsDefault tls;
+    std::vector<const char*> argv;
+    bool parses;
+    bool serves_tls;
+  };
+  const std::vector<Case> cases{
+      {apps::TlsDefault::off, {}, true, false},
+      {apps::TlsDefault::off, {"--tls"}, true, true},
+      {apps::TlsDefault::on, {}, true, true},
+      {apps::TlsDefault::on, {"--plain"}, true, false},
+      {apps::TlsDefault::on, {"--tls"}, false, false},  // no such option there
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.argv.size());
+    auto args = make(c.tls);
+    REQUIRE(parse(args, c.argv) == c.parses);
+    if (c.parses) CHECK(apps::serves_tls(args) == c.serves_tls);
+  }
 }
 
 TEST_CASE("what a reload cannot change is marked restart_only, certificates are not") {
