@@ -23,6 +23,8 @@ class Args {
     std::string default_value;
     // Given several times, every value counts, in order (values()); otherwise the last wins.
     bool repeatable = false;
+    // Read once at start (listeners, loops): a SIGHUP reload logs a change and keeps the old value.
+    bool restart_only = false;
   };
 
   Args(std::string program, std::string summary, std::vector<Option> options);

@@ -1,6 +1,5 @@
 #include "apps/common/Reloader.hpp"
 
-#include <array>
 #include <utility>
 
 #include "apps/common/ConfigFile.hpp"
@@ -12,23 +11,19 @@
 namespace apps {
 namespace {
 
-// Read once at start: the listeners, loops and per-thread setup are made from them.
-constexpr std::array<const char*, 7> restart_only{
-    "listen", "threads", "idle-timeout", "drain-timeout", "tls", "dev-cert-dir", "async-jobs"};
+// "a.pem", or "a.pem and 2 more".
+std::string first_and_more(const std::vector<std::string>& items) {
+  const std::size_t more = items.size() - 1;
+  return items.front() + (more > 0 ? " and " + std::to_string(more) + " more" : "");
+}
 
 std::string describe(const Generation& built, const Args& args) {
   if (!built.context) return "new connections use the re-read configuration";
   const auto certs = args.values("cert");
-  std::string text =
-      "new connections use " +
-      (certs.empty()
-           ? std::string("the development certificate")
-           : certs.front() + (certs.size() > 1 ? " and " + std::to_string(certs.size() - 1) +
-                                                     " more certificate(s)"
-                                               : std::string()));
+  std::string text = "new connections use certificate " +
+                     (certs.empty() ? "(development)" : first_and_more(certs));
   if (const auto keys = ticket_key_files(args); !keys.empty())
-    text += ", ticket keys from " + keys.front() +
-            (keys.size() > 1 ? " and " + std::to_string(keys.size() - 1) + " more" : "");
+    text += ", ticket keys " + first_and_more(keys);
   return text;
 }
 
@@ -61,7 +56,7 @@ std::optional<Generation> Reloader::build(const Args& args, std::string& error) 
   std::string why;
   reactor::HandlerFactory factory = build_(args, why);
   if (!factory) return fail(std::move(why));
-  if (!started_.flag("tls")) return Generation{nullptr, std::move(factory)};
+  if (!serves_tls(started_)) return Generation{nullptr, std::move(factory)};
 
   auto certificates = certificate_pairs(args, why);
   if (!certificates) return fail(std::move(why));
@@ -83,9 +78,10 @@ void Reloader::reload(reactor::Server& server) {
     reactor::log::error("reload failed, the old configuration stays: " + error);
     return;
   }
-  for (const char* name : restart_only) {
-    if (next.get(name) != started_.get(name))
-      reactor::log::warn(std::string("reload: --") + name + " changed to '" + next.get(name) +
+  for (const auto& option : started_.options()) {
+    const std::string& name = option.name;
+    if (option.restart_only && next.get(name) != started_.get(name))
+      reactor::log::warn("reload: --" + name + " changed to '" + next.get(name) +
                          "' but takes a restart; '" + started_.get(name) + "' stays");
   }
   auto built = build(next, error);

@@ -11,13 +11,15 @@
 namespace apps {
 
 std::vector<Args::Option> server_options(const std::string& default_listen,
-                                         std::vector<Args::Option> own) {
+                                         std::vector<Args::Option> own, TlsDefault tls) {
   std::vector<Args::Option> options{
-      {"listen", "HOST:PORT", "address to listen on", default_listen},
-      {"threads", "N", "event loops (threads), sharing the port via SO_REUSEPORT", "1"},
-      {"idle-timeout", "SECONDS", "close connections idle this long; 0 = never", "60"},
+      // {name, value, help, default, repeatable, restart_only}
+      {"listen", "HOST:PORT", "address to listen on", default_listen, false, true},
+      {"threads", "N", "event loops (threads), sharing the port via SO_REUSEPORT", "1", false,
+       true},
+      {"idle-timeout", "SECONDS", "close connections idle this long; 0 = never", "60", false, true},
       {"drain-timeout", "SECONDS", "on SIGTERM/SIGINT, wait this long for connections to finish",
-       "10"},
+       "10", false, true},
       {"config", "FILE",
        "read options from a TOML file (keys are the long option names); the command line\n"
        "overrides it, SIGHUP re-reads it",
@@ -26,7 +28,7 @@ std::vector<Args::Option> server_options(const std::string& default_listen,
        "validate the options and load the certificates and keys, then exit 0 (OK) or 1", ""},
   };
   for (auto& o : own) options.push_back(std::move(o));
-  for (auto& o : tls_server_options()) options.push_back(std::move(o));
+  for (auto& o : tls_server_options(tls)) options.push_back(std::move(o));
   return options;
 }
 
@@ -44,7 +46,7 @@ int serve(const Args& parsed, const std::string& program, FactoryBuilder build,
   const auto threads = args.count("threads", 1, 256);
   const auto idle = args.seconds("idle-timeout");
   const auto drain = args.seconds("drain-timeout");
-  const bool use_tls = args.flag("tls");
+  const bool use_tls = serves_tls(args);
   const auto jobs = use_tls ? args.count("async-jobs", 0, 1'000'000) : std::optional<unsigned>(0);
   if (!listen || !threads || !idle || !drain || !jobs) return fail(args.last_error(), 2);
 

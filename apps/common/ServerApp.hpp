@@ -8,14 +8,17 @@
 #include <vector>
 
 #include "apps/common/Args.hpp"
+#include "apps/common/TlsOptions.hpp"
 #include "reactor/Handler.hpp"
 
 namespace apps {
 
 // The shared options (listen defaulting to `default_listen`, --config, --check), then the
-// app's own, then the TLS ones.
+// app's own, then the TLS ones (with --tls, or with --plain for an app that serves TLS by
+// default). Mark an own option restart_only when a reload cannot apply it.
 std::vector<Args::Option> server_options(const std::string& default_listen,
-                                         std::vector<Args::Option> own);
+                                         std::vector<Args::Option> own,
+                                         TlsDefault tls = TlsDefault::off);
 
 // Builds the app's handler factory from its options: at start, under --check, and on each
 // SIGHUP with the options re-read (config file + the same command line), each time from a
@@ -31,7 +34,8 @@ using FactoryBuilder = std::function<reactor::HandlerFactory(const Args& args, s
 // the first error and returns 1.
 // SIGHUP re-reads the config file, rebuilds the Context and the factory and swaps them in for
 // new connections (open ones keep theirs); on any error the old ones stay and one log line says
-// why. --listen, --threads, the timeouts, --tls, --dev-cert-dir and --async-jobs take a restart.
+// why. Options marked restart_only (--listen, --threads, the timeouts, --tls/--plain,
+// --dev-cert-dir, --async-jobs, and the app's own) keep their start value, with a log line.
 // Returns the process exit status: 0 after a drain or a good --check, 1 when it could not start
 // (or --check found an error), 2 for bad options.
 int serve(const Args& args, const std::string& program, FactoryBuilder build,

@@ -7,16 +7,19 @@
 
 namespace apps {
 
-std::vector<Args::Option> tls_server_options() {
-  return {
-      {"tls", "", "serve TLS (TLS 1.2 and 1.3)", ""},
+std::vector<Args::Option> tls_server_options(TlsDefault tls) {
+  std::vector<Args::Option> options{
+      tls == TlsDefault::off
+          ? Args::Option{"tls", "", "serve TLS (TLS 1.2 and 1.3)", "", false, true}
+          : Args::Option{"plain", "", "serve cleartext without TLS (tests and benchmarks only)", "",
+                         false, true},
       {"cert", "FILE",
        "certificate chain (PEM); repeat --cert/--key pairs for several, chosen by SNI\n"
        "(the first is the default); without any a development certificate is generated",
        "", true},
       {"key", "FILE", "private key (PEM) for the --cert in the same position", "", true},
       {"dev-cert-dir", "DIR", "where the generated development certificate and its CA are written",
-       "/tmp/tlsreactor-dev"},
+       "/tmp/tlsreactor-dev", false, true},
       {"client-ca", "FILE", "require client certificates signed by this CA (mutual TLS)", ""},
       {"ticket-key", "FILE[,FILE...]",
        "session ticket keys (nginx format, 80 or 48 bytes): the first encrypts, all decrypt;\n"
@@ -30,8 +33,13 @@ std::vector<Args::Option> tls_server_options() {
       {"async-jobs", "N",
        "with --offload-private-key: at most N handshakes signing at once per loop\n"
        "(more wait with SSL_ERROR_WANT_ASYNC_JOB); 0 = no bound",
-       "0"},
+       "0", false, true},
   };
+  return options;
+}
+
+bool serves_tls(const Args& args) {
+  return args.find("plain") != nullptr ? !args.flag("plain") : args.flag("tls");
 }
 
 std::vector<std::string> ticket_key_files(const Args& args) {

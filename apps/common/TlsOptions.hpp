@@ -13,8 +13,15 @@
 
 namespace apps {
 
-// Appended to an app's own options.
-std::vector<Args::Option> tls_server_options();
+// Whether an app serves cleartext unless --tls (the sample apps), or TLS unless --plain (the
+// proxy: TLS termination is its job, cleartext is for tests and benchmarks).
+enum class TlsDefault { off, on };
+
+// Appended to an app's own options: --tls or --plain as `tls` says, then the TLS settings.
+std::vector<Args::Option> tls_server_options(TlsDefault tls = TlsDefault::off);
+
+// Whether the parsed options ask for TLS (--tls given, or no --plain where that is the option).
+bool serves_tls(const Args& args);
 
 // The --ticket-key files, in order (the first encrypts).
 std::vector<std::string> ticket_key_files(const Args& args);
