@@ -8,6 +8,8 @@ PACKAGES=(
   libuv1-dev libssl-dev doctest-dev node-llhttp
   # Test peers and tools (tests/integration talks to programs nobody here wrote).
   openssl python3 socat netcat-openbsd curl gnutls-bin procps
+  # The admin listener's /metrics is checked with the Prometheus client's own text parser.
+  python3-prometheus-client
 )
 
 missing=()
