@@ -1,5 +1,6 @@
 #include "reactor/Server.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <string>
 #include <thread>
@@ -155,7 +156,7 @@ void Server::drain(Worker& w) {
   w.sigterm.reset();
   w.sighup.reset();
   Loop& loop = *w.loop;
-  const std::size_t live = loop.connection_count();
+  const std::size_t live = loop.connection_count() - std::min(w.undrained, loop.connection_count());
   if (live > 0)
     log::info("draining " + std::to_string(live) + " connection(s) for up to " +
               std::to_string(options_.drain_timeout.count()) + " ms");
