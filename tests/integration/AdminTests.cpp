@@ -54,7 +54,9 @@ class PeerLine final : public reactor::Handler {
 // admin listener, no signal handling (the test calls stop()).
 class OpsServer {
  public:
-  explicit OpsServer(const char* trusted, std::chrono::milliseconds drain_timeout = 20s) {
+  // `tls` false: the PROXY decorator sits right in front of the PeerLine handler.
+  explicit OpsServer(const char* trusted, bool tls = true,
+                     std::chrono::milliseconds header_timeout = 5s) {
     std::string error;
     auto ranges = apps::proxy::parse_cidr_list(trusted, error);
     REQUIRE_MESSAGE(ranges, error);
@@ -70,14 +72,18 @@ class OpsServer {
     reactor::ServerOptions options;
     options.listen = *reactor::Address::from_ip("127.0.0.1", 0);
     options.handle_signals = false;
-    options.drain_timeout = drain_timeout;
+    options.drain_timeout = 20s;
     options.extra_listeners.push_back(
         apps::proxy::admin_listener(*reactor::Address::from_ip("127.0.0.1", 0), sources));
-    auto tls_factory =
-        tls::server_factory(test_support::server_context(test_support::serving(pki.ecdsa)),
-                            [this] { return std::make_unique<PeerLine>(metrics); });
+    reactor::HandlerFactory inner = [this] { return std::make_unique<PeerLine>(metrics); };
+    if (tls)
+      inner = tls::server_factory(test_support::server_context(test_support::serving(pki.ecdsa)),
+                                  std::move(inner));
+    apps::proxy::ProxyProtocolOptions proxy_protocol;
+    proxy_protocol.trusted = std::move(*ranges);
+    proxy_protocol.header_timeout = header_timeout;
     server_ = std::make_unique<reactor::Server>(
-        options, apps::proxy::proxy_protocol_factory(std::move(*ranges), std::move(tls_factory)));
+        options, apps::proxy::proxy_protocol_factory(std::move(proxy_protocol), std::move(inner)));
     REQUIRE_FALSE(server_->listen());
     runner_ = std::thread([this] { exit_code_ = server_->run(); });
   }
@@ -169,6 +175,28 @@ TEST_CASE("a trusted source that starts TLS without a PROXY header is closed") {
   OpsServer server("127.0.0.0/8");
   auto peer = proxy_client(server, {"--header", "none", "--expect", "refused"});
   CHECK(output_of(peer).starts_with("refused: "));
+  CHECK(server.metrics.connections_total.load() == 0);
+}
+
+TEST_CASE(
+    "a PROXY header in one segment with the first bytes, or dribbled byte by byte, is stripped exactly") {
+  OpsServer server("127.0.0.1/32", false);
+  for (const char* header : {"v1", "v2"}) {
+    for (const bool dribble : {false, true}) {
+      CAPTURE(header);
+      CAPTURE(dribble);
+      std::vector<std::string> args{"--plain", "--header", header, "--claim", "192.0.2.44:4444"};
+      if (dribble) args.emplace_back("--dribble");
+      auto peer = proxy_client(server, args);
+      CHECK(output_of(peer) == "peer: 192.0.2.44:4444\necho: hello\n");
+    }
+  }
+}
+
+TEST_CASE("a trusted source that sends nothing is closed at the PROXY header deadline") {
+  OpsServer server("127.0.0.1/32", true, 300ms);
+  auto peer = proxy_client(server, {"--expect", "closed"});
+  CHECK(output_of(peer) == "closed\n");
   CHECK(server.metrics.connections_total.load() == 0);
 }
 

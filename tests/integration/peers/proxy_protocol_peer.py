@@ -13,6 +13,10 @@ With --hold it then waits, up to --timeout, until the server ends the connection
 "held until: <how it ended>"); the test may also kill it meanwhile.
 With --expect refused the server must end the connection during the handshake; prints
 "refused: <what the client saw>".
+With --plain there is no TLS: the header and "hello\n" go out in one send (or, with
+--dribble, one byte per send); prints "peer: <line>" and "echo: <what came back after it>".
+With --expect closed nothing is sent after connecting (not even a header) and the server must
+end the connection; prints "closed".
 Exits 0 when the expectation held, 1 with "proxy_protocol_peer: FAIL: ..." on stderr otherwise.
 """
 import argparse
@@ -21,6 +25,7 @@ import socket
 import ssl
 import struct
 import sys
+import time
 
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -51,6 +56,26 @@ def header(kind, claim, destination):
     return V2_SIGNATURE + bytes([0x21, family]) + struct.pack("!H", len(block)) + block
 
 
+def plain(raw, data, dribble):
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if dribble:
+        for i in range(len(data)):
+            raw.sendall(data[i : i + 1])
+            time.sleep(0.002)  # pacing only, so the bytes travel in separate segments
+    else:
+        raw.sendall(data)
+    received = b""
+    while received.count(b"\n") < 2:
+        chunk = raw.recv(256)
+        if not chunk:
+            fail(f"the server closed after {received!r}")
+        received += chunk
+    line, echo = received.decode().split("\n")[:2]
+    print(f"peer: {line}", flush=True)
+    print(f"echo: {echo}", flush=True)
+    raw.close()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
@@ -58,7 +83,9 @@ def main():
     parser.add_argument("--source-ip", default="127.0.0.1")
     parser.add_argument("--header", choices=["v1", "v2", "none"], default="v2")
     parser.add_argument("--claim", default="203.0.113.7:51234")
-    parser.add_argument("--expect", choices=["line", "refused"], default="line")
+    parser.add_argument("--expect", choices=["line", "refused", "closed"], default="line")
+    parser.add_argument("--plain", action="store_true")
+    parser.add_argument("--dribble", action="store_true")
     parser.add_argument("--hold", action="store_true")
     parser.add_argument("--timeout", type=float, default=20)
     args = parser.parse_args()
@@ -70,8 +97,20 @@ def main():
         raw.connect(("127.0.0.1", args.port))
     except OSError as e:
         fail(f"connect from {args.source_ip}: {e}")
-    if args.header != "none":
-        raw.sendall(header(args.header, args.claim, raw.getpeername()))
+    if args.expect == "closed":
+        try:
+            ended = raw.recv(1)
+        except ConnectionResetError:
+            ended = b""
+        if ended:
+            fail(f"the server sent {ended!r} instead of closing")
+        print("closed", flush=True)
+        return
+    preamble = b"" if args.header == "none" else header(args.header, args.claim, raw.getpeername())
+    if args.plain:
+        plain(raw, preamble + b"hello\n", args.dribble)
+        return
+    raw.sendall(preamble)
     context = ssl.create_default_context(cafile=args.ca)
     try:
         tls = context.wrap_socket(raw, server_hostname="localhost")
