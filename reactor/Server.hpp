@@ -20,7 +20,8 @@ class Loop;
 // A listener beside the main one, bound on loop 0 only, whose connections a drain leaves alone:
 // it keeps accepting and serving until loop 0 closes, after every loop's drain is over. Made for
 // an admin endpoint that must answer health checks (readiness 503) while the server drains.
-// Its handlers never see on_server_stopping, and its connections do not hold up the drain.
+// Its handlers never see on_server_stopping, and its connections do not hold up the drain
+// (only a drain that reaches its deadline aborts them, along with everything else on loop 0).
 struct ExtraListener {
   Address address;
   HandlerFactory factory;  // called on loop 0's thread only
