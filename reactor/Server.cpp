@@ -88,14 +88,14 @@ Error Server::listen() {
     };
     auto listener = std::make_unique<TcpListener>(*main.loop, std::move(counted), extra.options);
     if (Error error = listener->listen(extra.address)) return error;
+    extra_bound_.push_back(listener->local_address());
     main.extras.push_back(std::move(listener));
   }
   return {};
 }
 
 Address Server::extra_address(std::size_t index) const {
-  if (workers_.empty() || index >= workers_.front()->extras.size()) return {};
-  return workers_.front()->extras[index]->local_address();
+  return index < extra_bound_.size() ? extra_bound_[index] : Address();
 }
 
 int Server::run() {

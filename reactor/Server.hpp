@@ -58,7 +58,8 @@ class Server {
   // Creates the loops and binds every listener. On success local_address() is the bound address.
   Error listen();
   Address local_address() const { return bound_; }
-  // The bound address of options.extra_listeners[index], after listen() succeeded.
+  // The bound address of options.extra_listeners[index], after listen() succeeded. Like
+  // local_address(), fixed at listen(), so any thread may ask.
   Address extra_address(std::size_t index) const;
   // Runs every loop (loop 0 on the calling thread) until a stop completes. Returns 0 after a
   // graceful drain.
@@ -76,6 +77,7 @@ class Server {
   HandlerFactory factory_;
   std::vector<std::unique_ptr<Worker>> workers_;
   Address bound_;
+  std::vector<Address> extra_bound_;
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> loops_draining_{0};  // loops whose drain has not finished yet
 };
