@@ -1,5 +1,6 @@
 #include "reactor/Server.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <string>
 #include <thread>
@@ -12,10 +13,42 @@
 #include "reactor/Timer.hpp"
 
 namespace reactor {
+namespace {
+
+// Wraps the handlers of an extra listener: counts them, so that the drain can tell them from
+// the connections it waits for, and keeps the drain's notice from them.
+class Undrained final : public Handler {
+ public:
+  Undrained(std::unique_ptr<Handler> inner, std::size_t& live)
+      : inner_(std::move(inner)), live_(live) {
+    ++live_;
+  }
+  ~Undrained() override { --live_; }
+  Undrained(const Undrained&) = delete;
+  Undrained& operator=(const Undrained&) = delete;
+
+  void on_open(Connection& conn) override { inner_->on_open(conn); }
+  void on_data(Connection& conn, std::span<const std::byte> data) override {
+    inner_->on_data(conn, data);
+  }
+  void on_drain(Connection& conn) override { inner_->on_drain(conn); }
+  void on_peer_closed(Connection& conn) override { inner_->on_peer_closed(conn); }
+  void on_server_stopping(Connection&) override {}
+  void on_close(Connection& conn, const Error& error) override { inner_->on_close(conn, error); }
+
+ private:
+  std::unique_ptr<Handler> inner_;
+  std::size_t& live_;
+};
+
+}  // namespace
 
 struct Server::Worker {
   std::unique_ptr<Loop> loop = std::make_unique<Loop>();
   std::unique_ptr<TcpListener> listener;
+  std::vector<std::unique_ptr<TcpListener>> extras;  // loop 0 only
+  std::size_t undrained = 0;                         // live handlers of `extras` (loop thread)
+  bool drained = false;
   std::unique_ptr<Signal> sigint;
   std::unique_ptr<Signal> sigterm;
   std::unique_ptr<Signal> sighup;
@@ -52,6 +85,19 @@ Error Server::listen() {
     if (i == 0) address = bound_ = worker->listener->local_address();
     workers_.push_back(std::move(worker));
   }
+  Worker& main = *workers_.front();
+  for (const ExtraListener& extra : options_.extra_listeners) {
+    HandlerFactory counted = [factory = extra.factory,
+                              live = &main.undrained]() -> std::unique_ptr<Handler> {
+      auto inner = factory();
+      if (!inner) return nullptr;
+      return std::make_unique<Undrained>(std::move(inner), *live);
+    };
+    auto listener = std::make_unique<TcpListener>(*main.loop, std::move(counted), extra.options);
+    if (Error error = listener->listen(extra.address)) return error;
+    extra_bound_.push_back(listener->local_address());
+    main.extras.push_back(std::move(listener));
+  }
   // Watched from here, not from run(): whoever sees the listening line may signal at once.
   watch_signals();
   return {};
@@ -75,6 +121,10 @@ void Server::watch_signals() {
       options_.on_reload();
     });
   }
+}
+
+Address Server::extra_address(std::size_t index) const {
+  return index < extra_bound_.size() ? extra_bound_[index] : Address();
 }
 
 int Server::run() {
@@ -105,6 +155,7 @@ int Server::run() {
 
 void Server::stop() {
   if (stopping_.exchange(true)) return;
+  loops_draining_.store(workers_.size());
   for (auto& w : workers_) {
     Worker* worker = w.get();
     worker->loop->post([this, worker] { drain(*worker); });
@@ -121,7 +172,7 @@ void Server::drain(Worker& w) {
   w.sigterm.reset();
   w.sighup.reset();
   Loop& loop = *w.loop;
-  const std::size_t live = loop.connection_count();
+  const std::size_t live = loop.connection_count() - std::min(w.undrained, loop.connection_count());
   if (live > 0)
     log::info("draining " + std::to_string(live) + " connection(s) for up to " +
               std::to_string(options_.drain_timeout.count()) + " ms");
@@ -130,10 +181,18 @@ void Server::drain(Worker& w) {
       loop.now() + static_cast<std::uint64_t>(options_.drain_timeout.count());
   w.drain_timer = std::make_unique<Timer>(loop);
   // Polling the count is simpler than a per-close hook and costs nothing outside a drain.
-  auto check = [&loop, &w, deadline] {
-    if (loop.connection_count() == 0) {
-      w.drain_timer->stop();
-      loop.stop();
+  // Loop 0 ends last, so that its extra listeners answer until every loop has drained.
+  const bool is_main = &w == workers_.front().get();
+  auto check = [this, &loop, &w, deadline, is_main] {
+    if (loop.connection_count() <= w.undrained) {
+      if (!w.drained) {
+        w.drained = true;
+        loops_draining_.fetch_sub(1);
+      }
+      if (!is_main || loops_draining_.load() == 0) {
+        w.drain_timer->stop();
+        loop.stop();
+      }
       return;
     }
     if (loop.now() >= deadline) {

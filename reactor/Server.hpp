@@ -17,6 +17,17 @@ namespace reactor {
 
 class Loop;
 
+// A listener beside the main one, bound on loop 0 only, whose connections a drain leaves alone:
+// it keeps accepting and serving until loop 0 closes, after every loop's drain is over. Made for
+// an admin endpoint that must answer health checks (readiness 503) while the server drains.
+// Its handlers never see on_server_stopping, and its connections do not hold up the drain
+// (only a drain that reaches its deadline aborts them, along with everything else on loop 0).
+struct ExtraListener {
+  Address address;
+  HandlerFactory factory;  // called on loop 0's thread only
+  ListenOptions options{};
+};
+
 struct ServerOptions {
   Address listen;
   unsigned threads = 1;
@@ -31,6 +42,7 @@ struct ServerOptions {
   // Called on each loop's thread before it serves (per-thread setup such as OpenSSL's async
   // job pool).
   std::function<void()> on_loop_start;
+  std::vector<ExtraListener> extra_listeners;
 };
 
 // Thread-safety: stop() and replace_factory() may be called from any thread (and from
@@ -47,6 +59,9 @@ class Server {
   // signals. On success local_address() is the bound address.
   Error listen();
   Address local_address() const { return bound_; }
+  // The bound address of options.extra_listeners[index], after listen() succeeded. Like
+  // local_address(), fixed at listen(), so any thread may ask.
+  Address extra_address(std::size_t index) const;
   // Runs every loop (loop 0 on the calling thread) until a stop completes. Returns 0 after a
   // graceful drain.
   int run();
@@ -55,6 +70,8 @@ class Server {
   // Connections accepted from now on get their handlers from `factory` (a reload: new
   // certificates, new options); connections already open keep the handlers they have.
   void replace_factory(HandlerFactory factory);
+  // True from the moment a stop was requested (a signal or stop()). Any thread.
+  bool draining() const noexcept { return stopping_.load(std::memory_order_relaxed); }
 
  private:
   struct Worker;
@@ -66,7 +83,9 @@ class Server {
   std::atomic<std::shared_ptr<const HandlerFactory>> factory_;
   std::vector<std::unique_ptr<Worker>> workers_;
   Address bound_;
+  std::vector<Address> extra_bound_;
   std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> loops_draining_{0};  // loops whose drain has not finished yet
 };
 
 }  // namespace reactor

@@ -10,6 +10,8 @@ PACKAGES=(
   openssl python3 socat netcat-openbsd curl gnutls-bin procps
   # Fuzzing (scripts/fuzz.sh): clang 14 and its libFuzzer runtime.
   clang-14 libclang-rt-14-dev
+  # The admin listener's /metrics is checked with the Prometheus client's own text parser.
+  python3-prometheus-client
 )
 
 missing=()

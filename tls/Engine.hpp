@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -66,6 +67,9 @@ struct TlsInfo {
   std::string server_name;  // SNI as sent by the client ("" without SNI)
   bool resumed = false;
   std::string peer_subject;  // "/CN=localhost", "" without a peer certificate
+  // From the transport's TCP open to the handshake's end, as its driver measured it (the
+  // engine has no clock): time spent waiting for the peer, for async decisions and on the CPU.
+  std::chrono::microseconds handshake_time{0};
 };
 
 // Receives plaintext during advance(). Return false to stop reading (the application paused):
@@ -159,6 +163,10 @@ class Engine {
   std::uint64_t async_calls() const noexcept { return async_calls_; }
   const TlsError& error() const noexcept { return error_; }
   const TlsInfo& info() const noexcept { return info_; }
+  // The driver's measurement for TlsInfo::handshake_time.
+  void set_handshake_time(std::chrono::microseconds elapsed) noexcept {
+    info_.handshake_time = elapsed;
+  }
   bool is_server() const noexcept { return server_; }
   SSL* native() const noexcept { return ssl_.get(); }
   // The SSL I/O calls the engine makes.

@@ -148,6 +148,7 @@ TlsTransport::~TlsTransport() {
 // ---- the TCP side ------------------------------------------------------------------------
 
 void TlsTransport::on_open(reactor::Connection& tcp) {
+  opened_at_ = std::chrono::steady_clock::now();
   tcp_ = &tcp;
   loop_ = &tcp.loop();
   // An application's decision (certificate, hello, verification) may come from any thread and
@@ -298,6 +299,8 @@ void TlsTransport::step() {
 void TlsTransport::open_app() {
   app_open_ = true;
   timer_.reset();  // the handshake deadline is met
+  engine_->set_handshake_time(std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - opened_at_));
   app_->on_open(*this);
 }
 

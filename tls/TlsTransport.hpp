@@ -99,6 +99,7 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   bool in_async_job_ = false;                // our engine holds one of the thread's async jobs
   Want parked_as_ = Want::nothing;           // the park this transport is handling
   reactor::Error error_;
+  std::chrono::steady_clock::time_point opened_at_{};  // TCP open, for TlsInfo::handshake_time
   reactor::WriteLimits limits_{};
   std::uint64_t plaintext_read_ = 0;
   std::uint64_t plaintext_written_ = 0;

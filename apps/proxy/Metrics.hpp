@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,13 +53,26 @@ struct Metrics {
 // A served certificate and when it expires, for the expiry gauge.
 struct CertificateExpiry {
   std::string file;
-  std::string subject;
+  std::string subject;  // RFC 2253: "CN=localhost"
   std::int64_t not_after_unix = 0;
 };
 
-// The Prometheus text exposition (version 0.0.4) of `metrics`, plus
-// tlsreactor_proxy_certificate_expiry_seconds{file,subject} measured from `now_unix`.
+// Reads the leaf (first certificate) of a PEM chain file, as served with --cert. nullopt with
+// `error` set ("load certificate /c.pem: No such file or directory") when it cannot. Blocking
+// file I/O: call it at start-up and on reload, not per scrape. Thread-safe.
+std::optional<CertificateExpiry> read_certificate_expiry(const std::string& file,
+                                                         std::string& error);
+
+// The Prometheus text exposition (version 0.0.4: "# HELP"/"# TYPE" lines, then samples) of
+// `metrics`, plus tlsreactor_proxy_certificate_expiry_seconds{file,subject} = not_after_unix -
+// now_unix (negative once expired). Every metric name starts tlsreactor_proxy_; label values
+// are escaped as the format wants (\, \", \n). Reads the counters with relaxed loads, so it
+// may run on any thread while the request path counts.
 std::string render_prometheus(const Metrics& metrics, const std::vector<CertificateExpiry>& certs,
                               std::int64_t now_unix);
+
+// The label values used for Metrics' arrays, in index order (shared with tests and docs).
+const char* label(Metrics::HandshakeFailure why) noexcept;
+const char* label(Metrics::UpstreamError why) noexcept;
 
 }  // namespace apps::proxy

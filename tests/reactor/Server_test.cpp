@@ -137,4 +137,73 @@ TEST_CASE("replace_factory() gives connections accepted afterwards the new facto
   for (const auto& r : run_clients(port, 4, "ping")) CHECK(r->data == "new:ping");
   server.stop();
   runner.join();
+TEST_CASE("an extra listener answers through a drain and its open connection does not hold it") {
+  reactor::ServerOptions options;
+  options.listen = *reactor::Address::from_ip("127.0.0.1", 0);
+  options.handle_signals = false;
+  options.drain_timeout = 20s;  // only the main connection's close may end this drain
+  reactor::Server* running = nullptr;
+  // The extra listener's handler answers each byte with whether the server drains.
+  reactor::ExtraListener extra;
+  extra.address = *reactor::Address::from_ip("127.0.0.1", 0);
+  extra.factory = [&running] {
+    auto h = std::make_unique<Recorder>(std::make_shared<Record>());
+    h->data = [&running](reactor::Connection& c, std::span<const std::byte>) {
+      c.write(running->draining() ? "1" : "0");
+    };
+    return h;
+  };
+  options.extra_listeners.push_back(extra);
+  reactor::Server server(options, [] {
+    auto h = std::make_unique<Recorder>(std::make_shared<Record>());
+    h->data = [](reactor::Connection& c, std::span<const std::byte> d) { c.write(d); };
+    return h;
+  });
+  running = &server;
+  REQUIRE_FALSE(server.listen());
+  int exit_code = -1;
+  std::thread runner([&] { exit_code = server.run(); });
+
+  reactor::Loop loop;
+  auto admin = std::make_shared<Record>();
+  auto main = std::make_shared<Record>();
+  std::vector<std::string> order;  // which client connection ended first
+  reactor::Connection* admin_conn = nullptr;
+  {
+    test_support::Watchdog dog(loop, 20s);
+    auto h = std::make_unique<Recorder>(admin);
+    h->open = [&](reactor::Connection& c) {
+      admin_conn = &c;
+      c.write("?");
+    };
+    h->data = [&](reactor::Connection&, std::span<const std::byte>) {
+      if (admin->data == "0") {  // served before the drain: now a main connection
+        auto m = std::make_unique<Recorder>(main);
+        m->open = [](reactor::Connection& c) { c.write("x"); };
+        m->data = [&](reactor::Connection& c, std::span<const std::byte>) {
+          server.stop();
+          admin_conn->write("?");  // asked during the drain, on the same connection
+          c.close();               // the only connection the drain waits for
+        };
+        m->closed = [&](reactor::Connection&, const reactor::Error&) { order.push_back("main"); };
+        reactor::TcpConnector(loop).connect({"127.0.0.1", server.local_address().port()},
+                                            std::move(m));
+      }
+    };
+    h->peer_closed = [](reactor::Connection& c) { c.close(); };
+    h->closed = [&](reactor::Connection&, const reactor::Error&) {
+      order.push_back("admin");
+      loop.stop();
+    };
+    reactor::TcpConnector(loop).connect({"127.0.0.1", server.extra_address(0).port()},
+                                        std::move(h));
+    loop.run();
+  }
+  CHECK(loop.close() == 0);
+  runner.join();
+  CHECK(exit_code == 0);
+  CHECK(admin->data == "01");
+  CHECK(main->data == "x");
+  // The admin connection stayed open until the drain had finished and loop 0 closed.
+  CHECK(order == std::vector<std::string>{"main", "admin"});
 }

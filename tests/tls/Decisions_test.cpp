@@ -33,12 +33,18 @@ class Rig {
   reactor::Loop loop;
   std::optional<test_support::Watchdog> dog{std::in_place, loop, 20s};
   std::list<reactor::Timer> timers;  // answers held back; destroyed before the loop closes
+  std::function<void(Recorder&)> server_script;  // applied to each server-side handler
 
   explicit Rig(std::shared_ptr<const tls::Context> server,
                tls::TransportOptions server_options = {}) {
-    listener_.emplace(loop,
-                      tls::server_factory(
-                          std::move(server), [this] { return make(servers_); }, server_options));
+    listener_.emplace(loop, tls::server_factory(
+                                std::move(server),
+                                [this] {
+                                  auto handler = make(servers_);
+                                  if (server_script) server_script(*handler);
+                                  return handler;
+                                },
+                                server_options));
     REQUIRE_FALSE(listener_->listen(*reactor::Address::from_ip("127.0.0.1", 0)));
   }
 
@@ -408,5 +414,33 @@ TEST_CASE(
   REQUIRE(second);
   CHECK_MESSAGE(!second->error, second->error.message());
   CHECK(cipher.starts_with("ECDHE-RSA-"));
+  CHECK(rig->close() == 0);
+}
+
+TEST_CASE("handshake_time counts from TCP open and includes a ClientHello decision held 200 ms") {
+  test_support::TestPki pki;
+  std::unique_ptr<Rig> rig;
+  tls::ServerConfig sc;
+  sc.certificates = {pki.ecdsa.leaf};
+  sc.on_client_hello = [&](const tls::ClientHello&, tls::HelloDecision decision) {
+    rig->later(200ms, [decision] { decision.proceed(); });
+  };
+  rig = std::make_unique<Rig>(test_support::server_context(sc));
+  std::chrono::microseconds server_time{0}, client_time{0};
+  rig->server_script = [&](Recorder& h) {
+    h.open = [&](reactor::Connection& c) { server_time = tls::info(c)->handshake_time; };
+  };
+  const auto client = rig->connect(trusting(pki.ecdsa.ca_file), "localhost", [&](Recorder& h) {
+    h.open = [&](reactor::Connection& c) {
+      client_time = tls::info(c)->handshake_time;
+      c.close();
+    };
+  });
+  rig->run();
+  CHECK_MESSAGE(!client->error, client->error.message());
+  // Lower bounds only: the decision was held back 200 ms, so neither side can have finished
+  // sooner (an upper bound would depend on the machine's load).
+  CHECK(server_time >= 200ms);
+  CHECK(client_time >= 200ms);
   CHECK(rig->close() == 0);
 }

@@ -1,0 +1,118 @@
+#include "apps/proxy/Metrics.hpp"
+
+#include <array>
+#include <string_view>
+
+#include "tls/CertificateInfo.hpp"
+
+namespace apps::proxy {
+namespace {
+
+constexpr std::string_view prefix = "tlsreactor_proxy_";
+
+constexpr std::array<const char*, static_cast<std::size_t>(Metrics::HandshakeFailure::count)>
+    handshake_failure_labels{"timeout", "protocol", "peer_closed", "other"};
+constexpr std::array<const char*, static_cast<std::size_t>(Metrics::UpstreamError::count)>
+    upstream_error_labels{"refused", "connect_timeout", "response_timeout",
+                          "tls",     "protocol",        "closed"};
+// requests_by_class[0] counts requests that got no response at all.
+constexpr std::array<const char*, 6> request_class_labels{"none", "1xx", "2xx",
+                                                          "3xx",  "4xx", "5xx"};
+
+std::uint64_t read(const Metrics::Counter& counter) {
+  return counter.load(std::memory_order_relaxed);
+}
+
+// A label value inside double quotes: backslash, double quote and newline are escaped.
+std::string escape(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (const char c : value) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+class Exposition {
+ public:
+  // The HELP and TYPE lines of one metric family.
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    text_.append("# HELP ").append(prefix).append(name).append(" ").append(help).append("\n");
+    text_.append("# TYPE ").append(prefix).append(name).append(" ").append(type).append("\n");
+  }
+  // One sample; `labels` is already formatted ("" or `a="b",c="d"`).
+  template <typename Value>
+  void sample(std::string_view name, std::string_view labels, Value value) {
+    text_.append(prefix).append(name);
+    if (!labels.empty()) text_.append("{").append(labels).append("}");
+    text_.append(" ").append(std::to_string(value)).append("\n");
+  }
+  template <std::size_t N>
+  void labelled(std::string_view name, std::string_view key,
+                const std::array<const char*, N>& labels,
+                const std::array<Metrics::Counter, N>& counters) {
+    for (std::size_t i = 0; i < N; ++i)
+      sample(name, std::string(key) + "=\"" + labels[i] + "\"", read(counters[i]));
+  }
+  std::string take() { return std::move(text_); }
+
+ private:
+  std::string text_;
+};
+
+}  // namespace
+
+const char* label(Metrics::HandshakeFailure why) noexcept {
+  return handshake_failure_labels[static_cast<std::size_t>(why)];
+}
+
+const char* label(Metrics::UpstreamError why) noexcept {
+  return upstream_error_labels[static_cast<std::size_t>(why)];
+}
+
+std::optional<CertificateExpiry> read_certificate_expiry(const std::string& file,
+                                                         std::string& error) {
+  const auto info = tls::read_certificate_info(file, error);
+  if (!info) return std::nullopt;
+  return CertificateExpiry{file, info->subject, info->not_after_unix};
+}
+
+std::string render_prometheus(const Metrics& m, const std::vector<CertificateExpiry>& certs,
+                              std::int64_t now_unix) {
+  Exposition out;
+  out.family("connections_active", "gauge", "Client connections open now.");
+  out.sample("connections_active", "", read(m.connections_active));
+  out.family("connections_total", "counter", "Client connections accepted.");
+  out.sample("connections_total", "", read(m.connections_total));
+  out.family("handshakes_total", "counter", "Client TLS handshakes completed.");
+  out.sample("handshakes_total", "result=\"ok\"", read(m.handshakes_ok));
+  out.family("handshakes_failed_total", "counter", "Client TLS handshakes failed, by reason.");
+  out.labelled("handshakes_failed_total", "reason", handshake_failure_labels, m.handshakes_failed);
+  out.family("resumptions_total", "counter", "Client TLS handshakes that resumed a session.");
+  out.sample("resumptions_total", "", read(m.resumptions));
+  out.family("requests_total", "counter",
+             "Requests by response status class (none: the client got no response).");
+  out.labelled("requests_total", "class", request_class_labels, m.requests_by_class);
+  out.family("upstream_errors_total", "counter", "Failures talking to upstreams, by kind.");
+  out.labelled("upstream_errors_total", "kind", upstream_error_labels, m.upstream_errors);
+  out.family("bytes_in_total", "counter", "Plaintext bytes received from clients.");
+  out.sample("bytes_in_total", "", read(m.bytes_in));
+  out.family("bytes_out_total", "counter", "Plaintext bytes sent to clients.");
+  out.sample("bytes_out_total", "", read(m.bytes_out));
+  out.family("certificate_expiry_seconds", "gauge",
+             "Seconds until a served certificate expires (negative: expired).");
+  for (const CertificateExpiry& cert : certs)
+    out.sample("certificate_expiry_seconds",
+               "file=\"" + escape(cert.file) + "\",subject=\"" + escape(cert.subject) + "\"",
+               cert.not_after_unix - now_unix);
+  return out.take();
+}
+
+}  // namespace apps::proxy

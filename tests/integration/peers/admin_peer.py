@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""An HTTP/1.1 client for the proxy's admin endpoint (http.client, one keep-alive connection).
+
+    admin_peer.py get --port P PATH...
+        GETs each PATH in turn on one connection; prints "PATH STATUS BODY" per request (the
+        body's newlines shown as \\n) and the connection's Content-Type of the last one as
+        "content-type: ...".
+    admin_peer.py metrics --port P
+        GETs /metrics and parses it with the Prometheus client library's own text parser;
+        prints one "NAME{k=v,...} VALUE" line per sample (labels sorted) and "types: N".
+    admin_peer.py until-draining --port P
+        On one keep-alive connection: GET /readyz (prints "first: STATUS BODY"), then again
+        every 50 ms until it answers 503 (at most --tries times; prints "then: STATUS BODY"),
+        then waits until the server closes the connection and prints "closed".
+Exits 0 on success; 1 with "admin_peer: FAIL: ..." on stderr otherwise.
+"""
+import argparse
+import http.client
+import sys
+import time
+
+try:
+    from prometheus_client.parser import text_string_to_metric_families
+except ImportError:
+    # Debian's python3-prometheus-client (scripts/bootstrap.sh) lives in the system Python's
+    # dist-packages; a python3 from elsewhere on PATH (pyenv) does not look there by itself.
+    sys.path.append("/usr/lib/python3/dist-packages")
+    from prometheus_client.parser import text_string_to_metric_families
+
+
+def fail(message):
+    print(f"admin_peer: FAIL: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def get(conn, path):
+    conn.request("GET", path)
+    response = conn.getresponse()
+    return response, response.read().decode()
+
+
+def shown(body):
+    return body.replace("\n", "\\n")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["get", "metrics", "until-draining"])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--tries", type=int, default=200)
+    parser.add_argument("--timeout", type=float, default=20)
+    parser.add_argument("paths", nargs="*")
+    args = parser.parse_intermixed_args()
+    conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=args.timeout)
+    try:
+        if args.mode == "get":
+            for path in args.paths:
+                response, body = get(conn, path)
+                print(f"{path} {response.status} {shown(body)}", flush=True)
+            print(f"content-type: {response.getheader('Content-Type')}", flush=True)
+        elif args.mode == "metrics":
+            response, body = get(conn, "/metrics")
+            if response.status != 200:
+                fail(f"/metrics answered {response.status}")
+            families = list(text_string_to_metric_families(body))
+            for family in families:
+                for sample in family.samples:
+                    labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                    print(f"{sample.name}{{{labels}}} {int(sample.value)}", flush=True)
+            print(f"types: {len(families)}", flush=True)
+        else:
+            response, body = get(conn, "/readyz")
+            print(f"first: {response.status} {shown(body)}", flush=True)
+            for _ in range(args.tries):
+                response, body = get(conn, "/readyz")
+                if response.status == 503:
+                    break
+                time.sleep(0.05)
+            print(f"then: {response.status} {shown(body)}", flush=True)
+            # The server closes idle admin connections when its last loop ends (a FIN or, as
+            # the loop tears down, a reset: either way the connection is over).
+            try:
+                ended = conn.sock.recv(1) if conn.sock else b""
+            except ConnectionResetError:
+                ended = b""
+            print("closed" if ended == b"" else f"unexpected: {ended!r}", flush=True)
+    except (OSError, http.client.HTTPException) as e:
+        fail(f"{args.mode}: {e}")
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    main()
