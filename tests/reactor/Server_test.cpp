@@ -137,6 +137,8 @@ TEST_CASE("replace_factory() gives connections accepted afterwards the new facto
   for (const auto& r : run_clients(port, 4, "ping")) CHECK(r->data == "new:ping");
   server.stop();
   runner.join();
+}
+
 TEST_CASE("an extra listener answers through a drain and its open connection does not hold it") {
   reactor::ServerOptions options;
   options.listen = *reactor::Address::from_ip("127.0.0.1", 0);
