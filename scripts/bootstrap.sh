@@ -12,6 +12,8 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev
   # The admin listener's /metrics is checked with the Prometheus client's own text parser.
   python3-prometheus-client
+  # The TLS defaults are judged by a scanner (tests/integration/ScannerTests.cpp).
+  testssl.sh
 )
 
 missing=()
