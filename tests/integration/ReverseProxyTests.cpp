@@ -5,6 +5,7 @@
 #include <csignal>
 #include <fstream>
 #include <regex>
+#include <thread>
 
 #include "tests/integration/Peers.hpp"
 #include "tests/support/TestDir.hpp"
@@ -60,7 +61,8 @@ class Proxy : public AppServer {
  private:
   static std::vector<std::string> with_defaults(const test_support::TestDir& dir,
                                                 std::vector<std::string> options, bool plain) {
-    options.insert(options.end(), {"--dev-cert-dir", dir.path("proxy"), "--access-log", "off"});
+    // First, so that a test's own --access-log wins (the last value does).
+    options.insert(options.begin(), {"--dev-cert-dir", dir.path("proxy"), "--access-log", "off"});
     if (plain) options.emplace_back("--plain");
     return options;
   }
@@ -383,4 +385,54 @@ TEST_CASE("SIGTERM lets the request in flight finish with Connection close, then
   CHECK_MESSAGE(out.ends_with("\r\n\r\nslow\n"), out);
   const int code = integration::finish(proxy.process(), std::chrono::seconds(15));
   CHECK_MESSAGE(code == 0, proxy.process().transcript());
+}
+
+TEST_CASE("a request body that stalls past the body timeout gets 408") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url(), "--body-timeout", "1"}, true);
+  const auto ex = integration::http_exchange(
+      proxy.port_text(), "POST /digest HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc",
+      {"POST"});
+  REQUIRE_MESSAGE(ex.responses.size() == 1, ex.output);
+  CHECK(has(ex.responses[0], "response 1: 408 Request Timeout\n"));
+  CHECK(has(ex.responses[0], "request body stalled for 1 s"));
+  CHECK(ex.end == "closed");
+  proxy.stop();
+}
+
+TEST_CASE("the access log has one JSON line per request with what was asked, answered and where") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  const std::string log_file = dir.path("access.log");
+  Proxy proxy(
+      dir, {"--upstream", upstream.url(), "--access-log", log_file, "--access-log-format", "json"});
+  curl({"--output", "/dev/null", proxy.url("/name"), proxy.url("/missing?x=\"y\"")});
+  proxy.stop();
+  const std::string log = read_file(log_file);
+  INFO(log);
+  REQUIRE(occurrences(log, "\n") == 2);
+  const std::string first = log.substr(0, log.find('\n'));
+  const std::string second = log.substr(first.size() + 1);
+  CHECK(first.starts_with("{\"client\":\"127.0.0.1:"));
+  CHECK(has(first, "\"tls_version\":\"TLSv1.3\""));
+  CHECK(has(first, "\"alpn\":\"http/1.1\""));
+  CHECK(has(first, "\"method\":\"GET\",\"target\":\"/name\",\"status\":200"));
+  CHECK(has(first, "\"upstream\":\"" + upstream.url() + "\""));
+  CHECK(has(second, "\"target\":\"/missing?x=\\\"y\\\"\",\"status\":404"));
+}
+
+TEST_CASE("a pooled upstream connection that the upstream closed is not used again") {
+  test_support::TestDir dir;
+  // The upstream closes connections idle for 0.3 s; the proxy would keep them for 30.
+  HelloServer hello({"--idle-timeout", "0.3"});
+  Proxy proxy(dir, {"--upstream", hello.url("")});
+  CHECK(curl({proxy.url("/")}) == "hello from tlsreactor\n");
+  // Long enough for the upstream's close to reach the proxy; no timing is asserted.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CHECK(curl({proxy.url("/")}) == "hello from tlsreactor\n");
+  proxy.stop();
+  const std::string log = proxy.process().transcript();
+  CHECK_MESSAGE(!has(log, "failed"), log);
+  hello.stop();
 }
