@@ -110,11 +110,13 @@ bool lists_token(std::string_view list, std::string_view token) {
 void write_request_head(std::string& out, const RequestFacts& facts, const HeaderList& headers) {
   out.append(facts.method).append(" ").append(facts.target).append(" HTTP/1.1\r\n");
   bool has_host = false;
+  std::string_view ignored;
+  const bool has_connection = headers.find("connection", ignored);
   for (std::size_t i = 0; i < headers.size(); ++i) {
     const auto name = headers.name(i);
     if (in(kRequestDropped, name) || equals_nocase(name, "proxy-authorization") ||
         equals_nocase(name, "x-forwarded-for") || equals_nocase(name, "x-forwarded-proto") ||
-        equals_nocase(name, "via") || named_by_connection(headers, name))
+        equals_nocase(name, "via") || (has_connection && named_by_connection(headers, name)))
       continue;
     has_host = has_host || equals_nocase(name, "host");
     field(out, name, headers.value(i));
@@ -132,11 +134,14 @@ void write_response_head(std::string& out, const ResponseFacts& facts, const Hea
   const auto end = std::to_chars(digits, digits + sizeof digits, facts.status).ptr;
   out.append("HTTP/1.1 ").append(digits, end).append(" ").append(facts.reason).append("\r\n");
   const bool bodiless = facts.body == BodyFraming::none;
+  std::string_view ignored;
+  const bool has_connection = headers.find("connection", ignored);
   for (std::size_t i = 0; i < headers.size(); ++i) {
     const auto name = headers.name(i);
     // A HEAD or 304 response keeps the Content-Length the full response would have had.
     const bool kept_length = bodiless && equals_nocase(name, "content-length");
-    if (!kept_length && (in(kResponseDropped, name) || named_by_connection(headers, name)))
+    if (!kept_length &&
+        (in(kResponseDropped, name) || (has_connection && named_by_connection(headers, name))))
       continue;
     field(out, name, headers.value(i));
   }

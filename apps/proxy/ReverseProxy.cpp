@@ -25,6 +25,9 @@ using Ms = std::chrono::milliseconds;
 // Unparsed client bytes kept while a request waits (for its upstream, for a response before
 // the next pipelined one): past this the client's reading pauses.
 constexpr std::size_t kPendingLimit = 64 * 1024;
+// Writes up to this size are gathered into one (a head with a small body, chunk framing with
+// its data): one TLS record and one syscall instead of several. Larger ones go out directly.
+constexpr std::size_t kCoalesce = 16 * 1024;
 
 std::string seconds_text(Ms ms) {
   const auto whole = ms.count() / 1000;
@@ -108,14 +111,12 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
   void on_peer_closed(reactor::Connection& conn) override {
     if (tunnel_) return tunnel_->client_peer_closed(conn);
     if (closing_) return;
-    if (!in_request_ || (head_done_ && request_done_)) {
-      // Between requests, or waiting for a response: finish it (if any), then close.
-      close_after_ = true;
-      if (!in_request_) close_now();
-      return;
+    peer_closed_ = true;
+    if (in_request_ && request_done_) return;  // answered first (on_response_complete)
+    if (in_request_) {
+      reactor::log::info(record_.client + ": closed in the middle of a request");
+      drop_upstream();
     }
-    reactor::log::info(record_.client + ": closed in the middle of a request");
-    drop_upstream();
     close_now();
   }
 
@@ -165,6 +166,7 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
       }
       parser_.resume();
       const HttpParser::Result result = parser_.feed(input);
+      flush_upstream();
       record_.bytes_in += result.consumed;
       const std::string_view rest = input.substr(result.consumed);
       if (result.status == HttpParser::Status::failed) {
@@ -182,7 +184,48 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
       // Paused: the rest waits, ahead of anything fresh (which the next turn appends).
       if (result.status == HttpParser::Status::paused) pending_.assign(rest);
     }
+    flush_upstream();
     update_reading();
+  }
+
+  // Bytes for the upstream: small ones gather in up_out_ (a head and a small body leave in
+  // one write), large ones go straight from the read buffer after what is gathered.
+  void write_upstream(std::string_view bytes) {
+    if (up_out_.size() + bytes.size() <= kCoalesce) {
+      up_out_.append(bytes);
+      return;
+    }
+    flush_upstream();
+    if (link_ != nullptr && !link_->write(bytes)) up_blocked_ = true;
+  }
+
+  void flush_upstream() {
+    if (up_out_.empty() || connecting_) return;
+    if (link_ != nullptr && !link_->write(up_out_)) up_blocked_ = true;
+    up_out_.clear();
+  }
+
+  // The same for the client: the response head leaves with the first body bytes.
+  void send_client(std::string_view bytes) {
+    if (out_.size() + bytes.size() <= kCoalesce) {
+      out_.append(bytes);
+      return;
+    }
+    flush_client();
+    if (!write_client(bytes)) client_blocked();
+  }
+
+  void flush_client() {
+    if (out_.empty()) return;
+    if (!write_client(out_)) client_blocked();
+    out_.clear();
+  }
+
+  void client_blocked() {
+    if (link_ != nullptr && !down_blocked_) {
+      down_blocked_ = true;
+      link_->pause_reading();
+    }
   }
 
   void update_reading() {
@@ -275,17 +318,22 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
 
   void on_body(std::string_view bytes) override {
     if (link_ == nullptr) return;
-    bool more;
-    if (req_chunked_) {
-      up_out_.clear();
+    // A full upstream queue does not stop this input (it is already in memory, at most a read
+    // or two); can_parse() holds back the next until the upstream drains.
+    if (req_chunked_ && bytes.size() <= kCoalesce) {
       append_chunk(up_out_, bytes);
-      more = link_->write(up_out_);
-    } else {
-      more = link_->write(bytes);
+      if (up_out_.size() > kCoalesce) flush_upstream();
+      return;
     }
-    // The rest of this input still goes out (it is already in memory, at most a read or
-    // two); can_parse() holds back the next until the upstream drains.
-    if (!more) up_blocked_ = true;
+    if (req_chunked_) {
+      char size_line[20];
+      const auto end = std::to_chars(size_line, size_line + sizeof size_line, bytes.size(), 16).ptr;
+      up_out_.append(size_line, end).append("\r\n");
+      write_upstream(bytes);
+      up_out_.append("\r\n");
+      return;
+    }
+    write_upstream(bytes);
   }
 
   void on_trailer(std::string_view name, std::string_view value) override {
@@ -295,10 +343,7 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
   void on_message_complete() override {
     if (connect_) return;
     request_done_ = true;
-    if (link_ != nullptr && req_chunked_) {
-      up_out_.assign("0\r\n").append(trailers_).append("\r\n");
-      link_->write(up_out_);
-    }
+    if (link_ != nullptr && req_chunked_) up_out_.append("0\r\n").append(trailers_).append("\r\n");
     if (wait_ == Wait::body) arm(Wait::none, Ms(0));
     parser_.pause();  // a pipelined request waits for this one's response
   }
@@ -342,8 +387,7 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
       facts.content_length = *req_framing_.content_length;
     }
     up_out_.clear();
-    write_request_head(up_out_, facts, req_headers_);
-    if (!link.write(up_out_)) up_blocked_ = true;
+    write_request_head(up_out_, facts, req_headers_);  // sent with the body's first bytes
     upstream_started_ = now();
     const bool body_to_come = req_framing_.has_body && !request_done_;
     if (body_to_come && expect_continue_ && !http10_) write_client("HTTP/1.1 100 Continue\r\n\r\n");
@@ -400,28 +444,29 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
     if (!keep_alive_ || !request_done_ || draining_) close_after_ = true;
     facts.keep_alive = !close_after_;
     out_.clear();
-    write_response_head(out_, facts, headers);
+    write_response_head(out_, facts, headers);  // sent with the body's first bytes
     response_started_ = true;
-    write_client(out_);
   }
 
   void on_response_body(std::string_view bytes) override {
-    bool more;
-    if (resp_body_ == BodyFraming::chunked) {
-      out_.clear();
+    if (resp_body_ != BodyFraming::chunked) return send_client(bytes);
+    if (bytes.size() <= kCoalesce) {
       append_chunk(out_, bytes);
-      more = write_client(out_);
-    } else {
-      more = write_client(bytes);
+      if (out_.size() > kCoalesce) flush_client();
+      return;
     }
-    if (!more && link_ != nullptr && !down_blocked_) {
-      down_blocked_ = true;
-      link_->pause_reading();
-    }
+    char size_line[20];
+    const auto end = std::to_chars(size_line, size_line + sizeof size_line, bytes.size(), 16).ptr;
+    out_.append(size_line, end).append("\r\n");
+    send_client(bytes);
+    out_.append("\r\n");
   }
 
+  void on_upstream_input_done() override { flush_client(); }
+
   void on_response_complete() override {
-    if (resp_body_ == BodyFraming::chunked) write_client("0\r\n\r\n");
+    if (resp_body_ == BodyFraming::chunked) out_.append("0\r\n\r\n");
+    flush_client();
     record_.upstream_ms = static_cast<double>(now() - upstream_started_);
     UpstreamLink* link = std::exchange(link_, nullptr);
     down_blocked_ = false;
@@ -430,6 +475,8 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
     if (close_after_ || !request_done_) return close_now();
     arm(Wait::idle, options_->idle_timeout);
     pump({});  // a pipelined request may be waiting
+    // A client that finished sending gets the requests it sent whole, then the close.
+    if (peer_closed_ && !(in_request_ && request_done_)) close_now();
   }
 
   void on_upstream_lost(const reactor::Error& error, Metrics::UpstreamError kind,
@@ -573,6 +620,7 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
   bool close_after_ = false;  // close once the current response is out
   bool closing_ = false;
   bool draining_ = false;
+  bool peer_closed_ = false;  // the client sent its FIN
   bool parser_dead_ = false;
 };
 

@@ -52,7 +52,9 @@ void UpstreamLink::release(bool reusable) {
   user_ = nullptr;
   if (conn_ == nullptr) return;
   parser_.resume();
-  reused_ = true;
+  // The user may have paused it for a slow client on the response's last bytes; idle in the
+  // pool it must read, to see the upstream's close.
+  conn_->resume_reading();
   if (reusable && !stray_ && !stopping_ && !conn_->is_closing() && pool_.park(*this)) return;
   conn_->close();
 }
@@ -88,8 +90,9 @@ void UpstreamLink::on_data(reactor::Connection& conn, std::span<const std::byte>
   if (complete_) {
     complete_ = false;
     stray_ = result.consumed < bytes.size();
-    user_->on_response_complete();
+    return user_->on_response_complete();
   }
+  user_->on_upstream_input_done();
 }
 
 void UpstreamLink::on_drain(reactor::Connection&) {
@@ -191,12 +194,17 @@ LoopUpstreams::~LoopUpstreams() = default;
 
 UpstreamLink* LoopUpstreams::take_idle(std::size_t index, UpstreamUser& user) {
   auto& idle = idle_[index];
-  if (idle.empty()) return nullptr;
-  UpstreamLink* link = idle.back();
-  idle.pop_back();
-  link->pooled_ = false;
-  link->user_ = &user;
-  return link;
+  while (!idle.empty()) {
+    UpstreamLink* link = idle.back();
+    idle.pop_back();
+    link->pooled_ = false;
+    // One the upstream closed (or whose idle time ran out) is on its way out: never reused.
+    if (link->conn_ == nullptr || link->conn_->is_closing()) continue;
+    link->user_ = &user;
+    link->reused_ = true;
+    return link;
+  }
+  return nullptr;
 }
 
 UpstreamLink* LoopUpstreams::connect(reactor::Loop& loop, std::size_t index, UpstreamUser& user) {

@@ -56,6 +56,8 @@ class UpstreamUser {
   virtual void on_response_head(int status, std::string_view reason, const HeaderList& headers,
                                 const Framing& framing) = 0;
   virtual void on_response_body(std::string_view bytes) = 0;
+  // The link has handed over everything of one read (a good moment to flush).
+  virtual void on_upstream_input_done() = 0;
   // The response is complete; call release() or detach() on the link.
   virtual void on_response_complete() = 0;
   // The connection ended (or broke the protocol) before the response was complete; the link
@@ -75,7 +77,9 @@ class UpstreamLink final : public reactor::Handler, private HttpEvents {
   UpstreamLink(LoopUpstreams& pool, std::size_t index, UpstreamUser* user);
 
   std::size_t index() const { return index_; }
-  bool reused() const { return reused_; }  // served an earlier exchange
+  // Taken from the pool rather than connected for this exchange: the upstream may have closed
+  // it just before the request went out.
+  bool reused() const { return reused_; }
   // For the user between on_upstream_ready and the end of its exchange.
   bool write(std::string_view bytes) { return conn_ != nullptr && conn_->write(bytes); }
   void pause_reading() {

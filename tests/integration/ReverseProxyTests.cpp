@@ -349,6 +349,15 @@ TEST_CASE("pipelined requests are answered one at a time, in order") {
   CHECK(has(ex.responses[1], "body-length: 0\n"));
   CHECK(has(ex.responses[2], "GET /headers HTTP/1.1"));
   CHECK(ex.end == "open");
+  // A client that half-closes after its pipelined requests gets them all answered, then the
+  // close.
+  const auto half = integration::http_exchange(
+      proxy.port_text(),
+      "GET /name HTTP/1.1\r\nHost: t\r\n\r\nGET /name HTTP/1.1\r\nHost: t\r\n\r\n", {"GET", "GET"},
+      {"--half-close"});
+  REQUIRE_MESSAGE(half.responses.size() == 2, half.output);
+  CHECK(has(half.responses[1], "body: b'p\\n'\n"));
+  CHECK(half.end == "closed");
   proxy.stop();
 }
 
