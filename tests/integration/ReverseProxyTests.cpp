@@ -2,6 +2,11 @@
 // (peers/upstream_peer.py) and tlsreactor-hello behind, all on loopback.
 #include <doctest/doctest.h>
 
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <fstream>
 #include <regex>
@@ -95,6 +100,63 @@ std::string write_body(const test_support::TestDir& dir, std::size_t size) {
   }
   return file;
 }
+
+// A loopback TCP client for what the other peers cannot time: every wait is bounded.
+class RawClient {
+ public:
+  explicit RawClient(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    REQUIRE(fd_ >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  }
+  ~RawClient() { ::close(fd_); }
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+
+  void send(const std::string& bytes) {
+    REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(bytes.size()));
+  }
+  // Reads until `part` has arrived; false on EOF or when `timeout` passes first.
+  bool read_until(const std::string& part, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!has(received_, part)) {
+      if (read_some(deadline) <= 0) return false;
+    }
+    return true;
+  }
+  // Whether the server closes (EOF or reset) within `timeout`, reading what comes before.
+  bool closed_within(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      const ssize_t n = read_some(deadline);
+      if (n == 0 || (n < 0 && errno != EAGAIN)) return true;
+      if (n < 0) return false;
+    }
+  }
+  const std::string& received() const { return received_; }
+
+ private:
+  // >0 bytes read, 0 EOF, -1 with errno (EAGAIN when the deadline passed).
+  ssize_t read_some(std::chrono::steady_clock::time_point deadline) {
+    pollfd p{fd_, POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(integration::until(deadline).count()));
+    if (ready <= 0) {
+      errno = EAGAIN;
+      return -1;
+    }
+    char buf[4096];
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n > 0) received_.append(buf, static_cast<std::size_t>(n));
+    return n;
+  }
+
+  int fd_;
+  std::string received_;
+};
 
 std::string read_file(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
@@ -444,4 +506,79 @@ TEST_CASE("a pooled upstream connection that the upstream closed is not used aga
   const std::string log = proxy.process().transcript();
   CHECK_MESSAGE(!has(log, "failed"), log);
   hello.stop();
+}
+
+TEST_CASE("SIGTERM closes an idle keep-alive connection at once and the proxy exits 0") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url(), "--drain-timeout", "60"}, true);
+  {
+    RawClient client(proxy.port());
+    client.send("GET /name HTTP/1.1\r\nHost: t\r\n\r\n");
+    REQUIRE(client.read_until("\r\n\r\nupstream\n", std::chrono::seconds(20)));
+    proxy.process().signal(SIGTERM);
+    // Idle, it is closed at once, long before the 60 s drain deadline would abort it.
+    CHECK(client.closed_within(std::chrono::seconds(20)));
+    CHECK(client.received().size() == client.received().find("upstream\n") + 9);  // nothing more
+  }  // closed: the proxy need not wait for our FIN
+  const int code = integration::finish(proxy.process(), std::chrono::seconds(20));
+  CHECK_MESSAGE(code == 0, proxy.process().transcript());
+}
+
+TEST_CASE("a client idle past the idle timeout is closed without a response") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url(), "--idle-timeout", "1"}, true);
+  const auto ex = integration::http_exchange(
+      proxy.port_text(), "GET /name HTTP/1.1\r\nHost: t\r\n\r\n", {"GET"}, {"--close-wait", "20"});
+  REQUIRE_MESSAGE(ex.responses.size() == 1, ex.output);
+  CHECK(has(ex.responses[0], "response 1: 200 OK\n"));
+  CHECK(ex.end == "closed");
+  proxy.stop();
+}
+
+TEST_CASE("a 1xx interim response from the upstream is not relayed, the final one is") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url()});
+  const std::string out = curl({"--include", proxy.url("/early-hints")});
+  CHECK_MESSAGE(out.starts_with("HTTP/1.1 200 OK\r\n"), out);
+  CHECK_FALSE(has(out, "103"));
+  CHECK(out.ends_with("\r\n\r\nfinal\n"));
+  proxy.stop();
+}
+
+TEST_CASE("an upstream that breaks off a response after its head aborts the client connection") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url()});
+  Process client({"curl", "--silent", "--max-time", "30", "--insecure", "--output", "/dev/null",
+                  "--write-out", "%{http_code} %{size_download}\n", proxy.url("/truncated")});
+  const auto line = client.read_line(std::chrono::seconds(40));
+  const int code = integration::finish(client);
+  INFO(client.transcript());
+  // curl: 18 (partial file) or 56 (connection reset): never a complete-looking success.
+  CHECK((code == 18 || code == 56));
+  REQUIRE(line.has_value());
+  CHECK(line->starts_with("200 "));
+  CHECK(*line != "200 100000");
+  proxy.stop();
+  CHECK(has(proxy.process().transcript(), "upstream broke off the response"));
+}
+
+TEST_CASE("a pooled connection dropped as a request arrives: retried without a body, 502 with") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url()});
+  // One pooled upstream connection, armed to drop the next request it gets.
+  CHECK(curl({proxy.url("/drop-next")}) == "armed\n");
+  CHECK(curl({proxy.url("/name")}) == "upstream\n");  // sent again on a fresh connection
+  CHECK(curl({proxy.url("/drop-next")}) == "armed\n");
+  const std::string post =
+      curl({"--data-binary", "body", "--write-out", "%{http_code}\n", proxy.url("/digest")});
+  CHECK_MESSAGE(post.ends_with("\n502\n"), post);
+  CHECK_MESSAGE(has(post, "closed before responding"), post);
+  CHECK(curl({proxy.url("/connections")}) == "3\n");
+  proxy.stop();
+  CHECK_FALSE(has(proxy.process().transcript(), "marked down"));
 }
