@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "tests/integration/Peers.hpp"
+#include "tests/support/StuckListener.hpp"
 #include "tests/support/TestDir.hpp"
 
 using integration::AppServer;
@@ -436,6 +437,11 @@ TEST_CASE("an https upstream is verified against --upstream-ca and refused when 
   CHECK_MESSAGE(out.ends_with("\n502\n"), out);
   CHECK_MESSAGE(has(out, "certificate verify failed"), out);
   unverified.stop();
+
+  Proxy insecure(dir, {"--upstream", upstream, "--upstream-insecure"});
+  CHECK(curl({insecure.url("/")}) == "hello from tlsreactor\n");
+  insecure.stop();
+  CHECK(occurrences(insecure.process().transcript(), "NOT verified") == 1);
   hello.stop();
 }
 
@@ -581,4 +587,23 @@ TEST_CASE("a pooled connection dropped as a request arrives: retried without a b
   CHECK(curl({proxy.url("/connections")}) == "3\n");
   proxy.stop();
   CHECK_FALSE(has(proxy.process().transcript(), "marked down"));
+}
+
+TEST_CASE("an upstream whose connect hangs times out, the next one serves, alone it is a 502") {
+  test_support::TestDir dir;
+  test_support::StuckListener stuck;
+  Upstream upstream;
+  const std::string hanging = "http://127.0.0.1:" + std::to_string(stuck.port());
+  Proxy proxy(dir, {"--upstream", hanging, "--upstream", upstream.url(), "--connect-timeout", "1",
+                    "--upstream-down-time", "300"});
+  CHECK(curl({proxy.url("/name"), proxy.url("/name"), proxy.url("/name")}) ==
+        "upstream\nupstream\nupstream\n");
+  proxy.stop();
+  CHECK(occurrences(proxy.process().transcript(), "marked down") == 1);
+
+  Proxy alone(dir, {"--upstream", hanging, "--connect-timeout", "1"});
+  const std::string out = curl({"--write-out", "%{http_code}\n", alone.url("/")});
+  CHECK_MESSAGE(out.ends_with("\n502\n"), out);
+  CHECK_MESSAGE(has(out, "no upstream could be reached"), out);
+  alone.stop();
 }
