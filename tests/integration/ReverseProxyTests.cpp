@@ -10,11 +10,19 @@
 #include <csignal>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 
+#include "apps/proxy/Metrics.hpp"
+#include "apps/proxy/ProxyOptions.hpp"
+#include "apps/proxy/ReverseProxy.hpp"
+#include "reactor/TcpListener.hpp"
 #include "tests/integration/Peers.hpp"
+#include "tests/support/LoopThread.hpp"
 #include "tests/support/StuckListener.hpp"
 #include "tests/support/TestDir.hpp"
+#include "tests/support/TestPki.hpp"
+#include "tls/TlsTransport.hpp"
 
 using integration::AppServer;
 using integration::HelloServer;
@@ -606,4 +614,65 @@ TEST_CASE("an upstream whose connect hangs times out, the next one serves, alone
   CHECK_MESSAGE(out.ends_with("\n502\n"), out);
   CHECK_MESSAGE(has(out, "no upstream could be reached"), out);
   alone.stop();
+}
+
+TEST_CASE("the proxy's counters match the traffic it carried") {
+  test_support::TestPki pki;
+  Upstream upstream;
+  const auto closed = integration::closed_port();
+  auto options = std::make_shared<apps::proxy::ProxyOptions>();
+  std::string error;
+  for (const std::string& url : {upstream.url(), "http://127.0.0.1:" + std::to_string(closed)})
+    options->upstreams.push_back(*apps::proxy::UpstreamUrl::parse(url, error));
+  options->upstream_down_time = std::chrono::seconds(300);
+
+  apps::proxy::Metrics metrics;  // outlives the loop, as main's does
+  test_support::LoopThread server(std::chrono::seconds(60));
+  std::uint16_t port = 0;
+  REQUIRE(server.call([&] {
+    auto factory =
+        tls::server_factory(test_support::server_context(test_support::serving(pki.ecdsa)),
+                            apps::proxy::reverse_proxy_factory(options, metrics, nullptr));
+    auto& listener =
+        server.own(std::make_unique<reactor::TcpListener>(server.loop(), std::move(factory)));
+    REQUIRE(!listener.listen(*reactor::Address::from_ip("127.0.0.1", 0)));
+    port = listener.local_address().port();
+  }));
+  const std::string base = "https://127.0.0.1:" + std::to_string(port);
+
+  // Three 200s on one connection (the second meets the closed upstream first, then the live
+  // one), then a 404 on another; curl says what it sent and received.
+  const std::string sizes = "%{size_request} %{size_header} %{size_download}\n";
+  const std::string out =
+      curl({"--write-out", sizes, "--output", "/dev/null", base + "/name", "--output", "/dev/null",
+            base + "/name", "--output", "/dev/null", base + "/name"}) +
+      curl({"--write-out", sizes, "--output", "/dev/null", base + "/missing"});
+  std::uint64_t sent = 0, received = 0;
+  std::istringstream lines(out);
+  for (std::uint64_t request, header, body; lines >> request >> header >> body;) {
+    sent += request;
+    received += header + body;
+  }
+  // A client that speaks cleartext to the TLS port fails its handshake.
+  const auto plain = integration::http_exchange(std::to_string(port), "GET / HTTP/1.1\r\n\r\n");
+  CHECK(has(plain.output, "response 1: none"));
+
+  const auto load = [](const apps::proxy::Metrics::Counter& c) {
+    return c.load(std::memory_order_relaxed);
+  };
+  CHECK(server.wait_until([&] { return load(metrics.connections_active) == 0; },
+                          std::chrono::seconds(20)));
+  CHECK(load(metrics.connections_total) == 3);
+  CHECK(load(metrics.handshakes_ok) == 2);
+  using Failure = apps::proxy::Metrics::HandshakeFailure;
+  CHECK(load(metrics.handshakes_failed[static_cast<std::size_t>(Failure::protocol)]) == 1);
+  CHECK(load(metrics.requests_by_class[2]) == 3);
+  CHECK(load(metrics.requests_by_class[4]) == 1);
+  CHECK(load(metrics.requests_by_class[5]) == 0);
+  using UpstreamError = apps::proxy::Metrics::UpstreamError;
+  CHECK(load(metrics.upstream_errors[static_cast<std::size_t>(UpstreamError::refused)]) == 1);
+  INFO(out);
+  CHECK(load(metrics.bytes_in) == sent);
+  CHECK(load(metrics.bytes_out) == received);
+  CHECK(server.stop_and_close() == 0);
 }
