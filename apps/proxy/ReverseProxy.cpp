@@ -378,8 +378,7 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
     facts.client_ip = client_ip_;
     facts.client_tls = options_->tls;
     const UpstreamUrl& url = options_->upstreams[link.index()];
-    host_ = url.target.to_string();
-    facts.upstream_host = host_;
+    facts.upstream_host = url.authority;
     if (req_chunked_) {
       facts.body = BodyFraming::chunked;
     } else if (req_framing_.content_length) {
@@ -587,7 +586,6 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
   std::string client_ip_;
   std::string pending_, feeding_;  // unparsed client bytes (two, to swap while feeding)
   std::string up_out_, out_;       // heads and chunk framing being written
-  std::string host_;
   std::string trailers_;
   HeaderList req_headers_;
   AccessRecord record_;
