@@ -177,8 +177,8 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
         if (connect_) return start_tunnel(rest);
         // An Upgrade request went out without its Upgrade: what follows is not HTTP we know.
         parser_dead_ = true;
-        close_after_ = true;
         pending_.clear();
+        if (!in_request_) close_now();
         break;
       }
       // Paused: the rest waits, ahead of anything fresh (which the next turn appends).
@@ -308,6 +308,9 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
     arm(Wait::none, Ms(0));
     if (connect_) return;  // the tunnel opens once the parser hands over the rest
     req_framing_ = framing;
+    // The parser takes nothing after an Upgrade request (we do not tunnel those): this
+    // response is the connection's last.
+    if (framing.upgrade) close_after_ = true;
     req_chunked_ = framing.chunked;
     keep_alive_ = framing.keep_alive;
     if (upstreams_count() == 0) return fail(503, "no upstream is configured (--upstream)");

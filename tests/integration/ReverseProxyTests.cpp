@@ -676,3 +676,23 @@ TEST_CASE("the proxy's counters match the traffic it carried") {
   CHECK(load(metrics.bytes_out) == received);
   CHECK(server.stop_and_close() == 0);
 }
+
+TEST_CASE(
+    "an Upgrade request is forwarded without the upgrade and its response ends the connection") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url()}, true);
+  const auto ex = integration::http_exchange(
+      proxy.port_text(),
+      "GET /headers HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+      "GET /name HTTP/1.1\r\nHost: t\r\n\r\n",
+      {"GET", "GET"});
+  INFO(ex.output);
+  REQUIRE(!ex.responses.empty());
+  CHECK(has(ex.responses[0], "response 1: 200 OK\n"));
+  CHECK(has(ex.responses[0], "header connection: close\n"));
+  CHECK_FALSE(has(ex.responses[0], "websocket"));  // the upstream saw no Upgrade
+  CHECK((ex.responses.size() == 1 || has(ex.responses[1], "response 2: none")));
+  CHECK(ex.end == "closed");
+  proxy.stop();
+}
