@@ -42,8 +42,13 @@ std::string located(const Args& args, std::string error) {
 
 }  // namespace
 
-Reloader::Reloader(Args started, FactoryBuilder build, std::vector<std::string> alpn)
-    : started_(std::move(started)), build_(std::move(build)), alpn_(std::move(alpn)) {
+Reloader::Reloader(Args started, FactoryBuilder build, std::vector<std::string> alpn,
+                   decltype(ServeExtras::outer) outer, decltype(ServeExtras::on_built) on_built)
+    : started_(std::move(started)),
+      build_(std::move(build)),
+      alpn_(std::move(alpn)),
+      outer_(std::move(outer)),
+      on_built_(std::move(on_built)) {
   started_.set_quiet(true);
 }
 
@@ -56,7 +61,14 @@ std::optional<Generation> Reloader::build(const Args& args, std::string& error) 
   std::string why;
   reactor::HandlerFactory factory = build_(args, why);
   if (!factory) return fail(std::move(why));
-  if (!serves_tls(started_)) return Generation{nullptr, std::move(factory)};
+  // The outer layer (when the app has one) goes around whatever this build ends with.
+  const auto finish = [&](Generation built) -> std::optional<Generation> {
+    if (!outer_) return built;
+    built.factory = outer_(args, std::move(built.factory), why);
+    if (!built.factory) return fail(std::move(why));
+    return built;
+  };
+  if (!serves_tls(started_)) return finish(Generation{nullptr, std::move(factory)});
 
   auto certificates = certificate_pairs(args, why);
   if (!certificates) return fail(std::move(why));
@@ -68,7 +80,7 @@ std::optional<Generation> Reloader::build(const Args& args, std::string& error) 
   }
   auto context = server_context_from(args, std::move(*certificates), alpn_, why);
   if (!context) return fail(located(args, std::move(why)));
-  return Generation{context, tls::server_factory(context, std::move(factory))};
+  return finish(Generation{context, tls::server_factory(context, std::move(factory))});
 }
 
 void Reloader::reload(reactor::Server& server) {
@@ -90,6 +102,7 @@ void Reloader::reload(reactor::Server& server) {
     return;
   }
   server.replace_factory(std::move(built->factory));
+  taken(next);
   reactor::log::info("reload: " + describe(*built, next));
 }
 

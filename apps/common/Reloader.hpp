@@ -28,7 +28,9 @@ struct Generation {
 class Reloader {
  public:
   // `started`: the options the process started with (quiet: complaints are only recorded).
-  Reloader(Args started, FactoryBuilder build, std::vector<std::string> alpn);
+  // `outer` and `on_built` as in ServeExtras (either may be empty).
+  Reloader(Args started, FactoryBuilder build, std::vector<std::string> alpn,
+           decltype(ServeExtras::outer) outer = {}, decltype(ServeExtras::on_built) on_built = {});
 
   // Builds from `args`. TLS follows the start's --tls; without --cert the development
   // certificate is generated once and reused by later builds. Nullopt and `error` on failure.
@@ -39,10 +41,17 @@ class Reloader {
   // either way.
   void reload(reactor::Server& server);
 
+  // The build from `args` is now in use: tells on_built.
+  void taken(const Args& args) const {
+    if (on_built_) on_built_(args);
+  }
+
  private:
   Args started_;
   FactoryBuilder build_;
   std::vector<std::string> alpn_;
+  decltype(ServeExtras::outer) outer_;
+  decltype(ServeExtras::on_built) on_built_;
   std::optional<tls::CertificateFiles> dev_certificate_;
 };
 

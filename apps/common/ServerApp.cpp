@@ -33,7 +33,7 @@ std::vector<Args::Option> server_options(const std::string& default_listen,
 }
 
 int serve(const Args& parsed, const std::string& program, FactoryBuilder build,
-          std::vector<std::string> alpn) {
+          std::vector<std::string> alpn, ServeExtras extras) {
   // Complaints are collected and printed here, once, in one shape.
   Args args = parsed;
   args.set_quiet(true);
@@ -63,7 +63,9 @@ int serve(const Args& parsed, const std::string& program, FactoryBuilder build,
     };
   }
 
-  auto reloader = std::make_shared<Reloader>(args, std::move(build), std::move(alpn));
+  options.extra_listeners = std::move(extras.extra_listeners);
+  auto reloader = std::make_shared<Reloader>(args, std::move(build), std::move(alpn),
+                                             std::move(extras.outer), std::move(extras.on_built));
   std::string message;
   auto built = reloader->build(args, message);
   if (!built) return fail(message, 1);
@@ -71,6 +73,7 @@ int serve(const Args& parsed, const std::string& program, FactoryBuilder build,
     std::cout << program << ": configuration OK" << std::endl;
     return 0;
   }
+  reloader->taken(args);
   // The server outlives every SIGHUP (signals stop with its loops), so the pointer stays good.
   reactor::Server* running = nullptr;
   options.on_reload = [reloader, &running] { reloader->reload(*running); };
@@ -80,6 +83,7 @@ int serve(const Args& parsed, const std::string& program, FactoryBuilder build,
   std::cout << program << ": listening on " << server.local_address().to_string() << " ("
             << *threads << (*threads == 1 ? " thread" : " threads") << (use_tls ? ", TLS" : "")
             << ")" << std::endl;
+  if (extras.on_listening) extras.on_listening(server);
   return server.run();
 }
 

@@ -10,6 +10,7 @@
 #include "apps/common/Args.hpp"
 #include "apps/common/TlsOptions.hpp"
 #include "reactor/Handler.hpp"
+#include "reactor/Server.hpp"
 
 namespace apps {
 
@@ -27,6 +28,22 @@ std::vector<Args::Option> server_options(const std::string& default_listen,
 // reports through args.complain(), which names the file:line of a value from the config file.
 using FactoryBuilder = std::function<reactor::HandlerFactory(const Args& args, std::string& error)>;
 
+// What an app may add around the server serve() runs (the proxy does); every member optional.
+struct ServeExtras {
+  // Wraps each built factory, TLS included, from the outside: it sees the TCP bytes before TLS
+  // does (the PROXY protocol). Runs wherever the builder runs; an empty result fails the build.
+  std::function<reactor::HandlerFactory(const Args& args, reactor::HandlerFactory inner,
+                                        std::string& error)>
+      outer;
+  // Listeners on loop 0 that keep answering through a drain (an admin endpoint).
+  std::vector<reactor::ExtraListener> extra_listeners;
+  // Once listening, before serving (the server's draining() and extra_address()).
+  std::function<void(reactor::Server& server)> on_listening;
+  // After each build that succeeded and is taken into use, with its options: at start (before
+  // the loops run) and on SIGHUP (on loop 0's thread).
+  std::function<void(const Args& args)> on_built;
+};
+
 // Listens as the parsed options say (over TLS with --tls, offering `alpn`), prints
 // "PROGRAM: listening on ADDR (N thread(s)[, TLS])" on stdout and runs until drained.
 // With --check it only validates: builds the factory and the TLS Context (loading every
@@ -39,7 +56,7 @@ using FactoryBuilder = std::function<reactor::HandlerFactory(const Args& args, s
 // Returns the process exit status: 0 after a drain or a good --check, 1 when it could not start
 // (or --check found an error), 2 for bad options.
 int serve(const Args& args, const std::string& program, FactoryBuilder build,
-          std::vector<std::string> alpn = {});
+          std::vector<std::string> alpn = {}, ServeExtras extras = {});
 // For apps whose handlers have no options of their own: reloads swap only the TLS Context.
 int serve(const Args& args, const std::string& program, reactor::HandlerFactory factory,
           std::vector<std::string> alpn = {});

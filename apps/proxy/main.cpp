@@ -1,26 +1,108 @@
-// tlsreactor-proxy: an HTTPS forward proxy for CONNECT tunnels (the reverse proxy is next).
+// tlsreactor-proxy: terminates TLS and forwards HTTP/1.1 to upstreams (reverse proxy), and
+// relays CONNECT tunnels to allowed destinations (forward proxy).
+#include <ctime>
+#include <iostream>
+
 #include "apps/common/ServerApp.hpp"
-#include "apps/proxy/ConnectProxy.hpp"
+#include "apps/proxy/AccessLog.hpp"
+#include "apps/proxy/Admin.hpp"
+#include "apps/proxy/Cidr.hpp"
+#include "apps/proxy/Metrics.hpp"
+#include "apps/proxy/ProxyOptions.hpp"
+#include "apps/proxy/ProxyProtocol.hpp"
+#include "apps/proxy/ReverseProxy.hpp"
+#include "reactor/Log.hpp"
+
+namespace {
+
+// The certificates in use, for the expiry gauge: the --cert files, or the development one.
+std::vector<apps::proxy::CertificateExpiry> certificates_of(const apps::Args& args) {
+  std::vector<std::string> files = args.values("cert");
+  if (files.empty() && apps::serves_tls(args)) files.push_back(args.get("dev-cert-dir") + "/cert.pem");
+  std::vector<apps::proxy::CertificateExpiry> out;
+  for (const auto& file : files) {
+    std::string error;
+    if (auto expiry = apps::proxy::read_certificate_expiry(file, error))
+      out.push_back(*expiry);
+    else
+      reactor::log::warn("certificate expiry of " + file + " unknown: " + error);
+  }
+  return out;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
+  using namespace apps::proxy;
   apps::Args args(
       "tlsreactor-proxy",
-      "Relays CONNECT tunnels (curl --proxy https://HOST:PORT ...) to the destinations\n"
-      "given with --allow-connect, over TCP or (--tls) TLS. Other requests get 501: the\n"
-      "reverse proxy is not in this build yet.",
-      apps::server_options("127.0.0.1:8080",
-                           {
-                               {"allow-connect", "HOST:PORT[,...]",
-                                "destinations CONNECT may reach (default: none)", ""},
-                               {"connect-timeout", "SECONDS",
-                                "give up connecting to a destination after this long", "10"},
-                           }));
+      "Terminates TLS (a development certificate without --cert; --plain for cleartext) and\n"
+      "forwards HTTP/1.1 requests to the --upstream servers, round robin, with keep-alive on\n"
+      "both sides. CONNECT HOST:PORT is relayed to the destinations given with\n"
+      "--allow-connect. SIGTERM finishes the requests in flight, then exits 0; SIGHUP re-reads\n"
+      "the configuration, certificates and ticket keys for new connections.",
+      apps::server_options("127.0.0.1:8443", proxy_option_list(), apps::TlsDefault::on));
   if (!args.parse(argc, argv)) return args.exit_code();
-  auto options = std::make_shared<apps::proxy::ProxyOptions>();
-  options->allow_connect = args.list("allow-connect");
-  const auto timeout = args.seconds("connect-timeout");
-  if (!timeout) return 2;
-  options->connect_timeout = *timeout;
-  return apps::serve(args, "tlsreactor-proxy",
-                     apps::proxy::connect_proxy_factory(std::move(options)));
+
+  // Owned here, outliving the server and every handler it makes (serve() returns after the
+  // loops closed). Restart-only: a reload keeps them.
+  Metrics metrics;
+  std::unique_ptr<AccessLog> access_log;
+  if (const std::string path = args.get("access-log"); path != "off" && !args.flag("check")) {
+    std::string error;
+    const auto format =
+        args.get("access-log-format") == "json" ? AccessLogFormat::json : AccessLogFormat::text;
+    access_log = AccessLog::open(path, format, error);
+    if (!access_log) {
+      std::cerr << "tlsreactor-proxy: " << error << "\n";
+      return 1;
+    }
+  }
+
+  apps::ServeExtras extras;
+  reactor::Server* server = nullptr;
+  std::vector<CertificateExpiry> certificates;  // touched at start, then on loop 0 only
+  if (const std::string admin = args.get("admin"); !admin.empty()) {
+    std::string error;
+    const auto address = admin_address(admin, error);
+    if (!address) {
+      std::cerr << "tlsreactor-proxy: --admin: " << error << "\n";
+      return 2;
+    }
+    auto sources = std::make_shared<AdminSources>();
+    sources->metrics = &metrics;
+    sources->draining = [&server] { return server != nullptr && server->draining(); };
+    sources->certificates = [&certificates] { return certificates; };
+    sources->now_unix = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
+    extras.extra_listeners.push_back(admin_listener(*address, std::move(sources)));
+  }
+  extras.on_listening = [&server, admin = !extras.extra_listeners.empty()](
+                            reactor::Server& running) {
+    server = &running;
+    if (admin)
+      std::cout << "tlsreactor-proxy: admin on " << running.extra_address(0).to_string()
+                << std::endl;
+  };
+  extras.on_built = [&certificates](const apps::Args& built) {
+    certificates = certificates_of(built);
+  };
+  extras.outer = [](const apps::Args& built, reactor::HandlerFactory inner,
+                    std::string& error) -> reactor::HandlerFactory {
+    const std::string from = built.get("proxy-protocol-from");
+    if (from.empty()) return inner;
+    auto trusted = parse_cidr_list(from, error);
+    if (!trusted) {
+      error = "--proxy-protocol-from: " + error;
+      return {};
+    }
+    return proxy_protocol_factory(std::move(*trusted), std::move(inner));
+  };
+
+  auto build = [&metrics, log = access_log.get()](const apps::Args& built,
+                                                  std::string& error) -> reactor::HandlerFactory {
+    auto options = proxy_options_from(built, error);
+    if (!options) return {};
+    return reverse_proxy_factory(std::move(options), metrics, log);
+  };
+  return apps::serve(args, "tlsreactor-proxy", build, {"http/1.1"}, std::move(extras));
 }
