@@ -66,8 +66,8 @@ std::optional<tls::CertificateFiles> development_certificate(const std::string& 
   // 90 days, as a public CA would issue: scanners (testssl.sh) rate a certificate that
   // expires within 60 days as a finding, and a demo left running should not trip on it.
   const auto files = tls::dev::write(
-      tls::dev::generate({"localhost", "127.0.0.1", "::1"}, tls::dev::KeyType::ecdsa_p256, 90),
-      dir, code, error);
+      tls::dev::generate({"localhost", "127.0.0.1", "::1"}, tls::dev::KeyType::ecdsa_p256, 90), dir,
+      code, error);
   if (code) return std::nullopt;
   reactor::log::info("development certificate for localhost, 127.0.0.1, ::1: " +
                      files.leaf.cert_file + " (trust " + files.ca_file + " to verify it)");

@@ -18,7 +18,8 @@ namespace {
 // The certificates in use, for the expiry gauge: the --cert files, or the development one.
 std::vector<apps::proxy::CertificateExpiry> certificates_of(const apps::Args& args) {
   std::vector<std::string> files = args.values("cert");
-  if (files.empty() && apps::serves_tls(args)) files.push_back(args.get("dev-cert-dir") + "/cert.pem");
+  if (files.empty() && apps::serves_tls(args))
+    files.push_back(args.get("dev-cert-dir") + "/cert.pem");
   std::vector<apps::proxy::CertificateExpiry> out;
   for (const auto& file : files) {
     std::string error;
@@ -76,8 +77,8 @@ int main(int argc, char** argv) {
     sources->now_unix = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
     extras.extra_listeners.push_back(admin_listener(*address, std::move(sources)));
   }
-  extras.on_listening = [&server, admin = !extras.extra_listeners.empty()](
-                            reactor::Server& running) {
+  extras.on_listening = [&server,
+                         admin = !extras.extra_listeners.empty()](reactor::Server& running) {
     server = &running;
     if (admin)
       std::cout << "tlsreactor-proxy: admin on " << running.extra_address(0).to_string()
