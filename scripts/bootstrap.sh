@@ -7,7 +7,9 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libuv1-dev libssl-dev doctest-dev node-llhttp
   # Test peers and tools (tests/integration talks to programs nobody here wrote).
-  openssl python3 socat netcat-openbsd curl gnutls-bin procps
+  openssl python3 socat netcat-openbsd curl gnutls-bin procps nginx-light
+  # The proxy benchmark (bench/proxy.sh): the load generator; taskset is in util-linux.
+  wrk util-linux
 )
 
 missing=()
