@@ -46,10 +46,9 @@ bool Args::parse(int argc, char** argv) {
     }
     if (option->value_name.empty()) {
       values_[arg] = "1";
-    } else if (has_inline) {
-      values_[arg] = value;
-    } else if (i + 1 < argc) {
-      values_[arg] = argv[++i];
+    } else if (has_inline || i + 1 < argc) {
+      values_[arg] = has_inline ? value : argv[++i];
+      if (option->repeatable) repeated_[arg].push_back(values_[arg]);
     } else {
       complain(arg, "needs a value " + option->value_name);
       exit_code_ = 2;
@@ -72,6 +71,12 @@ std::string Args::get(const std::string& name) const {
   if (auto it = values_.find(name); it != values_.end()) return it->second;
   const Option* o = find(name);
   return o != nullptr ? o->default_value : std::string();
+}
+
+std::vector<std::string> Args::values(const std::string& name) const {
+  if (auto it = repeated_.find(name); it != repeated_.end()) return it->second;
+  if (std::string fallback = get(name); !fallback.empty()) return {fallback};
+  return {};
 }
 
 std::vector<std::string> Args::list(const std::string& name) const {

@@ -20,6 +20,8 @@ class Args {
     std::string value_name;  // empty: a flag without a value
     std::string help;
     std::string default_value;
+    // Given several times, every value counts, in order (values()); otherwise the last wins.
+    bool repeatable = false;
   };
 
   Args(std::string program, std::string summary, std::vector<Option> options);
@@ -28,9 +30,12 @@ class Args {
   // the program should exit; exit_code() then says with which status.
   bool parse(int argc, char** argv);
   int exit_code() const { return exit_code_; }
+  const Option* find(const std::string& name) const;
 
   bool flag(const std::string& name) const;
   std::string get(const std::string& name) const;  // the value or the default
+  // Every value of a repeatable option in order, else the default (if not empty).
+  std::vector<std::string> values(const std::string& name) const;
   // A comma-separated value as its items ("a,b" -> {"a", "b"}; "" -> {}).
   std::vector<std::string> list(const std::string& name) const;
   // Typed getters: print "PROGRAM: --NAME: reason" and return nullopt on a bad value.
@@ -42,13 +47,13 @@ class Args {
   void print_help() const;
 
  private:
-  const Option* find(const std::string& name) const;
   void complain(const std::string& name, const std::string& reason) const;
 
   std::string program_;
   std::string summary_;
   std::vector<Option> options_;
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> repeated_;  // repeatable options' values
   int exit_code_ = 0;
 };
 

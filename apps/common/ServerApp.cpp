@@ -11,7 +11,7 @@
 namespace apps {
 
 std::vector<Args::Option> server_options(const std::string& default_listen,
-                                         std::vector<Args::Option> own) {
+                                         std::vector<Args::Option> own, TlsMode mode) {
   std::vector<Args::Option> options{
       {"listen", "HOST:PORT", "address to listen on", default_listen},
       {"threads", "N", "event loops (threads), sharing the port via SO_REUSEPORT", "1"},
@@ -20,7 +20,7 @@ std::vector<Args::Option> server_options(const std::string& default_listen,
        "10"},
   };
   for (auto& o : own) options.push_back(std::move(o));
-  for (auto& o : tls_server_options()) options.push_back(std::move(o));
+  for (auto& o : tls_server_options(mode)) options.push_back(std::move(o));
   return options;
 }
 
@@ -43,7 +43,7 @@ int serve(const Args& args, const std::string& program, reactor::HandlerFactory 
   options.threads = *threads;
   options.listener.connection.idle_timeout = *idle;
   options.drain_timeout = *drain;
-  const bool use_tls = args.flag("tls");
+  const bool use_tls = serves_tls(args);
   if (use_tls) {
     std::string message;
     auto context = server_context_from(args, std::move(alpn), message);

@@ -7,9 +7,15 @@
 
 namespace apps {
 
-std::vector<Args::Option> tls_server_options() {
+std::vector<Args::Option> tls_server_options(TlsMode mode) {
+  Args::Option choice = mode == TlsMode::opt_in
+                            ? Args::Option{"tls", "", "serve TLS (TLS 1.2 and 1.3)", ""}
+                            : Args::Option{"plain", "",
+                                           "serve cleartext HTTP instead of TLS (tests and "
+                                           "benchmarks only)",
+                                           ""};
   return {
-      {"tls", "", "serve TLS (TLS 1.2 and 1.3)", ""},
+      std::move(choice),
       {"cert", "FILE", "certificate chain (PEM); without it a development certificate is generated",
        ""},
       {"key", "FILE", "private key (PEM) for --cert", ""},
@@ -30,6 +36,10 @@ std::vector<Args::Option> tls_server_options() {
        "(more wait with SSL_ERROR_WANT_ASYNC_JOB); 0 = no bound",
        "0"},
   };
+}
+
+bool serves_tls(const Args& args) {
+  return args.find("plain") == nullptr ? args.flag("tls") : !args.flag("plain");
 }
 
 std::vector<std::string> ticket_key_files(const Args& args) {

@@ -27,38 +27,14 @@ bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-// What http_peer.py's exchange reported: one block of lines per response, in order, and how
-// the connection ended ("closed", "open", "reset", "extra ...").
-struct Exchange {
-  std::vector<std::string> responses;
-  std::string end;
-  std::string output;  // all of it, for failure messages
-};
+using integration::Exchange;
 
-// Sends `request` in one write and parses one response per entry of `methods` (the method of
-// the request it answers: http.client needs to know which responses to HEAD have no body).
+// Sends `request` in one write and parses one response per entry of `methods`.
 Exchange send_requests(const HelloServer& server, const std::string& request,
                        std::vector<std::string> methods = {"GET"},
                        std::vector<std::string> extra = {}) {
-  std::vector<std::string> args{"exchange", "--port", server.port_text(), "--send", request};
-  for (const auto& m : methods) args.insert(args.end(), {"--expect", m});
-  args.insert(args.end(), extra.begin(), extra.end());
-  auto peer = python_peer("http_peer.py", args);
-  Exchange result;
-  result.output = output_of(peer);
-  std::size_t start = 0;
-  while (start < result.output.size()) {
-    const auto nl = result.output.find('\n', start);
-    const std::string line = result.output.substr(start, nl - start);
-    start = nl + 1;
-    if (line.starts_with("response "))
-      result.responses.push_back(line + "\n");
-    else if (line.starts_with("end: "))
-      result.end = line.substr(5);
-    else if (!result.responses.empty())
-      result.responses.back() += line + "\n";
-  }
-  return result;
+  return integration::http_exchange(server.port_text(), request, std::move(methods),
+                                    std::move(extra));
 }
 
 std::string get(const std::string& path, const std::string& extra_headers = {}) {

@@ -66,6 +66,41 @@ inline std::string output_of(Process& peer, std::chrono::milliseconds timeout = 
   return out;
 }
 
+// What http_peer.py's exchange reported: one block of lines per response, in order, and how
+// the connection ended ("closed", "open", "reset", "extra ...").
+struct Exchange {
+  std::vector<std::string> responses;
+  std::string end;
+  std::string output;  // all of it, for failure messages
+};
+
+// Sends `request` in one write to 127.0.0.1:`port` (cleartext) and parses one response per
+// entry of `methods` (the method of the request it answers: http.client needs to know which
+// responses to HEAD have no body).
+inline Exchange http_exchange(const std::string& port, const std::string& request,
+                              std::vector<std::string> methods = {"GET"},
+                              std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{"exchange", "--port", port, "--send", request};
+  for (const auto& m : methods) args.insert(args.end(), {"--expect", m});
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto peer = python_peer("http_peer.py", args);
+  Exchange result;
+  result.output = output_of(peer);
+  std::size_t start = 0;
+  while (start < result.output.size()) {
+    const auto nl = result.output.find('\n', start);
+    const std::string line = result.output.substr(start, nl - start);
+    start = nl + 1;
+    if (line.starts_with("response "))
+      result.responses.push_back(line + "\n");
+    else if (line.starts_with("end: "))
+      result.end = line.substr(5);
+    else if (!result.responses.empty())
+      result.responses.back() += line + "\n";
+  }
+  return result;
+}
+
 // What peers/interact.py saw while driving a command-line program through its stdin.
 struct Interaction {
   bool ok = false;      // every step happened in time

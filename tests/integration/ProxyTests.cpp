@@ -16,8 +16,8 @@ struct Setup {
   explicit Setup(const test_support::TestDir& dir, const std::string& allow_extra = "")
       : upstream({"--tls", "--dev-cert-dir", dir.path("upstream")}),
         proxy(TLSREACTOR_PROXY_BIN,
-              {"--tls", "--dev-cert-dir", dir.path("proxy"), "--connect-timeout", "3",
-               "--allow-connect", "localhost:" + upstream.port_text() + allow_extra},
+              {"--dev-cert-dir", dir.path("proxy"), "--connect-timeout", "3", "--allow-connect",
+               "localhost:" + upstream.port_text() + allow_extra},
               "127.0.0.1:0", 1),
         upstream_ca(dir.path("upstream/ca.pem")) {}
 
@@ -92,13 +92,13 @@ TEST_CASE("a CONNECT outside the allow-list gets 403 and one to a closed port ge
   s.upstream.stop();
 }
 
-TEST_CASE("a plain request to the proxy gets 501 with the reason, not a hang") {
+TEST_CASE("a plain request to a proxy without upstreams gets 503 with the reason, not a hang") {
   test_support::TestDir dir;
   Setup s(dir);
   Process peer({"curl", "--silent", "--show-error", "--max-time", "20", "--insecure", "--write-out",
                 "%{http_code}\n", "https://127.0.0.1:" + s.proxy.port_text() + "/"});
   const auto out = output_of(peer);
-  CHECK_MESSAGE(has(out, "this proxy build relays CONNECT tunnels only\n501"), out);
+  CHECK_MESSAGE(has(out, "no upstream is configured (--upstream)\n503"), out);
   s.proxy.stop();
   s.upstream.stop();
 }

@@ -1,0 +1,79 @@
+// What a proxy changes in the heads it forwards (RFC 9110 7.6): hop-by-hop fields removed,
+// framing re-derived from how the body is actually sent, X-Forwarded-* and Via added. Pure
+// functions over a reusable field list, so each connection builds a head in one string and the
+// rules are tested without sockets.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace apps::proxy {
+
+// A message's header fields in order, in one buffer that keeps its capacity across messages.
+class HeaderList {
+ public:
+  void clear() {
+    text_.clear();
+    fields_.clear();
+  }
+  void add(std::string_view name, std::string_view value);
+  std::size_t size() const { return fields_.size(); }
+  std::string_view name(std::size_t i) const;
+  std::string_view value(std::size_t i) const;
+  // The first field called `name` (any case), or nullptr-like empty view with found = false.
+  bool find(std::string_view name, std::string_view& value) const;
+
+ private:
+  struct Field {
+    std::uint32_t begin = 0, name_size = 0, value_size = 0;
+  };
+  std::string text_;
+  std::vector<Field> fields_;
+};
+
+bool equals_nocase(std::string_view a, std::string_view b);
+// Whether a comma-separated field value (Connection, Expect) lists `token`, in any case.
+bool lists_token(std::string_view list, std::string_view token);
+
+// How a forwarded body is delimited on the way out.
+enum class BodyFraming {
+  none,         // no body; for a bodiless response the upstream's Content-Length is kept
+  length,       // Content-Length: the size given
+  chunked,      // Transfer-Encoding: chunked, written by the proxy
+  until_close,  // the body ends when the proxy closes the connection (HTTP/1.0 clients)
+};
+
+struct RequestFacts {
+  std::string_view method;
+  std::string_view target;
+  std::string_view client_ip;      // appended to X-Forwarded-For
+  bool client_tls = true;          // X-Forwarded-Proto: https or http
+  std::string_view upstream_host;  // the Host for a request that came without one ("h:p")
+  BodyFraming body = BodyFraming::none;
+  std::uint64_t content_length = 0;
+};
+
+// Appends the HTTP/1.1 request head for the upstream to `out`. Expect is removed (the proxy
+// answers 100-continue itself) and so is Proxy-Authorization (meant for this hop).
+void write_request_head(std::string& out, const RequestFacts& facts, const HeaderList& headers);
+
+struct ResponseFacts {
+  int status = 200;
+  std::string_view reason;
+  bool client_http10 = false;  // say "Connection: keep-alive" to keep an HTTP/1.0 client
+  bool keep_alive = true;      // false: "Connection: close"
+  BodyFraming body = BodyFraming::none;
+  std::uint64_t content_length = 0;
+};
+
+// Appends the response head for the client to `out`.
+void write_response_head(std::string& out, const ResponseFacts& facts, const HeaderList& headers);
+
+// A complete error response with a short text/plain body saying `why`, and Connection: close.
+std::string error_response(int status, std::string_view why);
+// "Bad Gateway" for 502, ... ("Error" for a status without a phrase here).
+std::string_view reason_phrase(int status);
+
+}  // namespace apps::proxy

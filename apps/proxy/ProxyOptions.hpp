@@ -1,0 +1,67 @@
+// Everything the proxy's request path is configured with, the command-line options that set
+// it, and the parsing from those options. The option list lives here, in one place, so that
+// other front ends (a configuration file) feed the same names through the same checks.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "apps/common/Args.hpp"
+#include "apps/proxy/AccessLog.hpp"
+#include "apps/proxy/HttpParser.hpp"
+#include "reactor/Address.hpp"
+
+namespace tls {
+class Context;
+}
+
+namespace apps::proxy {
+
+// One --upstream: "http://host:port" or "https://host:port" (no path: the request's target is
+// forwarded as the client sent it).
+struct UpstreamUrl {
+  bool tls = false;
+  reactor::HostPort target;
+  std::string text;  // normalised, for logs: "https://example.com:8443"
+
+  // nullopt with `error` saying why ("--upstream ftp://x: the scheme must be http or https").
+  static std::optional<UpstreamUrl> parse(std::string_view url, std::string& error);
+};
+
+struct ProxyOptions {
+  std::vector<UpstreamUrl> upstreams;
+  // The client Context for https upstreams (verification against --upstream-ca or the system
+  // store, unless --upstream-insecure); null when every upstream is http.
+  std::shared_ptr<const tls::Context> upstream_tls;
+  bool upstream_insecure = false;
+  unsigned upstream_keepalive = 32;  // idle connections kept per loop per upstream
+  std::chrono::milliseconds upstream_idle_timeout{30000};
+  std::chrono::milliseconds upstream_down_time{10000};
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds response_timeout{60000};
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds body_timeout{60000};
+  std::chrono::milliseconds idle_timeout{60000};  // a client's keep-alive wait between requests
+  HttpParser::Limits limits{};
+  std::vector<std::string> allow_connect;  // "host:port", lower case, as clients send it
+  bool tls = true;                         // clients speak TLS (X-Forwarded-Proto)
+  std::string access_log = "-";            // "-" stdout, "off" none, else a file
+  AccessLogFormat access_log_format = AccessLogFormat::text;
+};
+
+// The proxy's own options (server_options adds --listen, --threads, --idle-timeout,
+// --drain-timeout and the TLS ones).
+std::vector<Args::Option> proxy_option_list();
+
+// Reads and checks the options parsed into `args`. On a bad value returns nullptr, with `error`
+// naming the option and the reason, or with `error` empty when Args' typed getter already
+// reported it (as they do, naming the option). Builds the upstream TLS Context (so a bad
+// --upstream-ca is reported here).
+std::shared_ptr<const ProxyOptions> proxy_options_from(const Args& args, std::string& error);
+
+}  // namespace apps::proxy

@@ -1,0 +1,641 @@
+#include "apps/proxy/ReverseProxy.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "apps/proxy/ConnectProxy.hpp"
+#include "apps/proxy/HeaderRewrite.hpp"
+#include "apps/proxy/HttpParser.hpp"
+#include "apps/proxy/Upstreams.hpp"
+#include "reactor/Log.hpp"
+#include "reactor/Loop.hpp"
+#include "reactor/Timer.hpp"
+#include "tls/Errors.hpp"
+#include "tls/TlsTransport.hpp"
+
+namespace apps::proxy {
+namespace {
+
+using Ms = std::chrono::milliseconds;
+
+// Unparsed client bytes kept while a request waits (for its upstream, for a response before
+// the next pipelined one): past this the client's reading pauses.
+constexpr std::size_t kPendingLimit = 64 * 1024;
+// Writes up to this size are gathered into one (a head with a small body, chunk framing with
+// its data): one TLS record and one syscall instead of several. Larger ones go out directly.
+constexpr std::size_t kCoalesce = 16 * 1024;
+
+std::string seconds_text(Ms ms) {
+  const auto whole = ms.count() / 1000;
+  const auto tenths = (ms.count() % 1000) / 100;
+  return std::to_string(whole) + (tenths != 0 ? "." + std::to_string(tenths) : "") + " s";
+}
+
+// Appends one chunk of a chunked body: size line, data, CRLF.
+void append_chunk(std::string& out, std::string_view data) {
+  char digits[20];
+  const auto end = std::to_chars(digits, digits + sizeof digits, data.size(), 16).ptr;
+  out.append(digits, end).append("\r\n").append(data).append("\r\n");
+}
+
+Metrics::HandshakeFailure handshake_failure(const reactor::Error& error) {
+  using Why = Metrics::HandshakeFailure;
+  const std::error_code& code = error.code();
+  if (code == tls::make_error_code(tls::Errc::handshake_timeout) ||
+      code == reactor::make_error_code(reactor::Errc::idle_timeout))
+    return Why::timeout;
+  if (code.category() != tls::tls_category()) return code ? Why::peer_closed : Why::other;
+  if (code == tls::make_error_code(tls::Errc::stream_truncated)) return Why::peer_closed;
+  if (code == tls::make_error_code(tls::Errc::internal)) return Why::other;
+  return Why::protocol;
+}
+
+// What the client timer is measuring.
+enum class Wait { none, idle, head, body };
+
+class ClientHandler final : public reactor::Handler, private HttpEvents, private UpstreamUser {
+ public:
+  ClientHandler(std::shared_ptr<const ProxyOptions> options,
+                std::shared_ptr<const Upstreams> upstreams, Metrics& metrics, AccessLog* log)
+      : options_(std::move(options)),
+        upstreams_(std::move(upstreams)),
+        metrics_(metrics),
+        access_log_(log),
+        parser_(HttpParser::Type::request, *this, options_->limits) {
+    Metrics::add(metrics_.connections_total);
+    Metrics::add(metrics_.connections_active);
+  }
+
+  void on_open(reactor::Connection& conn) override {
+    conn_ = &conn;
+    opened_ = true;
+    conn.set_idle_timeout(Ms(0));  // this handler times each phase itself
+    timer_.emplace(conn.loop());
+    pool_ = &upstreams_->on_this_thread();
+    const reactor::Address peer = conn.peer_address();
+    client_ip_ = peer.ip();
+    record_.client = peer.to_string();
+    if (const tls::TlsInfo* info = tls::info(conn)) {
+      record_.sni = info->server_name;
+      record_.alpn = info->alpn;
+      record_.tls_version = info->protocol;
+      record_.cipher = info->cipher;
+      record_.resumed = info->resumed;
+      Metrics::add(metrics_.handshakes_ok);
+      if (info->resumed) Metrics::add(metrics_.resumptions);
+    }
+    // Until a first byte arrives, a silent connection is closed as silently.
+    arm(Wait::idle, options_->header_timeout);
+  }
+
+  void on_data(reactor::Connection& conn, std::span<const std::byte> data) override {
+    Metrics::add(metrics_.bytes_in, data.size());
+    if (tunnel_) return tunnel_->client_data(conn, data);
+    if (closing_) return;
+    last_read_ = now();
+    pump(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+  }
+
+  void on_drain(reactor::Connection&) override {
+    if (tunnel_) return tunnel_->client_drain();
+    if (down_blocked_ && link_ != nullptr) {
+      down_blocked_ = false;
+      link_->resume_reading();
+    }
+  }
+
+  void on_peer_closed(reactor::Connection& conn) override {
+    if (tunnel_) return tunnel_->client_peer_closed(conn);
+    if (closing_) return;
+    peer_closed_ = true;
+    if (in_request_ && request_done_) return;  // answered first (on_response_complete)
+    if (in_request_) {
+      reactor::log::info(record_.client + ": closed in the middle of a request");
+      drop_upstream();
+    }
+    close_now();
+  }
+
+  void on_server_stopping(reactor::Connection&) override {
+    draining_ = true;
+    if (tunnel_ || closing_) return;
+    close_after_ = true;  // the response in flight says Connection: close
+    if (!in_request_ && pending_.empty()) close_now();
+  }
+
+  void on_close(reactor::Connection& conn, const reactor::Error& error) override {
+    if (tunnel_) tunnel_->client_closed();
+    drop_upstream();
+    if (in_request_) finish_request(response_started_ ? status_ : 0);
+    if (!opened_ && tls::info(conn) != nullptr) metrics_.count(handshake_failure(error));
+    Metrics::add(metrics_.connections_active, static_cast<std::uint64_t>(-1));
+    timer_.reset();
+    conn_ = nullptr;
+  }
+
+ private:
+  std::uint64_t now() const { return conn_->loop().now(); }
+
+  // Whether the request parser may take input now.
+  bool can_parse() const {
+    return !closing_ && !tunnel_ && !parser_dead_ && !connecting_ && !up_blocked_ &&
+           !(in_request_ && request_done_);
+  }
+
+  // Feeds the parser what is pending, then `fresh`, as far as the exchange allows; keeps the
+  // rest for later, in order.
+  void pump(std::string_view fresh) {
+    while (true) {
+      if (!can_parse()) {
+        if (!closing_ && !tunnel_ && !parser_dead_) pending_.append(fresh);
+        break;
+      }
+      std::string_view input;
+      if (!pending_.empty()) {
+        feeding_.swap(pending_);
+        pending_.clear();
+        input = feeding_;
+      } else if (!fresh.empty()) {
+        input = std::exchange(fresh, {});
+      } else {
+        break;
+      }
+      parser_.resume();
+      const HttpParser::Result result = parser_.feed(input);
+      flush_upstream();
+      record_.bytes_in += result.consumed;
+      const std::string_view rest = input.substr(result.consumed);
+      if (result.status == HttpParser::Status::failed) {
+        const HttpError& e = parser_.error();
+        return fail(e.status, e.reason + " (" + e.code + ")");
+      }
+      if (result.status == HttpParser::Status::upgraded) {
+        if (connect_) return start_tunnel(rest);
+        // An Upgrade request went out without its Upgrade: what follows is not HTTP we know.
+        parser_dead_ = true;
+        close_after_ = true;
+        pending_.clear();
+        break;
+      }
+      // Paused: the rest waits, ahead of anything fresh (which the next turn appends).
+      if (result.status == HttpParser::Status::paused) pending_.assign(rest);
+    }
+    flush_upstream();
+    update_reading();
+  }
+
+  // Bytes for the upstream: small ones gather in up_out_ (a head and a small body leave in
+  // one write), large ones go straight from the read buffer after what is gathered.
+  void write_upstream(std::string_view bytes) {
+    if (up_out_.size() + bytes.size() <= kCoalesce) {
+      up_out_.append(bytes);
+      return;
+    }
+    flush_upstream();
+    if (link_ != nullptr && !link_->write(bytes)) up_blocked_ = true;
+  }
+
+  void flush_upstream() {
+    if (up_out_.empty() || connecting_) return;
+    if (link_ != nullptr && !link_->write(up_out_)) up_blocked_ = true;
+    up_out_.clear();
+  }
+
+  // The same for the client: the response head leaves with the first body bytes.
+  void send_client(std::string_view bytes) {
+    if (out_.size() + bytes.size() <= kCoalesce) {
+      out_.append(bytes);
+      return;
+    }
+    flush_client();
+    if (!write_client(bytes)) client_blocked();
+  }
+
+  void flush_client() {
+    if (out_.empty()) return;
+    if (!write_client(out_)) client_blocked();
+    out_.clear();
+  }
+
+  void client_blocked() {
+    if (link_ != nullptr && !down_blocked_) {
+      down_blocked_ = true;
+      link_->pause_reading();
+    }
+  }
+
+  void update_reading() {
+    if (closing_ || tunnel_ || conn_ == nullptr) return;
+    const bool pause = pending_.size() >= kPendingLimit;
+    if (pause == reading_paused_) return;
+    reading_paused_ = pause;
+    if (pause)
+      conn_->pause_reading();
+    else
+      conn_->resume_reading();
+  }
+
+  void arm(Wait wait, Ms timeout) {
+    wait_ = wait;
+    if (wait == Wait::none || timeout.count() == 0) {
+      wait_ = Wait::none;
+      if (timer_) timer_->stop();
+      return;
+    }
+    timer_->start(timeout, Ms(0), [this] { on_timer(); });
+  }
+
+  void on_timer() {
+    switch (wait_) {
+      case Wait::none:
+        return;
+      case Wait::idle:
+        return close_now();
+      case Wait::head:
+        return fail(408,
+                    "request head not received within " + seconds_text(options_->header_timeout));
+      case Wait::body: {
+        // Reads do not restart the timer (that would cost a timer update per read): the
+        // deadline is checked against the last read when it fires.
+        // Not the client's fault while the proxy itself holds its body back.
+        if (up_blocked_ || reading_paused_) return arm(Wait::body, options_->body_timeout);
+        const auto quiet = now() - last_read_;
+        const auto limit = static_cast<std::uint64_t>(options_->body_timeout.count());
+        if (quiet < limit) return arm(Wait::body, Ms(limit - quiet));
+        return fail(408, "request body stalled for " + seconds_text(options_->body_timeout));
+      }
+    }
+  }
+
+  // HttpEvents: the request.
+  void on_message_begin() override {
+    in_request_ = true;
+    head_done_ = request_done_ = response_started_ = false;
+    connect_ = expect_continue_ = retried_ = false;
+    tried_ = 0;
+    req_headers_.clear();
+    trailers_.clear();
+    record_.method.clear();
+    record_.target.clear();
+    record_.bytes_in = 0;
+    record_.bytes_out = 0;
+    record_.upstream.clear();
+    record_.upstream_ms = 0;
+    status_ = 0;
+    started_ = now();
+    arm(Wait::head, options_->header_timeout);
+  }
+
+  void on_start_line(const StartLine& line) override {
+    record_.method.assign(line.method);
+    record_.target.assign(line.target);
+    http10_ = line.http_major == 1 && line.http_minor == 0;
+    connect_ = line.method == "CONNECT";
+  }
+
+  void on_header(std::string_view name, std::string_view value) override {
+    if (equals_nocase(name, "expect") && lists_token(value, "100-continue"))
+      expect_continue_ = true;
+    req_headers_.add(name, value);
+  }
+
+  void on_headers_complete(const Framing& framing) override {
+    head_done_ = true;
+    arm(Wait::none, Ms(0));
+    if (connect_) return;  // the tunnel opens once the parser hands over the rest
+    req_framing_ = framing;
+    req_chunked_ = framing.chunked;
+    keep_alive_ = framing.keep_alive;
+    if (upstreams_count() == 0) return fail(503, "no upstream is configured (--upstream)");
+    const auto index = pool_->balancer().pick(now(), tried_);
+    if (!index) return fail(503, "no healthy upstream: every one failed recently");
+    use_upstream(*index);
+  }
+
+  void on_body(std::string_view bytes) override {
+    if (link_ == nullptr) return;
+    // A full upstream queue does not stop this input (it is already in memory, at most a read
+    // or two); can_parse() holds back the next until the upstream drains.
+    if (req_chunked_ && bytes.size() <= kCoalesce) {
+      append_chunk(up_out_, bytes);
+      if (up_out_.size() > kCoalesce) flush_upstream();
+      return;
+    }
+    if (req_chunked_) {
+      char size_line[20];
+      const auto end = std::to_chars(size_line, size_line + sizeof size_line, bytes.size(), 16).ptr;
+      up_out_.append(size_line, end).append("\r\n");
+      write_upstream(bytes);
+      up_out_.append("\r\n");
+      return;
+    }
+    write_upstream(bytes);
+  }
+
+  void on_trailer(std::string_view name, std::string_view value) override {
+    trailers_.append(name).append(": ").append(value).append("\r\n");
+  }
+
+  void on_message_complete() override {
+    if (connect_) return;
+    request_done_ = true;
+    if (link_ != nullptr && req_chunked_) up_out_.append("0\r\n").append(trailers_).append("\r\n");
+    if (wait_ == Wait::body) arm(Wait::none, Ms(0));
+    parser_.pause();  // a pipelined request waits for this one's response
+  }
+
+  std::size_t upstreams_count() const { return options_->upstreams.size(); }
+
+  // Takes a pooled connection to upstream `index`, or starts a new one.
+  void use_upstream(std::size_t index) {
+    index_ = index;
+    tried_ |= std::uint64_t{1} << index;
+    record_.upstream = options_->upstreams[index].text;
+    if (UpstreamLink* pooled = pool_->take_idle(index, *this)) return start_exchange(*pooled);
+    connect_to(index);
+  }
+
+  void connect_to(std::size_t index) {
+    connecting_ = true;
+    // A body waits until there is somewhere to send it. A bodiless request is not paused: its
+    // end must be parsed now, as no more input may ever come to resume it.
+    if (req_framing_.has_body) parser_.pause();
+    link_ = pool_->connect(conn_->loop(), index, *this);
+  }
+
+  void start_exchange(UpstreamLink& link) {
+    link_ = &link;
+    connecting_ = false;
+    link_reused_ = link.reused();
+    link.begin_exchange(record_.method);
+    RequestFacts facts;
+    facts.method = record_.method;
+    facts.target = record_.target;
+    facts.client_ip = client_ip_;
+    facts.client_tls = options_->tls;
+    const UpstreamUrl& url = options_->upstreams[link.index()];
+    host_ = url.target.to_string();
+    facts.upstream_host = host_;
+    if (req_chunked_) {
+      facts.body = BodyFraming::chunked;
+    } else if (req_framing_.content_length) {
+      facts.body = BodyFraming::length;
+      facts.content_length = *req_framing_.content_length;
+    }
+    up_out_.clear();
+    write_request_head(up_out_, facts, req_headers_);  // sent with the body's first bytes
+    upstream_started_ = now();
+    const bool body_to_come = req_framing_.has_body && !request_done_;
+    if (body_to_come && expect_continue_ && !http10_) write_client("HTTP/1.1 100 Continue\r\n\r\n");
+    if (body_to_come) arm(Wait::body, options_->body_timeout);
+  }
+
+  // UpstreamUser
+  void on_upstream_ready(UpstreamLink& link) override {
+    start_exchange(link);
+    pump({});
+  }
+
+  void on_upstream_failed(const reactor::Error& error, Metrics::UpstreamError) override {
+    link_ = nullptr;
+    connecting_ = false;
+    pool_->balancer().mark_down(index_, now());
+    reactor::log::info("upstream " + options_->upstreams[index_].text + " marked down for " +
+                       seconds_text(options_->upstream_down_time) + ": " + error.message());
+    if (const auto next = pool_->balancer().pick(now(), tried_)) {
+      use_upstream(*next);
+      return pump({});
+    }
+    fail(502, "no upstream could be reached: " + error.message());
+  }
+
+  void on_upstream_drain() override {
+    if (!up_blocked_) return;
+    up_blocked_ = false;
+    pump({});
+  }
+
+  void on_response_head(int status, std::string_view reason, const HeaderList& headers,
+                        const Framing& framing) override {
+    status_ = status;
+    resp_keep_alive_ = framing.keep_alive;
+    ResponseFacts facts;
+    facts.status = status;
+    facts.reason = reason;
+    facts.client_http10 = http10_;
+    if (!framing.has_body) {
+      resp_body_ = BodyFraming::none;
+    } else if (framing.content_length && !framing.chunked) {
+      resp_body_ = BodyFraming::length;
+      facts.content_length = *framing.content_length;
+    } else if (!http10_) {
+      resp_body_ = BodyFraming::chunked;
+    } else {
+      resp_body_ = BodyFraming::until_close;  // an HTTP/1.0 client reads to the close
+      close_after_ = true;
+    }
+    facts.body = resp_body_;
+    // A response that comes before the whole request (an early error) ends the connection:
+    // the rest of the request is not read.
+    if (!keep_alive_ || !request_done_ || draining_) close_after_ = true;
+    facts.keep_alive = !close_after_;
+    out_.clear();
+    write_response_head(out_, facts, headers);  // sent with the body's first bytes
+    response_started_ = true;
+  }
+
+  void on_response_body(std::string_view bytes) override {
+    if (resp_body_ != BodyFraming::chunked) return send_client(bytes);
+    if (bytes.size() <= kCoalesce) {
+      append_chunk(out_, bytes);
+      if (out_.size() > kCoalesce) flush_client();
+      return;
+    }
+    char size_line[20];
+    const auto end = std::to_chars(size_line, size_line + sizeof size_line, bytes.size(), 16).ptr;
+    out_.append(size_line, end).append("\r\n");
+    send_client(bytes);
+    out_.append("\r\n");
+  }
+
+  void on_upstream_input_done() override { flush_client(); }
+
+  void on_response_complete() override {
+    if (resp_body_ == BodyFraming::chunked) out_.append("0\r\n\r\n");
+    flush_client();
+    record_.upstream_ms = static_cast<double>(now() - upstream_started_);
+    UpstreamLink* link = std::exchange(link_, nullptr);
+    down_blocked_ = false;
+    link->release(resp_keep_alive_ && request_done_);
+    finish_request(status_);
+    if (close_after_ || !request_done_) return close_now();
+    arm(Wait::idle, options_->idle_timeout);
+    pump({});  // a pipelined request may be waiting
+    // A client that finished sending gets the requests it sent whole, then the close.
+    if (peer_closed_ && !(in_request_ && request_done_)) close_now();
+  }
+
+  void on_upstream_lost(const reactor::Error& error, Metrics::UpstreamError kind,
+                        bool response_begun) override {
+    link_ = nullptr;
+    down_blocked_ = false;
+    up_blocked_ = false;
+    if (response_started_) {
+      reactor::log::info(record_.client + " " + record_.method + " " + record_.target +
+                         ": upstream broke off the response (" + error.message() +
+                         "), aborting the client connection");
+      return abort_client();
+    }
+    // A pooled connection the upstream closed just as it was reused: the request never
+    // reached it. Without a body it is safe to send again, once, on a fresh connection.
+    if (link_reused_ && !response_begun && !req_framing_.has_body && !retried_ &&
+        kind == Metrics::UpstreamError::closed) {
+      retried_ = true;
+      return connect_to(index_);
+    }
+    if (kind == Metrics::UpstreamError::response_timeout)
+      return fail(504, "upstream " + options_->upstreams[index_].text +
+                           " sent no response within " + seconds_text(options_->response_timeout));
+    fail(502, "upstream " + options_->upstreams[index_].text + " failed: " + error.message());
+  }
+
+  // The end of a request, answered or not: one access-log line and the counters.
+  void finish_request(int status) {
+    if (!in_request_) return;
+    in_request_ = false;
+    metrics_.count_request(status);
+    if (access_log_ == nullptr) return;
+    record_.status = status;
+    record_.total_ms = static_cast<double>(now() - started_);
+    access_log_->write(record_);
+  }
+
+  bool write_client(std::string_view bytes) {
+    record_.bytes_out += bytes.size();
+    Metrics::add(metrics_.bytes_out, bytes.size());
+    return conn_->write(bytes);
+  }
+
+  // An error answer (or, once a response head went out, an abort), one log line, the close.
+  void fail(int status, const std::string& why) {
+    if (closing_) return;
+    if (response_started_) return abort_client();
+    reactor::log::info(record_.client + (record_.method.empty() ? "" : " " + record_.method) +
+                       (record_.target.empty() ? "" : " " + record_.target) + ": " +
+                       std::to_string(status) + " " + why);
+    drop_upstream();
+    in_request_ = true;  // a malformed head still makes an access-log line
+    status_ = status;
+    write_client(error_response(status, why));
+    finish_request(status);
+    close_now();
+    parser_.pause();
+  }
+
+  void start_tunnel(std::string_view early) {
+    std::string target = record_.target;
+    std::transform(target.begin(), target.end(), target.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (options_->allow_connect.empty())
+      return fail(501, "CONNECT is not enabled on this proxy (no --allow-connect)");
+    const auto destination = reactor::HostPort::parse(target);
+    if (!destination) return fail(400, "CONNECT needs HOST:PORT, got " + target);
+    if (!connect_allowed(options_->allow_connect, target))
+      return fail(403, "CONNECT to " + target + " is not allowed");
+    arm(Wait::none, Ms(0));
+    record_.upstream = "tcp://" + target;
+    finish_request(200);
+    tunnel_ = Tunnel::open(*conn_, *destination, early, options_->connect_timeout, metrics_);
+  }
+
+  void drop_upstream() {
+    if (link_ != nullptr) std::exchange(link_, nullptr)->detach();
+    connecting_ = false;
+  }
+
+  void close_now() {
+    if (closing_ || conn_ == nullptr) return;
+    closing_ = true;
+    arm(Wait::none, Ms(0));
+    conn_->close();
+  }
+
+  void abort_client() {
+    closing_ = true;
+    drop_upstream();
+    finish_request(status_);
+    arm(Wait::none, Ms(0));
+    conn_->abort();
+  }
+
+  std::shared_ptr<const ProxyOptions> options_;
+  std::shared_ptr<const Upstreams> upstreams_;
+  Metrics& metrics_;
+  AccessLog* access_log_;
+  HttpParser parser_;
+  reactor::Connection* conn_ = nullptr;
+  LoopUpstreams* pool_ = nullptr;
+  std::optional<reactor::Timer> timer_;
+  std::shared_ptr<Tunnel> tunnel_;
+  UpstreamLink* link_ = nullptr;
+
+  // Per connection, reused by every request.
+  std::string client_ip_;
+  std::string pending_, feeding_;  // unparsed client bytes (two, to swap while feeding)
+  std::string up_out_, out_;       // heads and chunk framing being written
+  std::string host_;
+  std::string trailers_;
+  HeaderList req_headers_;
+  AccessRecord record_;
+
+  // The request in flight.
+  Framing req_framing_{};
+  std::size_t index_ = 0;    // its upstream
+  std::uint64_t tried_ = 0;  // upstreams tried for it (bit per index)
+  std::uint64_t started_ = 0, upstream_started_ = 0, last_read_ = 0;
+  int status_ = 0;
+  BodyFraming resp_body_ = BodyFraming::none;
+  Wait wait_ = Wait::none;
+  bool opened_ = false;
+  bool in_request_ = false;  // from the request's first byte to the end of its response
+  bool head_done_ = false;
+  bool request_done_ = false;  // the whole request went to the upstream
+  bool response_started_ = false;
+  bool connect_ = false;
+  bool http10_ = false;
+  bool keep_alive_ = true;  // the client lets the connection carry another request
+  bool resp_keep_alive_ = true;
+  bool req_chunked_ = false;
+  bool expect_continue_ = false;
+  bool connecting_ = false;
+  bool link_reused_ = false;
+  bool retried_ = false;
+  bool up_blocked_ = false;    // the upstream's write queue is full: the request body waits
+  bool down_blocked_ = false;  // the client's write queue is full: the upstream waits
+  bool reading_paused_ = false;
+  bool close_after_ = false;  // close once the current response is out
+  bool closing_ = false;
+  bool draining_ = false;
+  bool peer_closed_ = false;  // the client sent its FIN
+  bool parser_dead_ = false;
+};
+
+}  // namespace
+
+reactor::HandlerFactory reverse_proxy_factory(std::shared_ptr<const ProxyOptions> options,
+                                              Metrics& metrics, AccessLog* access_log) {
+  if (options->upstream_insecure)
+    reactor::log::warn(
+        "--upstream-insecure: https upstreams are NOT verified; anyone on the path can "
+        "impersonate them");
+  auto upstreams = std::make_shared<const Upstreams>(options, metrics);
+  return [options = std::move(options), upstreams = std::move(upstreams), &metrics, access_log] {
+    return std::make_unique<ClientHandler>(options, upstreams, metrics, access_log);
+  };
+}
+
+}  // namespace apps::proxy

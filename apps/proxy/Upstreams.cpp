@@ -1,0 +1,261 @@
+#include "apps/proxy/Upstreams.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <utility>
+
+#include "reactor/Loop.hpp"
+#include "reactor/TcpConnector.hpp"
+#include "tls/Errors.hpp"
+#include "tls/TlsTransport.hpp"
+
+namespace apps::proxy {
+
+Balancer::Balancer(std::size_t count, std::chrono::milliseconds down_time)
+    : down_until_(count, 0), down_time_(static_cast<std::uint64_t>(down_time.count())) {}
+
+std::optional<std::size_t> Balancer::pick(std::uint64_t now, std::uint64_t tried) {
+  const std::size_t n = down_until_.size();
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = (next_ + k) % n;
+    if (((tried >> i) & 1U) != 0 || is_down(i, now)) continue;
+    next_ = (i + 1) % n;
+    return i;
+  }
+  return std::nullopt;
+}
+
+void Balancer::mark_down(std::size_t i, std::uint64_t now) {
+  down_until_[i] = now + down_time_;
+}
+
+Metrics::UpstreamError classify_upstream_error(const reactor::Error& error, bool connected) {
+  using Kind = Metrics::UpstreamError;
+  const std::error_code& code = error.code();
+  if (code == reactor::make_error_code(reactor::Errc::idle_timeout)) return Kind::response_timeout;
+  if (code == reactor::make_error_code(reactor::Errc::connect_timeout))
+    return Kind::connect_timeout;
+  if (code.category() == tls::tls_category()) return Kind::tls;
+  return connected ? Kind::closed : Kind::refused;
+}
+
+UpstreamLink::UpstreamLink(LoopUpstreams& pool, std::size_t index, UpstreamUser* user)
+    : pool_(pool), index_(index), user_(user), parser_(HttpParser::Type::response, *this) {}
+
+void UpstreamLink::begin_exchange(std::string_view method) {
+  parser_.expect_response_to(method);
+  response_begun_ = false;
+  if (conn_ != nullptr) conn_->set_idle_timeout(pool_.options().response_timeout);
+}
+
+void UpstreamLink::release(bool reusable) {
+  user_ = nullptr;
+  if (conn_ == nullptr) return;
+  parser_.resume();
+  // The user may have paused it for a slow client on the response's last bytes; idle in the
+  // pool it must read, to see the upstream's close.
+  conn_->resume_reading();
+  if (reusable && !stray_ && !stopping_ && !conn_->is_closing() && pool_.park(*this)) return;
+  conn_->close();
+}
+
+void UpstreamLink::detach() {
+  user_ = nullptr;
+  // A connect still under way is kept: once open it is as good as any pooled connection.
+  if (conn_ != nullptr) conn_->close();
+}
+
+void UpstreamLink::on_open(reactor::Connection& conn) {
+  conn_ = &conn;
+  if (user_ != nullptr) return user_->on_upstream_ready(*this);
+  if (stopping_ || !pool_.park(*this)) conn.close();
+}
+
+void UpstreamLink::on_data(reactor::Connection& conn, std::span<const std::byte> data) {
+  if (user_ == nullptr) return conn.close();  // an idle upstream must not talk
+  const std::string_view bytes(reinterpret_cast<const char*>(data.data()), data.size());
+  const HttpParser::Result result = parser_.feed(bytes);
+  if (user_ == nullptr) return;
+  if (result.status == HttpParser::Status::failed) {
+    const HttpError& e = parser_.error();
+    return lose(reactor::Error(std::make_error_code(std::errc::protocol_error), "upstream response",
+                               e.code + ": " + e.reason),
+                Metrics::UpstreamError::protocol);
+  }
+  if (result.status == HttpParser::Status::upgraded) {
+    return lose(reactor::Error(std::make_error_code(std::errc::protocol_error), "upstream response",
+                               "switched protocols, which was not asked"),
+                Metrics::UpstreamError::protocol);
+  }
+  if (complete_) {
+    complete_ = false;
+    stray_ = result.consumed < bytes.size();
+    return user_->on_response_complete();
+  }
+  user_->on_upstream_input_done();
+}
+
+void UpstreamLink::on_drain(reactor::Connection&) {
+  if (user_ != nullptr) user_->on_upstream_drain();
+}
+
+void UpstreamLink::on_peer_closed(reactor::Connection& conn) {
+  if (user_ != nullptr) {
+    // A body that runs until the upstream closes ends here; anything else was cut short.
+    finishing_ = true;  // no pause at the end: there is no later feed to resume in
+    const HttpParser::Result result = parser_.finish();
+    if (complete_ && result.status != HttpParser::Status::failed) {
+      complete_ = false;
+      stray_ = true;  // closed: never pooled again
+      user_->on_response_complete();
+    } else {
+      lose(reactor::Error(std::make_error_code(std::errc::connection_reset), "upstream",
+                          response_begun_ ? "closed in the middle of the response"
+                                          : "closed before responding"),
+           Metrics::UpstreamError::closed);
+    }
+  }
+  conn.close();
+}
+
+void UpstreamLink::on_server_stopping(reactor::Connection& conn) {
+  stopping_ = true;
+  if (user_ == nullptr) conn.close();
+}
+
+void UpstreamLink::on_close(reactor::Connection&, const reactor::Error& error) {
+  const bool opened = conn_ != nullptr;
+  conn_ = nullptr;
+  if (pooled_) pool_.forget(*this);
+  if (user_ == nullptr) return;
+  if (!opened) {
+    const auto kind = classify_upstream_error(error, false);
+    pool_.metrics().count(kind);
+    std::exchange(user_, nullptr)->on_upstream_failed(error, kind);
+    return;
+  }
+  const reactor::Error why =
+      error ? error
+            : reactor::Error(std::make_error_code(std::errc::connection_reset), "upstream",
+                             "closed before the response was complete");
+  lose(why, classify_upstream_error(why, true));
+}
+
+void UpstreamLink::lose(const reactor::Error& error, Metrics::UpstreamError kind) {
+  UpstreamUser* user = std::exchange(user_, nullptr);
+  if (conn_ != nullptr) conn_->close();
+  if (user == nullptr) return;
+  pool_.metrics().count(kind);
+  user->on_upstream_lost(error, kind, response_begun_);
+}
+
+void UpstreamLink::on_message_begin() {
+  response_begun_ = true;
+  headers_.clear();
+}
+
+void UpstreamLink::on_start_line(const StartLine& line) {
+  status_ = line.status;
+  reason_.assign(line.reason);
+  interim_ = line.status / 100 == 1;
+}
+
+void UpstreamLink::on_header(std::string_view name, std::string_view value) {
+  if (!interim_) headers_.add(name, value);
+}
+
+void UpstreamLink::on_headers_complete(const Framing& framing) {
+  // 1xx responses are dropped: the proxy answers 100-continue itself, and one that is not
+  // asked for is only informational (RFC 9110 15.2).
+  if (interim_ || user_ == nullptr) return;
+  user_->on_response_head(status_, reason_, headers_, framing);
+}
+
+void UpstreamLink::on_body(std::string_view bytes) {
+  if (user_ != nullptr) user_->on_response_body(bytes);
+}
+
+void UpstreamLink::on_message_complete() {
+  if (interim_) {
+    interim_ = false;
+    return;
+  }
+  complete_ = true;
+  if (!finishing_) parser_.pause();  // what follows in this input is stray: feed stops to tell
+}
+
+LoopUpstreams::LoopUpstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics)
+    : options_(std::move(options)),
+      metrics_(metrics),
+      balancer_(options_->upstreams.size(), options_->upstream_down_time),
+      idle_(options_->upstreams.size()) {}
+
+LoopUpstreams::~LoopUpstreams() = default;
+
+UpstreamLink* LoopUpstreams::take_idle(std::size_t index, UpstreamUser& user) {
+  auto& idle = idle_[index];
+  while (!idle.empty()) {
+    UpstreamLink* link = idle.back();
+    idle.pop_back();
+    link->pooled_ = false;
+    // One the upstream closed (or whose idle time ran out) is on its way out: never reused.
+    if (link->conn_ == nullptr || link->conn_->is_closing()) continue;
+    link->user_ = &user;
+    link->reused_ = true;
+    return link;
+  }
+  return nullptr;
+}
+
+UpstreamLink* LoopUpstreams::connect(reactor::Loop& loop, std::size_t index, UpstreamUser& user) {
+  auto link = std::make_unique<UpstreamLink>(*this, index, &user);
+  UpstreamLink* raw = link.get();
+  reactor::ConnectOptions connect;
+  connect.timeout = options_->connect_timeout;
+  const UpstreamUrl& url = options_->upstreams[index];
+  if (url.tls) {
+    tls::TransportOptions transport;
+    transport.handshake_timeout = options_->connect_timeout;
+    tls::connect(loop, url.target, options_->upstream_tls, std::move(link), connect, transport);
+  } else {
+    reactor::TcpConnector(loop, connect).connect(url.target, std::move(link));
+  }
+  return raw;
+}
+
+bool LoopUpstreams::park(UpstreamLink& link) {
+  auto& idle = idle_[link.index_];
+  if (idle.size() >= options_->upstream_keepalive || link.conn_ == nullptr) return false;
+  link.pooled_ = true;
+  link.conn_->set_idle_timeout(options_->upstream_idle_timeout);
+  idle.push_back(&link);
+  return true;
+}
+
+void LoopUpstreams::forget(UpstreamLink& link) {
+  auto& idle = idle_[link.index_];
+  idle.erase(std::remove(idle.begin(), idle.end(), &link), idle.end());
+  link.pooled_ = false;
+}
+
+namespace {
+std::uint64_t next_id() {
+  static std::atomic<std::uint64_t> last{0};
+  return last.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+}  // namespace
+
+Upstreams::Upstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics)
+    : options_(std::move(options)), metrics_(metrics), id_(next_id()) {}
+
+LoopUpstreams& Upstreams::on_this_thread() const {
+  // One entry per upstream set this thread served (a reload makes a new set); each lives as
+  // long as the thread, after its loop and the connections that point into it.
+  thread_local std::vector<std::pair<std::uint64_t, std::unique_ptr<LoopUpstreams>>> sets;
+  for (auto& [owner, loop_side] : sets)
+    if (owner == id_) return *loop_side;
+  sets.emplace_back(id_, std::make_unique<LoopUpstreams>(options_, metrics_));
+  return *sets.back().second;
+}
+
+}  // namespace apps::proxy

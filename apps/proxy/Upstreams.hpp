@@ -1,0 +1,183 @@
+// The upstreams a proxy forwards to: which one to try next (round robin, skipping those whose
+// connect failed recently), and per loop a bounded pool of idle keep-alive connections to
+// each. Everything per loop lives on that loop's thread, so the request path takes no lock.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "apps/proxy/HeaderRewrite.hpp"
+#include "apps/proxy/HttpParser.hpp"
+#include "apps/proxy/Metrics.hpp"
+#include "apps/proxy/ProxyOptions.hpp"
+#include "reactor/Handler.hpp"
+
+namespace apps::proxy {
+
+// Round robin with down-marking, for one loop. Time is passed in (the loop's clock, in ms), so
+// tests drive it without waiting.
+class Balancer {
+ public:
+  Balancer(std::size_t count, std::chrono::milliseconds down_time);
+
+  // The next upstream after the last one picked that is neither in `tried` (bit i: upstream i)
+  // nor down at `now`; nullopt when there is none.
+  std::optional<std::size_t> pick(std::uint64_t now, std::uint64_t tried);
+  // A connect to upstream `i` failed at `now`: skip it until now + down_time.
+  void mark_down(std::size_t i, std::uint64_t now);
+  void mark_up(std::size_t i) { down_until_[i] = 0; }
+  bool is_down(std::size_t i, std::uint64_t now) const { return now < down_until_[i]; }
+  std::size_t size() const { return down_until_.size(); }
+
+ private:
+  std::vector<std::uint64_t> down_until_;
+  std::uint64_t down_time_;
+  std::size_t next_ = 0;
+};
+
+class UpstreamLink;
+
+// The exchange a link serves: a client handler forwarding one request. Calls come from the
+// link's connection callbacks; the link never calls its user after on_upstream_lost or
+// on_upstream_failed, nor after release()/detach().
+class UpstreamUser {
+ public:
+  // The connection is open (for https: handshake done and verified).
+  virtual void on_upstream_ready(UpstreamLink& link) = 0;
+  // The connect (or TLS handshake) failed; the link is gone.
+  virtual void on_upstream_failed(const reactor::Error& error, Metrics::UpstreamError kind) = 0;
+  virtual void on_upstream_drain() = 0;
+  // The final response's head (1xx interim responses are dropped before this).
+  virtual void on_response_head(int status, std::string_view reason, const HeaderList& headers,
+                                const Framing& framing) = 0;
+  virtual void on_response_body(std::string_view bytes) = 0;
+  // The link has handed over everything of one read (a good moment to flush).
+  virtual void on_upstream_input_done() = 0;
+  // The response is complete; call release() or detach() on the link.
+  virtual void on_response_complete() = 0;
+  // The connection ended (or broke the protocol) before the response was complete; the link
+  // is gone. `response_begun`: some byte of a response had arrived.
+  virtual void on_upstream_lost(const reactor::Error& error, Metrics::UpstreamError kind,
+                                bool response_begun) = 0;
+
+ protected:
+  ~UpstreamUser() = default;
+};
+
+class LoopUpstreams;
+
+// One connection to an upstream, as its Handler. Owned by the connection; pooled while idle.
+class UpstreamLink final : public reactor::Handler, private HttpEvents {
+ public:
+  UpstreamLink(LoopUpstreams& pool, std::size_t index, UpstreamUser* user);
+
+  std::size_t index() const { return index_; }
+  // Taken from the pool rather than connected for this exchange: the upstream may have closed
+  // it just before the request went out.
+  bool reused() const { return reused_; }
+  // For the user between on_upstream_ready and the end of its exchange.
+  bool write(std::string_view bytes) { return conn_ != nullptr && conn_->write(bytes); }
+  void pause_reading() {
+    if (conn_ != nullptr) conn_->pause_reading();
+  }
+  void resume_reading() {
+    if (conn_ != nullptr) conn_->resume_reading();
+  }
+  // Starts an exchange: the response to come answers `method`; the response timeout runs.
+  void begin_exchange(std::string_view method);
+  // The exchange ended well: back to the pool when `reusable` (and the response left no stray
+  // bytes and the pool has room), else closed.
+  void release(bool reusable);
+  // The user goes away: the connection closes (an unfinished connect is pooled once open).
+  void detach();
+
+  // reactor::Handler
+  void on_open(reactor::Connection& conn) override;
+  void on_data(reactor::Connection& conn, std::span<const std::byte> data) override;
+  void on_drain(reactor::Connection& conn) override;
+  void on_peer_closed(reactor::Connection& conn) override;
+  void on_server_stopping(reactor::Connection& conn) override;
+  void on_close(reactor::Connection& conn, const reactor::Error& error) override;
+
+ private:
+  friend class LoopUpstreams;
+
+  // HttpEvents (the response parser)
+  void on_message_begin() override;
+  void on_start_line(const StartLine& line) override;
+  void on_header(std::string_view name, std::string_view value) override;
+  void on_headers_complete(const Framing& framing) override;
+  void on_body(std::string_view bytes) override;
+  void on_message_complete() override;
+
+  void lose(const reactor::Error& error, Metrics::UpstreamError kind);
+
+  LoopUpstreams& pool_;
+  std::size_t index_;
+  UpstreamUser* user_;
+  reactor::Connection* conn_ = nullptr;
+  HttpParser parser_;
+  HeaderList headers_;
+  std::string reason_;
+  int status_ = 0;
+  bool reused_ = false;
+  bool pooled_ = false;
+  bool response_begun_ = false;
+  bool interim_ = false;    // the response being parsed is a 1xx, dropped
+  bool complete_ = false;   // the final response ended during the current feed
+  bool stray_ = false;      // bytes after a complete response: never reuse
+  bool stopping_ = false;   // the server drains: no more pooling
+  bool finishing_ = false;  // parsing the upstream's close
+};
+
+// The per-loop side: balancer and idle pools. Loop thread only.
+class LoopUpstreams {
+ public:
+  LoopUpstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics);
+  ~LoopUpstreams();
+  LoopUpstreams(const LoopUpstreams&) = delete;
+  LoopUpstreams& operator=(const LoopUpstreams&) = delete;
+
+  const ProxyOptions& options() const { return *options_; }
+  Metrics& metrics() { return metrics_; }
+  Balancer& balancer() { return balancer_; }
+
+  // An idle pooled connection to upstream `index`, now the user's; nullptr when none.
+  UpstreamLink* take_idle(std::size_t index, UpstreamUser& user);
+  // A new connection to upstream `index`; ends in user.on_upstream_ready or on_upstream_failed.
+  UpstreamLink* connect(reactor::Loop& loop, std::size_t index, UpstreamUser& user);
+  std::size_t idle_count(std::size_t index) const { return idle_[index].size(); }
+
+ private:
+  friend class UpstreamLink;
+  bool park(UpstreamLink& link);  // false when the pool is full
+  void forget(UpstreamLink& link);
+
+  std::shared_ptr<const ProxyOptions> options_;
+  Metrics& metrics_;
+  Balancer balancer_;
+  std::vector<std::vector<UpstreamLink*>> idle_;  // per upstream, most recently used last
+};
+
+// The upstream set shared by every loop: hands each loop thread its own LoopUpstreams.
+class Upstreams {
+ public:
+  Upstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics);
+  // This thread's LoopUpstreams for this set (made on first use; lives as long as the thread).
+  LoopUpstreams& on_this_thread() const;
+
+ private:
+  std::shared_ptr<const ProxyOptions> options_;
+  Metrics& metrics_;
+  std::uint64_t id_;  // unique per process: an address may be reused by a later set
+};
+
+// How a failed or broken upstream connection is counted.
+Metrics::UpstreamError classify_upstream_error(const reactor::Error& error, bool connected);
+
+}  // namespace apps::proxy

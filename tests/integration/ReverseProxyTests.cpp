@@ -1,0 +1,447 @@
+// tlsreactor-proxy as a reverse proxy: curl and python3 clients in front, python3 http.server
+// (peers/upstream_peer.py) and tlsreactor-hello behind, all on loopback.
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "tests/integration/Peers.hpp"
+#include "tests/support/TestDir.hpp"
+
+using integration::AppServer;
+using integration::HelloServer;
+using integration::output_of;
+using integration::Process;
+
+namespace {
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+std::size_t occurrences(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+// peers/upstream_peer.py on an ephemeral port.
+class Upstream {
+ public:
+  explicit Upstream(const std::string& name = "upstream")
+      : process_(integration::python_peer("upstream_peer.py", {"--name", name})) {
+    auto line = process_.read_line(std::chrono::seconds(20));
+    REQUIRE_MESSAGE(line.has_value(), "upstream did not start\n" << process_.transcript());
+    std::smatch m;
+    REQUIRE(std::regex_match(*line, m, std::regex(R"(upstream_peer: listening on (\S+))")));
+    address_ = m[1];
+  }
+  std::string url() const { return "http://" + address_; }
+  Process& process() { return process_; }
+
+ private:
+  Process process_;
+  std::string address_;
+};
+
+// The proxy on an ephemeral port: TLS with its development certificate in `dir`, or --plain.
+class Proxy : public AppServer {
+ public:
+  Proxy(const test_support::TestDir& dir, std::vector<std::string> options, bool plain = false)
+      : AppServer(TLSREACTOR_PROXY_BIN, with_defaults(dir, std::move(options), plain),
+                  "127.0.0.1:0", 1),
+        plain_(plain) {}
+
+  std::string url(const std::string& path) const {
+    return std::string(plain_ ? "http" : "https") + "://127.0.0.1:" + port_text() + path;
+  }
+
+ private:
+  static std::vector<std::string> with_defaults(const test_support::TestDir& dir,
+                                                std::vector<std::string> options, bool plain) {
+    // First, so that a test's own --access-log wins (the last value does).
+    options.insert(options.begin(), {"--dev-cert-dir", dir.path("proxy"), "--access-log", "off"});
+    if (plain) options.emplace_back("--plain");
+    return options;
+  }
+  bool plain_;
+};
+
+// curl with the given arguments (the proxy's dev certificate not checked); its stdout.
+std::string curl(std::vector<std::string> args) {
+  std::vector<std::string> argv{"curl",       "--silent", "--show-error",
+                                "--max-time", "30",       "--insecure"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Process peer(std::move(argv));
+  return output_of(peer, std::chrono::seconds(40));
+}
+
+std::string sha256_of(const std::string& file) {
+  Process peer({"sha256sum", file});
+  const std::string out = output_of(peer);
+  return out.substr(0, out.find(' '));
+}
+
+// A file of `size` bytes that is not a repeating pattern (so a digest tells misplaced bytes).
+std::string write_body(const test_support::TestDir& dir, std::size_t size) {
+  const std::string file = dir.path("body");
+  std::ofstream out(file, std::ios::binary);
+  std::uint32_t x = 12345;
+  for (std::size_t i = 0; i < size; ++i) {
+    x = x * 1103515245U + 12345U;
+    out.put(static_cast<char>(x >> 24));
+  }
+  return file;
+}
+
+std::string read_file(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+TEST_CASE(
+    "GET, POST and HEAD through the TLS proxy carry the proxy headers and no hop-by-hop ones") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url()});
+
+  const std::string seen = curl({"--include", "-H", "Host: app.example", "-H",
+                                 "X-Forwarded-For: 203.0.113.9", "-H", "Connection: x-secret", "-H",
+                                 "X-Secret: 1", "-H", "Proxy-Authorization: Basic eA==", "-H",
+                                 "Keep-Alive: timeout=5", proxy.url("/headers")});
+  INFO(seen);
+  CHECK(has(seen, "HTTP/1.1 200 OK\r\n"));
+  CHECK(has(seen, "Via: 1.1 tlsreactor\r\n"));  // on the response
+  CHECK(has(seen, "GET /headers HTTP/1.1\n"));
+  CHECK(has(seen, "\nHost: app.example\n"));
+  CHECK(has(seen, "\nX-Forwarded-For: 203.0.113.9, 127.0.0.1\n"));
+  CHECK(has(seen, "\nX-Forwarded-Proto: https\n"));
+  CHECK(has(seen, "\nVia: 1.1 tlsreactor\n"));
+  CHECK_FALSE(has(seen, "X-Secret"));
+  CHECK_FALSE(has(seen, "Proxy-Authorization"));
+  CHECK_FALSE(has(seen, "Keep-Alive"));
+  CHECK_FALSE(has(seen, "\nConnection:"));
+
+  const std::string body = write_body(dir, 300000);
+  CHECK(curl({"--data-binary", "@" + body, proxy.url("/digest")}) ==
+        "300000 " + sha256_of(body) + "\n");
+
+  const std::string head =
+      curl({"--head", "--write-out", "downloaded=%{size_download}\n", proxy.url("/headers")});
+  CHECK_MESSAGE(has(head, "HTTP/1.1 200 OK\r\n"), head);
+  CHECK_MESSAGE(has(head, "Content-Length: "), head);
+  CHECK_MESSAGE(has(head, "downloaded=0\n"), head);
+  proxy.stop();
+}
+
+TEST_CASE("keep-alive: one client connection and one upstream connection carry several requests") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url()});
+  const std::string out =
+      curl({"--write-out", "connects=%{num_connects}\n", proxy.url("/name"), proxy.url("/name"),
+            proxy.url("/headers"), proxy.url("/connections")});
+  INFO(out);
+  CHECK(occurrences(out, "connects=1\n") == 1);  // the client connected once
+  CHECK(occurrences(out, "connects=0\n") == 3);  // and reused that connection
+  CHECK(has(out, "\n1\nconnects=0\n"));          // the upstream accepted one connection
+  proxy.stop();
+}
+
+TEST_CASE("chunked bodies stream both ways, re-chunked or close-delimited as the client needs") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url()});
+
+  const std::string body = write_body(dir, 200000);
+  const std::string up = curl({"--include", "-H", "Transfer-Encoding: chunked", "--data-binary",
+                               "@" + body, proxy.url("/digest")});
+  CHECK_MESSAGE(has(up, "X-Framing: chunked\r\n"), up);
+  CHECK_MESSAGE(has(up, "\r\n\r\n200000 " + sha256_of(body) + "\n"), up);
+
+  // Chunked from the upstream, chunked to the client, the body byte-exact.
+  const std::string head_file = dir.path("head");
+  const std::string body_file = dir.path("download");
+  CHECK(curl({"--dump-header", head_file, "--output", body_file, "--write-out",
+              "%{size_download}\n", proxy.url("/chunked?n=50&size=1000")}) == "50000\n");
+  CHECK(has(read_file(head_file), "Transfer-Encoding: chunked\r\n"));
+  auto check = integration::python_peer("http_peer.py",
+                                        {"verify-file", "--file", body_file, "--bytes", "50000"});
+  integration::check_peer_succeeds(check);
+
+  // A body that ends at the upstream's close reaches an HTTP/1.1 client chunked, and the
+  // client connection stays usable.
+  CHECK(curl({"--dump-header", head_file, "--output", body_file, "--write-out",
+              "%{size_download}\n", proxy.url("/eof?size=200000")}) == "200000\n");
+  const std::string eof_head = read_file(head_file);
+  CHECK_MESSAGE(has(eof_head, "Transfer-Encoding: chunked\r\n"), eof_head);
+  CHECK_MESSAGE(!has(eof_head, "Connection: close\r\n"), eof_head);
+  auto eof_check = integration::python_peer(
+      "http_peer.py", {"verify-file", "--file", body_file, "--bytes", "200000"});
+  integration::check_peer_succeeds(eof_check);
+  proxy.stop();
+
+  // An HTTP/1.0 client gets a chunked upstream body without chunking, ended by the close.
+  Proxy plain(dir, {"--upstream", upstream.url()}, true);
+  const auto ex = integration::http_exchange(
+      plain.port_text(), "GET /chunked?n=5&size=1000 HTTP/1.0\r\nHost: test\r\n\r\n");
+  REQUIRE_MESSAGE(ex.responses.size() == 1, ex.output);
+  CHECK_MESSAGE(has(ex.responses[0], "response 1: 200 OK\n"), ex.output);
+  CHECK_FALSE(has(ex.responses[0], "transfer-encoding"));
+  CHECK(has(ex.responses[0], "header connection: close\n"));
+  CHECK(has(ex.responses[0], "body-length: 5000\nbody-pattern: ok\n"));
+  CHECK(ex.end == "closed");
+  plain.stop();
+}
+
+TEST_CASE("Expect 100-continue is answered by the proxy and the body then streams upstream") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url()}, true);
+  auto peer = integration::python_peer("expect_peer.py", {"--port", proxy.port_text()});
+  const std::string out = output_of(peer);
+  INFO(out);
+  std::smatch m;
+  REQUIRE(std::regex_search(out, m, std::regex("expected: (\\d+ [0-9a-f]+)\n")));
+  CHECK(has(out, "interim: HTTP/1.1 100 Continue\n"));
+  CHECK(has(out, "response: HTTP/1.1 200 OK\n"));
+  CHECK(has(out, "body: b'" + m[1].str() + "\\n'\n"));
+  // The upstream never saw the Expect: the proxy strips it once it answered it.
+  const auto seen = integration::http_exchange(
+      proxy.port_text(), "GET /headers HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n\r\n");
+  REQUIRE(seen.responses.size() == 1);
+  CHECK_FALSE(has(seen.responses[0], "Expect"));
+  proxy.stop();
+}
+
+TEST_CASE("an unreachable upstream gets 502, and with every upstream marked down 503") {
+  test_support::TestDir dir;
+  const auto a = std::to_string(integration::closed_port());
+  const auto b = std::to_string(integration::closed_port());
+  Proxy proxy(dir, {"--upstream", "http://127.0.0.1:" + a, "--upstream", "http://127.0.0.1:" + b,
+                    "--upstream-down-time", "300"});
+  const std::string first = curl({"--write-out", "%{http_code}\n", proxy.url("/")});
+  CHECK_MESSAGE(has(first, "no upstream could be reached"), first);
+  CHECK_MESSAGE(first.ends_with("\n502\n"), first);
+  const std::string second = curl({"--write-out", "%{http_code}\n", proxy.url("/")});
+  CHECK_MESSAGE(has(second, "no healthy upstream"), second);
+  CHECK_MESSAGE(second.ends_with("\n503\n"), second);
+  proxy.stop();
+  const std::string log = proxy.process().transcript();
+  CHECK_MESSAGE(occurrences(log, "marked down") == 2, log);  // each tried once, then skipped
+}
+
+TEST_CASE("requests alternate between two upstreams and one that refuses is marked down") {
+  test_support::TestDir dir;
+  Upstream a("a");
+  Upstream b("b");
+  Proxy both(dir, {"--upstream", a.url(), "--upstream", b.url()});
+  const std::string names =
+      curl({both.url("/name"), both.url("/name"), both.url("/name"), both.url("/name")});
+  CHECK_MESSAGE((names == "a\nb\na\nb\n" || names == "b\na\nb\na\n"), names);
+  both.stop();
+
+  const auto closed = std::to_string(integration::closed_port());
+  Proxy one_down(dir, {"--upstream", "http://127.0.0.1:" + closed, "--upstream", a.url(),
+                       "--upstream-down-time", "300"});
+  CHECK(curl({one_down.url("/name"), one_down.url("/name"), one_down.url("/name"),
+              one_down.url("/name")}) == "a\na\na\na\n");
+  one_down.stop();
+  const std::string log = one_down.process().transcript();
+  CHECK_MESSAGE(occurrences(log, "marked down") == 1, log);
+}
+
+TEST_CASE("a slow upstream gets 504 after the response timeout") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url(), "--response-timeout", "1"});
+  const std::string out =
+      curl({"--include", "--write-out", "%{http_code}\n", proxy.url("/slow?delay=8")});
+  CHECK_MESSAGE(has(out, "HTTP/1.1 504 Gateway Timeout\r\n"), out);
+  CHECK_MESSAGE(has(out, "Connection: close\r\n"), out);
+  CHECK_MESSAGE(has(out, "sent no response within 1 s"), out);
+  proxy.stop();
+}
+
+TEST_CASE("oversized or too many request headers get 431 and a close") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir,
+              {"--upstream", upstream.url(), "--max-header-bytes", "2048", "--max-headers", "10"},
+              true);
+  const auto big = integration::http_exchange(
+      proxy.port_text(),
+      "GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(4000, 'x') + "\r\n\r\n");
+  REQUIRE_MESSAGE(big.responses.size() == 1, big.output);
+  CHECK(has(big.responses[0], "response 1: 431 "));
+  CHECK(has(big.responses[0], "header connection: close\n"));
+  CHECK(big.end == "closed");
+  std::string many = "GET / HTTP/1.1\r\nHost: t\r\n";
+  for (int i = 0; i < 20; ++i) many += "X-H" + std::to_string(i) + ": v\r\n";
+  const auto count = integration::http_exchange(proxy.port_text(), many + "\r\n");
+  REQUIRE_MESSAGE(count.responses.size() == 1, count.output);
+  CHECK(has(count.responses[0], "response 1: 431 "));
+  CHECK(has(count.responses[0], "too many header fields"));
+  CHECK(count.end == "closed");
+  proxy.stop();
+}
+
+TEST_CASE("request smuggling attempts get 400 and the connection closes") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url()}, true);
+  const std::vector<std::string> attempts{
+      // Content-Length and Transfer-Encoding together.
+      "POST /digest HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n"
+      "\r\n0\r\n\r\n",
+      // Two Content-Lengths.
+      "POST /digest HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nContent-Length: 40\r\n\r\nabcd",
+      // A chunk size that is not hex.
+      "POST /digest HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+      // Chunked, then a smuggled request hidden behind a bogus length.
+      "POST /digest HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+      "8\r\nGET /x H\r\n0\r\n\r\n",
+  };
+  for (const auto& request : attempts) {
+    const auto ex = integration::http_exchange(proxy.port_text(),
+                                               request +
+                                                   "GET /name HTTP/1.1\r\n"
+                                                   "Host: t\r\n\r\n",
+                                               {"POST", "GET"});
+    INFO(ex.output);
+    REQUIRE(!ex.responses.empty());
+    CHECK(has(ex.responses[0], "response 1: 400 Bad Request\n"));
+    CHECK(has(ex.responses[0], "header connection: close\n"));
+    // The request after it was never answered: the connection closed first.
+    CHECK((ex.responses.size() == 1 || has(ex.responses[1], "response 2: none")));
+    CHECK(ex.end == "closed");
+  }
+  proxy.stop();
+}
+
+TEST_CASE("a request head not finished within the header timeout gets 408") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url(), "--header-timeout", "1"}, true);
+  const auto ex = integration::http_exchange(proxy.port_text(), "GET / HTTP/1.1\r\nHost: t\r\n");
+  REQUIRE_MESSAGE(ex.responses.size() == 1, ex.output);
+  CHECK(has(ex.responses[0], "response 1: 408 Request Timeout\n"));
+  CHECK(has(ex.responses[0], "request head not received within 1 s"));
+  CHECK(ex.end == "closed");
+  proxy.stop();
+}
+
+TEST_CASE("pipelined requests are answered one at a time, in order") {
+  test_support::TestDir dir;
+  Upstream upstream("p");
+  Proxy proxy(dir, {"--upstream", upstream.url()}, true);
+  const auto ex = integration::http_exchange(
+      proxy.port_text(),
+      "GET /name HTTP/1.1\r\nHost: t\r\n\r\nHEAD /headers HTTP/1.1\r\nHost: t\r\n\r\n"
+      "GET /headers HTTP/1.1\r\nHost: t\r\n\r\n",
+      {"GET", "HEAD", "GET"});
+  REQUIRE_MESSAGE(ex.responses.size() == 3, ex.output);
+  CHECK(has(ex.responses[0], "body: b'p\\n'\n"));
+  CHECK(has(ex.responses[1], "body-length: 0\n"));
+  CHECK(has(ex.responses[2], "GET /headers HTTP/1.1"));
+  CHECK(ex.end == "open");
+  // A client that half-closes after its pipelined requests gets them all answered, then the
+  // close.
+  const auto half = integration::http_exchange(
+      proxy.port_text(),
+      "GET /name HTTP/1.1\r\nHost: t\r\n\r\nGET /name HTTP/1.1\r\nHost: t\r\n\r\n", {"GET", "GET"},
+      {"--half-close"});
+  REQUIRE_MESSAGE(half.responses.size() == 2, half.output);
+  CHECK(has(half.responses[1], "body: b'p\\n'\n"));
+  CHECK(half.end == "closed");
+  proxy.stop();
+}
+
+TEST_CASE("an https upstream is verified against --upstream-ca and refused when unverifiable") {
+  test_support::TestDir dir;
+  HelloServer hello({"--tls", "--dev-cert-dir", dir.path("hello")});
+  const std::string upstream = "https://localhost:" + hello.port_text();
+  Proxy verified(dir, {"--upstream", upstream, "--upstream-ca", dir.path("hello/ca.pem")});
+  CHECK(curl({verified.url("/")}) == "hello from tlsreactor\n");
+  verified.stop();
+
+  Proxy unverified(dir, {"--upstream", upstream});  // the system store does not know that CA
+  const std::string out = curl({"--write-out", "%{http_code}\n", unverified.url("/")});
+  CHECK_MESSAGE(out.ends_with("\n502\n"), out);
+  CHECK_MESSAGE(has(out, "certificate verify failed"), out);
+  unverified.stop();
+  hello.stop();
+}
+
+TEST_CASE("SIGTERM lets the request in flight finish with Connection close, then exits 0") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url()});
+  Process client({"curl", "--silent", "--show-error", "--max-time", "30", "--insecure", "--include",
+                  proxy.url("/slow?delay=2")});
+  // Once the upstream has the request, the proxy is in the middle of it.
+  const auto received = upstream.process().read_line(std::chrono::seconds(20));
+  REQUIRE_MESSAGE(received.has_value(), upstream.process().transcript());
+  CHECK(*received == "received /slow?delay=2");
+  proxy.process().signal(SIGTERM);
+  const std::string out = output_of(client);
+  CHECK_MESSAGE(has(out, "HTTP/1.1 200 OK\r\n"), out);
+  CHECK_MESSAGE(has(out, "Connection: close\r\n"), out);
+  CHECK_MESSAGE(out.ends_with("\r\n\r\nslow\n"), out);
+  const int code = integration::finish(proxy.process(), std::chrono::seconds(15));
+  CHECK_MESSAGE(code == 0, proxy.process().transcript());
+}
+
+TEST_CASE("a request body that stalls past the body timeout gets 408") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url(), "--body-timeout", "1"}, true);
+  const auto ex = integration::http_exchange(
+      proxy.port_text(), "POST /digest HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc",
+      {"POST"});
+  REQUIRE_MESSAGE(ex.responses.size() == 1, ex.output);
+  CHECK(has(ex.responses[0], "response 1: 408 Request Timeout\n"));
+  CHECK(has(ex.responses[0], "request body stalled for 1 s"));
+  CHECK(ex.end == "closed");
+  proxy.stop();
+}
+
+TEST_CASE("the access log has one JSON line per request with what was asked, answered and where") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  const std::string log_file = dir.path("access.log");
+  Proxy proxy(
+      dir, {"--upstream", upstream.url(), "--access-log", log_file, "--access-log-format", "json"});
+  curl({"--output", "/dev/null", proxy.url("/name"), proxy.url("/missing?x=\"y\"")});
+  proxy.stop();
+  const std::string log = read_file(log_file);
+  INFO(log);
+  REQUIRE(occurrences(log, "\n") == 2);
+  const std::string first = log.substr(0, log.find('\n'));
+  const std::string second = log.substr(first.size() + 1);
+  CHECK(first.starts_with("{\"client\":\"127.0.0.1:"));
+  CHECK(has(first, "\"tls_version\":\"TLSv1.3\""));
+  CHECK(has(first, "\"alpn\":\"http/1.1\""));
+  CHECK(has(first, "\"method\":\"GET\",\"target\":\"/name\",\"status\":200"));
+  CHECK(has(first, "\"upstream\":\"" + upstream.url() + "\""));
+  CHECK(has(second, "\"target\":\"/missing?x=\\\"y\\\"\",\"status\":404"));
+}
+
+TEST_CASE("a pooled upstream connection that the upstream closed is not used again") {
+  test_support::TestDir dir;
+  // The upstream closes connections idle for 0.3 s; the proxy would keep them for 30.
+  HelloServer hello({"--idle-timeout", "0.3"});
+  Proxy proxy(dir, {"--upstream", hello.url("")});
+  CHECK(curl({proxy.url("/")}) == "hello from tlsreactor\n");
+  // Long enough for the upstream's close to reach the proxy; no timing is asserted.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CHECK(curl({proxy.url("/")}) == "hello from tlsreactor\n");
+  proxy.stop();
+  const std::string log = proxy.process().transcript();
+  CHECK_MESSAGE(!has(log, "failed"), log);
+  hello.stop();
+}

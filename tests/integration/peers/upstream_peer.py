@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""An HTTP/1.1 upstream for the proxy tests, on python3's http.server (keep-alive, one thread
+per connection). It prints "upstream_peer: listening on 127.0.0.1:PORT" once ready and serves:
+
+  GET  /headers         the request line and headers it received, one "NAME: VALUE" per line
+  POST /digest          reads the body (Content-Length or chunked) and answers
+                        "LENGTH SHA256HEX"; headers say how the body was framed (X-Framing)
+  GET  /chunked?n=N&size=S   N chunks of S bytes of the pattern i % 251, chunked
+  GET  /eof?size=S      S pattern bytes without a length, then closes (HTTP/1.0-style)
+  GET  /slow?delay=SEC  prints "received PATH" on stdout, waits, then answers "slow"
+  GET  /connections     how many connections it accepted so far
+  GET  /name            the --name it was started with
+  GET  /status/CODE     an empty response with that status (204, 304; 304 keeps a length)
+  HEAD any of the above the GET's headers, no body
+"""
+import argparse
+import hashlib
+import http.server
+import socketserver
+import sys
+import threading
+import time
+import urllib.parse
+
+PATTERN = bytes(range(251))
+
+
+def pattern(size, start=0):
+    phase = start % 251
+    return (PATTERN[phase:] + PATTERN * (size // 251 + 2))[:size]
+
+
+class Counter:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.value = 0
+
+    def add(self):
+        with self.lock:
+            self.value += 1
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "upstream_peer"
+
+    def setup(self):
+        super().setup()
+        self.server.accepted.add()
+
+    def log_message(self, fmt, *args):  # keep stderr for failures
+        pass
+
+    def reply(self, status, body=b"", headers=(), length=True):
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        if length:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            digest, total = hashlib.sha256(), 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return digest, total, "chunked"
+                remaining = size
+                while remaining:
+                    data = self.rfile.read(min(remaining, 1 << 16))
+                    digest.update(data)
+                    remaining -= len(data)
+                total += size
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length", "0"))
+        digest, remaining = hashlib.sha256(), length
+        while remaining:
+            data = self.rfile.read(min(remaining, 1 << 16))
+            if not data:
+                break
+            digest.update(data)
+            remaining -= len(data)
+        return digest, length, f"length {length}"
+
+    def do_POST(self):
+        digest, total, framing = self.read_body()
+        self.reply(200, f"{total} {digest.hexdigest()}\n".encode(), [("X-Framing", framing)])
+
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        path = url.path
+        if path == "/headers":
+            lines = [f"{self.command} {self.path} {self.request_version}"]
+            lines += [f"{name}: {value}" for name, value in self.headers.items()]
+            self.reply(200, ("\n".join(lines) + "\n").encode(), [("Content-Type", "text/plain")])
+        elif path == "/chunked":
+            n, size = int(query.get("n", "3")), int(query.get("size", "1000"))
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            if self.command == "HEAD":
+                return
+            for i in range(n):
+                self.wfile.write(b"%x\r\n" % size + pattern(size, i * size) + b"\r\n")
+                self.wfile.flush()
+            self.wfile.write(b"0\r\nX-Trailer: done\r\n\r\n")
+        elif path == "/eof":
+            size = int(query.get("size", "1000"))
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(pattern(size))
+            self.close_connection = True
+        elif path == "/slow":
+            print(f"received {self.path}", flush=True)  # tests wait for this line
+            time.sleep(float(query.get("delay", "1")))
+            self.reply(200, b"slow\n")
+        elif path == "/connections":
+            self.reply(200, f"{self.server.accepted.value}\n".encode())
+        elif path == "/name":
+            self.reply(200, f"{self.server.name}\n".encode())
+        elif path.startswith("/status/"):
+            code = int(path[len("/status/"):])
+            headers = [("Content-Length", "1234")] if code == 304 else []
+            self.reply(code, b"", headers, length=False)
+        else:
+            self.reply(404, b"no such endpoint\n")
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--name", default="upstream")
+    ap.add_argument("--lifetime", type=float, default=120.0, help="exit after this long")
+    args = ap.parse_args()
+    server = Server(("127.0.0.1", args.port), Handler)
+    server.accepted = Counter()
+    server.name = args.name
+    threading.Timer(args.lifetime, server.shutdown).start()
+    print(f"upstream_peer: listening on 127.0.0.1:{server.server_address[1]}", flush=True)
+    server.serve_forever()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

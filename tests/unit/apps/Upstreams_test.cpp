@@ -1,0 +1,108 @@
+#include "apps/proxy/Upstreams.hpp"
+
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "apps/proxy/ProxyOptions.hpp"
+
+using apps::proxy::Balancer;
+using apps::proxy::UpstreamUrl;
+
+namespace {
+
+// Picks `n` times at `now` with nothing tried yet.
+std::vector<std::size_t> picks(Balancer& balancer, std::uint64_t now, int n) {
+  std::vector<std::size_t> out;
+  for (int i = 0; i < n; ++i) out.push_back(balancer.pick(now, 0).value_or(99));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("upstream URLs: scheme, host and port, with the scheme's default port") {
+  std::string error;
+  auto plain = UpstreamUrl::parse("http://127.0.0.1:8081", error);
+  REQUIRE(plain);
+  CHECK_FALSE(plain->tls);
+  CHECK(plain->target.host == "127.0.0.1");
+  CHECK(plain->target.port == 8081);
+  CHECK(plain->text == "http://127.0.0.1:8081");
+  auto secure = UpstreamUrl::parse("HTTPS://Backend.Example/", error);
+  REQUIRE(secure);
+  CHECK(secure->tls);
+  CHECK(secure->target.host == "backend.example");
+  CHECK(secure->target.port == 443);
+  auto v6 = UpstreamUrl::parse("http://[::1]:9000", error);
+  REQUIRE(v6);
+  CHECK(v6->target.host == "::1");
+  CHECK(v6->text == "http://[::1]:9000");
+  auto v6_default = UpstreamUrl::parse("http://[::1]", error);
+  REQUIRE(v6_default);
+  CHECK(v6_default->target.port == 80);
+}
+
+TEST_CASE("bad upstream URLs are refused with the reason") {
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"127.0.0.1:80", "expected http://HOST:PORT"},
+      {"ftp://h:21", "the scheme must be http or https"},
+      {"http://h:80/path", "only HOST:PORT may follow the scheme"},
+      {"http://user@h:80", "only HOST:PORT may follow the scheme"},
+      {"http://", "no host"},
+      {"http://h:99999", "a port from 1 to 65535"},
+      {"http://h:0", "a port from 1 to 65535"},
+  };
+  for (const auto& [url, reason] : cases) {
+    std::string error;
+    CHECK_FALSE(UpstreamUrl::parse(url, error));
+    CHECK_MESSAGE(error.find(reason) != std::string::npos, url << " -> " << error);
+    CHECK_MESSAGE(error.find(url) != std::string::npos, error);
+  }
+}
+
+TEST_CASE("the balancer goes round robin over healthy upstreams") {
+  Balancer balancer(3, std::chrono::milliseconds(10000));
+  CHECK(picks(balancer, 0, 6) == std::vector<std::size_t>{0, 1, 2, 0, 1, 2});
+}
+
+TEST_CASE("a marked-down upstream is skipped until its down time has passed, then retried") {
+  Balancer balancer(3, std::chrono::milliseconds(10000));
+  balancer.mark_down(1, 1000);
+  CHECK(balancer.is_down(1, 1000));
+  CHECK(picks(balancer, 5000, 4) == std::vector<std::size_t>{0, 2, 0, 2});
+  CHECK_FALSE(balancer.is_down(1, 11000));
+  CHECK(picks(balancer, 11000, 3) == std::vector<std::size_t>{0, 1, 2});
+}
+
+TEST_CASE("a request's retries skip the upstreams it tried, and none is left when all failed") {
+  Balancer balancer(3, std::chrono::milliseconds(10000));
+  std::uint64_t tried = 0;
+  const auto first = balancer.pick(0, tried);
+  REQUIRE(first);
+  tried |= 1U << *first;
+  balancer.mark_down(*first, 0);
+  const auto second = balancer.pick(0, tried);
+  REQUIRE(second);
+  CHECK(*second != *first);
+  tried |= 1U << *second;
+  const auto third = balancer.pick(0, tried);
+  REQUIRE(third);
+  CHECK(*third != *first);
+  CHECK(*third != *second);
+  tried |= 1U << *third;
+  CHECK_FALSE(balancer.pick(0, tried));
+  // Everything down: no pick even for a fresh request, until the time passes.
+  balancer.mark_down(*second, 0);
+  balancer.mark_down(*third, 0);
+  CHECK_FALSE(balancer.pick(5000, 0));
+  CHECK(balancer.pick(10000, 0));
+}
+
+TEST_CASE("marking an upstream up makes it eligible at once") {
+  Balancer balancer(2, std::chrono::milliseconds(10000));
+  balancer.mark_down(0, 0);
+  balancer.mark_down(1, 0);
+  CHECK_FALSE(balancer.pick(1, 0));
+  balancer.mark_up(1);
+  CHECK(balancer.pick(1, 0) == 1U);
+}
