@@ -37,7 +37,7 @@ stop() {
 finish() {
   status=0
   [[ -n $1 ]] || return 0
-  if [[ $1 == "$exited_pid" ]]; then
+  if [[ $1 == "${exited_pid:-}" ]]; then
     status=$exited_status
     return 0
   fi
@@ -48,9 +48,11 @@ trap 'stop' EXIT
 stopping=0
 trap 'stopping=1' INT TERM
 
-build/release/apps/hello/tlsreactor-hello --listen 127.0.0.1:8081 &
+# setsid: Ctrl-C reaches only this script, which then stops each server once, in order (a
+# second signal would make a draining server quit at once).
+setsid build/release/apps/hello/tlsreactor-hello --listen 127.0.0.1:8081 &
 hello_pid=$!
-build/release/apps/proxy/tlsreactor-proxy --listen 127.0.0.1:8443 \
+setsid build/release/apps/proxy/tlsreactor-proxy --listen 127.0.0.1:8443 \
   --dev-cert-dir /tmp/tlsreactor-dev --upstream http://127.0.0.1:8081 "$@" &
 proxy_pid=$!
 
