@@ -98,9 +98,7 @@ void append_text(std::string& out, std::string_view s) {
   }
 }
 
-std::string text_line(const AccessRecord& r) {
-  std::string out;
-  out.reserve(256);
+void text_line(std::string& out, const AccessRecord& r) {
   const auto text = [&out](std::string_view label, std::string_view value) {
     append_text(out.append(label), value);
   };
@@ -126,14 +124,13 @@ std::string text_line(const AccessRecord& r) {
   out.append(r.resumed ? " resumed=1" : " resumed=0");
   ms(" handshake_ms=", r.handshake_ms);
   out.push_back('\n');
-  return out;
 }
 
-std::string json_line(const AccessRecord& r) {
-  std::string out;
-  out.reserve(320);
-  const auto key = [&out](std::string_view name) {
-    out.append(out.empty() ? "{\"" : ",\"").append(name).append("\":");
+void json_line(std::string& out, const AccessRecord& r) {
+  bool first = true;
+  const auto key = [&out, &first](std::string_view name) {
+    out.append(first ? "{\"" : ",\"").append(name).append("\":");
+    first = false;
   };
   const auto string = [&](std::string_view name, std::string_view value) {
     key(name);
@@ -162,7 +159,13 @@ std::string json_line(const AccessRecord& r) {
   key("total_ms");
   append_ms(out, r.total_ms);
   out.append("}\n");
-  return out;
+}
+
+void append_line(std::string& out, const AccessRecord& record, AccessLogFormat format) {
+  if (format == AccessLogFormat::json)
+    json_line(out, record);
+  else
+    text_line(out, record);
 }
 
 }  // namespace
@@ -186,11 +189,17 @@ AccessLog::~AccessLog() {
 }
 
 std::string AccessLog::format(const AccessRecord& record, AccessLogFormat format) {
-  return format == AccessLogFormat::json ? json_line(record) : text_line(record);
+  std::string line;
+  append_line(line, record, format);
+  return line;
 }
 
 void AccessLog::write(const AccessRecord& record) {
-  const std::string line = format(record, format_);
+  // Formatted in a buffer of the calling thread, which keeps its capacity: no allocation per
+  // request once the longest line has been seen.
+  thread_local std::string line;
+  line.clear();
+  append_line(line, record, format_);
   // One write per line: O_APPEND (and a pipe for lines under PIPE_BUF) keeps lines from
   // several loops whole. A full disk or a closed stdout loses the line, never the request.
   ssize_t n;

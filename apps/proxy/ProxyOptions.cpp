@@ -72,7 +72,8 @@ std::optional<UpstreamUrl> UpstreamUrl::parse(std::string_view url, std::string&
     return fail("expected HOST:PORT with a port from 1 to 65535");
   target->host = lower(target->host);
   result.target = *target;
-  result.text = scheme + "://" + target->to_string();
+  result.authority = target->to_string();
+  result.text = scheme + "://" + result.authority;
   return result;
 }
 

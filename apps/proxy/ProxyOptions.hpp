@@ -27,7 +27,8 @@ namespace apps::proxy {
 struct UpstreamUrl {
   bool tls = false;
   reactor::HostPort target;
-  std::string text;  // normalised, for logs: "https://example.com:8443"
+  std::string text;       // normalised, for logs: "https://example.com:8443"
+  std::string authority;  // "example.com:8443": the Host of a request that came without one
 
   // nullopt with `error` saying why ("--upstream ftp://x: the scheme must be http or https").
   static std::optional<UpstreamUrl> parse(std::string_view url, std::string& error);

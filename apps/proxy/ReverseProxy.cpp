@@ -177,8 +177,8 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
         if (connect_) return start_tunnel(rest);
         // An Upgrade request went out without its Upgrade: what follows is not HTTP we know.
         parser_dead_ = true;
-        close_after_ = true;
         pending_.clear();
+        if (!in_request_) close_now();
         break;
       }
       // Paused: the rest waits, ahead of anything fresh (which the next turn appends).
@@ -308,6 +308,9 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
     arm(Wait::none, Ms(0));
     if (connect_) return;  // the tunnel opens once the parser hands over the rest
     req_framing_ = framing;
+    // The parser takes nothing after an Upgrade request (we do not tunnel those): this
+    // response is the connection's last.
+    if (framing.upgrade) close_after_ = true;
     req_chunked_ = framing.chunked;
     keep_alive_ = framing.keep_alive;
     if (upstreams_count() == 0) return fail(503, "no upstream is configured (--upstream)");
@@ -378,8 +381,7 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
     facts.client_ip = client_ip_;
     facts.client_tls = options_->tls;
     const UpstreamUrl& url = options_->upstreams[link.index()];
-    host_ = url.target.to_string();
-    facts.upstream_host = host_;
+    facts.upstream_host = url.authority;
     if (req_chunked_) {
       facts.body = BodyFraming::chunked;
     } else if (req_framing_.content_length) {
@@ -587,7 +589,6 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
   std::string client_ip_;
   std::string pending_, feeding_;  // unparsed client bytes (two, to swap while feeding)
   std::string up_out_, out_;       // heads and chunk framing being written
-  std::string host_;
   std::string trailers_;
   HeaderList req_headers_;
   AccessRecord record_;

@@ -39,13 +39,17 @@ Metrics::UpstreamError classify_upstream_error(const reactor::Error& error, bool
   return connected ? Kind::closed : Kind::refused;
 }
 
-UpstreamLink::UpstreamLink(LoopUpstreams& pool, std::size_t index, UpstreamUser* user)
-    : pool_(pool), index_(index), user_(user), parser_(HttpParser::Type::response, *this) {}
+UpstreamLink::UpstreamLink(std::shared_ptr<LoopUpstreams> pool, std::size_t index,
+                           UpstreamUser* user)
+    : pool_(std::move(pool)),
+      index_(index),
+      user_(user),
+      parser_(HttpParser::Type::response, *this) {}
 
 void UpstreamLink::begin_exchange(std::string_view method) {
   parser_.expect_response_to(method);
   response_begun_ = false;
-  if (conn_ != nullptr) conn_->set_idle_timeout(pool_.options().response_timeout);
+  if (conn_ != nullptr) conn_->set_idle_timeout(pool_->options().response_timeout);
 }
 
 void UpstreamLink::release(bool reusable) {
@@ -55,7 +59,7 @@ void UpstreamLink::release(bool reusable) {
   // The user may have paused it for a slow client on the response's last bytes; idle in the
   // pool it must read, to see the upstream's close.
   conn_->resume_reading();
-  if (reusable && !stray_ && !stopping_ && !conn_->is_closing() && pool_.park(*this)) return;
+  if (reusable && !stray_ && !stopping_ && !conn_->is_closing() && pool_->park(*this)) return;
   conn_->close();
 }
 
@@ -68,7 +72,7 @@ void UpstreamLink::detach() {
 void UpstreamLink::on_open(reactor::Connection& conn) {
   conn_ = &conn;
   if (user_ != nullptr) return user_->on_upstream_ready(*this);
-  if (stopping_ || !pool_.park(*this)) conn.close();
+  if (stopping_ || !pool_->park(*this)) conn.close();
 }
 
 void UpstreamLink::on_data(reactor::Connection& conn, std::span<const std::byte> data) {
@@ -126,11 +130,11 @@ void UpstreamLink::on_server_stopping(reactor::Connection& conn) {
 void UpstreamLink::on_close(reactor::Connection&, const reactor::Error& error) {
   const bool opened = conn_ != nullptr;
   conn_ = nullptr;
-  if (pooled_) pool_.forget(*this);
+  if (pooled_) pool_->forget(*this);
   if (user_ == nullptr) return;
   if (!opened) {
     const auto kind = classify_upstream_error(error, false);
-    pool_.metrics().count(kind);
+    pool_->metrics().count(kind);
     std::exchange(user_, nullptr)->on_upstream_failed(error, kind);
     return;
   }
@@ -145,7 +149,7 @@ void UpstreamLink::lose(const reactor::Error& error, Metrics::UpstreamError kind
   UpstreamUser* user = std::exchange(user_, nullptr);
   if (conn_ != nullptr) conn_->close();
   if (user == nullptr) return;
-  pool_.metrics().count(kind);
+  pool_->metrics().count(kind);
   user->on_upstream_lost(error, kind, response_begun_);
 }
 
@@ -208,7 +212,7 @@ UpstreamLink* LoopUpstreams::take_idle(std::size_t index, UpstreamUser& user) {
 }
 
 UpstreamLink* LoopUpstreams::connect(reactor::Loop& loop, std::size_t index, UpstreamUser& user) {
-  auto link = std::make_unique<UpstreamLink>(*this, index, &user);
+  auto link = std::make_unique<UpstreamLink>(shared_from_this(), index, &user);
   UpstreamLink* raw = link.get();
   reactor::ConnectOptions connect;
   connect.timeout = options_->connect_timeout;
@@ -249,13 +253,18 @@ Upstreams::Upstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metri
     : options_(std::move(options)), metrics_(metrics), id_(next_id()) {}
 
 LoopUpstreams& Upstreams::on_this_thread() const {
-  // One entry per upstream set this thread served (a reload makes a new set); each lives as
-  // long as the thread, after its loop and the connections that point into it.
-  thread_local std::vector<std::pair<std::uint64_t, std::unique_ptr<LoopUpstreams>>> sets;
-  for (auto& [owner, loop_side] : sets)
-    if (owner == id_) return *loop_side;
-  sets.emplace_back(id_, std::make_unique<LoopUpstreams>(options_, metrics_));
-  return *sets.back().second;
+  struct Entry {
+    std::uint64_t id;
+    std::weak_ptr<const Upstreams> set;
+    std::shared_ptr<LoopUpstreams> loop_side;
+  };
+  thread_local std::vector<Entry> entries;
+  for (const Entry& e : entries)
+    if (e.id == id_) return *e.loop_side;
+  // A new set (the first, or a reload's): forget those that are gone.
+  std::erase_if(entries, [](const Entry& e) { return e.set.expired(); });
+  entries.push_back({id_, weak_from_this(), std::make_shared<LoopUpstreams>(options_, metrics_)});
+  return *entries.back().loop_side;
 }
 
 }  // namespace apps::proxy

@@ -74,7 +74,7 @@ class LoopUpstreams;
 // One connection to an upstream, as its Handler. Owned by the connection; pooled while idle.
 class UpstreamLink final : public reactor::Handler, private HttpEvents {
  public:
-  UpstreamLink(LoopUpstreams& pool, std::size_t index, UpstreamUser* user);
+  UpstreamLink(std::shared_ptr<LoopUpstreams> pool, std::size_t index, UpstreamUser* user);
 
   std::size_t index() const { return index_; }
   // Taken from the pool rather than connected for this exchange: the upstream may have closed
@@ -117,7 +117,7 @@ class UpstreamLink final : public reactor::Handler, private HttpEvents {
 
   void lose(const reactor::Error& error, Metrics::UpstreamError kind);
 
-  LoopUpstreams& pool_;
+  std::shared_ptr<LoopUpstreams> pool_;  // outlives a reload that replaced its set
   std::size_t index_;
   UpstreamUser* user_;
   reactor::Connection* conn_ = nullptr;
@@ -136,7 +136,7 @@ class UpstreamLink final : public reactor::Handler, private HttpEvents {
 };
 
 // The per-loop side: balancer and idle pools. Loop thread only.
-class LoopUpstreams {
+class LoopUpstreams : public std::enable_shared_from_this<LoopUpstreams> {
  public:
   LoopUpstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics);
   ~LoopUpstreams();
@@ -164,11 +164,13 @@ class LoopUpstreams {
   std::vector<std::vector<UpstreamLink*>> idle_;  // per upstream, most recently used last
 };
 
-// The upstream set shared by every loop: hands each loop thread its own LoopUpstreams.
-class Upstreams {
+// The upstream set shared by every loop: hands each loop thread its own LoopUpstreams. Make it
+// with make_shared (a thread forgets its LoopUpstreams once the set is gone).
+class Upstreams : public std::enable_shared_from_this<Upstreams> {
  public:
   Upstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics);
-  // This thread's LoopUpstreams for this set (made on first use; lives as long as the thread).
+  // This thread's LoopUpstreams for this set, made on first use. The thread keeps it while the
+  // set lives; connections still using it (pooled after a reload made a new set) keep it too.
   LoopUpstreams& on_this_thread() const;
 
  private:

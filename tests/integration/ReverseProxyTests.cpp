@@ -2,13 +2,27 @@
 // (peers/upstream_peer.py) and tlsreactor-hello behind, all on loopback.
 #include <doctest/doctest.h>
 
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 
+#include "apps/proxy/Metrics.hpp"
+#include "apps/proxy/ProxyOptions.hpp"
+#include "apps/proxy/ReverseProxy.hpp"
+#include "reactor/TcpListener.hpp"
 #include "tests/integration/Peers.hpp"
+#include "tests/support/LoopThread.hpp"
+#include "tests/support/StuckListener.hpp"
 #include "tests/support/TestDir.hpp"
+#include "tests/support/TestPki.hpp"
+#include "tls/TlsTransport.hpp"
 
 using integration::AppServer;
 using integration::HelloServer;
@@ -95,6 +109,63 @@ std::string write_body(const test_support::TestDir& dir, std::size_t size) {
   }
   return file;
 }
+
+// A loopback TCP client for what the other peers cannot time: every wait is bounded.
+class RawClient {
+ public:
+  explicit RawClient(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    REQUIRE(fd_ >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  }
+  ~RawClient() { ::close(fd_); }
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+
+  void send(const std::string& bytes) {
+    REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(bytes.size()));
+  }
+  // Reads until `part` has arrived; false on EOF or when `timeout` passes first.
+  bool read_until(const std::string& part, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!has(received_, part)) {
+      if (read_some(deadline) <= 0) return false;
+    }
+    return true;
+  }
+  // Whether the server closes (EOF or reset) within `timeout`, reading what comes before.
+  bool closed_within(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      const ssize_t n = read_some(deadline);
+      if (n == 0 || (n < 0 && errno != EAGAIN)) return true;
+      if (n < 0) return false;
+    }
+  }
+  const std::string& received() const { return received_; }
+
+ private:
+  // >0 bytes read, 0 EOF, -1 with errno (EAGAIN when the deadline passed).
+  ssize_t read_some(std::chrono::steady_clock::time_point deadline) {
+    pollfd p{fd_, POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(integration::until(deadline).count()));
+    if (ready <= 0) {
+      errno = EAGAIN;
+      return -1;
+    }
+    char buf[4096];
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n > 0) received_.append(buf, static_cast<std::size_t>(n));
+    return n;
+  }
+
+  int fd_;
+  std::string received_;
+};
 
 std::string read_file(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
@@ -374,6 +445,11 @@ TEST_CASE("an https upstream is verified against --upstream-ca and refused when 
   CHECK_MESSAGE(out.ends_with("\n502\n"), out);
   CHECK_MESSAGE(has(out, "certificate verify failed"), out);
   unverified.stop();
+
+  Proxy insecure(dir, {"--upstream", upstream, "--upstream-insecure"});
+  CHECK(curl({insecure.url("/")}) == "hello from tlsreactor\n");
+  insecure.stop();
+  CHECK(occurrences(insecure.process().transcript(), "NOT verified") == 1);
   hello.stop();
 }
 
@@ -444,4 +520,179 @@ TEST_CASE("a pooled upstream connection that the upstream closed is not used aga
   const std::string log = proxy.process().transcript();
   CHECK_MESSAGE(!has(log, "failed"), log);
   hello.stop();
+}
+
+TEST_CASE("SIGTERM closes an idle keep-alive connection at once and the proxy exits 0") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url(), "--drain-timeout", "60"}, true);
+  {
+    RawClient client(proxy.port());
+    client.send("GET /name HTTP/1.1\r\nHost: t\r\n\r\n");
+    REQUIRE(client.read_until("\r\n\r\nupstream\n", std::chrono::seconds(20)));
+    proxy.process().signal(SIGTERM);
+    // Idle, it is closed at once, long before the 60 s drain deadline would abort it.
+    CHECK(client.closed_within(std::chrono::seconds(20)));
+    CHECK(client.received().size() == client.received().find("upstream\n") + 9);  // nothing more
+  }  // closed: the proxy need not wait for our FIN
+  const int code = integration::finish(proxy.process(), std::chrono::seconds(20));
+  CHECK_MESSAGE(code == 0, proxy.process().transcript());
+}
+
+TEST_CASE("a client idle past the idle timeout is closed without a response") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url(), "--idle-timeout", "1"}, true);
+  const auto ex = integration::http_exchange(
+      proxy.port_text(), "GET /name HTTP/1.1\r\nHost: t\r\n\r\n", {"GET"}, {"--close-wait", "20"});
+  REQUIRE_MESSAGE(ex.responses.size() == 1, ex.output);
+  CHECK(has(ex.responses[0], "response 1: 200 OK\n"));
+  CHECK(ex.end == "closed");
+  proxy.stop();
+}
+
+TEST_CASE("a 1xx interim response from the upstream is not relayed, the final one is") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url()});
+  const std::string out = curl({"--include", proxy.url("/early-hints")});
+  CHECK_MESSAGE(out.starts_with("HTTP/1.1 200 OK\r\n"), out);
+  CHECK_FALSE(has(out, "103"));
+  CHECK(out.ends_with("\r\n\r\nfinal\n"));
+  proxy.stop();
+}
+
+TEST_CASE("an upstream that breaks off a response after its head aborts the client connection") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url()});
+  Process client({"curl", "--silent", "--max-time", "30", "--insecure", "--output", "/dev/null",
+                  "--write-out", "%{http_code} %{size_download}\n", proxy.url("/truncated")});
+  const auto line = client.read_line(std::chrono::seconds(40));
+  const int code = integration::finish(client);
+  INFO(client.transcript());
+  // curl: 18 (partial file) or 56 (connection reset): never a complete-looking success.
+  CHECK((code == 18 || code == 56));
+  REQUIRE(line.has_value());
+  CHECK(line->starts_with("200 "));
+  CHECK(*line != "200 100000");
+  proxy.stop();
+  CHECK(has(proxy.process().transcript(), "upstream broke off the response"));
+}
+
+TEST_CASE("a pooled connection dropped as a request arrives: retried without a body, 502 with") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url()});
+  // One pooled upstream connection, armed to drop the next request it gets.
+  CHECK(curl({proxy.url("/drop-next")}) == "armed\n");
+  CHECK(curl({proxy.url("/name")}) == "upstream\n");  // sent again on a fresh connection
+  CHECK(curl({proxy.url("/drop-next")}) == "armed\n");
+  const std::string post =
+      curl({"--data-binary", "body", "--write-out", "%{http_code}\n", proxy.url("/digest")});
+  CHECK_MESSAGE(post.ends_with("\n502\n"), post);
+  CHECK_MESSAGE(has(post, "closed before responding"), post);
+  CHECK(curl({proxy.url("/connections")}) == "3\n");
+  proxy.stop();
+  CHECK_FALSE(has(proxy.process().transcript(), "marked down"));
+}
+
+TEST_CASE("an upstream whose connect hangs times out, the next one serves, alone it is a 502") {
+  test_support::TestDir dir;
+  test_support::StuckListener stuck;
+  Upstream upstream;
+  const std::string hanging = "http://127.0.0.1:" + std::to_string(stuck.port());
+  Proxy proxy(dir, {"--upstream", hanging, "--upstream", upstream.url(), "--connect-timeout", "1",
+                    "--upstream-down-time", "300"});
+  CHECK(curl({proxy.url("/name"), proxy.url("/name"), proxy.url("/name")}) ==
+        "upstream\nupstream\nupstream\n");
+  proxy.stop();
+  CHECK(occurrences(proxy.process().transcript(), "marked down") == 1);
+
+  Proxy alone(dir, {"--upstream", hanging, "--connect-timeout", "1"});
+  const std::string out = curl({"--write-out", "%{http_code}\n", alone.url("/")});
+  CHECK_MESSAGE(out.ends_with("\n502\n"), out);
+  CHECK_MESSAGE(has(out, "no upstream could be reached"), out);
+  alone.stop();
+}
+
+TEST_CASE("the proxy's counters match the traffic it carried") {
+  test_support::TestPki pki;
+  Upstream upstream;
+  const auto closed = integration::closed_port();
+  auto options = std::make_shared<apps::proxy::ProxyOptions>();
+  std::string error;
+  for (const std::string& url : {upstream.url(), "http://127.0.0.1:" + std::to_string(closed)})
+    options->upstreams.push_back(*apps::proxy::UpstreamUrl::parse(url, error));
+  options->upstream_down_time = std::chrono::seconds(300);
+
+  apps::proxy::Metrics metrics;  // outlives the loop, as main's does
+  test_support::LoopThread server(std::chrono::seconds(60));
+  std::uint16_t port = 0;
+  REQUIRE(server.call([&] {
+    auto factory =
+        tls::server_factory(test_support::server_context(test_support::serving(pki.ecdsa)),
+                            apps::proxy::reverse_proxy_factory(options, metrics, nullptr));
+    auto& listener =
+        server.own(std::make_unique<reactor::TcpListener>(server.loop(), std::move(factory)));
+    REQUIRE(!listener.listen(*reactor::Address::from_ip("127.0.0.1", 0)));
+    port = listener.local_address().port();
+  }));
+  const std::string base = "https://127.0.0.1:" + std::to_string(port);
+
+  // Three 200s on one connection (the second meets the closed upstream first, then the live
+  // one), then a 404 on another; curl says what it sent and received.
+  const std::string sizes = "%{size_request} %{size_header} %{size_download}\n";
+  const std::string out =
+      curl({"--write-out", sizes, "--output", "/dev/null", base + "/name", "--output", "/dev/null",
+            base + "/name", "--output", "/dev/null", base + "/name"}) +
+      curl({"--write-out", sizes, "--output", "/dev/null", base + "/missing"});
+  std::uint64_t sent = 0, received = 0;
+  std::istringstream lines(out);
+  for (std::uint64_t request, header, body; lines >> request >> header >> body;) {
+    sent += request;
+    received += header + body;
+  }
+  // A client that speaks cleartext to the TLS port fails its handshake.
+  const auto plain = integration::http_exchange(std::to_string(port), "GET / HTTP/1.1\r\n\r\n");
+  CHECK(has(plain.output, "response 1: none"));
+
+  const auto load = [](const apps::proxy::Metrics::Counter& c) {
+    return c.load(std::memory_order_relaxed);
+  };
+  CHECK(server.wait_until([&] { return load(metrics.connections_active) == 0; },
+                          std::chrono::seconds(20)));
+  CHECK(load(metrics.connections_total) == 3);
+  CHECK(load(metrics.handshakes_ok) == 2);
+  using Failure = apps::proxy::Metrics::HandshakeFailure;
+  CHECK(load(metrics.handshakes_failed[static_cast<std::size_t>(Failure::protocol)]) == 1);
+  CHECK(load(metrics.requests_by_class[2]) == 3);
+  CHECK(load(metrics.requests_by_class[4]) == 1);
+  CHECK(load(metrics.requests_by_class[5]) == 0);
+  using UpstreamError = apps::proxy::Metrics::UpstreamError;
+  CHECK(load(metrics.upstream_errors[static_cast<std::size_t>(UpstreamError::refused)]) == 1);
+  INFO(out);
+  CHECK(load(metrics.bytes_in) == sent);
+  CHECK(load(metrics.bytes_out) == received);
+  CHECK(server.stop_and_close() == 0);
+}
+
+TEST_CASE(
+    "an Upgrade request is forwarded without the upgrade and its response ends the connection") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url()}, true);
+  const auto ex = integration::http_exchange(
+      proxy.port_text(),
+      "GET /headers HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+      "GET /name HTTP/1.1\r\nHost: t\r\n\r\n",
+      {"GET", "GET"});
+  INFO(ex.output);
+  REQUIRE(!ex.responses.empty());
+  CHECK(has(ex.responses[0], "response 1: 200 OK\n"));
+  CHECK(has(ex.responses[0], "header connection: close\n"));
+  CHECK_FALSE(has(ex.responses[0], "websocket"));  // the upstream saw no Upgrade
+  CHECK((ex.responses.size() == 1 || has(ex.responses[1], "response 2: none")));
+  CHECK(ex.end == "closed");
+  proxy.stop();
 }

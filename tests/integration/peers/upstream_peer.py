@@ -11,6 +11,10 @@ per connection). It prints "upstream_peer: listening on 127.0.0.1:PORT" once rea
   GET  /connections     how many connections it accepted so far
   GET  /name            the --name it was started with
   GET  /status/CODE     an empty response with that status (204, 304; 304 keeps a length)
+  GET  /early-hints     a 103 interim response, then 200 "final"
+  GET  /truncated       promises 100000 bytes, sends 1000, closes
+  GET  /drop-next       answers "armed"; the next request on this connection gets no answer,
+                        only the connection's close (a keep-alive close racing a request)
   HEAD any of the above the GET's headers, no body
 """
 import argparse
@@ -87,7 +91,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             remaining -= len(data)
         return digest, length, f"length {length}"
 
+    def dropped(self):
+        if getattr(self, "drop_next", False):
+            self.close_connection = True
+            return True
+        return False
+
     def do_POST(self):
+        if self.dropped():
+            return
         digest, total, framing = self.read_body()
         self.reply(200, f"{total} {digest.hexdigest()}\n".encode(), [("X-Framing", framing)])
 
@@ -95,6 +107,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self):
+        if self.dropped():
+            return
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
         path = url.path
@@ -125,6 +139,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             print(f"received {self.path}", flush=True)  # tests wait for this line
             time.sleep(float(query.get("delay", "1")))
             self.reply(200, b"slow\n")
+        elif path == "/early-hints":
+            self.send_response(103)
+            self.send_header("Link", "</style.css>; rel=preload")
+            self.end_headers()
+            self.reply(200, b"final\n")
+        elif path == "/truncated":
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(pattern(1000))
+            self.close_connection = True
+        elif path == "/drop-next":
+            self.drop_next = True
+            self.reply(200, b"armed\n")
         elif path == "/connections":
             self.reply(200, f"{self.server.accepted.value}\n".encode())
         elif path == "/name":
