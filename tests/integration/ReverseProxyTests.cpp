@@ -696,3 +696,18 @@ TEST_CASE(
   CHECK(ex.end == "closed");
   proxy.stop();
 }
+
+TEST_CASE("two loops serve concurrent clients, each loop with its own upstream pool") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  AppServer proxy(
+      TLSREACTOR_PROXY_BIN,
+      {"--dev-cert-dir", dir.path("proxy"), "--access-log", "off", "--upstream", upstream.url()},
+      "127.0.0.1:0", 2);
+  std::vector<std::string> args{"--parallel", "--parallel-max", "8"};
+  const std::string url = "https://127.0.0.1:" + proxy.port_text() + "/name";
+  for (int i = 0; i < 32; ++i) args.insert(args.end(), {"--output", "-", url});
+  const std::string out = curl(args);
+  CHECK_MESSAGE(occurrences(out, "upstream\n") == 32, out);
+  proxy.stop();
+}
