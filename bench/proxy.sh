@@ -17,8 +17,8 @@
 #   upstream has nowhere else to go; it is the same for both proxies). The proxy's CPU is then
 #   not shared with the load generator.
 # - Load: wrk -t1 -c50 --latency over TLS with keep-alive: 50 connections, so the handshakes
-#   are a negligible part; a 2 s warm-up, then the measured run. Each proxy gets RUNS runs; the
-#   table shows medians.
+#   are a negligible part; a 2 s warm-up, then the measured run. Each proxy gets RUNS (5) runs; the
+#   table shows medians, which a run disturbed by another process on the machine does not move.
 # - Server CPU: utime + stime from /proc/PID/stat (for nginx summed over master and worker)
 #   read before and after the measured run. "CPU/request" is that time over wrk's request
 #   count; "req per core-s" is requests per second of CPU the proxy actually used, which is
@@ -27,7 +27,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
-RUNS=3
+RUNS=${RUNS:-5}
 CONNECTIONS=50
 WARMUP=2
 
