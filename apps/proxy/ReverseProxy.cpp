@@ -425,6 +425,7 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
                         const Framing& framing) override {
     status_ = status;
     resp_keep_alive_ = framing.keep_alive;
+    resp_trailers_.clear();
     ResponseFacts facts;
     facts.status = status;
     facts.reason = reason;
@@ -464,10 +465,17 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
     out_.append("\r\n");
   }
 
+  // Trailers go on to a client that gets the body chunked; otherwise there is no place for them.
+  void on_response_trailer(std::string_view name, std::string_view value) override {
+    if (resp_body_ == BodyFraming::chunked)
+      resp_trailers_.append(name).append(": ").append(value).append("\r\n");
+  }
+
   void on_upstream_input_done() override { flush_client(); }
 
   void on_response_complete() override {
-    if (resp_body_ == BodyFraming::chunked) out_.append("0\r\n\r\n");
+    if (resp_body_ == BodyFraming::chunked)
+      out_.append("0\r\n").append(resp_trailers_).append("\r\n");
     flush_client();
     record_.upstream_ms = static_cast<double>(now() - upstream_started_);
     UpstreamLink* link = std::exchange(link_, nullptr);
@@ -587,9 +595,9 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
 
   // Per connection, reused by every request.
   std::string client_ip_;
-  std::string pending_, feeding_;  // unparsed client bytes (two, to swap while feeding)
-  std::string up_out_, out_;       // heads and chunk framing being written
-  std::string trailers_;
+  std::string pending_, feeding_;         // unparsed client bytes (two, to swap while feeding)
+  std::string up_out_, out_;              // heads and chunk framing being written
+  std::string trailers_, resp_trailers_;  // of the request, of the response
   HeaderList req_headers_;
   AccessRecord record_;
 

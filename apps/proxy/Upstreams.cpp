@@ -179,6 +179,10 @@ void UpstreamLink::on_body(std::string_view bytes) {
   if (user_ != nullptr) user_->on_response_body(bytes);
 }
 
+void UpstreamLink::on_trailer(std::string_view name, std::string_view value) {
+  if (user_ != nullptr && !interim_) user_->on_response_trailer(name, value);
+}
+
 void UpstreamLink::on_message_complete() {
   if (interim_) {
     interim_ = false;

@@ -56,6 +56,8 @@ class UpstreamUser {
   virtual void on_response_head(int status, std::string_view reason, const HeaderList& headers,
                                 const Framing& framing) = 0;
   virtual void on_response_body(std::string_view bytes) = 0;
+  // A trailer field after a chunked body.
+  virtual void on_response_trailer(std::string_view name, std::string_view value) = 0;
   // The link has handed over everything of one read (a good moment to flush).
   virtual void on_upstream_input_done() = 0;
   // The response is complete; call release() or detach() on the link.
@@ -113,6 +115,7 @@ class UpstreamLink final : public reactor::Handler, private HttpEvents {
   void on_header(std::string_view name, std::string_view value) override;
   void on_headers_complete(const Framing& framing) override;
   void on_body(std::string_view bytes) override;
+  void on_trailer(std::string_view name, std::string_view value) override;
   void on_message_complete() override;
 
   void lose(const reactor::Error& error, Metrics::UpstreamError kind);

@@ -711,3 +711,20 @@ TEST_CASE("two loops serve concurrent clients, each loop with its own upstream p
   CHECK_MESSAGE(occurrences(out, "upstream\n") == 32, out);
   proxy.stop();
 }
+
+TEST_CASE("a chunked response's trailer fields reach a client that gets the body chunked") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url()}, true);
+  {
+    RawClient client(proxy.port());
+    client.send("GET /chunked?n=2&size=5 HTTP/1.1\r\nHost: t\r\n\r\n");
+    CHECK(client.read_until("\r\n0\r\nX-Trailer: done\r\n\r\n", std::chrono::seconds(20)));
+    using namespace std::string_literals;
+    const std::string& got = client.received();
+    INFO(got);
+    CHECK(has(got, "Transfer-Encoding: chunked\r\n"));
+    CHECK(has(got, "\r\n5\r\n\x00\x01\x02\x03\x04\r\n5\r\n\x05\x06\x07\x08\x09\r\n"s));
+  }  // closed: the proxy need not wait for our FIN
+  proxy.stop();
+}
