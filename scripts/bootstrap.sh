@@ -7,13 +7,15 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libuv1-dev libssl-dev doctest-dev node-llhttp libtomlplusplus-dev
   # Test peers and tools (tests/integration talks to programs nobody here wrote).
-  openssl python3 socat netcat-openbsd curl gnutls-bin procps
+  openssl python3 socat netcat-openbsd curl gnutls-bin procps nginx-light
   # Fuzzing (scripts/fuzz.sh): clang 14 and its libFuzzer runtime.
   clang-14 libclang-rt-14-dev
   # The admin listener's /metrics is checked with the Prometheus client's own text parser.
   python3-prometheus-client
   # The TLS defaults are judged by a scanner (tests/integration/ScannerTests.cpp).
   testssl.sh
+  # The proxy benchmark (bench/proxy.sh): the load generator; taskset is in util-linux.
+  wrk util-linux
 )
 
 missing=()
