@@ -259,26 +259,11 @@ TEST_CASE("a writer that ignores write() returning false is aborted at max_buffe
   constexpr std::size_t cap = 1 << 20;
   constexpr std::size_t step = 64 * 1024;
   p.listen_options.connection.max_buffered = cap;
-  const std::string chunk = test_support::pattern(step);
-  std::size_t peak = 0;
-  std::size_t writes = 0;
-  p.script_server = [&](Recorder& h) {
-    h.open = [&](reactor::Connection& c) {
-      // 256 MiB at most, far more than the socket buffers and the cap hold together.
-      for (; writes < 4096 && !c.is_closing(); ++writes) {
-        c.write(chunk);
-        peak = std::max(peak, c.stats().queued_bytes);
-      }
-    };
-    h.closed = [&](reactor::Connection&, const reactor::Error&) {
-      if (p.client->conn != nullptr) p.client->conn->resume_reading();  // to see the reset
-    };
-  };
-  p.script_client = [](Recorder& h) { h.open = [](reactor::Connection& c) { c.pause_reading(); }; };
+  test_support::IgnoredBackpressure writer(p, step);
   p.run();
   CHECK(p.server->error.code() == reactor::Errc::write_queue_full);
-  CHECK(writes < 4096);
-  CHECK_MESSAGE(peak <= cap + step, "peak queued " << peak);
+  CHECK(writer.writes < 4096);
+  CHECK_MESSAGE(writer.peak <= cap + step, "peak queued " << writer.peak);
   CHECK(p.client->error);  // the abort is a reset, not a clean end
   CHECK(p.close() == 0);
 }

@@ -166,27 +166,13 @@ TEST_CASE("a TLS writer that ignores write() returning false is aborted at max_b
   constexpr std::size_t cap = 1 << 20;
   constexpr std::size_t step = 64 * 1024;
   p.server_transport.max_buffered = cap;
-  const std::string chunk = test_support::pattern(step);
-  std::size_t peak = 0;
-  std::size_t writes = 0;
-  p.script_server = [&](Recorder& h) {
-    h.open = [&](reactor::Connection& c) {
-      // 256 MiB at most, far more than the socket buffers and the cap hold together.
-      for (; writes < 4096 && !c.is_closing(); ++writes) {
-        c.write(chunk);
-        peak = std::max(peak, c.stats().queued_bytes);
-      }
-    };
-    h.closed = [&](reactor::Connection&, const reactor::Error&) {
-      if (p.client->conn != nullptr) p.client->conn->resume_reading();  // to see the reset
-    };
-  };
-  p.script_client = [](Recorder& h) { h.open = [](reactor::Connection& c) { c.pause_reading(); }; };
+  test_support::IgnoredBackpressure writer(p, step);
   p.run();
   CHECK(p.server->error.code() == reactor::Errc::write_queue_full);
-  CHECK(writes < 4096);
+  CHECK(writer.writes < 4096);
   // Plaintext and ciphertext together: the cap, one write, and the records being encrypted.
-  CHECK_MESSAGE(peak <= cap + step + tls::Engine::max_record + 1024, "peak buffered " << peak);
+  CHECK_MESSAGE(writer.peak <= cap + step + tls::Engine::max_record + 1024,
+                "peak buffered " << writer.peak);
   CHECK(p.client->error);
   CHECK(p.close() == 0);
 }
