@@ -17,7 +17,6 @@ TcpListener::TcpListener(Loop& loop, HandlerFactory factory, ListenOptions optio
       options_(options),
       gate_(std::make_shared<detail::AcceptGate>()) {
   gate_->limit = options_.max_connections;
-  gate_->on_freed = [this] { slot_freed(); };
 }
 
 TcpListener::~TcpListener() {
@@ -37,6 +36,7 @@ Error TcpListener::listen(const Address& address) {
     return Error(uv_error(rc), context);
   }
   handle_.initialized();
+  gate_->on_freed = [this] { slot_freed(); };
   auto fail = [&](int rc) {
     handle_.close();
     return Error(uv_error(rc), context);
