@@ -20,6 +20,12 @@ struct WriteLimits {
   std::size_t low = 64 * 1024;
 };
 
+// The hard cap on a connection's queued bytes, for writers that ignore write() returning false:
+// a write made while more than this is queued aborts the connection (Errc::write_queue_full,
+// one log line) instead of letting memory grow without bound. The queue so never holds more
+// than the cap plus one write.
+constexpr std::size_t default_max_buffered = 16 * 1024 * 1024;
+
 struct ConnectionStats {
   std::uint64_t bytes_read = 0;
   std::uint64_t bytes_written = 0;    // accepted by the kernel
@@ -32,6 +38,7 @@ struct ConnectionOptions {
   WriteLimits limits{};
   std::chrono::milliseconds idle_timeout{0};      // 0: none. Any read or completed write resets it.
   std::chrono::milliseconds close_timeout{5000};  // bound on a graceful close (flush + linger).
+  std::size_t max_buffered = default_max_buffered;  // 0: no cap
 };
 
 // Thread-safety: none. A connection lives on one loop; call it only from that loop's thread.

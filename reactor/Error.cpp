@@ -28,6 +28,8 @@ class ReactorCategory final : public std::error_category {
         return "host name did not resolve";
       case Errc::handler_failed:
         return "the handler threw an exception";
+      case Errc::write_queue_full:
+        return "write queue over its limit (the peer does not read, the writer does not wait)";
     }
     return "unknown reactor error";
   }

@@ -21,6 +21,7 @@ enum class Errc {
   bad_address,
   resolve_failed,
   handler_failed,
+  write_queue_full,
 };
 
 const std::error_category& reactor_category() noexcept;

@@ -269,10 +269,24 @@ bool Stream::write(std::span<const std::byte> data) {
       return false;
     }
   }
+  // Past the cap already: this writer ignored write() returning false (one large write on a
+  // queue below the cap is fine: the queue then holds at most the cap plus that write).
+  if (options_.max_buffered != 0 && stats_.queued_bytes > options_.max_buffered) {
+    over_cap(data.size());
+    return false;
+  }
   enqueue(data);
   start_write();
   if (stats_.queued_bytes > options_.limits.high) above_high_ = true;
   return !above_high_;
+}
+
+void Stream::over_cap(std::size_t refused) {
+  const std::string why = std::to_string(stats_.queued_bytes) + " bytes queued, " +
+                          std::to_string(refused) + " more refused, cap " +
+                          std::to_string(options_.max_buffered);
+  log::warn("aborting " + peer_.to_string() + ": write queue full (" + why + ")");
+  close_handle(Error(Errc::write_queue_full, "write", why), true);
 }
 
 void Stream::enqueue(std::span<const std::byte> data) {
@@ -431,6 +445,7 @@ void Stream::finish() noexcept {
       log::error("handler on_close threw");
     }
   }
+  slot_.reset();  // may let the listener accept the next connection
 }
 
 // ---- deadlines and loop events -------------------------------------------------------------

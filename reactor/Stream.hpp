@@ -17,6 +17,7 @@
 #include "reactor/Handler.hpp"
 #include "reactor/LoopImpl.hpp"
 #include "reactor/TimerWheel.hpp"
+#include "reactor/detail/AcceptGate.hpp"
 #include "reactor/detail/HandleOwner.hpp"
 
 namespace reactor::detail {
@@ -34,6 +35,8 @@ class Stream final : public Connection,
   ~Stream();
 
   uv_tcp_t* tcp() noexcept { return &tcp_; }
+  // Server side: the listener's place this connection takes until it has closed.
+  void hold(std::unique_ptr<AcceptSlot> slot) noexcept { slot_ = std::move(slot); }
   // Server side, after uv_accept succeeded (status 0) or failed: open or fail the stream.
   void accepted(int status);
   // Client side: resolve (unless an IP literal), then try each address until one connects.
@@ -79,6 +82,8 @@ class Stream final : public Connection,
   void received(std::span<const std::byte> data);
   void peer_finished();
   void enqueue(std::span<const std::byte> data);
+  // A write past options_.max_buffered: the connection is aborted rather than grow the queue.
+  void over_cap(std::size_t refused);
   void start_write();
   void wrote(int status);
   void send_fin();
@@ -101,6 +106,7 @@ class Stream final : public Connection,
   std::shared_ptr<Stream> self_;
   ConnectionOptions options_;
   std::unique_ptr<ConnectAttempt> attempt_;  // only while connecting
+  std::unique_ptr<AcceptSlot> slot_;         // given back once on_close has run
   Address peer_;
   Error error_;
   ConnectionStats stats_;

@@ -12,10 +12,15 @@
 namespace reactor {
 
 TcpListener::TcpListener(Loop& loop, HandlerFactory factory, ListenOptions options)
-    : loop_(loop), factory_(std::move(factory)), options_(options) {}
+    : loop_(loop),
+      factory_(std::move(factory)),
+      options_(options),
+      gate_(std::make_shared<detail::AcceptGate>()) {
+  gate_->limit = options_.max_connections;
+}
 
 TcpListener::~TcpListener() {
-  handle_.close();
+  stop_accepting();
 }
 
 Error TcpListener::listen(const Address& address) {
@@ -31,6 +36,7 @@ Error TcpListener::listen(const Address& address) {
     return Error(uv_error(rc), context);
   }
   handle_.initialized();
+  gate_->on_freed = [this] { slot_freed(); };
   auto fail = [&](int rc) {
     handle_.close();
     return Error(uv_error(rc), context);
@@ -59,10 +65,17 @@ Address TcpListener::local_address() const {
 }
 
 void TcpListener::close() {
-  handle_.close();
+  stop_accepting();
 }
 
 void TcpListener::on_loop_closing() noexcept {
+  stop_accepting();
+}
+
+void TcpListener::stop_accepting() {
+  // Connections that close from now on must not reach back into a closed listener.
+  gate_->on_freed = nullptr;
+  waiting_ = false;
   handle_.close();
 }
 
@@ -78,6 +91,16 @@ void TcpListener::on_connection(uv_stream_t* server, int status) noexcept {
 }
 
 void TcpListener::accept_one() {
+  if (gate_->full()) {
+    // Not calling uv_accept leaves the ready connection with libuv, which then stops polling
+    // the listening socket: no busy loop, and the backlog keeps the rest waiting.
+    if (!waiting_)
+      log::warn("listener " + local_address().to_string() + " at its limit of " +
+                std::to_string(gate_->limit) + " connections: accepting paused");
+    waiting_ = true;
+    return;
+  }
+  waiting_ = false;
   std::unique_ptr<Handler> handler;
   try {
     if (factory_) handler = factory_();
@@ -85,10 +108,16 @@ void TcpListener::accept_one() {
     log::error(std::string("handler factory threw: ") + e.what());
   }
   auto stream = detail::Stream::create(loop_, std::move(handler), options_.connection);
+  stream->hold(std::make_unique<detail::AcceptSlot>(gate_));
   const int rc = uv_accept(reinterpret_cast<uv_stream_t*>(handle_.get()),
                            reinterpret_cast<uv_stream_t*>(stream->tcp()));
   ++accepted_;
   stream->accepted(rc);
+}
+
+void TcpListener::slot_freed() {
+  // uv_accept takes the connection libuv holds and restarts polling for the next ones.
+  if (waiting_ && handle_) accept_one();
 }
 
 }  // namespace reactor

@@ -1,10 +1,13 @@
 // Accepts TCP connections and hands each to a new Handler from a factory.
 #pragma once
 
+#include <memory>
+
 #include "reactor/Address.hpp"
 #include "reactor/Connection.hpp"
 #include "reactor/Error.hpp"
 #include "reactor/Handler.hpp"
+#include "reactor/detail/AcceptGate.hpp"
 #include "reactor/detail/HandleOwner.hpp"
 
 namespace reactor {
@@ -14,6 +17,10 @@ class Loop;
 struct ListenOptions {
   int backlog = 511;
   bool reuse_port = false;  // SO_REUSEPORT: several loops (threads) share one port
+  // At most this many accepted connections open at once (0: no limit). At the limit the
+  // listener stops accepting (the kernel's backlog holds the next clients, unserved) and
+  // accepts again when one of its connections has closed.
+  std::size_t max_connections = 10000;
   ConnectionOptions connection{};
 };
 
@@ -33,17 +40,25 @@ class TcpListener final : public detail::HandleOwner {
   void close();
   bool listening() const noexcept { return static_cast<bool>(handle_); }
   std::uint64_t accepted() const noexcept { return accepted_; }
+  // Accepted connections not yet closed.
+  std::size_t open_connections() const noexcept { return gate_->open; }
+  // At max_connections, with a client waiting to be accepted.
+  bool paused() const noexcept { return waiting_; }
 
  private:
   void on_loop_closing() noexcept override;
   static void on_connection(uv_stream_s* server, int status) noexcept;
   void accept_one();
+  void slot_freed();
+  void stop_accepting();
 
   Loop& loop_;
   HandlerFactory factory_;
   ListenOptions options_;
   detail::OwnedHandle<uv_tcp_s> handle_;
+  std::shared_ptr<detail::AcceptGate> gate_;
   std::uint64_t accepted_ = 0;
+  bool waiting_ = false;  // a connection is ready but the gate is full: libuv stopped polling
 };
 
 }  // namespace reactor

@@ -1,5 +1,7 @@
 #include "tls/Context.hpp"
 
+#include <type_traits>
+
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -597,6 +599,7 @@ std::shared_ptr<const Context> Context::make(bool server, const Config& config, 
   auto context = std::make_shared<Shared>();
   context->server_ = server;
   context->impl_ = std::make_unique<Impl>();
+  if constexpr (std::is_same_v<Config, ServerConfig>) context->peer_limits_ = config.peer_limits;
   if (!((*context->impl_).*build)(*context, config, code, message)) return nullptr;
   return context;
 }

@@ -33,6 +33,12 @@ struct CertificateFiles {
 
 enum class ClientAuth { none, request, require };
 
+// What a server tolerates of each client's post-handshake messages (see ServerConfig).
+struct PeerLimits {
+  unsigned renegotiations_per_minute = 3;
+  unsigned key_updates_per_minute = 10;
+};
+
 struct ServerConfig {
   // The first is the default; others are chosen by SNI against their subjectAltName DNS names
   // (exact, or a "*." wildcard covering one label) and, without SANs, the subject CN.
@@ -72,6 +78,10 @@ struct ServerConfig {
 
   // OpenSSL 3 refuses client-initiated renegotiation; this allows it (TLS 1.2 only).
   bool allow_client_renegotiation = false;
+  // Per connection and minute: renegotiations the client starts (TLS 1.2, allowed or refused)
+  // and KeyUpdates it sends (TLS 1.3). One more fails the connection
+  // (Errc::renegotiation_limit, Errc::key_update_limit). 0: no limit.
+  PeerLimits peer_limits{};
 
   // NSS key log (SSLKEYLOGFILE format), for debugging with Wireshark. Empty: off. Enabling it
   // logs a loud warning: whoever reads the file can decrypt the traffic.
@@ -141,6 +151,8 @@ class Context : public std::enable_shared_from_this<Context> {
   // Whether handshakes sign through a Signer: the Engine then runs them in async mode.
   bool uses_signer() const noexcept { return uses_signer_; }
   SSL_CTX* native() const noexcept { return ctx_.get(); }
+  // Server side: the ServerConfig's peer_limits (a client Context has none: all 0).
+  const PeerLimits& peer_limits() const noexcept { return peer_limits_; }
 
   // Client side: readies a new SSL for a connection to host:port: SNI (not for IP literals),
   // hostname or IP verification (when verifying), and a cached session to resume. `host` is a
@@ -171,6 +183,7 @@ class Context : public std::enable_shared_from_this<Context> {
 
   bool server_ = false;
   bool uses_signer_ = false;
+  PeerLimits peer_limits_{0, 0};
   SslCtxPtr ctx_;
   std::unique_ptr<Impl> impl_;
 };

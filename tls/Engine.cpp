@@ -130,6 +130,9 @@ Engine::Engine(std::shared_ptr<const Context> context, const EngineOptions& opti
   if (in_ == nullptr || out_ == nullptr) throw std::runtime_error("BIO_new: out of memory");
   SSL_set_bio(ssl_.get(), in_, out_);  // the SSL owns both from here
   SSL_set_ex_data(ssl_.get(), engine_index(), this);
+  const PeerLimits& limits = context_->peer_limits();
+  if (limits.renegotiations_per_minute != 0 || limits.key_updates_per_minute != 0)
+    SSL_set_msg_callback(ssl_.get(), &Engine::on_message);
   if (server_) {
     SSL_set_accept_state(ssl_.get());
     // A Signer answers later: its operation runs inside an async job that pauses, and the
@@ -174,7 +177,36 @@ int Engine::run(Op op, Call&& call) {
   auto& counts = results_[static_cast<std::size_t>(op)];
   if (ssl_error >= 0 && static_cast<std::size_t>(ssl_error) < counts.size())
     ++counts[static_cast<std::size_t>(ssl_error)];
+  // The peer went over a PeerLimits rate inside this call: whatever the call achieved, the
+  // connection ends here (fail() names the limit).
+  if (over_limit_ != Errc{} && !closed_) return SSL_ERROR_SSL;
   return ssl_error;
+}
+
+bool Engine::RateWindow::over(unsigned limit, std::chrono::steady_clock::time_point now) {
+  ++total;
+  if (count == 0 || now - start >= std::chrono::minutes(1)) {
+    start = now;
+    count = 0;
+  }
+  return ++count > limit && limit != 0;
+}
+
+void Engine::on_message(int write_p, int, int content_type, const void* buf, std::size_t len,
+                        SSL* ssl, void*) {
+  Engine* self = of(ssl);
+  if (self == nullptr || write_p != 0 || content_type != SSL3_RT_HANDSHAKE || len == 0) return;
+  const auto type = *static_cast<const unsigned char*>(buf);
+  const PeerLimits& limits = self->context_->peer_limits();
+  const auto now = std::chrono::steady_clock::now();
+  // A ClientHello after the handshake is a renegotiation (TLS 1.2; TLS 1.3 has none).
+  if (type == SSL3_MT_CLIENT_HELLO && self->handshake_done_) {
+    if (self->renegotiations_.over(limits.renegotiations_per_minute, now))
+      self->over_limit_ = Errc::renegotiation_limit;
+  } else if (type == SSL3_MT_KEY_UPDATE) {
+    if (self->key_updates_.over(limits.key_updates_per_minute, now))
+      self->over_limit_ = Errc::key_update_limit;
+  }
 }
 
 Want Engine::settle(Op op, int ssl_error) {
@@ -209,7 +241,15 @@ void Engine::fail(Op op, int ssl_error) {
   error_.verify_result = SSL_get_verify_result(ssl_.get());
   const bool eof_reason = !error_.queue.empty() && ERR_GET_REASON(error_.queue.back().code) ==
                                                        SSL_R_UNEXPECTED_EOF_WHILE_READING;
-  if (row_for(ssl_error).step == Step::impossible) {
+  if (over_limit_ != Errc{}) {
+    const bool renegotiations = over_limit_ == Errc::renegotiation_limit;
+    const PeerLimits& limits = context_->peer_limits();
+    error_.code = over_limit_;
+    error_.detail = "more than " +
+                    std::to_string(renegotiations ? limits.renegotiations_per_minute
+                                                  : limits.key_updates_per_minute) +
+                    (renegotiations ? " renegotiations" : " KeyUpdates") + " in a minute";
+  } else if (row_for(ssl_error).step == Step::impossible) {
     error_.code = Errc::internal;
     error_.detail = std::string(ssl_error_name(ssl_error)) + " cannot happen over memory BIOs";
   } else if (eof_fed_ && (ssl_error == SSL_ERROR_SYSCALL || eof_reason)) {
@@ -323,7 +363,7 @@ Want Engine::advance(Sink& sink, std::span<std::byte> scratch, std::size_t write
     if (!handshake_done_) return want;
   }
   if (kick_handshake_ && kick() != Want::nothing) return closed_ ? Want::closed : parked_;
-  const Want reading = peer_closed_ ? Want::nothing : read(sink, scratch);
+  const Want reading = peer_closed_ || !sink.accepting() ? Want::nothing : read(sink, scratch);
   if (closed_ || parked_ != Want::nothing) return closed_ ? Want::closed : parked_;
   // A peer's KeyUpdate that asks for ours: OpenSSL 3 only notes it and sends ours with the
   // next SSL_write, which may be long in coming; answer now (RFC 8446 allows either). Not while

@@ -77,6 +77,9 @@ struct TlsInfo {
 class Sink {
  public:
   virtual bool plaintext(std::span<const std::byte> data) = 0;
+  // False: advance() reads nothing this time (records stay buffered), e.g. while the driver
+  // lets other connections have their turn.
+  virtual bool accepting() const { return true; }
 
  protected:
   ~Sink() = default;
@@ -178,6 +181,9 @@ class Engine {
   std::uint64_t partial_writes() const noexcept { return partial_writes_; }
   // The fds to poll while parked on Want::async (SSL_get_all_async_fds).
   std::vector<int> async_fds() const;
+  // Renegotiations the peer started and KeyUpdates it sent, over the connection's life.
+  std::uint64_t peer_renegotiations() const noexcept { return renegotiations_.total; }
+  std::uint64_t peer_key_updates() const noexcept { return key_updates_.total; }
 
  private:
   template <typename Call>
@@ -189,6 +195,18 @@ class Engine {
   Want shutdown();
   Want kick();
   void fail(Op op, int ssl_error);
+  // Counts the peer's post-handshake messages against the Context's PeerLimits.
+  static void on_message(int write_p, int version, int content_type, const void* buf,
+                         std::size_t len, SSL* ssl, void* arg);
+
+  // Events in the current one-minute window (a fixed window opened by its first event).
+  struct RateWindow {
+    std::chrono::steady_clock::time_point start{};
+    unsigned count = 0;
+    std::uint64_t total = 0;
+    // Counts one event now; true when it is over `limit` for its window.
+    bool over(unsigned limit, std::chrono::steady_clock::time_point now);
+  };
   void fill_info();
 
   std::shared_ptr<const Context> context_;
@@ -206,6 +224,10 @@ class Engine {
   TlsError error_;
   TlsInfo info_;
   std::array<std::array<std::uint64_t, 16>, 4> results_{};  // [Op][SSL_ERROR_*]
+  RateWindow renegotiations_;
+  RateWindow key_updates_;
+  // Set inside on_message when a PeerLimits rate is exceeded: the SSL call then fails.
+  Errc over_limit_{};
   std::uint64_t partial_writes_ = 0;
   std::uint64_t async_calls_ = 0;
   unsigned events_ = 0;

@@ -28,6 +28,10 @@ class TlsCategory final : public std::error_category {
         return "no certificate for the requested server name";
       case Errc::internal:
         return "internal TLS error";
+      case Errc::renegotiation_limit:
+        return "too many renegotiations from the peer";
+      case Errc::key_update_limit:
+        return "too many KeyUpdates from the peer";
     }
     return "unknown TLS error";
   }

@@ -9,14 +9,16 @@
 namespace tls {
 
 enum class Errc {
-  config = 1,         // a Context could not be built (bad file, key does not match, ...)
-  handshake_failed,   // the handshake failed (protocol, no shared cipher, alert received, ...)
-  verify_failed,      // the peer's certificate did not verify (detail says why)
-  protocol_error,     // a TLS protocol failure after the handshake
-  stream_truncated,   // the transport ended without close_notify
-  handshake_timeout,  // the handshake did not finish in time
-  unrecognized_name,  // strict SNI: no certificate for the requested name
-  internal,           // an SSL_get_error result that cannot happen over memory BIOs
+  config = 1,           // a Context could not be built (bad file, key does not match, ...)
+  handshake_failed,     // the handshake failed (protocol, no shared cipher, alert received, ...)
+  verify_failed,        // the peer's certificate did not verify (detail says why)
+  protocol_error,       // a TLS protocol failure after the handshake
+  stream_truncated,     // the transport ended without close_notify
+  handshake_timeout,    // the handshake did not finish in time
+  unrecognized_name,    // strict SNI: no certificate for the requested name
+  internal,             // an SSL_get_error result that cannot happen over memory BIOs
+  renegotiation_limit,  // the peer started more renegotiations per minute than allowed
+  key_update_limit,     // the peer sent more KeyUpdates per minute than allowed
 };
 
 const std::error_category& tls_category() noexcept;

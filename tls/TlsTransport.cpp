@@ -187,6 +187,7 @@ void TlsTransport::on_peer_closed(reactor::Connection& tcp) {
   // TCP FIN. With the peer's close_notify already seen this is the orderly end of its side;
   // otherwise the engine reports the truncation when it reads past what it has.
   engine_->feed_eof();
+  yielded_ = false;  // what is left must be read now, before the end is decided
   drive();
   if (tcp_ != nullptr && !tcp.is_closing() && (closing_ || !engine_->is_peer_closed())) tcp.close();
 }
@@ -285,10 +286,13 @@ void TlsTransport::step() {
   if ((events & Engine::failed) != 0 && tcp_ != nullptr) {
     const TlsError& e = engine_->error();
     // After our own close_notify a peer that just hangs up has lost us nothing.
-    if (closing_ && e.code == Errc::stream_truncated)
+    if (closing_ && e.code == Errc::stream_truncated) {
       tcp_->close();
-    else
+    } else {
+      if (e.code == Errc::renegotiation_limit || e.code == Errc::key_update_limit)
+        reactor::log::warn("closing " + tcp_->peer_address().to_string() + ": " + e.message());
       fail_with(to_reactor(e));
+    }
     return;
   }
   if (tcp_ == nullptr) return;
@@ -330,7 +334,7 @@ void TlsTransport::update_reading() {
   // parked engine makes no SSL call, so what arrives meanwhile is only buffered, up to a cap.
   const bool parked_full =
       engine_->parked() != Want::nothing && engine_->buffered_input() > parked_input_cap;
-  if ((app_paused_ && engine_->is_handshake_done()) || parked_full)
+  if (((app_paused_ || yielded_) && engine_->is_handshake_done()) || parked_full)
     tcp_->pause_reading();
   else
     tcp_->resume_reading();
@@ -405,8 +409,45 @@ bool TlsTransport::plaintext(std::span<const std::byte> data) {
   if (!app_open_) open_app();  // data in the same flight as the handshake's last message
   if (closing_ || tcp_ == nullptr) return true;  // after close(), received data is dropped
   plaintext_read_ += data.size();
+  delivered_since_yield_ += data.size();
   app_->on_data(*this, data);
+  if (options_.max_plaintext_per_turn != 0 &&
+      delivered_since_yield_ >= options_.max_plaintext_per_turn && !closing_) {
+    yield_turn();
+    return false;
+  }
   return !app_paused_ && !closing_;
+}
+
+// One fast peer must not keep the loop to itself: the rest of its records wait (in the engine,
+// and in the kernel while reading is off) until the loop has been round once.
+void TlsTransport::yield_turn() {
+  if (yielded_ || loop_ == nullptr) return;
+  yielded_ = true;
+  loop_->post([alive = std::weak_ptr<TlsTransport*>(alive_)] {
+    if (const auto transport = alive.lock()) (*transport)->end_yield();
+  });
+}
+
+void TlsTransport::end_yield() {
+  yielded_ = false;
+  delivered_since_yield_ = 0;
+  if (tcp_ == nullptr) return;
+  if (engine_->has_buffered_input() && !app_paused_)
+    drive();
+  else
+    update_reading();
+}
+
+void TlsTransport::over_cap(std::size_t refused) {
+  const std::string why = std::to_string(buffered()) + " bytes buffered, " +
+                          std::to_string(refused) + " more refused, cap " +
+                          std::to_string(options_.max_buffered);
+  reactor::log::warn("aborting " + tcp_->peer_address().to_string() + ": write queue full (" + why +
+                     ")");
+  if (!error_) error_ = reactor::Error(reactor::Errc::write_queue_full, "write", why);
+  closing_ = true;
+  tcp_->abort();
 }
 
 std::size_t TlsTransport::buffered() const {
@@ -417,6 +458,12 @@ std::size_t TlsTransport::buffered() const {
 
 bool TlsTransport::write(std::span<const std::byte> data) {
   if (tcp_ == nullptr || closing_ || fin_after_notify_ || engine_->is_closed()) return false;
+  // Past the cap already: the application ignored write() returning false (as in the TCP
+  // layer, one large write below the cap is taken whole).
+  if (options_.max_buffered != 0 && !data.empty() && buffered() > options_.max_buffered) {
+    over_cap(data.size());
+    return false;
+  }
   engine_->write(data);
   plaintext_written_ += data.size();
   peak_buffered_ = std::max(peak_buffered_, buffered());
@@ -460,8 +507,9 @@ void TlsTransport::pause_reading() {
 
 void TlsTransport::resume_reading() {
   app_paused_ = false;
-  // Records already inside the engine are delivered now; new ones as the socket brings them.
-  if (engine_->has_buffered_input())
+  // Records already inside the engine are delivered now (or after a yield, on the next turn);
+  // new ones as the socket brings them.
+  if (engine_->has_buffered_input() && !yielded_)
     app_drive();
   else
     update_reading();

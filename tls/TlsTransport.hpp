@@ -25,6 +25,12 @@ struct TransportOptions {
   std::chrono::milliseconds handshake_timeout{10000};
   // After our close_notify: how long to wait for the peer's before closing anyway.
   std::chrono::milliseconds bye_timeout{3000};
+  // Hard cap on the plaintext and ciphertext held for the application's writes; a write made
+  // while more is held aborts the connection (reactor::Errc::write_queue_full). 0: no cap.
+  std::size_t max_buffered = reactor::default_max_buffered;
+  // After handing the application this much plaintext, the connection lets the loop go round
+  // once (serving the others) before it delivers more. 0: no yielding.
+  std::size_t max_plaintext_per_turn = 256 * 1024;
 };
 
 // Thread-safety: as reactor::Connection (one loop). Owned by the TCP connection it decorates.
@@ -67,6 +73,7 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
 
   // Sink: plaintext from the engine to the application.
   bool plaintext(std::span<const std::byte> data) override;
+  bool accepting() const override { return !yielded_; }
 
   void drive();
   void app_drive();  // drive() on behalf of an application call
@@ -77,6 +84,9 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   void wait_for_bye();
   void fail_with(const reactor::Error& error);
   void update_reading();
+  void over_cap(std::size_t refused);
+  void yield_turn();
+  void end_yield();
   std::size_t buffered() const;
   void park(Want want);
   void watch_async_fds();
@@ -104,8 +114,10 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   std::uint64_t plaintext_read_ = 0;
   std::uint64_t plaintext_written_ = 0;
   std::size_t peak_buffered_ = 0;  // most plaintext + ciphertext held at once, right after a write
+  std::size_t delivered_since_yield_ = 0;  // plaintext handed over since the last yield_turn()
   bool app_open_ = false;
   bool app_paused_ = false;
+  bool yielded_ = false;  // waiting for the next loop turn to deliver more plaintext
   bool above_high_ = false;
   bool closing_ = false;           // the application called close(), or an error ended the session
   bool fin_after_notify_ = false;  // the application called shutdown()

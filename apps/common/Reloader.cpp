@@ -1,5 +1,6 @@
 #include "apps/common/Reloader.hpp"
 
+#include <cstdint>
 #include <utility>
 
 #include "apps/common/ConfigFile.hpp"
@@ -80,7 +81,11 @@ std::optional<Generation> Reloader::build(const Args& args, std::string& error) 
   }
   auto context = server_context_from(args, std::move(*certificates), alpn_, why);
   if (!context) return fail(located(args, std::move(why)));
-  return finish(Generation{context, tls::server_factory(context, std::move(factory))});
+  // --max-buffered also sizes the TCP layer's cap, which only a restart changes.
+  const auto max_buffered = started_.count("max-buffered", 0, UINT32_MAX);
+  const auto transport = max_buffered ? transport_options_from(args, *max_buffered) : std::nullopt;
+  if (!transport) return fail({});
+  return finish(Generation{context, tls::server_factory(context, std::move(factory), *transport)});
 }
 
 void Reloader::reload(reactor::Server& server) {

@@ -1,5 +1,6 @@
 #include "apps/common/ServerApp.hpp"
 
+#include <cstdint>
 #include <iostream>
 
 #include "apps/common/Reloader.hpp"
@@ -20,6 +21,14 @@ std::vector<Args::Option> server_options(const std::string& default_listen,
       {"idle-timeout", "SECONDS", "close connections idle this long; 0 = never", "60", false, true},
       {"drain-timeout", "SECONDS", "on SIGTERM/SIGINT, wait this long for connections to finish",
        "10", false, true},
+      {"max-connections", "N",
+       "per thread: at most N connections open at once; more wait in the listen backlog\n"
+       "until one closes; 0 = no limit",
+       "10000", false, true},
+      {"max-buffered", "BYTES",
+       "abort a connection whose handler queues more unsent bytes than this (it ignored\n"
+       "backpressure); 0 = no limit",
+       "16777216", false, true},
       {"config", "FILE",
        "read options from a TOML file (keys are the long option names); the command line\n"
        "overrides it, SIGHUP re-reads it",
@@ -48,7 +57,10 @@ int serve(const Args& parsed, const std::string& program, FactoryBuilder build,
   const auto drain = args.seconds("drain-timeout");
   const bool use_tls = serves_tls(args);
   const auto jobs = use_tls ? args.count("async-jobs", 0, 1'000'000) : std::optional<unsigned>(0);
-  if (!listen || !threads || !idle || !drain || !jobs) return fail(args.last_error(), 2);
+  const auto max_connections = args.count("max-connections", 0, 10'000'000);
+  const auto max_buffered = args.count("max-buffered", 0, UINT32_MAX);
+  if (!listen || !threads || !idle || !drain || !jobs || !max_connections || !max_buffered)
+    return fail(args.last_error(), 2);
 
   reactor::Error error;
   reactor::ServerOptions options;
@@ -56,6 +68,8 @@ int serve(const Args& parsed, const std::string& program, FactoryBuilder build,
   if (error) return fail(error.message(), 1);
   options.threads = *threads;
   options.listener.connection.idle_timeout = *idle;
+  options.listener.connection.max_buffered = *max_buffered;
+  options.listener.max_connections = *max_connections;
   options.drain_timeout = *drain;
   if (*jobs > 0) {
     options.on_loop_start = [n = *jobs] {

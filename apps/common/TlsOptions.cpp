@@ -1,5 +1,6 @@
 #include "apps/common/TlsOptions.hpp"
 
+#include <cstdint>
 #include <iostream>
 
 #include "reactor/Log.hpp"
@@ -27,6 +28,20 @@ std::vector<Args::Option> tls_server_options(TlsDefault tls) {
        ""},
       {"allow-renegotiation", "",
        "allow client-initiated renegotiation (TLS 1.2; refused by default)", ""},
+      {"max-renegotiations-per-minute", "N",
+       "close a connection whose client starts more renegotiations a minute (allowed or\n"
+       "refused); 0 = no limit",
+       "3"},
+      {"max-key-updates-per-minute", "N",
+       "close a connection whose client sends more TLS 1.3 KeyUpdates a minute; 0 = no limit",
+       "10"},
+      {"handshake-timeout", "SECONDS", "close connections whose handshake takes longer", "10"},
+      {"bye-timeout", "SECONDS",
+       "after our close_notify, wait this long for the peer's before closing", "3"},
+      {"max-plaintext-per-turn", "BYTES",
+       "hand a connection's handler at most this much plaintext before serving the loop's\n"
+       "other connections; 0 = no limit",
+       "262144"},
       {"keylog", "FILE", "log TLS secrets to FILE (SSLKEYLOGFILE format): debugging only", ""},
       {"offload-private-key", "",
        "sign handshakes on worker threads, not on the loop (SSL_ERROR_WANT_ASYNC)", ""},
@@ -74,6 +89,25 @@ std::optional<tls::CertificateFiles> development_certificate(const std::string& 
   return files.leaf;
 }
 
+std::optional<tls::TransportOptions> transport_options_from(const Args& args,
+                                                            std::size_t max_buffered) {
+  const auto handshake = args.seconds("handshake-timeout");
+  const auto bye = args.seconds("bye-timeout");
+  const auto per_turn = args.count("max-plaintext-per-turn", 0, UINT32_MAX);
+  if (!handshake || !bye || !per_turn) return std::nullopt;
+  if (handshake->count() == 0) {
+    args.complain("handshake-timeout",
+                  "must be more than 0 (an unbounded handshake is an open door)");
+    return std::nullopt;
+  }
+  tls::TransportOptions options;
+  options.handshake_timeout = *handshake;
+  options.bye_timeout = *bye;
+  options.max_buffered = max_buffered;
+  options.max_plaintext_per_turn = *per_turn;
+  return options;
+}
+
 std::shared_ptr<const tls::Context> server_context_from(
     const Args& args, std::vector<tls::CertificateFiles> certificates,
     std::vector<std::string> alpn, std::string& error) {
@@ -86,6 +120,13 @@ std::shared_ptr<const tls::Context> server_context_from(
   }
   config.ticket_key_files = ticket_key_files(args);
   config.allow_client_renegotiation = args.flag("allow-renegotiation");
+  const auto renegotiations = args.count("max-renegotiations-per-minute", 0, 1'000'000);
+  const auto key_updates = args.count("max-key-updates-per-minute", 0, 1'000'000);
+  if (!renegotiations || !key_updates) {
+    error = args.last_error();
+    return nullptr;
+  }
+  config.peer_limits = {*renegotiations, *key_updates};
   config.keylog_file = args.get("keylog");
   config.offload_private_key = args.flag("offload-private-key");
   std::error_code code;

@@ -10,6 +10,7 @@
 
 #include "apps/common/Args.hpp"
 #include "tls/Context.hpp"
+#include "tls/TlsTransport.hpp"
 
 namespace apps {
 
@@ -35,6 +36,11 @@ std::optional<std::vector<tls::CertificateFiles>> certificate_pairs(const Args& 
 // ::1) into `dir` and logs where the CA is, so clients can verify against it.
 std::optional<tls::CertificateFiles> development_certificate(const std::string& dir,
                                                              std::string& error);
+
+// The per-connection TLS limits (--handshake-timeout, --bye-timeout, --max-plaintext-per-turn)
+// and the write cap `max_buffered`; nullopt after a complaint about a bad value.
+std::optional<tls::TransportOptions> transport_options_from(const Args& args,
+                                                            std::size_t max_buffered);
 
 // Builds the server Context from the parsed options and `certificates` (not empty). On failure
 // returns nullptr and sets `error` to a sentence naming the file and the reason.

@@ -198,6 +198,58 @@ TEST_CASE("TLS 1.3 KeyUpdates mid-session keep the echo exact and a requested on
   server.stop();
 }
 
+TEST_CASE(
+    "with --allow-renegotiation the 4th client renegotiation within a minute ends the session") {
+  TestDir dir;
+  TlsEchoServer server(dir.path("server"), {"--allow-renegotiation"});
+  const std::string server_finished = R"(^<<< TLS 1\.2, Handshake \[length [0-9a-f]+\], Finished$)";
+  std::vector<std::string> steps{"send:before", "out:" + server_finished, "line:before"};
+  for (int i = 1; i <= 3; ++i) {
+    const std::string line = "after R " + std::to_string(i);
+    steps.insert(steps.end(), {"send:R", "err:^RENEGOTIATING$", "out:" + server_finished,
+                               "send:" + line, "line:" + line});
+  }
+  // The default --max-renegotiations-per-minute is 3: the server cuts the 4th off.
+  steps.insert(steps.end(), {"send:R", "err:^RENEGOTIATING$", "exit:any"});
+  const Interaction r = interact(steps, s_client(server, server.ca_file(), "-tls1_2", {"-msg"}));
+  CHECK_MESSAGE(r.ok, r.transcript());
+  // The first handshake and three renegotiations finished; the fourth did not.
+  CHECK_MESSAGE(
+      count(r.out, std::regex(R"(<<< TLS 1\.2, Handshake \[length [0-9a-f]+\], Finished)")) == 4,
+      r.transcript());
+  check_echoes_a_line(server, server.ca_file(), "-tls1_2");
+  server.stop();
+  CHECK_MESSAGE(
+      has(server.process().transcript(),
+          "too many renegotiations from the peer: more than 3 renegotiations in a minute"),
+      server.process().transcript());
+}
+
+TEST_CASE("TLS 1.3 KeyUpdates requested in a loop: the 11th within a minute ends the session") {
+  TestDir dir;
+  TlsEchoServer server(dir.path("server"));
+  const std::string server_key_update =
+      R"(^<<< TLS 1\.3, Handshake \[length 0005\], KeyUpdate\n +18 00 00 01 00$)";
+  std::vector<std::string> steps;
+  for (int i = 1; i <= 10; ++i) {
+    const std::string line = "after K " + std::to_string(i);
+    steps.insert(steps.end(), {"send:K", "err:^KEYUPDATE$", "out:" + server_key_update,
+                               "send:" + line, "line:" + line});
+  }
+  // The default --max-key-updates-per-minute is 10.
+  steps.insert(steps.end(), {"send:K", "err:^KEYUPDATE$", "exit:any"});
+  const Interaction r = interact(steps, s_client(server, server.ca_file(), "-tls1_3", {"-msg"}));
+  CHECK_MESSAGE(r.ok, r.transcript());
+  CHECK_MESSAGE(
+      count(r.out, std::regex(R"(<<< TLS 1\.3, Handshake \[length 0005\], KeyUpdate)")) == 10,
+      r.transcript());
+  check_echoes_a_line(server, server.ca_file(), "-tls1_3");
+  server.stop();
+  CHECK_MESSAGE(has(server.process().transcript(),
+                    "too many KeyUpdates from the peer: more than 10 KeyUpdates in a minute"),
+                server.process().transcript());
+}
+
 // ---- example-https-get against openssl s_server -------------------------------------------
 
 namespace {

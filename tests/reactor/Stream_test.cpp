@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
+
+#include <optional>
+
 #include "reactor/Timer.hpp"
 #include "tests/support/Pair.hpp"
 
@@ -248,4 +252,85 @@ TEST_CASE("writing to a peer that reset the connection is an error, not a SIGPIP
                 p.client->error.message());
   CHECK(p.client->error.message().rfind("write: ", 0) == 0);
   CHECK(p.close() == 0);
+}
+
+TEST_CASE("a writer that ignores write() returning false is aborted at max_buffered") {
+  Pair p;
+  constexpr std::size_t cap = 1 << 20;
+  constexpr std::size_t step = 64 * 1024;
+  p.listen_options.connection.max_buffered = cap;
+  test_support::IgnoredBackpressure writer(p, step);
+  p.run();
+  CHECK(p.server->error.code() == reactor::Errc::write_queue_full);
+  CHECK(writer.writes < 4096);
+  CHECK_MESSAGE(writer.peak <= cap + step, "peak queued " << writer.peak);
+  CHECK(p.client->error);  // the abort is a reset, not a clean end
+  CHECK(p.close() == 0);
+}
+
+TEST_CASE("at max_connections the listener stops accepting, without spinning, and resumes") {
+  reactor::Loop loop;
+  std::optional<test_support::Watchdog> dog(std::in_place, loop, 20s);
+  reactor::ListenOptions options;
+  options.max_connections = 2;
+  std::vector<reactor::Connection*> served;
+  auto factory = [&] {
+    auto h = std::make_unique<Recorder>(std::make_shared<test_support::Record>());
+    h->open = [&](reactor::Connection& c) { served.push_back(&c); };
+    return h;
+  };
+  reactor::TcpListener listener(loop, factory, options);
+  REQUIRE_FALSE(listener.listen(*reactor::Address::from_ip("127.0.0.1", 0)));
+  const reactor::HostPort target{"127.0.0.1", listener.local_address().port()};
+  std::vector<std::shared_ptr<test_support::Record>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(std::make_shared<test_support::Record>());
+    reactor::TcpConnector(loop).connect(target, std::make_unique<Recorder>(clients.back()));
+  }
+  // Every client connects (the kernel's backlog takes them) but only two are served. The loop
+  // then has nothing to do for a second: a listener spinning on the waiting clients would burn
+  // that second on the CPU.
+  std::size_t served_while_full = 0;
+  bool paused_while_full = false;
+  double cpu_share = 1;
+  const auto cpu_now = [] {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    const auto micros = (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1'000'000L +
+                        usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
+    return static_cast<double>(micros) / 1e6;
+  };
+  reactor::Timer settle(loop);
+  reactor::Timer check(loop);
+  double cpu_start = 0;
+  auto wall_start = std::chrono::steady_clock::now();
+  settle.start(200ms, 0ms, [&] {
+    cpu_start = cpu_now();
+    wall_start = std::chrono::steady_clock::now();
+  });
+  check.start(1200ms, 0ms, [&] {
+    const std::chrono::duration<double> wall = std::chrono::steady_clock::now() - wall_start;
+    cpu_share = (cpu_now() - cpu_start) / wall.count();
+    served_while_full = served.size();
+    paused_while_full = listener.paused();
+    served.front()->close();  // frees a place: the third client is served
+  });
+  reactor::Timer done(loop);
+  done.start(20ms, 20ms, [&] {
+    if (served.size() == 3) loop.stop();
+  });
+  loop.run();
+  CHECK(served_while_full == 2);
+  CHECK(paused_while_full);
+  CHECK_MESSAGE(cpu_share < 0.3, "CPU while the listener was full: " << cpu_share * 100 << "%");
+  CHECK(served.size() == 3);
+  CHECK(listener.accepted() == 3);
+  CHECK(listener.paused());  // the fourth still waits
+  done.stop();
+  dog.reset();
+  listener.close();  // the waiting client is closed with the listener
+  for (auto& c : clients)
+    if (c->conn != nullptr) c->conn->abort();
+  loop.run();
+  CHECK(loop.close() == 0);
 }

@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -67,6 +68,32 @@ struct Pair {
       if (server->closed && client->closed) loop.stop();
     };
     return h;
+  }
+};
+
+// Scripts `p` for the write-cap tests: the server writes `step`-byte chunks without heeding
+// write() returning false (at most 4096 of them) while the client does not read; `peak` is
+// the most the server's connection ever had queued, `writes` how many it made.
+struct IgnoredBackpressure {
+  std::size_t peak = 0;
+  std::size_t writes = 0;
+  std::string chunk;
+
+  IgnoredBackpressure(Pair& p, std::size_t step) : chunk(pattern(step)) {
+    p.script_server = [this, &p](Recorder& h) {
+      h.open = [this](reactor::Connection& c) {
+        for (; writes < 4096 && !c.is_closing(); ++writes) {
+          c.write(chunk);
+          peak = std::max(peak, c.stats().queued_bytes);
+        }
+      };
+      h.closed = [&p](reactor::Connection&, const reactor::Error&) {
+        if (p.client->conn != nullptr) p.client->conn->resume_reading();  // to see the reset
+      };
+    };
+    p.script_client = [](Recorder& h) {
+      h.open = [](reactor::Connection& c) { c.pause_reading(); };
+    };
   }
 };
 

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <optional>
+
 #include "reactor/Timer.hpp"
 #include "tests/support/Pair.hpp"
 #include "tests/support/TestPki.hpp"
@@ -155,5 +157,143 @@ TEST_CASE("TLS backpressure: a paused reader holds the writer near the high-wate
   CHECK(p.client->data == payload);
   // One 1 MiB write on top of the mark, plus records in flight: never the whole 32 MiB.
   CHECK(peak_buffered < reactor::WriteLimits{}.high + (1 << 20) + 64 * 1024);
+  CHECK(p.close() == 0);
+}
+
+TEST_CASE("a TLS writer that ignores write() returning false is aborted at max_buffered") {
+  test_support::TestPki pki;
+  TlsPair p(pki);
+  constexpr std::size_t cap = 1 << 20;
+  constexpr std::size_t step = 64 * 1024;
+  p.server_transport.max_buffered = cap;
+  test_support::IgnoredBackpressure writer(p, step);
+  p.run();
+  CHECK(p.server->error.code() == reactor::Errc::write_queue_full);
+  CHECK(writer.writes < 4096);
+  // Plaintext and ciphertext together: the cap, one write, and the records being encrypted.
+  CHECK_MESSAGE(writer.peak <= cap + step + tls::Engine::max_record + 1024,
+                "peak buffered " << writer.peak);
+  CHECK(p.client->error);
+  CHECK(p.close() == 0);
+}
+
+TEST_CASE("a flooding TLS peer yields the loop after max_plaintext_per_turn, others are served") {
+  test_support::TestPki pki;
+  TlsPair tls_contexts(pki);
+  reactor::Loop loop;
+  std::optional<test_support::Watchdog> dog(std::in_place, loop, 60s);
+  constexpr std::size_t per_turn = 64 * 1024;
+  // The loop's turns, counted by a task that posts itself again each time it runs.
+  std::uint64_t turn = 0;
+  bool counting = true;
+  std::function<void()> tick = [&] {
+    ++turn;
+    if (counting) loop.post(tick);
+  };
+  loop.post(tick);
+  // The server echoes; per connection it notes the most plaintext it was handed in one turn.
+  std::size_t most_in_a_turn = 0;
+  auto server_factory = [&] {
+    auto h = std::make_unique<Recorder>(std::make_shared<test_support::Record>());
+    echo(*h);
+    auto echo_data = h->data;
+    h->data = [&, echo_data, last = std::uint64_t{0}, got = std::size_t{0}](
+                  reactor::Connection& c, std::span<const std::byte> d) mutable {
+      if (turn != last) {
+        last = turn;
+        got = 0;
+      }
+      got += d.size();
+      most_in_a_turn = std::max(most_in_a_turn, got);
+      echo_data(c, d);
+    };
+    return h;
+  };
+  tls::TransportOptions transport;
+  transport.max_plaintext_per_turn = per_turn;
+  reactor::TcpListener listener(
+      loop, tls::server_factory(tls_contexts.server_tls, server_factory, transport));
+  REQUIRE_FALSE(listener.listen(*reactor::Address::from_ip("127.0.0.1", 0)));
+  const reactor::HostPort target{"localhost", listener.local_address().port()};
+
+  // The flood: 32 MiB as fast as the server takes it, its echo read back.
+  const std::string payload = test_support::pattern(32 << 20);
+  std::size_t sent = 0;
+  auto flood = std::make_shared<test_support::Record>();
+  auto pinger = std::make_shared<test_support::Record>();
+  int round_trips = 0;
+  bool pinger_started = false;
+  std::size_t flood_back_at_last_trip = 0;
+  const auto maybe_stop = [&] {
+    if (flood->closed && pinger->closed) {
+      counting = false;
+      loop.stop();
+    }
+  };
+  auto flood_client = std::make_unique<Recorder>(flood);
+  std::function<void(reactor::Connection&)> pump = [&](reactor::Connection& c) {
+    while (sent < payload.size()) {
+      const auto n = std::min<std::size_t>(256 * 1024, payload.size() - sent);
+      const bool more = c.write(std::string_view(payload).substr(sent, n));
+      sent += n;
+      if (!more) return;
+    }
+  };
+  flood_client->open = pump;
+  flood_client->drain = pump;
+  flood_client->data = [&](reactor::Connection& c, std::span<const std::byte>) {
+    if (!pinger_started && flood->data.size() > (1 << 20)) {
+      // A second connection on the same loop, doing echo round trips while the flood goes on.
+      pinger_started = true;
+      auto ping = std::make_unique<Recorder>(pinger);
+      ping->open = [](reactor::Connection& pc) { pc.write("ping"); };
+      ping->data = [&](reactor::Connection& pc, std::span<const std::byte>) {
+        if (pinger->data.size() != 4 * static_cast<std::size_t>(round_trips + 1)) return;
+        ++round_trips;
+        flood_back_at_last_trip = flood->data.size();
+        if (round_trips < 20)
+          pc.write("ping");
+        else
+          pc.close();
+      };
+      ping->closed = [&](reactor::Connection&, const reactor::Error&) { maybe_stop(); };
+      tls::connect(loop, target, tls_contexts.client_tls, std::move(ping));
+    }
+    if (flood->data.size() == payload.size()) c.close();
+  };
+  flood_client->closed = [&](reactor::Connection&, const reactor::Error&) { maybe_stop(); };
+  tls::connect(loop, target, tls_contexts.client_tls, std::move(flood_client));
+  loop.run();
+  CHECK(round_trips == 20);
+  CHECK(flood->data == payload);
+  CHECK_MESSAGE(flood_back_at_last_trip < payload.size(), "the pinger finished after the flood");
+  // Between two turns of the loop (which may cover parts of two of its iterations): at most
+  // twice the budget and the record that crossed it.
+  CHECK_MESSAGE(most_in_a_turn <= 2 * (per_turn + tls::Engine::max_record),
+                "most plaintext in one turn: " << most_in_a_turn);
+  dog.reset();
+  listener.close();
+  loop.run();
+  CHECK(loop.close() == 0);
+}
+
+TEST_CASE("a peer that never answers our close_notify is closed after the bye timeout") {
+  test_support::TestPki pki;
+  TlsPair p(pki);
+  p.server_transport.bye_timeout = 200ms;
+  p.listen_options.connection.close_timeout = 200ms;
+  p.script_server = [&](Recorder& h) {
+    h.open = [](reactor::Connection& c) { c.close(); };
+    h.closed = [&](reactor::Connection&, const reactor::Error&) {
+      if (p.client->conn != nullptr) p.client->conn->abort();  // done: let the test end
+    };
+  };
+  // The client sees the close_notify and the FIN but answers neither, and keeps its socket.
+  p.script_client = [](Recorder& h) { h.peer_closed = [](reactor::Connection&) {}; };
+  p.run();  // without the bye timeout nothing would end the server's side (the watchdog would)
+  CHECK(p.server->closed);
+  CHECK(p.client->peer_closed);
+  // The bye wait ended in a TCP close, whose own bound (no FIN from the peer) reset it.
+  CHECK(p.server->error.code() == reactor::Errc::close_timeout);
   CHECK(p.close() == 0);
 }

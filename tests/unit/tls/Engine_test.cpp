@@ -625,3 +625,65 @@ TEST_CASE(
         "handshake: internal TLS error: SSL_ERROR_WANT_CONNECT cannot happen over memory BIOs");
   CHECK(engine.advance(sink, scratch) == Want::closed);  // and it stays closed: no retry loop
 }
+
+TEST_CASE(
+    "KeyUpdates requested in a loop by a client that never reads: the 11th in a minute fails") {
+  TestPki pki;
+  auto sc = serving(pki.ecdsa);
+  sc.peer_limits.key_updates_per_minute = 10;
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(sc));
+  REQUIRE(p.handshake());
+  int sent = 0;
+  std::size_t server_output = 0;
+  for (; sent < 1000 && !p.server.is_closed(); ++sent) {
+    REQUIRE(p.client.key_update(true));  // asks for the server's KeyUpdate each time
+    p.client.advance(p.client_in, p.scratch);
+    p.flush(p.client, p.server);
+    p.server.advance(p.server_in, p.scratch);  // answers into its output, which nobody reads
+    server_output = p.server.output_size();
+  }
+  CHECK(sent == 11);
+  CHECK(p.server.peer_key_updates() == 11);
+  CHECK(p.server.error().code == tls::Errc::key_update_limit);
+  CHECK(p.server.error().message() ==
+        "read: too many KeyUpdates from the peer: more than 10 KeyUpdates in a minute");
+  // Ten answers of a few dozen bytes each, not one per request for as long as they come.
+  CHECK_MESSAGE(server_output < 1024, "server output " << server_output);
+}
+
+TEST_CASE("client renegotiations past the per-minute limit fail the connection") {
+  TestPki pki;
+  auto sc = serving(pki.ecdsa);
+  sc.max_version = TLS1_2_VERSION;
+  sc.allow_client_renegotiation = true;
+  sc.peer_limits.renegotiations_per_minute = 3;
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(sc));
+  REQUIRE(p.handshake());
+  int done = 0;
+  for (; done < 10 && !p.server.is_closed(); ++done) {
+    REQUIRE(p.client.renegotiate());
+    p.client.write(bytes("x"));
+    p.pump();
+  }
+  CHECK(done == 4);
+  CHECK(p.server_in.data == "xxx");  // three renegotiations served, the fourth refused
+  CHECK(p.server.peer_renegotiations() == 4);
+  CHECK(p.server.error().code == tls::Errc::renegotiation_limit);
+  CHECK(SSL_num_renegotiations(p.client.native()) == 4);
+}
+
+TEST_CASE("peer limits of 0 mean no limit") {
+  TestPki pki;
+  auto sc = serving(pki.ecdsa);
+  sc.peer_limits = {0, 0};
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(sc));
+  REQUIRE(p.handshake());
+  for (int i = 0; i < 30; ++i) {
+    REQUIRE(p.client.key_update(false));
+    p.pump();
+  }
+  p.client.write(bytes("still here"));
+  p.pump();
+  CHECK(p.server_in.data == "still here");
+  CHECK_FALSE(p.server.error());
+}
