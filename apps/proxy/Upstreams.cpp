@@ -49,7 +49,6 @@ UpstreamLink::UpstreamLink(std::shared_ptr<LoopUpstreams> pool, std::size_t inde
 void UpstreamLink::begin_exchange(std::string_view method) {
   parser_.expect_response_to(method);
   response_begun_ = false;
-  held_ = false;
   if (conn_ == nullptr) return;
   conn_->set_idle_timeout(std::chrono::milliseconds(0));  // the response timer's job now
   heard_from_ = conn_->loop().now();
@@ -60,18 +59,6 @@ bool UpstreamLink::write(std::string_view bytes) {
   if (conn_ == nullptr) return false;
   heard_from_ = conn_->loop().now();  // the upstream is taking a request: not silent
   return conn_->write(bytes);
-}
-
-void UpstreamLink::pause_reading() {
-  held_ = true;
-  if (conn_ != nullptr) conn_->pause_reading();
-}
-
-void UpstreamLink::resume_reading() {
-  held_ = false;
-  if (conn_ == nullptr) return;
-  heard_from_ = conn_->loop().now();
-  conn_->resume_reading();
 }
 
 void UpstreamLink::arm_response_timer(std::chrono::milliseconds delay) {
@@ -85,7 +72,6 @@ void UpstreamLink::on_response_timer() {
   // Traffic does not restart the timer (that would cost a timer update per read): the
   // deadline is checked against the last of it when the timer fires.
   const std::uint64_t quiet = conn_->loop().now() - heard_from_;
-  if (held_) return arm_response_timer(limit);
   if (quiet < static_cast<std::uint64_t>(limit.count()))
     return arm_response_timer(std::chrono::milliseconds(limit.count() - quiet));
   lose(reactor::Error(reactor::make_error_code(reactor::Errc::idle_timeout), "upstream",

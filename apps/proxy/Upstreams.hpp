@@ -85,9 +85,12 @@ class UpstreamLink final : public reactor::Handler, private HttpEvents {
   bool reused() const { return reused_; }
   // For the user between on_upstream_ready and the end of its exchange.
   bool write(std::string_view bytes);
-  // While the user holds the response back (a slow client), the response timeout stops.
-  void pause_reading();
-  void resume_reading();
+  void pause_reading() {
+    if (conn_ != nullptr) conn_->pause_reading();
+  }
+  void resume_reading() {
+    if (conn_ != nullptr) conn_->resume_reading();
+  }
   // Starts an exchange: the response to come answers `method`; the response timeout runs.
   void begin_exchange(std::string_view method);
   // The exchange ended well: back to the pool when `reusable` (and the response left no stray
@@ -128,8 +131,9 @@ class UpstreamLink final : public reactor::Handler, private HttpEvents {
   UpstreamUser* user_;
   reactor::Connection* conn_ = nullptr;
   std::optional<reactor::Timer> response_timer_;  // made on open, on the connection's loop
-  std::uint64_t heard_from_ = 0;  // loop time of the exchange's last traffic with the upstream
-  bool held_ = false;             // the user paused reading
+  // Loop time of the exchange's last traffic with the upstream. Reading paused for a slow
+  // client makes none: a client that never reads cannot hold both connections for ever.
+  std::uint64_t heard_from_ = 0;
   HttpParser parser_;
   HeaderList headers_;
   std::string reason_;
