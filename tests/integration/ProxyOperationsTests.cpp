@@ -74,26 +74,21 @@ std::string with_certificate(const test_support::TestPki& pki, const std::string
 TEST_CASE("proxy --check accepts a TOML file with upstreams, admin, access log and timeouts") {
   test_support::TestPki pki;
   test_support::TestDir dir;
-  const std::string config =
-      dir.write("proxy.toml", with_certificate(pki,
-                                               "listen = \"127.0.0.1:8443\"\n"
-                                               "upstream = [\"http://127.0.0.1:8081\", "
-                                               "\"https://localhost:8444\"]\n"
-                                               "upstream-ca = \"" +
-                                                   pki.ecdsa.ca_file +
-                                                   "\"\n"
-                                                   "upstream-keepalive = 8\n"
-                                                   "admin = \"127.0.0.1:9901\"\n"
-                                                   "access-log = \"" +
-                                                   dir.path("access.log") +
-                                                   "\"\n"
-                                                   "access-log-format = \"json\"\n"
-                                                   "connect-timeout = 2\n"
-                                                   "response-timeout = 30\n"
-                                                   "header-timeout = 5\n"
-                                                   "idle-timeout = 0.5\n"
-                                                   "proxy-protocol-from = \"127.0.0.1/32\"\n"
-                                                   "allow-connect = [\"127.0.0.1:9\"]\n"));
+  const std::string settings =
+      "listen = \"127.0.0.1:8443\"\n"
+      "upstream = [\"http://127.0.0.1:8081\", \"https://localhost:8444\"]\n"
+      "upstream-keepalive = 8\n"
+      "admin = \"127.0.0.1:9901\"\n"
+      "access-log-format = \"json\"\n"
+      "connect-timeout = 2\n"
+      "response-timeout = 30\n"
+      "header-timeout = 5\n"
+      "idle-timeout = 0.5\n"
+      "proxy-protocol-from = \"127.0.0.1/32\"\n"
+      "allow-connect = [\"127.0.0.1:9\"]\n";
+  const std::string files = "upstream-ca = \"" + pki.ecdsa.ca_file + "\"\naccess-log = \"" +
+                            dir.path("access.log") + "\"\n";
+  const std::string config = dir.write("proxy.toml", with_certificate(pki, settings + files));
   const auto [code, out] = check_run(TLSREACTOR_PROXY_BIN, {"--config", config});
   CHECK_MESSAGE(code == 0, out);
   CHECK_MESSAGE(contains(out, "stdout:\ntlsreactor-proxy: configuration OK\n"), out);
