@@ -117,6 +117,11 @@ std::string Args::origin(const std::string& name) const {
   return it == file_.end() ? std::string() : it->second.origin;
 }
 
+std::string Args::located(const std::string& name, const std::string& message) const {
+  const std::string where = origin(name);
+  return where.empty() ? message : where + ": " + message;
+}
+
 void Args::set_file_values(const std::string& name, std::vector<std::string> values,
                            std::string origin) {
   file_[name] = Values{std::move(values), std::move(origin)};

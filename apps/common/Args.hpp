@@ -58,6 +58,9 @@ class Args {
 
   // Where the value get() returns comes from: "" (command line or default) or "FILE:LINE:COL".
   std::string origin(const std::string& name) const;
+  // `message` (an error about `name`, "--upstream ftp://x: ...") prefixed with where the
+  // config file set that value ("proxy.toml:3:12: --upstream ftp://x: ..."), if it did.
+  std::string located(const std::string& name, const std::string& message) const;
   // Reports a bad value of `name` the way the typed getters do; apps use it for their own checks.
   void complain(const std::string& name, const std::string& reason) const;
   // The last complaint, without the program name. Quiet Args only record it (a reload logs it

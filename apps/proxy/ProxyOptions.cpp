@@ -35,7 +35,7 @@ class Reader {
       failed_ = true;
   }
   void complain(const std::string& name, const std::string& reason) {
-    if (!failed_) error_ = "--" + name + ": " + reason;
+    if (!failed_) error_ = args_.located(name, "--" + name + ": " + reason);
     failed_ = true;
   }
   bool failed() const { return failed_; }
@@ -120,7 +120,10 @@ std::shared_ptr<const ProxyOptions> proxy_options_from(const Args& args, std::st
   Reader read(args, error);
   for (const std::string& url : args.values("upstream")) {
     auto upstream = UpstreamUrl::parse(url, error);
-    if (!upstream) return nullptr;
+    if (!upstream) {
+      error = args.located("upstream", error);
+      return nullptr;
+    }
     options->upstreams.push_back(std::move(*upstream));
   }
   // The balancer tracks tried upstreams of a request in one 64-bit mask.
@@ -161,7 +164,7 @@ std::shared_ptr<const ProxyOptions> proxy_options_from(const Args& args, std::st
     std::string why;
     options->upstream_tls = tls::Context::client(config, code, why);
     if (!options->upstream_tls) {
-      error = "--upstream-ca: " + why;
+      error = args.located("upstream-ca", "--upstream-ca: " + why);
       return nullptr;
     }
   }

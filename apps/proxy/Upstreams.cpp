@@ -49,11 +49,39 @@ UpstreamLink::UpstreamLink(std::shared_ptr<LoopUpstreams> pool, std::size_t inde
 void UpstreamLink::begin_exchange(std::string_view method) {
   parser_.expect_response_to(method);
   response_begun_ = false;
-  if (conn_ != nullptr) conn_->set_idle_timeout(pool_->options().response_timeout);
+  if (conn_ == nullptr) return;
+  conn_->set_idle_timeout(std::chrono::milliseconds(0));  // the response timer's job now
+  heard_from_ = conn_->loop().now();
+  arm_response_timer(pool_->options().response_timeout);
+}
+
+bool UpstreamLink::write(std::string_view bytes) {
+  if (conn_ == nullptr) return false;
+  heard_from_ = conn_->loop().now();  // the upstream is taking a request: not silent
+  return conn_->write(bytes);
+}
+
+void UpstreamLink::arm_response_timer(std::chrono::milliseconds delay) {
+  if (delay.count() == 0 || !response_timer_) return;  // 0: no response timeout
+  response_timer_->start(delay, std::chrono::milliseconds(0), [this] { on_response_timer(); });
+}
+
+void UpstreamLink::on_response_timer() {
+  if (user_ == nullptr || conn_ == nullptr) return;
+  const auto limit = pool_->options().response_timeout;
+  // Traffic does not restart the timer (that would cost a timer update per read): the
+  // deadline is checked against the last of it when the timer fires.
+  const std::uint64_t quiet = conn_->loop().now() - heard_from_;
+  if (quiet < static_cast<std::uint64_t>(limit.count()))
+    return arm_response_timer(std::chrono::milliseconds(limit.count() - quiet));
+  lose(reactor::Error(reactor::make_error_code(reactor::Errc::idle_timeout), "upstream",
+                      "no response traffic for " + std::to_string(limit.count()) + " ms"),
+       Metrics::UpstreamError::response_timeout);
 }
 
 void UpstreamLink::release(bool reusable) {
   user_ = nullptr;
+  if (response_timer_) response_timer_->stop();
   if (conn_ == nullptr) return;
   parser_.resume();
   // The user may have paused it for a slow client on the response's last bytes; idle in the
@@ -65,18 +93,21 @@ void UpstreamLink::release(bool reusable) {
 
 void UpstreamLink::detach() {
   user_ = nullptr;
+  if (response_timer_) response_timer_->stop();
   // A connect still under way is kept: once open it is as good as any pooled connection.
   if (conn_ != nullptr) conn_->close();
 }
 
 void UpstreamLink::on_open(reactor::Connection& conn) {
   conn_ = &conn;
+  response_timer_.emplace(conn.loop());
   if (user_ != nullptr) return user_->on_upstream_ready(*this);
   if (stopping_ || !pool_->park(*this)) conn.close();
 }
 
 void UpstreamLink::on_data(reactor::Connection& conn, std::span<const std::byte> data) {
   if (user_ == nullptr) return conn.close();  // an idle upstream must not talk
+  heard_from_ = conn.loop().now();
   const std::string_view bytes(reinterpret_cast<const char*>(data.data()), data.size());
   const HttpParser::Result result = parser_.feed(bytes);
   if (user_ == nullptr) return;
@@ -99,7 +130,8 @@ void UpstreamLink::on_data(reactor::Connection& conn, std::span<const std::byte>
   user_->on_upstream_input_done();
 }
 
-void UpstreamLink::on_drain(reactor::Connection&) {
+void UpstreamLink::on_drain(reactor::Connection& conn) {
+  heard_from_ = conn.loop().now();  // it read what we sent
   if (user_ != nullptr) user_->on_upstream_drain();
 }
 
@@ -130,6 +162,7 @@ void UpstreamLink::on_server_stopping(reactor::Connection& conn) {
 void UpstreamLink::on_close(reactor::Connection&, const reactor::Error& error) {
   const bool opened = conn_ != nullptr;
   conn_ = nullptr;
+  response_timer_.reset();
   if (pooled_) pool_->forget(*this);
   if (user_ == nullptr) return;
   if (!opened) {
@@ -147,6 +180,7 @@ void UpstreamLink::on_close(reactor::Connection&, const reactor::Error& error) {
 
 void UpstreamLink::lose(const reactor::Error& error, Metrics::UpstreamError kind) {
   UpstreamUser* user = std::exchange(user_, nullptr);
+  if (response_timer_) response_timer_->stop();
   if (conn_ != nullptr) conn_->close();
   if (user == nullptr) return;
   pool_->metrics().count(kind);

@@ -16,6 +16,7 @@
 #include "apps/proxy/Metrics.hpp"
 #include "apps/proxy/ProxyOptions.hpp"
 #include "reactor/Handler.hpp"
+#include "reactor/Timer.hpp"
 
 namespace apps::proxy {
 
@@ -83,7 +84,7 @@ class UpstreamLink final : public reactor::Handler, private HttpEvents {
   // it just before the request went out.
   bool reused() const { return reused_; }
   // For the user between on_upstream_ready and the end of its exchange.
-  bool write(std::string_view bytes) { return conn_ != nullptr && conn_->write(bytes); }
+  bool write(std::string_view bytes);
   void pause_reading() {
     if (conn_ != nullptr) conn_->pause_reading();
   }
@@ -119,11 +120,20 @@ class UpstreamLink final : public reactor::Handler, private HttpEvents {
   void on_message_complete() override;
 
   void lose(const reactor::Error& error, Metrics::UpstreamError kind);
+  // The response timeout. Not the connection's idle timeout: that one closes gracefully, and
+  // the user would hear of it (and the client get its 504) only after the close's linger,
+  // which a hung upstream stretches to the whole close timeout.
+  void arm_response_timer(std::chrono::milliseconds delay);
+  void on_response_timer();
 
   std::shared_ptr<LoopUpstreams> pool_;  // outlives a reload that replaced its set
   std::size_t index_;
   UpstreamUser* user_;
   reactor::Connection* conn_ = nullptr;
+  std::optional<reactor::Timer> response_timer_;  // made on open, on the connection's loop
+  // Loop time of the exchange's last traffic with the upstream. Reading paused for a slow
+  // client makes none: a client that never reads cannot hold both connections for ever.
+  std::uint64_t heard_from_ = 0;
   HttpParser parser_;
   HeaderList headers_;
   std::string reason_;

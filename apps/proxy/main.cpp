@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
         args.get("access-log-format") == "json" ? AccessLogFormat::json : AccessLogFormat::text;
     access_log = AccessLog::open(path, format, error);
     if (!access_log) {
-      std::cerr << "tlsreactor-proxy: " << error << "\n";
+      std::cerr << "tlsreactor-proxy: " << args.located("access-log", error) << "\n";
       return 1;
     }
   }
@@ -67,8 +67,8 @@ int main(int argc, char** argv) {
     std::string error;
     const auto address = admin_address(admin, error);
     if (!address) {
-      std::cerr << "tlsreactor-proxy: --admin: " << error << "\n";
-      return 2;
+      std::cerr << "tlsreactor-proxy: " << args.located("admin", error) << "\n";
+      return args.flag("check") ? 1 : 2;
     }
     auto sources = std::make_shared<AdminSources>();
     sources->metrics = &metrics;
@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
     if (from.empty()) return inner;
     auto trusted = parse_cidr_list(from, error);
     if (!trusted) {
-      error = "--proxy-protocol-from: " + error;
+      error = built.located("proxy-protocol-from", "--proxy-protocol-from: " + error);
       return {};
     }
     return proxy_protocol_factory(std::move(*trusted), std::move(inner));

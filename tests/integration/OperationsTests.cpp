@@ -11,67 +11,20 @@
 #include <vector>
 
 #include "tests/integration/Peers.hpp"
+#include "tests/integration/Reload.hpp"
 #include "tests/support/TestDir.hpp"
 #include "tests/support/TestPki.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using integration::check_run;
+using integration::contains;
 using integration::HelloServer;
+using integration::new_client;
+using integration::Reloadable;
+using integration::reloaded;
 using test_support::Process;
-
-// What reload_peer.py prints for one new connection ("subject: CN\nstatus: N\nbody: ...").
-std::string new_client(const HelloServer& server, const std::string& ca,
-                       std::vector<std::string> extra = {}) {
-  std::vector<std::string> args{"subject", "--port", server.port_text(), "--ca", ca};
-  args.insert(args.end(), extra.begin(), extra.end());
-  auto peer = integration::python_peer("reload_peer.py", args);
-  return integration::output_of(peer);
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-// Runs BINARY --check with `options`; returns its exit code and everything it printed.
-std::pair<int, std::string> check_run(const std::string& binary, std::vector<std::string> options) {
-  options.insert(options.begin(), binary);
-  options.emplace_back("--check");
-  Process process(std::move(options));
-  const int code = integration::finish(process, 30s);
-  return {code, process.transcript()};
-}
-
-void copy(const std::string& from, const std::string& to) {
-  std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
-}
-
-// tlsreactor-hello over TLS with a config file naming cert.pem and key.pem in a test directory,
-// which first hold the localhost identity; install() puts another one there.
-struct Reloadable {
-  test_support::TestPki pki;
-  test_support::TestDir dir;
-  const std::string cert = dir.path("cert.pem");
-  const std::string key = dir.path("key.pem");
-  const std::string config = write_config("");
-  const std::string ca = pki.all_server_cas;
-
-  std::string write_config(const std::string& more) const {
-    return dir.write("hello.toml",
-                     "tls = true\ncert = \"" + cert + "\"\nkey = \"" + key + "\"\n" + more);
-  }
-  void install(const tls::dev::Files& identity) const {
-    copy(identity.leaf.cert_file, cert);
-    copy(identity.leaf.key_file, key);
-  }
-  std::unique_ptr<HelloServer> start() const {
-    install(pki.ecdsa);
-    return std::make_unique<HelloServer>(std::vector<std::string>{"--config", config});
-  }
-};
-
-constexpr const char* reloaded = "reload: new connections use";
-constexpr const char* refused = "reload failed, the old configuration stays: ";
 
 }  // namespace
 
@@ -183,14 +136,14 @@ TEST_CASE("repeated --cert/--key pairs are chosen by SNI and the first is the de
 
 TEST_CASE("SIGHUP swaps the certificate for new connections while an open one keeps working") {
   const Reloadable setup;
-  const auto server = setup.start();
+  const auto server = setup.start(TLSREACTOR_HELLO_BIN);
   CHECK(contains(new_client(*server, setup.ca), "subject: localhost\n"));
 
   const std::string go = setup.dir.path("go");
   auto old = integration::python_peer(
       "reload_peer.py", {"keepalive", "--port", server->port_text(), "--ca", setup.ca, "--go", go});
   const auto first = old.read_line(20s);
-  REQUIRE_MESSAGE(first == "first: localhost 200", old.transcript());
+  REQUIRE_MESSAGE(first == "first: localhost 200 hello from tlsreactor", old.transcript());
 
   setup.install(setup.pki.other);
   server->process().signal(SIGHUP);
@@ -200,28 +153,24 @@ TEST_CASE("SIGHUP swaps the certificate for new connections while an open one ke
 
   setup.dir.write("go", "");
   const auto second = old.read_line(20s);
-  CHECK_MESSAGE(second == "second: localhost 200", old.transcript());
+  CHECK_MESSAGE(second == "second: localhost 200 hello from tlsreactor", old.transcript());
   integration::check_peer_succeeds(old);
   server->stop();
 }
 
 TEST_CASE("a broken certificate on SIGHUP keeps the old one and the log says why") {
   const Reloadable setup;
-  const auto server = setup.start();
+  const auto server = setup.start(TLSREACTOR_HELLO_BIN);
   Process& process = server->process();
 
-  setup.dir.write("cert.pem", "not a certificate\n");
-  process.signal(SIGHUP);
-  REQUIRE_MESSAGE(process.wait_for_stderr(refused, 1, 20s), process.transcript());
-  const std::string log = process.transcript();
-  CHECK_MESSAGE(contains(log, refused + setup.config + ":2:8: load certificate " + setup.cert),
-                log);
+  const std::string log = setup.reload_broken_certificate(*server);
+  CHECK_MESSAGE(contains(log, setup.broken_certificate_error()), log);
   CHECK(contains(new_client(*server, setup.ca), "subject: localhost\n"));
 
   // A broken config file is refused the same way.
   setup.write_config("bogus = 1\n");
   process.signal(SIGHUP);
-  REQUIRE(process.wait_for_stderr(refused, 2, 20s));
+  REQUIRE(process.wait_for_stderr(integration::reload_refused, 2, 20s));
   CHECK(contains(process.transcript(), setup.config + ":4:1: unknown key 'bogus'"));
   CHECK(contains(new_client(*server, setup.ca), "subject: localhost\n"));
 

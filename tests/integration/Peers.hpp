@@ -32,6 +32,16 @@ namespace integration {
 using namespace std::chrono_literals;
 using test_support::Process;
 
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+inline std::size_t occurrences(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
 // Starts peers/<script> with python3 from PATH.
 inline Process python_peer(const std::string& script, std::vector<std::string> args) {
   std::vector<std::string> argv{"python3", std::string(TLSREACTOR_PEERS_DIR) + "/" + script};

@@ -19,6 +19,7 @@
 #include "reactor/TcpListener.hpp"
 #include "tests/integration/Peers.hpp"
 #include "tests/integration/RawClient.hpp"
+#include "tests/integration/ProxyPeers.hpp"
 #include "tests/support/LoopThread.hpp"
 #include "tests/support/StuckListener.hpp"
 #include "tests/support/TestDir.hpp"
@@ -26,73 +27,17 @@
 #include "tls/TlsTransport.hpp"
 
 using integration::AppServer;
+using integration::contains;
+using integration::curl;
 using integration::HelloServer;
+using integration::occurrences;
 using integration::output_of;
 using integration::Process;
 using integration::RawClient;
+using integration::Upstream;
+using Proxy = integration::ProxyServer;
 
 namespace {
-
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-std::size_t occurrences(const std::string& text, const std::string& part) {
-  std::size_t n = 0;
-  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
-  return n;
-}
-
-// peers/upstream_peer.py on an ephemeral port.
-class Upstream {
- public:
-  explicit Upstream(const std::string& name = "upstream")
-      : process_(integration::python_peer("upstream_peer.py", {"--name", name})) {
-    auto line = process_.read_line(std::chrono::seconds(20));
-    REQUIRE_MESSAGE(line.has_value(), "upstream did not start\n" << process_.transcript());
-    std::smatch m;
-    REQUIRE(std::regex_match(*line, m, std::regex(R"(upstream_peer: listening on (\S+))")));
-    address_ = m[1];
-  }
-  std::string url() const { return "http://" + address_; }
-  Process& process() { return process_; }
-
- private:
-  Process process_;
-  std::string address_;
-};
-
-// The proxy on an ephemeral port: TLS with its development certificate in `dir`, or --plain.
-class Proxy : public AppServer {
- public:
-  Proxy(const test_support::TestDir& dir, std::vector<std::string> options, bool plain = false)
-      : AppServer(TLSREACTOR_PROXY_BIN, with_defaults(dir, std::move(options), plain),
-                  "127.0.0.1:0", 1),
-        plain_(plain) {}
-
-  std::string url(const std::string& path) const {
-    return std::string(plain_ ? "http" : "https") + "://127.0.0.1:" + port_text() + path;
-  }
-
- private:
-  static std::vector<std::string> with_defaults(const test_support::TestDir& dir,
-                                                std::vector<std::string> options, bool plain) {
-    // First, so that a test's own --access-log wins (the last value does).
-    options.insert(options.begin(), {"--dev-cert-dir", dir.path("proxy"), "--access-log", "off"});
-    if (plain) options.emplace_back("--plain");
-    return options;
-  }
-  bool plain_;
-};
-
-// curl with the given arguments (the proxy's dev certificate not checked); its stdout.
-std::string curl(std::vector<std::string> args) {
-  std::vector<std::string> argv{"curl",       "--silent", "--show-error",
-                                "--max-time", "30",       "--insecure"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  Process peer(std::move(argv));
-  return output_of(peer, std::chrono::seconds(40));
-}
 
 std::string sha256_of(const std::string& file) {
   Process peer({"sha256sum", file});
@@ -130,17 +75,17 @@ TEST_CASE(
                                  "X-Secret: 1", "-H", "Proxy-Authorization: Basic eA==", "-H",
                                  "Keep-Alive: timeout=5", proxy.url("/headers")});
   INFO(seen);
-  CHECK(has(seen, "HTTP/1.1 200 OK\r\n"));
-  CHECK(has(seen, "Via: 1.1 tlsreactor\r\n"));  // on the response
-  CHECK(has(seen, "GET /headers HTTP/1.1\n"));
-  CHECK(has(seen, "\nHost: app.example\n"));
-  CHECK(has(seen, "\nX-Forwarded-For: 203.0.113.9, 127.0.0.1\n"));
-  CHECK(has(seen, "\nX-Forwarded-Proto: https\n"));
-  CHECK(has(seen, "\nVia: 1.1 tlsreactor\n"));
-  CHECK_FALSE(has(seen, "X-Secret"));
-  CHECK_FALSE(has(seen, "Proxy-Authorization"));
-  CHECK_FALSE(has(seen, "Keep-Alive"));
-  CHECK_FALSE(has(seen, "\nConnection:"));
+  CHECK(contains(seen, "HTTP/1.1 200 OK\r\n"));
+  CHECK(contains(seen, "Via: 1.1 tlsreactor\r\n"));  // on the response
+  CHECK(contains(seen, "GET /headers HTTP/1.1\n"));
+  CHECK(contains(seen, "\nHost: app.example\n"));
+  CHECK(contains(seen, "\nX-Forwarded-For: 203.0.113.9, 127.0.0.1\n"));
+  CHECK(contains(seen, "\nX-Forwarded-Proto: https\n"));
+  CHECK(contains(seen, "\nVia: 1.1 tlsreactor\n"));
+  CHECK_FALSE(contains(seen, "X-Secret"));
+  CHECK_FALSE(contains(seen, "Proxy-Authorization"));
+  CHECK_FALSE(contains(seen, "Keep-Alive"));
+  CHECK_FALSE(contains(seen, "\nConnection:"));
 
   const std::string body = write_body(dir, 300000);
   CHECK(curl({"--data-binary", "@" + body, proxy.url("/digest")}) ==
@@ -148,9 +93,9 @@ TEST_CASE(
 
   const std::string head =
       curl({"--head", "--write-out", "downloaded=%{size_download}\n", proxy.url("/headers")});
-  CHECK_MESSAGE(has(head, "HTTP/1.1 200 OK\r\n"), head);
-  CHECK_MESSAGE(has(head, "Content-Length: "), head);
-  CHECK_MESSAGE(has(head, "downloaded=0\n"), head);
+  CHECK_MESSAGE(contains(head, "HTTP/1.1 200 OK\r\n"), head);
+  CHECK_MESSAGE(contains(head, "Content-Length: "), head);
+  CHECK_MESSAGE(contains(head, "downloaded=0\n"), head);
   proxy.stop();
 }
 
@@ -164,7 +109,7 @@ TEST_CASE("keep-alive: one client connection and one upstream connection carry s
   INFO(out);
   CHECK(occurrences(out, "connects=1\n") == 1);  // the client connected once
   CHECK(occurrences(out, "connects=0\n") == 3);  // and reused that connection
-  CHECK(has(out, "\n1\nconnects=0\n"));          // the upstream accepted one connection
+  CHECK(contains(out, "\n1\nconnects=0\n"));     // the upstream accepted one connection
   proxy.stop();
 }
 
@@ -176,15 +121,15 @@ TEST_CASE("chunked bodies stream both ways, re-chunked or close-delimited as the
   const std::string body = write_body(dir, 200000);
   const std::string up = curl({"--include", "-H", "Transfer-Encoding: chunked", "--data-binary",
                                "@" + body, proxy.url("/digest")});
-  CHECK_MESSAGE(has(up, "X-Framing: chunked\r\n"), up);
-  CHECK_MESSAGE(has(up, "\r\n\r\n200000 " + sha256_of(body) + "\n"), up);
+  CHECK_MESSAGE(contains(up, "X-Framing: chunked\r\n"), up);
+  CHECK_MESSAGE(contains(up, "\r\n\r\n200000 " + sha256_of(body) + "\n"), up);
 
   // Chunked from the upstream, chunked to the client, the body byte-exact.
   const std::string head_file = dir.path("head");
   const std::string body_file = dir.path("download");
   CHECK(curl({"--dump-header", head_file, "--output", body_file, "--write-out",
               "%{size_download}\n", proxy.url("/chunked?n=50&size=1000")}) == "50000\n");
-  CHECK(has(read_file(head_file), "Transfer-Encoding: chunked\r\n"));
+  CHECK(contains(read_file(head_file), "Transfer-Encoding: chunked\r\n"));
   auto check = integration::python_peer("http_peer.py",
                                         {"verify-file", "--file", body_file, "--bytes", "50000"});
   integration::check_peer_succeeds(check);
@@ -194,8 +139,8 @@ TEST_CASE("chunked bodies stream both ways, re-chunked or close-delimited as the
   CHECK(curl({"--dump-header", head_file, "--output", body_file, "--write-out",
               "%{size_download}\n", proxy.url("/eof?size=200000")}) == "200000\n");
   const std::string eof_head = read_file(head_file);
-  CHECK_MESSAGE(has(eof_head, "Transfer-Encoding: chunked\r\n"), eof_head);
-  CHECK_MESSAGE(!has(eof_head, "Connection: close\r\n"), eof_head);
+  CHECK_MESSAGE(contains(eof_head, "Transfer-Encoding: chunked\r\n"), eof_head);
+  CHECK_MESSAGE(!contains(eof_head, "Connection: close\r\n"), eof_head);
   auto eof_check = integration::python_peer(
       "http_peer.py", {"verify-file", "--file", body_file, "--bytes", "200000"});
   integration::check_peer_succeeds(eof_check);
@@ -206,10 +151,10 @@ TEST_CASE("chunked bodies stream both ways, re-chunked or close-delimited as the
   const auto ex = integration::http_exchange(
       plain.port_text(), "GET /chunked?n=5&size=1000 HTTP/1.0\r\nHost: test\r\n\r\n");
   REQUIRE_MESSAGE(ex.responses.size() == 1, ex.output);
-  CHECK_MESSAGE(has(ex.responses[0], "response 1: 200 OK\n"), ex.output);
-  CHECK_FALSE(has(ex.responses[0], "transfer-encoding"));
-  CHECK(has(ex.responses[0], "header connection: close\n"));
-  CHECK(has(ex.responses[0], "body-length: 5000\nbody-pattern: ok\n"));
+  CHECK_MESSAGE(contains(ex.responses[0], "response 1: 200 OK\n"), ex.output);
+  CHECK_FALSE(contains(ex.responses[0], "transfer-encoding"));
+  CHECK(contains(ex.responses[0], "header connection: close\n"));
+  CHECK(contains(ex.responses[0], "body-length: 5000\nbody-pattern: ok\n"));
   CHECK(ex.end == "closed");
   plain.stop();
 }
@@ -223,14 +168,14 @@ TEST_CASE("Expect 100-continue is answered by the proxy and the body then stream
   INFO(out);
   std::smatch m;
   REQUIRE(std::regex_search(out, m, std::regex("expected: (\\d+ [0-9a-f]+)\n")));
-  CHECK(has(out, "interim: HTTP/1.1 100 Continue\n"));
-  CHECK(has(out, "response: HTTP/1.1 200 OK\n"));
-  CHECK(has(out, "body: b'" + m[1].str() + "\\n'\n"));
+  CHECK(contains(out, "interim: HTTP/1.1 100 Continue\n"));
+  CHECK(contains(out, "response: HTTP/1.1 200 OK\n"));
+  CHECK(contains(out, "body: b'" + m[1].str() + "\\n'\n"));
   // The upstream never saw the Expect: the proxy strips it once it answered it.
   const auto seen = integration::http_exchange(
       proxy.port_text(), "GET /headers HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n\r\n");
   REQUIRE(seen.responses.size() == 1);
-  CHECK_FALSE(has(seen.responses[0], "Expect"));
+  CHECK_FALSE(contains(seen.responses[0], "Expect"));
   proxy.stop();
 }
 
@@ -241,10 +186,10 @@ TEST_CASE("an unreachable upstream gets 502, and with every upstream marked down
   Proxy proxy(dir, {"--upstream", "http://127.0.0.1:" + a, "--upstream", "http://127.0.0.1:" + b,
                     "--upstream-down-time", "300"});
   const std::string first = curl({"--write-out", "%{http_code}\n", proxy.url("/")});
-  CHECK_MESSAGE(has(first, "no upstream could be reached"), first);
+  CHECK_MESSAGE(contains(first, "no upstream could be reached"), first);
   CHECK_MESSAGE(first.ends_with("\n502\n"), first);
   const std::string second = curl({"--write-out", "%{http_code}\n", proxy.url("/")});
-  CHECK_MESSAGE(has(second, "no healthy upstream"), second);
+  CHECK_MESSAGE(contains(second, "no healthy upstream"), second);
   CHECK_MESSAGE(second.ends_with("\n503\n"), second);
   proxy.stop();
   const std::string log = proxy.process().transcript();
@@ -277,9 +222,9 @@ TEST_CASE("a slow upstream gets 504 after the response timeout") {
   Proxy proxy(dir, {"--upstream", upstream.url(), "--response-timeout", "1"});
   const std::string out =
       curl({"--include", "--write-out", "%{http_code}\n", proxy.url("/slow?delay=8")});
-  CHECK_MESSAGE(has(out, "HTTP/1.1 504 Gateway Timeout\r\n"), out);
-  CHECK_MESSAGE(has(out, "Connection: close\r\n"), out);
-  CHECK_MESSAGE(has(out, "sent no response within 1 s"), out);
+  CHECK_MESSAGE(contains(out, "HTTP/1.1 504 Gateway Timeout\r\n"), out);
+  CHECK_MESSAGE(contains(out, "Connection: close\r\n"), out);
+  CHECK_MESSAGE(contains(out, "sent no response within 1 s"), out);
   proxy.stop();
 }
 
@@ -293,15 +238,15 @@ TEST_CASE("oversized or too many request headers get 431 and a close") {
       proxy.port_text(),
       "GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(4000, 'x') + "\r\n\r\n");
   REQUIRE_MESSAGE(big.responses.size() == 1, big.output);
-  CHECK(has(big.responses[0], "response 1: 431 "));
-  CHECK(has(big.responses[0], "header connection: close\n"));
+  CHECK(contains(big.responses[0], "response 1: 431 "));
+  CHECK(contains(big.responses[0], "header connection: close\n"));
   CHECK(big.end == "closed");
   std::string many = "GET / HTTP/1.1\r\nHost: t\r\n";
   for (int i = 0; i < 20; ++i) many += "X-H" + std::to_string(i) + ": v\r\n";
   const auto count = integration::http_exchange(proxy.port_text(), many + "\r\n");
   REQUIRE_MESSAGE(count.responses.size() == 1, count.output);
-  CHECK(has(count.responses[0], "response 1: 431 "));
-  CHECK(has(count.responses[0], "too many header fields"));
+  CHECK(contains(count.responses[0], "response 1: 431 "));
+  CHECK(contains(count.responses[0], "too many header fields"));
   CHECK(count.end == "closed");
   proxy.stop();
 }
@@ -330,10 +275,10 @@ TEST_CASE("request smuggling attempts get 400 and the connection closes") {
                                                {"POST", "GET"});
     INFO(ex.output);
     REQUIRE(!ex.responses.empty());
-    CHECK(has(ex.responses[0], "response 1: 400 Bad Request\n"));
-    CHECK(has(ex.responses[0], "header connection: close\n"));
+    CHECK(contains(ex.responses[0], "response 1: 400 Bad Request\n"));
+    CHECK(contains(ex.responses[0], "header connection: close\n"));
     // The request after it was never answered: the connection closed first.
-    CHECK((ex.responses.size() == 1 || has(ex.responses[1], "response 2: none")));
+    CHECK((ex.responses.size() == 1 || contains(ex.responses[1], "response 2: none")));
     CHECK(ex.end == "closed");
   }
   proxy.stop();
@@ -345,8 +290,8 @@ TEST_CASE("a request head not finished within the header timeout gets 408") {
   Proxy proxy(dir, {"--upstream", upstream.url(), "--header-timeout", "1"}, true);
   const auto ex = integration::http_exchange(proxy.port_text(), "GET / HTTP/1.1\r\nHost: t\r\n");
   REQUIRE_MESSAGE(ex.responses.size() == 1, ex.output);
-  CHECK(has(ex.responses[0], "response 1: 408 Request Timeout\n"));
-  CHECK(has(ex.responses[0], "request head not received within 1 s"));
+  CHECK(contains(ex.responses[0], "response 1: 408 Request Timeout\n"));
+  CHECK(contains(ex.responses[0], "request head not received within 1 s"));
   CHECK(ex.end == "closed");
   proxy.stop();
 }
@@ -361,9 +306,9 @@ TEST_CASE("pipelined requests are answered one at a time, in order") {
       "GET /headers HTTP/1.1\r\nHost: t\r\n\r\n",
       {"GET", "HEAD", "GET"});
   REQUIRE_MESSAGE(ex.responses.size() == 3, ex.output);
-  CHECK(has(ex.responses[0], "body: b'p\\n'\n"));
-  CHECK(has(ex.responses[1], "body-length: 0\n"));
-  CHECK(has(ex.responses[2], "GET /headers HTTP/1.1"));
+  CHECK(contains(ex.responses[0], "body: b'p\\n'\n"));
+  CHECK(contains(ex.responses[1], "body-length: 0\n"));
+  CHECK(contains(ex.responses[2], "GET /headers HTTP/1.1"));
   CHECK(ex.end == "open");
   // A client that half-closes after its pipelined requests gets them all answered, then the
   // close.
@@ -372,7 +317,7 @@ TEST_CASE("pipelined requests are answered one at a time, in order") {
       "GET /name HTTP/1.1\r\nHost: t\r\n\r\nGET /name HTTP/1.1\r\nHost: t\r\n\r\n", {"GET", "GET"},
       {"--half-close"});
   REQUIRE_MESSAGE(half.responses.size() == 2, half.output);
-  CHECK(has(half.responses[1], "body: b'p\\n'\n"));
+  CHECK(contains(half.responses[1], "body: b'p\\n'\n"));
   CHECK(half.end == "closed");
   proxy.stop();
 }
@@ -388,7 +333,7 @@ TEST_CASE("an https upstream is verified against --upstream-ca and refused when 
   Proxy unverified(dir, {"--upstream", upstream});  // the system store does not know that CA
   const std::string out = curl({"--write-out", "%{http_code}\n", unverified.url("/")});
   CHECK_MESSAGE(out.ends_with("\n502\n"), out);
-  CHECK_MESSAGE(has(out, "certificate verify failed"), out);
+  CHECK_MESSAGE(contains(out, "certificate verify failed"), out);
   unverified.stop();
 
   Proxy insecure(dir, {"--upstream", upstream, "--upstream-insecure"});
@@ -410,8 +355,8 @@ TEST_CASE("SIGTERM lets the request in flight finish with Connection close, then
   CHECK(*received == "received /slow?delay=2");
   proxy.process().signal(SIGTERM);
   const std::string out = output_of(client);
-  CHECK_MESSAGE(has(out, "HTTP/1.1 200 OK\r\n"), out);
-  CHECK_MESSAGE(has(out, "Connection: close\r\n"), out);
+  CHECK_MESSAGE(contains(out, "HTTP/1.1 200 OK\r\n"), out);
+  CHECK_MESSAGE(contains(out, "Connection: close\r\n"), out);
   CHECK_MESSAGE(out.ends_with("\r\n\r\nslow\n"), out);
   const int code = integration::finish(proxy.process(), std::chrono::seconds(15));
   CHECK_MESSAGE(code == 0, proxy.process().transcript());
@@ -425,8 +370,8 @@ TEST_CASE("a request body that stalls past the body timeout gets 408") {
       proxy.port_text(), "POST /digest HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc",
       {"POST"});
   REQUIRE_MESSAGE(ex.responses.size() == 1, ex.output);
-  CHECK(has(ex.responses[0], "response 1: 408 Request Timeout\n"));
-  CHECK(has(ex.responses[0], "request body stalled for 1 s"));
+  CHECK(contains(ex.responses[0], "response 1: 408 Request Timeout\n"));
+  CHECK(contains(ex.responses[0], "request body stalled for 1 s"));
   CHECK(ex.end == "closed");
   proxy.stop();
 }
@@ -445,11 +390,11 @@ TEST_CASE("the access log has one JSON line per request with what was asked, ans
   const std::string first = log.substr(0, log.find('\n'));
   const std::string second = log.substr(first.size() + 1);
   CHECK(first.starts_with("{\"client\":\"127.0.0.1:"));
-  CHECK(has(first, "\"tls_version\":\"TLSv1.3\""));
-  CHECK(has(first, "\"alpn\":\"http/1.1\""));
-  CHECK(has(first, "\"method\":\"GET\",\"target\":\"/name\",\"status\":200"));
-  CHECK(has(first, "\"upstream\":\"" + upstream.url() + "\""));
-  CHECK(has(second, "\"target\":\"/missing?x=\\\"y\\\"\",\"status\":404"));
+  CHECK(contains(first, "\"tls_version\":\"TLSv1.3\""));
+  CHECK(contains(first, "\"alpn\":\"http/1.1\""));
+  CHECK(contains(first, "\"method\":\"GET\",\"target\":\"/name\",\"status\":200"));
+  CHECK(contains(first, "\"upstream\":\"" + upstream.url() + "\""));
+  CHECK(contains(second, "\"target\":\"/missing?x=\\\"y\\\"\",\"status\":404"));
 }
 
 TEST_CASE("a pooled upstream connection that the upstream closed is not used again") {
@@ -463,7 +408,7 @@ TEST_CASE("a pooled upstream connection that the upstream closed is not used aga
   CHECK(curl({proxy.url("/")}) == "hello from tlsreactor\n");
   proxy.stop();
   const std::string log = proxy.process().transcript();
-  CHECK_MESSAGE(!has(log, "failed"), log);
+  CHECK_MESSAGE(!contains(log, "failed"), log);
   hello.stop();
 }
 
@@ -491,7 +436,7 @@ TEST_CASE("a client idle past the idle timeout is closed without a response") {
   const auto ex = integration::http_exchange(
       proxy.port_text(), "GET /name HTTP/1.1\r\nHost: t\r\n\r\n", {"GET"}, {"--close-wait", "20"});
   REQUIRE_MESSAGE(ex.responses.size() == 1, ex.output);
-  CHECK(has(ex.responses[0], "response 1: 200 OK\n"));
+  CHECK(contains(ex.responses[0], "response 1: 200 OK\n"));
   CHECK(ex.end == "closed");
   proxy.stop();
 }
@@ -502,7 +447,7 @@ TEST_CASE("a 1xx interim response from the upstream is not relayed, the final on
   Proxy proxy(dir, {"--upstream", upstream.url()});
   const std::string out = curl({"--include", proxy.url("/early-hints")});
   CHECK_MESSAGE(out.starts_with("HTTP/1.1 200 OK\r\n"), out);
-  CHECK_FALSE(has(out, "103"));
+  CHECK_FALSE(contains(out, "103"));
   CHECK(out.ends_with("\r\n\r\nfinal\n"));
   proxy.stop();
 }
@@ -522,7 +467,7 @@ TEST_CASE("an upstream that breaks off a response after its head aborts the clie
   CHECK(line->starts_with("200 "));
   CHECK(*line != "200 100000");
   proxy.stop();
-  CHECK(has(proxy.process().transcript(), "upstream broke off the response"));
+  CHECK(contains(proxy.process().transcript(), "upstream broke off the response"));
 }
 
 TEST_CASE("a pooled connection dropped as a request arrives: retried without a body, 502 with") {
@@ -536,10 +481,10 @@ TEST_CASE("a pooled connection dropped as a request arrives: retried without a b
   const std::string post =
       curl({"--data-binary", "body", "--write-out", "%{http_code}\n", proxy.url("/digest")});
   CHECK_MESSAGE(post.ends_with("\n502\n"), post);
-  CHECK_MESSAGE(has(post, "closed before responding"), post);
+  CHECK_MESSAGE(contains(post, "closed before responding"), post);
   CHECK(curl({proxy.url("/connections")}) == "3\n");
   proxy.stop();
-  CHECK_FALSE(has(proxy.process().transcript(), "marked down"));
+  CHECK_FALSE(contains(proxy.process().transcript(), "marked down"));
 }
 
 TEST_CASE("an upstream whose connect hangs times out, the next one serves, alone it is a 502") {
@@ -557,7 +502,7 @@ TEST_CASE("an upstream whose connect hangs times out, the next one serves, alone
   Proxy alone(dir, {"--upstream", hanging, "--connect-timeout", "1"});
   const std::string out = curl({"--write-out", "%{http_code}\n", alone.url("/")});
   CHECK_MESSAGE(out.ends_with("\n502\n"), out);
-  CHECK_MESSAGE(has(out, "no upstream could be reached"), out);
+  CHECK_MESSAGE(contains(out, "no upstream could be reached"), out);
   alone.stop();
 }
 
@@ -600,7 +545,7 @@ TEST_CASE("the proxy's counters match the traffic it carried") {
   }
   // A client that speaks cleartext to the TLS port fails its handshake.
   const auto plain = integration::http_exchange(std::to_string(port), "GET / HTTP/1.1\r\n\r\n");
-  CHECK(has(plain.output, "response 1: none"));
+  CHECK(contains(plain.output, "response 1: none"));
 
   const auto load = [](const apps::proxy::Metrics::Counter& c) {
     return c.load(std::memory_order_relaxed);
@@ -634,10 +579,10 @@ TEST_CASE(
       {"GET", "GET"});
   INFO(ex.output);
   REQUIRE(!ex.responses.empty());
-  CHECK(has(ex.responses[0], "response 1: 200 OK\n"));
-  CHECK(has(ex.responses[0], "header connection: close\n"));
-  CHECK_FALSE(has(ex.responses[0], "websocket"));  // the upstream saw no Upgrade
-  CHECK((ex.responses.size() == 1 || has(ex.responses[1], "response 2: none")));
+  CHECK(contains(ex.responses[0], "response 1: 200 OK\n"));
+  CHECK(contains(ex.responses[0], "header connection: close\n"));
+  CHECK_FALSE(contains(ex.responses[0], "websocket"));  // the upstream saw no Upgrade
+  CHECK((ex.responses.size() == 1 || contains(ex.responses[1], "response 2: none")));
   CHECK(ex.end == "closed");
   proxy.stop();
 }
@@ -668,8 +613,8 @@ TEST_CASE("a chunked response's trailer fields reach a client that gets the body
     using namespace std::string_literals;
     const std::string& got = client.received();
     INFO(got);
-    CHECK(has(got, "Transfer-Encoding: chunked\r\n"));
-    CHECK(has(got, "\r\n5\r\n\x00\x01\x02\x03\x04\r\n5\r\n\x05\x06\x07\x08\x09\r\n"s));
+    CHECK(contains(got, "Transfer-Encoding: chunked\r\n"));
+    CHECK(contains(got, "\r\n5\r\n\x00\x01\x02\x03\x04\r\n5\r\n\x05\x06\x07\x08\x09\r\n"s));
   }  // closed: the proxy need not wait for our FIN
   proxy.stop();
 }

@@ -5,10 +5,13 @@ sees, as one line.
 
     proxy_protocol_peer.py --port P --ca CA_FILE [--source-ip IP] [--header v1|v2|none]
                            [--claim ADDR:PORT] [--expect line|refused] [--hold]
+                           [--request PATH]
 
 --source-ip binds the client socket first (127.0.0.2 is a different loopback source).
 --claim is the client address the header announces ("203.0.113.7:51234", "[2001:db8::7]:5000").
 With --expect line (the default) the handshake must succeed; prints "peer: <the line>".
+With --request PATH the server is an HTTPS proxy instead: after the handshake the client GETs
+PATH (Connection: close) and prints "status: N", then the response body as it came.
 With --hold it then waits, up to --timeout, until the server ends the connection (prints
 "held until: <how it ended>"); the test may also kill it meanwhile.
 With --expect refused the server must end the connection during the handshake; prints
@@ -20,6 +23,7 @@ end the connection; prints "closed".
 Exits 0 when the expectation held, 1 with "proxy_protocol_peer: FAIL: ..." on stderr otherwise.
 """
 import argparse
+import http.client
 import ipaddress
 import socket
 import ssl
@@ -76,6 +80,15 @@ def plain(raw, data, dribble):
     raw.close()
 
 
+def request(tls, path):
+    tls.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+    response = http.client.HTTPResponse(tls)
+    response.begin()
+    body = response.read().decode("utf-8", "replace")
+    print(f"status: {response.status}", flush=True)
+    print(body, end="" if body.endswith("\n") else "\n", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
@@ -87,6 +100,7 @@ def main():
     parser.add_argument("--plain", action="store_true")
     parser.add_argument("--dribble", action="store_true")
     parser.add_argument("--hold", action="store_true")
+    parser.add_argument("--request")
     parser.add_argument("--timeout", type=float, default=20)
     args = parser.parse_args()
 
@@ -114,13 +128,17 @@ def main():
     context = ssl.create_default_context(cafile=args.ca)
     try:
         tls = context.wrap_socket(raw, server_hostname="localhost")
+        if args.request is not None and args.expect == "line":
+            request(tls, args.request)
+            tls.close()
+            return
         line = b""
         while not line.endswith(b"\n"):
             chunk = tls.recv(256)
             if not chunk:
                 break
             line += chunk
-    except (OSError, ssl.SSLError) as e:
+    except (OSError, ssl.SSLError, http.client.HTTPException) as e:
         if args.expect == "refused":
             print(f"refused: {e}", flush=True)
             return

@@ -6,10 +6,11 @@ for the SIGHUP reload tests.
         One new connection: prints "subject: CN" (the server certificate's common name),
         then GETs PATH (default /) and prints "status: N" and "body: TEXT".
 
-    reload_peer.py keepalive --port P --ca CA_FILE --go FILE [--timeout T]
-        Opens one connection and GETs / on it: prints "first: CN STATUS". Then waits for FILE
-        to exist (the test creates it after the reload), GETs / again on the SAME connection
-        (it fails rather than reconnect) and prints "second: CN STATUS".
+    reload_peer.py keepalive --port P --ca CA_FILE --go FILE [--path PATH] [--timeout T]
+        Opens one connection and GETs PATH (default /) on it: prints "first: CN STATUS BODY".
+        Then waits for FILE to exist (the test creates it after the reload), GETs PATH again on
+        the SAME connection (it fails rather than reconnect) and prints "second: CN STATUS
+        BODY" (BODY without its surrounding white space).
 
 The chain is verified against CA_FILE (host names are not checked: the tests swap between
 certificates for different names). Exits 0 on success; 1 with "reload_peer: FAIL: ..." on
@@ -73,8 +74,8 @@ def keepalive(args):
     try:
         conn.connect()
         local = conn.sock.getsockname()
-        status, _ = get(conn, "/")
-        print(f"first: {common_name(conn.sock)} {status}", flush=True)
+        status, body = get(conn, args.path)
+        print(f"first: {common_name(conn.sock)} {status} {body.strip()}", flush=True)
         deadline = time.monotonic() + args.timeout
         while not os.path.exists(args.go):
             if time.monotonic() > deadline:
@@ -82,10 +83,10 @@ def keepalive(args):
             time.sleep(0.05)
         if conn.sock is None or conn.sock.getsockname() != local:
             fail("the connection was not kept open")
-        status, _ = get(conn, "/")
+        status, body = get(conn, args.path)
         if conn.sock is None or conn.sock.getsockname() != local:
             fail("the second request went over a new connection")
-        print(f"second: {common_name(conn.sock)} {status}", flush=True)
+        print(f"second: {common_name(conn.sock)} {status} {body.strip()}", flush=True)
     except (OSError, ssl.SSLError, http.client.HTTPException) as e:
         fail(f"keep-alive request: {e!r}")
     conn.close()

@@ -8,6 +8,9 @@ per connection). It prints "upstream_peer: listening on 127.0.0.1:PORT" once rea
   GET  /chunked?n=N&size=S   N chunks of S bytes of the pattern i % 251, chunked
   GET  /eof?size=S      S pattern bytes without a length, then closes (HTTP/1.0-style)
   GET  /slow?delay=SEC  prints "received PATH" on stdout, waits, then answers "slow"
+  GET  /until?file=F    prints "received PATH" on stdout, waits until file F exists (at most
+                        60 s), then answers "released" (a request held in flight for as long
+                        as the test needs, without guessing a delay)
   GET  /connections     how many connections it accepted so far
   GET  /name            the --name it was started with
   GET  /status/CODE     an empty response with that status (204, 304; 304 keeps a length)
@@ -20,6 +23,7 @@ per connection). It prints "upstream_peer: listening on 127.0.0.1:PORT" once rea
 import argparse
 import hashlib
 import http.server
+import os
 import socketserver
 import sys
 import threading
@@ -139,6 +143,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             print(f"received {self.path}", flush=True)  # tests wait for this line
             time.sleep(float(query.get("delay", "1")))
             self.reply(200, b"slow\n")
+        elif path == "/until":
+            print(f"received {self.path}", flush=True)  # tests wait for this line
+            deadline = time.monotonic() + 60
+            while not os.path.exists(query["file"]) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.reply(200, b"released\n")
         elif path == "/early-hints":
             self.send_response(103)
             self.send_header("Link", "</style.css>; rel=preload")

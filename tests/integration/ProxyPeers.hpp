@@ -1,0 +1,71 @@
+// What the tests of the tlsreactor-proxy binary run around it: peers/upstream_peer.py as an
+// upstream, the proxy itself on an ephemeral port, and curl as its client.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "tests/integration/Peers.hpp"
+#include "tests/support/TestDir.hpp"
+
+namespace integration {
+
+// peers/upstream_peer.py on an ephemeral port.
+class Upstream {
+ public:
+  explicit Upstream(const std::string& name = "upstream")
+      : process_(python_peer("upstream_peer.py", {"--name", name})) {
+    auto line = process_.read_line(std::chrono::seconds(20));
+    REQUIRE_MESSAGE(line.has_value(), "upstream did not start\n" << process_.transcript());
+    std::smatch m;
+    REQUIRE(std::regex_match(*line, m, std::regex(R"(upstream_peer: listening on (\S+))")));
+    address_ = m[1];
+  }
+  std::string url() const { return "http://" + address_; }
+  Process& process() { return process_; }
+
+ private:
+  Process process_;
+  std::string address_;
+};
+
+// tlsreactor-proxy on an ephemeral port: TLS with its development certificate in `dir`/proxy,
+// or --plain; no access log unless the options ask for one.
+class ProxyServer : public AppServer {
+ public:
+  ProxyServer(const test_support::TestDir& dir, std::vector<std::string> options,
+              bool plain = false)
+      : AppServer(TLSREACTOR_PROXY_BIN, with_defaults(dir, std::move(options), plain),
+                  "127.0.0.1:0", 1),
+        plain_(plain) {}
+
+  std::string url(const std::string& path) const {
+    return std::string(plain_ ? "http" : "https") + "://127.0.0.1:" + port_text() + path;
+  }
+
+ private:
+  static std::vector<std::string> with_defaults(const test_support::TestDir& dir,
+                                                std::vector<std::string> options, bool plain) {
+    // First, so that a test's own --access-log wins (the last value does).
+    options.insert(options.begin(), {"--dev-cert-dir", dir.path("proxy"), "--access-log", "off"});
+    if (plain) options.emplace_back("--plain");
+    return options;
+  }
+  bool plain_;
+};
+
+// curl with the given arguments (the proxy's dev certificate not checked); its stdout, after
+// checking it exited 0.
+inline std::string curl(std::vector<std::string> args) {
+  std::vector<std::string> argv{"curl",       "--silent", "--show-error",
+                                "--max-time", "30",       "--insecure"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Process peer(std::move(argv));
+  return output_of(peer, std::chrono::seconds(40));
+}
+
+}  // namespace integration
