@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 harnesses=("$@")
-[[ ${#harnesses[@]} -gt 0 ]] || harnesses=(engine-server engine-client engine-records http-request)
+[[ ${#harnesses[@]} -gt 0 ]] || harnesses=(engine-server engine-client engine-records http-request proxy-header
+  config-file)
 
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j"$(nproc)" --target "${harnesses[@]/#/fuzz-}"
