@@ -27,10 +27,13 @@ namespace {
 
 class Target {
  public:
-  explicit Target(const test_support::TestDir& dir, std::vector<std::string> options = {})
+  // tlsreactor-hello --tls, or with `echo` tlsreactor-echo --tls, plus `options`.
+  explicit Target(const test_support::TestDir& dir, std::vector<std::string> options = {},
+                  bool echo = false)
       : dir_((without_quarantine(), dir)),
-        server_(std::make_unique<HelloServer>(with_tls(dir, std::move(options)))) {
-    run("dribble", {"--gap", "0"});  // one warm-up exchange: buffers and caches are allocated
+        echo_(echo),
+        server_(start(with_tls(dir, std::move(options)), echo)) {
+    run("normal", {});  // one warm-up exchange: buffers and caches are allocated
     baseline_fds_ = test_support::open_fds(pid());
     baseline_rss_ = test_support::rss_kib(pid());
   }
@@ -49,6 +52,7 @@ class Target {
   Process attack(const std::string& command, std::vector<std::string> extra) {
     std::vector<std::string> args{command, "--port", server_->port_text(), "--ca",
                                   dir_.path("cert/ca.pem")};
+    if (echo_) args.emplace_back("--echo");
     args.insert(args.end(), extra.begin(), extra.end());
     return integration::python_peer("adversary.py", std::move(args));
   }
@@ -105,8 +109,15 @@ class Target {
     ::setenv("ASAN_OPTIONS", options.c_str(), 1);
   }
 
+  static std::unique_ptr<integration::AppServer> start(std::vector<std::string> options,
+                                                       bool echo) {
+    if (echo) return std::make_unique<integration::EchoServer>(options);
+    return std::make_unique<HelloServer>(options);
+  }
+
   const test_support::TestDir& dir_;
-  std::unique_ptr<HelloServer> server_;
+  bool echo_;
+  std::unique_ptr<integration::AppServer> server_;
   std::size_t baseline_fds_ = 0;
   std::uint64_t baseline_rss_ = 0;
 };
@@ -195,6 +206,15 @@ TEST_CASE("adversary: descriptor exhaustion sheds connections without spinning a
   CHECK(used < per_second);
   const std::string out = integration::output_of(peer, 60s);
   CHECK_MESSAGE(out.find("adversary: ok") != std::string::npos, out);
+  target.check_back_to_baseline();
+  target.stop();
+}
+
+TEST_CASE(
+    "adversary: records of exactly 16 KiB echo byte-exact, records announcing more get record_overflow") {
+  test_support::TestDir dir;
+  Target target(dir, {}, /*echo=*/true);
+  target.run("records", {"--within", "10"});
   target.check_back_to_baseline();
   target.stop();
 }

@@ -16,6 +16,12 @@ Every subcommand ends with one line "adversary: ok ..." (exit 0) or "adversary: 
               reads the answer, then all close
   hold        N idle TLS connections held open for --hold seconds (they may be shed), then one
               normal client that must be served once they are gone
+  normal      just the normal client
+  records     against an echo server: application records of exactly 16 KiB of plaintext
+              echo back byte-exact; a record header announcing 16 KiB + 1 of plaintext, and
+              one announcing 64 KiB, each get a record_overflow alert and a close
+
+With --echo the normal client is an echo exchange instead of a GET (tlsreactor-echo --tls).
 """
 import argparse
 import asyncio
@@ -29,6 +35,7 @@ import sys
 import time
 
 HELLO = b"hello from tlsreactor\n"
+ARGS = None  # the parsed command line
 
 
 def finish(ok, message):
@@ -56,12 +63,89 @@ def get(args, path="/", timeout=15.0):
     return body
 
 
+def echo_exchange(args, payload, timeout=15.0):
+    """Sends `payload` over TLS to an echo server in one write; returns what came back."""
+    with socket.create_connection((args.host, args.port), timeout=timeout) as raw:
+        with context(args).wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(payload)
+            data = b""
+            while len(data) < len(payload):
+                chunk = tls.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    return data
+
+
 def still_serves(args):
     try:
+        if args.echo:
+            back = echo_exchange(args, b"still there?")
+            return None if back == b"still there?" else f"a normal echo client got {back!r}"
         body = get(args)
     except Exception as e:  # noqa: BLE001 - any failure is the finding
         return f"a normal client was not served afterwards: {e!r}"
     return None if body == HELLO else f"a normal client got {body!r}"
+
+
+RECORD_OVERFLOW = 22  # the alert description
+
+
+def alert_then_close(header, body_size, within):
+    """Sends a plaintext handshake record header announcing more than a record may carry, and
+    `body_size` bytes of it; returns the alert description the server sent (None if none)
+    and whether it then closed."""
+    with socket.create_connection(("127.0.0.1", ARGS.port), timeout=10) as s:
+        try:
+            s.sendall(header + bytes(body_size))
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        data = b""
+        deadline = time.monotonic() + within
+        closed = False
+        while time.monotonic() < deadline:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = s.recv(65536)
+            except (ConnectionResetError, BrokenPipeError):
+                closed = True
+                break
+            except socket.timeout:
+                break
+            if not chunk:
+                closed = True
+                break
+            data += chunk
+    alert = data[6] if len(data) >= 7 and data[0] == 0x15 else None
+    return alert, closed
+
+
+def cmd_normal(args):
+    problem = still_serves(args)
+    finish(problem is None, problem or "a normal client was served")
+
+
+def cmd_records(args):
+    problems = []
+    # At the limit: Python's ssl writes at most 16 KiB of plaintext per record, so each
+    # 16384-byte slice of the payload is one full record, and the echo must be exact.
+    payload = bytes(random.Random(args.seed).getrandbits(8) for _ in range(16384 * 4))
+    back = echo_exchange(args, payload)
+    if back != payload:
+        problems.append(f"4 full-size records: {len(back)} bytes back, "
+                        f"{'equal' if back == payload else 'different'}")
+    # Over it: 2^14 + 1 bytes in a plaintext record, then a length field of 0xffff.
+    for length, sent in ((16385, 16385), (0xFFFF, 100)):
+        header = bytes([0x16, 0x03, 0x01, length >> 8, length & 0xFF])
+        alert, closed = alert_then_close(header, sent, args.within)
+        if alert != RECORD_OVERFLOW or not closed:
+            problems.append(f"a record announcing {length} bytes: alert {alert}, "
+                            f"{'closed' if closed else 'left open'}")
+    problem = still_serves(args)
+    if problem:
+        problems.append(problem)
+    finish(not problems, "; ".join(problems) if problems else
+           "full-size records echoed exactly, oversized ones refused with record_overflow; still serving")
 
 
 def closed_by_server(sock, deadline):
@@ -273,7 +357,9 @@ def cmd_hold(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["garbage", "dribble", "slowloris", "resets", "never-read", "many", "hold"])
+    p.add_argument("command", choices=["garbage", "dribble", "slowloris", "resets", "never-read", "many", "hold",
+                                        "records", "normal"])
+    p.add_argument("--echo", action="store_true", help="the server is an echo server")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--ca", required=True, help="the CA that signed the server's certificate")
@@ -285,6 +371,8 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--in-flight", type=int, default=100, help="many: handshakes at once")
     args = p.parse_args()
+    global ARGS
+    ARGS = args
     globals()["cmd_" + args.command.replace("-", "_")](args)
 
 
