@@ -137,6 +137,12 @@ HttpParser::Result HttpParser::feed(std::string_view bytes) {
     case HPE_PAUSED_UPGRADE:
       return stop(Status::upgraded, data, at);
     default:
+      // llhttp stopped at a bad byte without reporting the span it was in. If the head (counted
+      // up to that byte just above) had already outgrown its limit, the limit is the first
+      // problem in the stream, as it is when the same bytes arrive in pieces.
+      if (!pending_error_ && collecting_ && head_before_ > limits_.max_head_bytes) {
+        fail(HttpError::Kind::head_too_large, "header block too large");
+      }
       if (!pending_error_) {
         const auto error = static_cast<llhttp_errno_t>(result);
         pending_error_ = HttpError{kind_of(error), 400, llhttp_errno_name(error),
@@ -268,9 +274,6 @@ int HttpParser::append_start_line(std::string& part, const char* at, std::size_t
 
 int HttpParser::on_field_span(const char* at, std::size_t length) {
   if (!in_field_name_) {
-    if (fields_.size() == limits_.max_headers) {
-      return fail(HttpError::Kind::too_many_headers, "too many header fields");
-    }
     fields_.push_back({fields_text_.size(), 0, 0, 0});
     in_field_name_ = true;
   }
@@ -287,6 +290,11 @@ int HttpParser::on_field_span(const char* at, std::size_t length) {
 
 int HttpParser::on_field_complete() {
   in_field_name_ = false;
+  // Counted once the name is whole, not at its first byte: whether a name broken off by a bad
+  // byte counts must not depend on how the input was split (the http-request fuzzer).
+  if (fields_.size() > limits_.max_headers) {
+    return fail(HttpError::Kind::too_many_headers, "too many header fields");
+  }
   fields_.back().value_begin = fields_.back().value_end = fields_text_.size();
   return HPE_OK;
 }
@@ -306,6 +314,13 @@ std::optional<std::string_view> HttpParser::framing_problem() const {
   // an HTTP/1.0 hop after us would frame it by Content-Length or by the close instead.
   if ((p.flags & F_TRANSFER_ENCODING) != 0 && p.http_major == 1 && p.http_minor == 0) {
     return "Transfer-Encoding in an HTTP/1.0 message";
+  }
+  // The bytes after a CONNECT request's head belong to the tunnel: a body announced there
+  // would reach the destination as tunnel bytes (or, to a proxy that framed it, not), an
+  // ambiguity a smuggler can use. Found by the http-request fuzzer.
+  if (type_ == Type::request && p.method == HTTP_CONNECT &&
+      ((p.flags & (F_CHUNKED | F_TRANSFER_ENCODING)) != 0 || p.content_length > 0)) {
+    return "CONNECT with a body";
   }
   return std::nullopt;
 }
@@ -376,12 +391,20 @@ int HttpParser::on_headers_complete() {
   framing.upgrade = p.upgrade != 0;
   framing.connect = response ? answers_connect && status / 100 == 2 : p.method == HTTP_CONNECT;
   events_.on_headers_complete(framing);
-  return maybe_pause();
+  // A message without a body completes right here, with no further input: a pause now would
+  // hold its on_message_complete back until more bytes arrive (maybe never). It waits for
+  // that event instead.
+  return framing.has_body ? maybe_pause() : HPE_OK;
 }
 
 int HttpParser::on_body(const char* at, std::size_t length) {
   events_.on_body({at, length});
-  return maybe_pause();
+  // The same for the last bytes of a Content-Length body (llhttp has counted them off
+  // already): on_message_complete follows at once, and the pause waits for it. Found by the
+  // http-request fuzzer (tests/fuzz/regressions/http-request).
+  const llhttp_t& p = llhttp_->parser;
+  const bool last_of_length = (p.flags & F_CHUNKED) == 0 && p.content_length == 0;
+  return last_of_length ? HPE_OK : maybe_pause();
 }
 
 int HttpParser::on_chunk_header() {
@@ -398,6 +421,12 @@ int HttpParser::on_message_complete() {
   collecting_ = false;
   emit_fields(true);
   events_.on_message_complete();
+  // A message that switches protocols (CONNECT, Upgrade) stops the parser by itself: a pause
+  // here would hide that from feed()'s result, and no later input could reveal it.
+  if (llhttp_->parser.upgrade != 0) {
+    pause_requested_ = false;
+    return HPE_OK;
+  }
   return maybe_pause();
 }
 

@@ -2,9 +2,10 @@
 // Content-Length or chunked, pipelining, CONNECT. Input: 4 bytes of plan, then the bytes a
 // client sends.
 // Properties: no crash, leak or hang; the same events come out whether the stream arrives
-// whole or in the plan's pieces with pauses in the middle of bodies (what a slow upstream
-// causes); a message completed with a Content-Length carried exactly that many body bytes;
-// a message is never framed by both a length and chunking; failures answer 400 or 431.
+// whole or in the plan's pieces with pauses at heads, in bodies and at message ends (what a
+// slow upstream causes); a message completed with a Content-Length carried exactly that many body
+// bytes; a message is never framed by both a length and chunking; failures answer 400 or 431.
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -41,13 +42,14 @@ class Events final : public HttpEvents {
     log += "headers " + std::to_string(f.content_length.value_or(~0ull)) + " " +
            std::to_string(f.chunked) + std::to_string(f.has_body) + std::to_string(f.keep_alive) +
            std::to_string(f.connect) + std::to_string(f.upgrade) + "\n";
+    maybe_pause();
   }
   void on_body(std::string_view bytes) override {
     body_ += bytes.size();
     if (!in_body_) log += "body ";
     in_body_ = true;
     log += bytes;
-    if (pauses != nullptr && pauses->next() % 4 == 0) parser->pause();
+    maybe_pause();
   }
   void on_trailer(std::string_view name, std::string_view value) override {
     end_body();
@@ -57,12 +59,18 @@ class Events final : public HttpEvents {
     if (expected_ && body_ != *expected_) std::abort();
     end_body();
     log += "complete\n";
+    maybe_pause();
   }
 
  private:
   std::optional<std::uint64_t> expected_;
   std::uint64_t body_ = 0;
   bool in_body_ = false;
+
+  // What a slow upstream does to the proxy: stop the parser at this event for a while.
+  void maybe_pause() {
+    if (pauses != nullptr && pauses->next() % 4 == 0) parser->pause();
+  }
 
   void end_body() {
     if (in_body_) log += "\n";
@@ -117,7 +125,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::Plan pauses(plan.next());
   const std::string pieces = parse(
       bytes, [&plan] { return plan.chunk(); }, &pauses);
-  if (whole != pieces) std::abort();
+  if (whole != pieces) {
+    std::fprintf(stderr, "--- whole ---\n%s--- in pieces ---\n%s", whole.c_str(), pieces.c_str());
+    std::abort();
+  }
   return 0;
 }
 
