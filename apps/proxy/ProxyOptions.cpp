@@ -79,9 +79,8 @@ std::optional<UpstreamUrl> UpstreamUrl::parse(std::string_view url, std::string&
 
 std::vector<Args::Option> proxy_option_list() {
   return {
-      {"upstream", "URL",
-       "forward requests to http://HOST:PORT or https://HOST:PORT, round robin", "",
-       true},
+      {"upstream", "URL", "forward requests to http://HOST:PORT or https://HOST:PORT, round robin",
+       "", true},
       {"upstream-ca", "FILE", "CA certificates (PEM) for https upstreams (default: system store)",
        ""},
       {"upstream-insecure", "", "do not verify https upstreams (logs a warning)", ""},
