@@ -39,6 +39,10 @@ LoopImpl::LoopImpl() : wheel_(&loop_, &tick_) {
   uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
   uv_timer_init(&loop_, &tick_);
   uv_unref(reinterpret_cast<uv_handle_t*>(&tick_));
+  // Waiting steps belong to connections, which keep the loop alive themselves.
+  uv_idle_init(&loop_, &turn_);
+  turn_.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&turn_));
 }
 
 void LoopImpl::add(LoopMember& m) noexcept {
@@ -97,8 +101,11 @@ void LoopImpl::close_own_handles() noexcept {
     posted_.clear();
   }
   uv_timer_stop(&tick_);
+  uv_idle_stop(&turn_);
+  turn_active_ = false;
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&turn_), nullptr);
 }
 
 int LoopImpl::close() {

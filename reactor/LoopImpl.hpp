@@ -16,6 +16,7 @@
 namespace reactor {
 
 class Connection;
+class TurnTicket;
 
 namespace detail {
 
@@ -55,14 +56,28 @@ class LoopImpl {
   void post(std::function<void()> fn);
   int close();
 
+  // TurnTicket::admit: counts the step in this iteration or queues the ticket.
+  bool admit(TurnTicket& ticket, std::size_t per_turn);
+  std::uint64_t waited() const noexcept { return waited_; }
+
  private:
   static void on_async(uv_async_t* handle) noexcept;
+  static void on_idle(uv_idle_t* handle) noexcept;
+  // The start of an iteration that follows admitted or waiting steps: a fresh budget, spent
+  // first on the queue.
+  void start_turn() noexcept;
   void run_posted() noexcept;
   void close_own_handles() noexcept;
 
   uv_loop_t loop_{};
   uv_async_t async_{};
   uv_timer_t tick_{};
+  // Active (so the loop polls without blocking) while steps wait or were admitted this turn.
+  uv_idle_t turn_{};
+  bool turn_active_ = false;
+  std::size_t admitted_ = 0;  // steps admitted in the current iteration
+  List waiting_;              // TurnTickets, first come first served
+  std::uint64_t waited_ = 0;
   TimerWheel wheel_;
   List members_;
   std::size_t connection_count_ = 0;

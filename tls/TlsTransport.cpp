@@ -132,7 +132,8 @@ TlsTransport::TlsTransport(std::shared_ptr<const Context> context,
     : engine_(std::make_unique<Engine>(std::move(context), engine_options)),
       app_(std::move(app)),
       options_(options),
-      alive_(std::make_shared<TlsTransport*>(this)) {}
+      alive_(std::make_shared<TlsTransport*>(this)),
+      admission_([this] { on_admitted(); }) {}
 
 TlsTransport::~TlsTransport() {
   // The connection is gone but OpenSSL's async job may still be paused inside the SSL (a
@@ -171,25 +172,36 @@ void TlsTransport::on_open(reactor::Connection& tcp) {
     closing_ = true;
     tcp_->abort();
   });
-  drive();  // a client sends its ClientHello now; a server waits for one
+  // A client makes its key share and sends its ClientHello now; a server waits for one.
+  if (engine_->is_server() || admit_handshake_step()) drive();
 }
 
 void TlsTransport::on_data(reactor::Connection&, std::span<const std::byte> data) {
   engine_->feed(data);
-  drive();
+  if (admit_handshake_step())
+    drive();
+  else
+    update_reading();
 }
 
 void TlsTransport::on_drain(reactor::Connection&) {
   drive();  // encrypt what waited for room; tells the application when it may write again
 }
 
-void TlsTransport::on_peer_closed(reactor::Connection& tcp) {
+void TlsTransport::on_peer_closed(reactor::Connection&) {
   // TCP FIN. With the peer's close_notify already seen this is the orderly end of its side;
   // otherwise the engine reports the truncation when it reads past what it has.
   engine_->feed_eof();
-  yielded_ = false;  // what is left must be read now, before the end is decided
+  peer_fin_ = true;
+  yielded_ = false;                  // what is left must be read now, before the end is decided
+  if (admission_.waiting()) return;  // read in turn, after the handshake step it follows
   drive();
-  if (tcp_ != nullptr && !tcp.is_closing() && (closing_ || !engine_->is_peer_closed())) tcp.close();
+  close_after_fin();
+}
+
+void TlsTransport::close_after_fin() {
+  if (tcp_ != nullptr && !tcp_->is_closing() && (closing_ || !engine_->is_peer_closed()))
+    tcp_->close();
 }
 
 void TlsTransport::on_server_stopping(reactor::Connection& tcp) {
@@ -203,6 +215,7 @@ void TlsTransport::on_close(reactor::Connection& tcp, const reactor::Error& erro
   (void)tcp;
   tcp_ = nullptr;
   timer_.reset();
+  admission_.cancel();
   // Our own reason (a TLS failure, the handshake deadline) explains the end better than what
   // the TCP layer saw while closing.
   const reactor::Error& reason = error_ ? error_ : error;
@@ -331,13 +344,31 @@ void TlsTransport::fail_with(const reactor::Error& error) {
 void TlsTransport::update_reading() {
   if (tcp_ == nullptr || tcp_->is_closing()) return;
   // The handshake always reads; application data only while the application wants it. A
-  // parked engine makes no SSL call, so what arrives meanwhile is only buffered, up to a cap.
-  const bool parked_full =
-      engine_->parked() != Want::nothing && engine_->buffered_input() > parked_input_cap;
+  // parked engine, or one waiting for admission, makes no SSL call, so what arrives meanwhile is
+  // only buffered, up to a cap.
+  const bool held = engine_->parked() != Want::nothing || admission_.waiting();
+  const bool parked_full = held && engine_->buffered_input() > parked_input_cap;
   if (((app_paused_ || yielded_) && engine_->is_handshake_done()) || parked_full)
     tcp_->pause_reading();
   else
     tcp_->resume_reading();
+}
+
+// ---- admission: a bounded number of handshake steps per loop turn ------------------------
+
+// A burst of new connections must not keep the loop in cryptography for long: established
+// connections are served between admitted steps. A step already under way (unparked, or after
+// the handshake) is not asked again.
+bool TlsTransport::admit_handshake_step() {
+  if (engine_->is_handshake_done() || engine_->parked() != Want::nothing || loop_ == nullptr)
+    return true;
+  return admission_.admit(*loop_, options_.handshakes_per_turn);
+}
+
+void TlsTransport::on_admitted() {
+  if (tcp_ == nullptr) return;
+  drive();
+  if (peer_fin_) close_after_fin();
 }
 
 // ---- parked on something outside the TLS stack --------------------------------------------

@@ -15,6 +15,7 @@
 #include "reactor/Poll.hpp"
 #include "reactor/TcpConnector.hpp"
 #include "reactor/Timer.hpp"
+#include "reactor/TurnTicket.hpp"
 #include "tls/Engine.hpp"
 
 namespace tls {
@@ -31,6 +32,11 @@ struct TransportOptions {
   // After handing the application this much plaintext, the connection lets the loop go round
   // once (serving the others) before it delivers more. 0: no yielding.
   std::size_t max_plaintext_per_turn = 256 * 1024;
+  // Admission control: handshake steps (the calls that advance a handshake, where its
+  // cryptography runs) allowed per loop iteration, over all the loop's connections. Further
+  // ones wait, their ciphertext buffered, for a later iteration, first come first served;
+  // established connections are never held back. 0: no limit.
+  std::size_t handshakes_per_turn = 16;
 };
 
 // Thread-safety: as reactor::Connection (one loop). Owned by the TCP connection it decorates.
@@ -86,6 +92,9 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   void update_reading();
   void over_cap(std::size_t refused);
   void yield_turn();
+  bool admit_handshake_step();
+  void on_admitted();
+  void close_after_fin();
   void end_yield();
   std::size_t buffered() const;
   void park(Want want);
@@ -106,6 +115,7 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   std::vector<std::unique_ptr<reactor::Poll>> async_polls_;  // the engine's async fds
   std::optional<reactor::Timer> job_retry_;  // WANT_ASYNC_JOB with no job of ours to wait for
   std::shared_ptr<TlsTransport*> alive_;     // weak handles for wake-ups that may come late
+  reactor::TurnTicket admission_;            // a handshake step waiting for a later loop turn
   bool in_async_job_ = false;                // our engine holds one of the thread's async jobs
   Want parked_as_ = Want::nothing;           // the park this transport is handling
   reactor::Error error_;
@@ -122,6 +132,7 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   bool closing_ = false;           // the application called close(), or an error ended the session
   bool fin_after_notify_ = false;  // the application called shutdown()
   bool tcp_fin_sent_ = false;
+  bool peer_fin_ = false;  // TCP FIN received
   bool driving_ = false;
   bool drive_again_ = false;
   bool in_app_call_ = false;

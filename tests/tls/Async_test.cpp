@@ -55,8 +55,10 @@ std::size_t open_fds() {
 }
 
 struct Server {
-  Server(reactor::Loop& loop, const tls::ServerConfig& config, reactor::HandlerFactory app)
-      : listener(loop, tls::server_factory(test_support::server_context(config), std::move(app))) {
+  Server(reactor::Loop& loop, const tls::ServerConfig& config, reactor::HandlerFactory app,
+         tls::TransportOptions options = {})
+      : listener(loop, tls::server_factory(test_support::server_context(config), std::move(app),
+                                           options)) {
     REQUIRE_FALSE(listener.listen(*reactor::Address::from_ip("127.0.0.1", 0)));
   }
   reactor::HostPort target() const { return {"localhost", listener.local_address().port()}; }
@@ -176,11 +178,18 @@ TEST_CASE("1000 resets while the server's signature is pending leave no descript
     tls::ServerConfig sc;
     sc.certificates = {{pki.ecdsa.leaf.cert_file, "", signer}};
     int server_opens = 0;
-    Server server(loop, sc, [&] {
-      auto h = std::make_unique<Recorder>(std::make_shared<test_support::Record>());
-      h->open = [&](reactor::Connection&) { ++server_opens; };
-      return h;
-    });
+    // Every handshake step at once (no admission control): the resets must find signatures
+    // pending, not ClientHellos waiting for a later loop turn.
+    tls::TransportOptions unlimited;
+    unlimited.handshakes_per_turn = 0;
+    Server server(
+        loop, sc,
+        [&] {
+          auto h = std::make_unique<Recorder>(std::make_shared<test_support::Record>());
+          h->open = [&](reactor::Connection&) { ++server_opens; };
+          return h;
+        },
+        unlimited);
     const std::size_t serving =
         open_fds();  // the loop and the listener (and libuv's EMFILE reserve)
     tls::ClientConfig cc;
@@ -188,7 +197,7 @@ TEST_CASE("1000 resets while the server's signature is pending leave no descript
     auto client_ctx = test_support::client_context(cc);
     // Each client gives up long before the signature can come: its handshake timeout resets
     // the connection while the server's handshake is parked on the signer.
-    tls::TransportOptions impatient;
+    tls::TransportOptions impatient = unlimited;
     impatient.handshake_timeout = 5ms;
     constexpr int total = 1000;
     constexpr int batch = 100;

@@ -2,7 +2,9 @@
 
 #include <optional>
 
+#include "reactor/TcpConnector.hpp"
 #include "reactor/Timer.hpp"
+#include "reactor/TurnTicket.hpp"
 #include "tests/support/Pair.hpp"
 #include "tests/support/TestPki.hpp"
 
@@ -296,4 +298,187 @@ TEST_CASE("a peer that never answers our close_notify is closed after the bye ti
   // The bye wait ended in a TCP close, whose own bound (no FIN from the peer) reset it.
   CHECK(p.server->error.code() == reactor::Errc::close_timeout);
   CHECK(p.close() == 0);
+}
+
+namespace {
+
+// Counts the server side's connections and their ends.
+struct ServerTally {
+  int opened = 0;
+  int closed = 0;
+  reactor::HandlerFactory factory() {
+    return [this] {
+      auto h = std::make_unique<Recorder>(std::make_shared<test_support::Record>());
+      echo(*h);
+      h->open = [this](reactor::Connection&) { ++opened; };
+      h->closed = [this](reactor::Connection&, const reactor::Error&) { ++closed; };
+      return h;
+    };
+  }
+};
+
+tls::TransportOptions one_handshake_step_per_turn() {
+  tls::TransportOptions options;
+  options.handshakes_per_turn = 1;
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "with one handshake step per loop turn, 200 simultaneous handshakes all complete and an "
+    "established connection keeps being served") {
+  test_support::TestPki pki;
+  TlsPair contexts(pki);
+  reactor::Loop loop;
+  std::optional<test_support::Watchdog> dog(std::in_place, loop, 60s);
+  ServerTally server;
+  reactor::TcpListener listener(loop, tls::server_factory(contexts.server_tls, server.factory(),
+                                                          one_handshake_step_per_turn()));
+  REQUIRE_FALSE(listener.listen(*reactor::Address::from_ip("127.0.0.1", 0)));
+  const reactor::HostPort target{"localhost", listener.local_address().port()};
+  tls::TransportOptions client_transport;
+  client_transport.handshakes_per_turn = 0;  // only the server's steps are rationed
+
+  constexpr int burst = 200;
+  int burst_echoed = 0;
+  int burst_closed = 0;
+  int trips_during_burst = 0;
+  auto pinger = std::make_shared<test_support::Record>();
+  const auto maybe_stop = [&] {
+    if (burst_closed == burst && pinger->closed) loop.stop();
+  };
+  const auto start_burst = [&] {
+    for (int i = 0; i < burst; ++i) {
+      auto h = std::make_unique<Recorder>(std::make_shared<test_support::Record>());
+      h->open = [](reactor::Connection& c) { c.write("hello"); };
+      h->data = [&](reactor::Connection& c, std::span<const std::byte>) {
+        ++burst_echoed;
+        c.close();
+      };
+      h->closed = [&](reactor::Connection&, const reactor::Error& e) {
+        CHECK_MESSAGE(!e, e.message());
+        ++burst_closed;
+        maybe_stop();
+      };
+      tls::connect(loop, target, contexts.client_tls, std::move(h), {}, client_transport);
+    }
+  };
+  // The established connection: one-byte round trips for as long as the burst lasts.
+  auto ping = std::make_unique<Recorder>(pinger);
+  ping->open = [&](reactor::Connection& c) {
+    start_burst();
+    c.write("p");
+  };
+  ping->data = [&](reactor::Connection& c, std::span<const std::byte>) {
+    if (burst_echoed < burst) {
+      ++trips_during_burst;
+      c.write("p");
+    } else {
+      c.close();
+    }
+  };
+  ping->closed = [&](reactor::Connection&, const reactor::Error&) { maybe_stop(); };
+  tls::connect(loop, target, contexts.client_tls, std::move(ping), {}, client_transport);
+  loop.run();
+
+  CHECK(burst_echoed == burst);
+  CHECK(burst_closed == burst);
+  CHECK(server.opened == burst + 1);
+  // Handshake steps really waited for later turns...
+  CHECK(reactor::TurnTicket::waited(loop) > 0);
+  // ... and the established connection was served in between: each server turn admits one
+  // step and a full handshake takes two, so the burst lasts at least 2 x 200 turns, while a
+  // round trip takes a few. Without admission the burst is done in a handful of turns.
+  CHECK_MESSAGE(trips_during_burst >= 20, "round trips during the burst: " << trips_during_burst);
+  CHECK_MESSAGE(!pinger->error, pinger->error.message());
+  dog.reset();
+  listener.close();
+  loop.run();
+  CHECK(server.closed == server.opened);
+  CHECK(loop.close() == 0);
+}
+
+namespace {
+
+class NullSink final : public tls::Sink {
+ public:
+  bool plaintext(std::span<const std::byte>) override { return true; }
+};
+
+// A real ClientHello, made by a client Engine that never sees an answer.
+std::string client_hello(const std::shared_ptr<const tls::Context>& client_tls) {
+  tls::Engine engine(client_tls, {"localhost", 443});
+  NullSink sink;
+  std::vector<std::byte> scratch(tls::Engine::max_record);
+  engine.advance(sink, scratch);
+  const auto out = engine.peek_output();
+  return {reinterpret_cast<const char*>(out.data()), out.size()};
+}
+
+}  // namespace
+
+TEST_CASE(
+    "handshakes waiting for their loop turn whose peers close (FIN) or reset meanwhile are all "
+    "cleaned up") {
+  test_support::TestPki pki;
+  TlsPair contexts(pki);
+  const std::string hello = client_hello(contexts.client_tls);
+  REQUIRE(hello.size() > 100);
+  reactor::Loop loop;
+  std::optional<test_support::Watchdog> dog(std::in_place, loop, 60s);
+  int server_started = 0;
+  int server_ended = 0;
+  int server_opened = 0;
+  reactor::TcpListener listener(
+      loop, tls::server_factory(
+                contexts.server_tls,
+                [&]() -> std::unique_ptr<reactor::Handler> {
+                  ++server_started;
+                  auto h = std::make_unique<Recorder>(std::make_shared<test_support::Record>());
+                  h->open = [&](reactor::Connection&) { ++server_opened; };
+                  h->closed = [&](reactor::Connection&, const reactor::Error& e) {
+                    CHECK(e);  // no handshake finished
+                    ++server_ended;
+                  };
+                  return h;
+                },
+                one_handshake_step_per_turn()));
+  REQUIRE_FALSE(listener.listen(*reactor::Address::from_ip("127.0.0.1", 0)));
+  const reactor::HostPort target{"127.0.0.1", listener.local_address().port()};
+
+  // Plain TCP clients: each sends a ClientHello, then at once a FIN (half of them) or a reset.
+  constexpr int clients = 100;
+  int clients_ended = 0;
+  for (int i = 0; i < clients; ++i) {
+    auto h = std::make_unique<Recorder>(std::make_shared<test_support::Record>());
+    h->open = [&hello, fin = i % 2 == 0](reactor::Connection& c) {
+      c.write(hello);
+      if (fin)
+        c.shutdown();
+      else
+        c.abort();
+    };
+    h->peer_closed = [](reactor::Connection& c) { c.close(); };
+    h->closed = [&](reactor::Connection&, const reactor::Error&) { ++clients_ended; };
+    reactor::TcpConnector(loop).connect(target, std::move(h));
+  }
+  reactor::Timer check(loop);
+  check.start(20ms, 20ms, [&] {
+    if (clients_ended == clients && server_ended == server_started && loop.connection_count() == 0)
+      loop.stop();
+  });
+  loop.run();
+  CHECK(clients_ended == clients);
+  CHECK(server_started > 0);
+  CHECK(server_ended == server_started);
+  CHECK(server_opened == 0);
+  CHECK(loop.connection_count() == 0);
+  // Most ClientHellos arrived while the single step of their turn was taken.
+  CHECK(reactor::TurnTicket::waited(loop) > 0);
+  check.stop();
+  dog.reset();
+  listener.close();
+  loop.run();
+  CHECK(loop.close() == 0);
 }
