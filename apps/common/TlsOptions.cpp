@@ -42,6 +42,10 @@ std::vector<Args::Option> tls_server_options(TlsDefault tls) {
        "hand a connection's handler at most this much plaintext before serving the loop's\n"
        "other connections; 0 = no limit",
        "262144"},
+      {"handshakes-per-turn", "N",
+       "TLS handshake steps (their cryptography) per event-loop turn; more wait for the\n"
+       "next turn, so established connections stay served; 0 = no limit",
+       "16"},
       {"keylog", "FILE", "log TLS secrets to FILE (SSLKEYLOGFILE format): debugging only", ""},
       {"offload-private-key", "",
        "sign handshakes on worker threads, not on the loop (SSL_ERROR_WANT_ASYNC)", ""},
@@ -94,7 +98,8 @@ std::optional<tls::TransportOptions> transport_options_from(const Args& args,
   const auto handshake = args.seconds("handshake-timeout");
   const auto bye = args.seconds("bye-timeout");
   const auto per_turn = args.count("max-plaintext-per-turn", 0, UINT32_MAX);
-  if (!handshake || !bye || !per_turn) return std::nullopt;
+  const auto handshakes = args.count("handshakes-per-turn", 0, UINT32_MAX);
+  if (!handshake || !bye || !per_turn || !handshakes) return std::nullopt;
   if (handshake->count() == 0) {
     args.complain("handshake-timeout",
                   "must be more than 0 (an unbounded handshake is an open door)");
@@ -105,6 +110,7 @@ std::optional<tls::TransportOptions> transport_options_from(const Args& args,
   options.bye_timeout = *bye;
   options.max_buffered = max_buffered;
   options.max_plaintext_per_turn = *per_turn;
+  options.handshakes_per_turn = *handshakes;
   return options;
 }
 

@@ -37,8 +37,9 @@ std::optional<std::vector<tls::CertificateFiles>> certificate_pairs(const Args& 
 std::optional<tls::CertificateFiles> development_certificate(const std::string& dir,
                                                              std::string& error);
 
-// The per-connection TLS limits (--handshake-timeout, --bye-timeout, --max-plaintext-per-turn)
-// and the write cap `max_buffered`; nullopt after a complaint about a bad value.
+// The per-connection TLS limits (--handshake-timeout, --bye-timeout, --max-plaintext-per-turn,
+// --handshakes-per-turn) and the write cap `max_buffered`; nullopt after a complaint about a
+// bad value.
 std::optional<tls::TransportOptions> transport_options_from(const Args& args,
                                                             std::size_t max_buffered);
 

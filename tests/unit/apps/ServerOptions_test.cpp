@@ -64,12 +64,13 @@ TEST_CASE(
     "the TLS limits reach tls::TransportOptions, and a handshake without a bound is refused") {
   auto args = make(apps::TlsDefault::off);
   REQUIRE(parse(args, {"--tls", "--handshake-timeout", "1.5", "--bye-timeout", "0.25",
-                       "--max-plaintext-per-turn", "65536"}));
+                       "--max-plaintext-per-turn", "65536", "--handshakes-per-turn", "4"}));
   const auto options = apps::transport_options_from(args, 4096);
   REQUIRE(options.has_value());
   CHECK(options->handshake_timeout == std::chrono::milliseconds(1500));
   CHECK(options->bye_timeout == std::chrono::milliseconds(250));
   CHECK(options->max_plaintext_per_turn == 65536);
+  CHECK(options->handshakes_per_turn == 4);
   CHECK(options->max_buffered == 4096);
 
   const auto defaults = apps::transport_options_from(make(apps::TlsDefault::off), 1);
@@ -77,6 +78,7 @@ TEST_CASE(
   CHECK(defaults->handshake_timeout == std::chrono::seconds(10));
   CHECK(defaults->bye_timeout == std::chrono::seconds(3));
   CHECK(defaults->max_plaintext_per_turn == 256 * 1024);
+  CHECK(defaults->handshakes_per_turn == tls::TransportOptions{}.handshakes_per_turn);
 
   auto unbounded = make(apps::TlsDefault::off);
   REQUIRE(parse(unbounded, {"--handshake-timeout", "0"}));
