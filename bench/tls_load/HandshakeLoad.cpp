@@ -28,7 +28,9 @@ class HandshakeLoad final : public AttemptPool::Owner {
     auto last_sweep = start;
     pool_.fill(start);
     while (pool_.active() > 0 && !stopping_) {
-      for (const auto& event : poller_.wait(100ms)) {
+      // Wake at the deadline itself, so `seconds` (and the rate) end there, not up to a tick later.
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+      for (const auto& event : poller_.wait(std::clamp(left, 0ms, 100ms))) {
         if (event.data.u64 == Poller::signal_tag)
           stopping_ = true;
         else
