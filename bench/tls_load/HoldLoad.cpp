@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cinttypes>
 #include <cstdio>
+#include <fstream>
 #include <vector>
 
 #include "bench/tls_load/AttemptPool.hpp"
@@ -128,9 +130,25 @@ class HoldLoad final : public AttemptPool::Owner {
   bool stopping_ = false;
 };
 
+// Each source address reaches the one target from at most the ephemeral port range; past that
+// connect() fails with EADDRNOTAVAIL, so say so up front.
+void warn_if_ports_run_out(const Options& options) {
+  unsigned low = 0;
+  unsigned high = 0;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low >> high;
+  const std::uint64_t ports = high >= low ? std::uint64_t{high - low + 1} : 0;
+  if (ports == 0 || options.connections <= ports * options.source_ips) return;
+  std::fprintf(stderr,
+               "bench-tls-load: warning: %u connections from %u source address(es) exceed the "
+               "%" PRIu64 " ephemeral ports each has; use --source-ips %" PRIu64 "\n",
+               options.connections, options.source_ips, ports,
+               (options.connections + ports - 1) / ports);
+}
+
 }  // namespace
 
 HoldResult run_hold(const Options& options, ClientTls& tls, Poller& poller, ErrorLog& errors) {
+  warn_if_ports_run_out(options);
   return HoldLoad(options, tls, poller, errors).run();
 }
 
