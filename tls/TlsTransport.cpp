@@ -185,6 +185,7 @@ void TlsTransport::on_data(reactor::Connection&, std::span<const std::byte> data
 }
 
 void TlsTransport::on_drain(reactor::Connection&) {
+  if (admission_.waiting()) return;  // the handshake's next step waits for its turn
   drive();  // encrypt what waited for room; tells the application when it may write again
 }
 

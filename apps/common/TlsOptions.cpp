@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <iostream>
+#include <string>
 
 #include "reactor/Log.hpp"
 #include "tls/DevCert.hpp"
@@ -45,7 +46,7 @@ std::vector<Args::Option> tls_server_options(TlsDefault tls) {
       {"handshakes-per-turn", "N",
        "TLS handshake steps (their cryptography) per event-loop turn; more wait for the\n"
        "next turn, so established connections stay served; 0 = no limit",
-       "16"},
+       std::to_string(tls::TransportOptions{}.handshakes_per_turn)},
       {"keylog", "FILE", "log TLS secrets to FILE (SSLKEYLOGFILE format): debugging only", ""},
       {"offload-private-key", "",
        "sign handshakes on worker threads, not on the loop (SSL_ERROR_WANT_ASYNC)", ""},
