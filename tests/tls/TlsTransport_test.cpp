@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <optional>
+#include <thread>
 
 #include "reactor/TcpConnector.hpp"
 #include "reactor/Timer.hpp"
@@ -302,16 +303,24 @@ TEST_CASE("a peer that never answers our close_notify is closed after the bye ti
 
 namespace {
 
-// Counts the server side's connections and their ends.
+// Echo handlers that count the server side's connections and how they ended.
 struct ServerTally {
-  int opened = 0;
+  int started = 0;  // accepted (handshaking)
+  int opened = 0;   // handshake done
   int closed = 0;
+  int failed = 0;  // closed with an error
+  int timed_out = 0;
   reactor::HandlerFactory factory() {
     return [this] {
+      ++started;
       auto h = std::make_unique<Recorder>(std::make_shared<test_support::Record>());
       echo(*h);
       h->open = [this](reactor::Connection&) { ++opened; };
-      h->closed = [this](reactor::Connection&, const reactor::Error&) { ++closed; };
+      h->closed = [this](reactor::Connection&, const reactor::Error& e) {
+        ++closed;
+        if (e) ++failed;
+        if (e.code() == tls::Errc::handshake_timeout) ++timed_out;
+      };
       return h;
     };
   }
@@ -427,23 +436,9 @@ TEST_CASE(
   REQUIRE(hello.size() > 100);
   reactor::Loop loop;
   std::optional<test_support::Watchdog> dog(std::in_place, loop, 60s);
-  int server_started = 0;
-  int server_ended = 0;
-  int server_opened = 0;
-  reactor::TcpListener listener(
-      loop, tls::server_factory(
-                contexts.server_tls,
-                [&]() -> std::unique_ptr<reactor::Handler> {
-                  ++server_started;
-                  auto h = std::make_unique<Recorder>(std::make_shared<test_support::Record>());
-                  h->open = [&](reactor::Connection&) { ++server_opened; };
-                  h->closed = [&](reactor::Connection&, const reactor::Error& e) {
-                    CHECK(e);  // no handshake finished
-                    ++server_ended;
-                  };
-                  return h;
-                },
-                one_handshake_step_per_turn()));
+  ServerTally server;
+  reactor::TcpListener listener(loop, tls::server_factory(contexts.server_tls, server.factory(),
+                                                          one_handshake_step_per_turn()));
   REQUIRE_FALSE(listener.listen(*reactor::Address::from_ip("127.0.0.1", 0)));
   const reactor::HostPort target{"127.0.0.1", listener.local_address().port()};
 
@@ -465,17 +460,81 @@ TEST_CASE(
   }
   reactor::Timer check(loop);
   check.start(20ms, 20ms, [&] {
-    if (clients_ended == clients && server_ended == server_started && loop.connection_count() == 0)
+    if (clients_ended == clients && server.closed == server.started && loop.connection_count() == 0)
       loop.stop();
   });
   loop.run();
   CHECK(clients_ended == clients);
-  CHECK(server_started > 0);
-  CHECK(server_ended == server_started);
-  CHECK(server_opened == 0);
+  CHECK(server.started > 0);
+  CHECK(server.closed == server.started);
+  CHECK(server.failed == server.closed);  // no handshake finished
+  CHECK(server.opened == 0);
   CHECK(loop.connection_count() == 0);
   // Most ClientHellos arrived while the single step of their turn was taken.
   CHECK(reactor::TurnTicket::waited(loop) > 0);
+  check.stop();
+  dog.reset();
+  listener.close();
+  loop.run();
+  CHECK(loop.close() == 0);
+}
+
+TEST_CASE("a handshake waiting for its loop turn still ends at its handshake timeout") {
+  test_support::TestPki pki;
+  TlsPair contexts(pki);
+  const std::string hello = client_hello(contexts.client_tls);
+  reactor::Loop loop;
+  std::optional<test_support::Watchdog> dog(std::in_place, loop, 60s);
+  ServerTally server;
+  tls::TransportOptions transport = one_handshake_step_per_turn();
+  transport.handshake_timeout = 100ms;
+  reactor::TcpListener listener(
+      loop, tls::server_factory(contexts.server_tls, server.factory(), transport));
+  REQUIRE_FALSE(listener.listen(*reactor::Address::from_ip("127.0.0.1", 0)));
+  const reactor::HostPort target{"127.0.0.1", listener.local_address().port()};
+
+  // Plain TCP clients that, once all are connected, send a ClientHello each at once (so the
+  // server reads them in one turn) and then wait, never finishing a handshake.
+  constexpr int clients = 50;
+  int clients_ended = 0;
+  int never_answered = 0;  // closed by the server before it sent a byte: still waiting
+  std::vector<reactor::Connection*> connected;
+  for (int i = 0; i < clients; ++i) {
+    auto record = std::make_shared<test_support::Record>();
+    auto h = std::make_unique<Recorder>(record);
+    h->open = [&](reactor::Connection& c) {
+      connected.push_back(&c);
+      if (connected.size() < clients) return;
+      for (reactor::Connection* each : connected) each->write(hello);
+    };
+    h->closed = [&, record](reactor::Connection&, const reactor::Error&) {
+      ++clients_ended;
+      if (record->data.empty()) ++never_answered;
+    };
+    reactor::TcpConnector(loop).connect(target, std::move(h));
+  }
+  // Once most ClientHellos wait, the loop is held up longer than the handshake timeout (as a
+  // slow handler would): their deadlines pass while they are still in the queue.
+  bool stalled = false;
+  reactor::Timer stall(loop);
+  stall.start(1ms, 1ms, [&] {
+    if (stalled || reactor::TurnTicket::waited(loop) < clients / 2) return;
+    stalled = true;
+    std::this_thread::sleep_for(300ms);
+  });
+  reactor::Timer check(loop);
+  check.start(20ms, 20ms, [&] {
+    if (clients_ended == clients && server.closed == server.started && loop.connection_count() == 0)
+      loop.stop();
+  });
+  loop.run();
+  CHECK(stalled);
+  CHECK(clients_ended == clients);
+  CHECK(server.started == clients);
+  CHECK(server.closed == server.started);
+  CHECK(server.timed_out == clients);  // nobody sent a Finished
+  CHECK_MESSAGE(never_answered > 0, "no connection timed out while waiting for its turn");
+  stall.stop();
   check.stop();
   dog.reset();
   listener.close();
