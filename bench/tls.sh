@@ -1,0 +1,413 @@
+#!/usr/bin/env bash
+# The TLS server benchmark (not a test): tlsreactor-hello against nginx, loopback only, one
+# command that builds Release and prints one table. This is the project's one bench command.
+#
+# Usage: bench/tls.sh            (about 5 minutes; DURATION=5 s per measured run, RUNS=3)
+#        DURATION=S RUNS=N BULK_MIB=M bench/tls.sh      to change the run length
+#
+# Rows (each: both servers, RUNS runs, medians; servers alternate ours, nginx, nginx, ours, ...)
+#   full handshake ECDSA P-256, full handshake RSA-2048, resumed handshake (TLS 1.3 ticket):
+#       bench-tls-load --mode handshake (a new connection, handshake and GET / each); its JSON
+#       says how many handshakes were full and how many resumed, and the table prints that
+#       check, because load tools resume silently
+#   keep-alive GET / : wrk -t1 -c100 --latency (and a 1 s warm-up)
+#   bulk: one connection, curl downloads a BULK_MIB MiB static file (hello --root DIR serves it
+#       as /files/PATH, nginx from the same directory), TLS 1.3 TLS_AES_256_GCM_SHA384
+#   idle RSS: bench-tls-load --mode hold opens 5,000 connections, each handshaked and one
+#       request answered, and holds them idle; (server RSS then - RSS before) / 5,000
+#   then keep-alive and full ECDSA again with 2 loops: hello --threads 2, nginx
+#       worker_processes 2, servers on CPUs 0-1 and the client sharing them
+#   floor: bench-openssl-floor --json (client and server SSL objects over memory BIOs in one
+#       process, no sockets); each figure of ours and nginx's is printed as a multiple of it
+# Rows whose tool is not built in this tree are printed as skipped, with the reason.
+#
+# Method
+# - Same certificate and key for both servers (generated per run: ECDSA P-256, RSA-2048), same
+#   bodies (GET / answers "hello from tlsreactor\n"), TLS 1.2 and 1.3 allowed (the load uses
+#   1.3), the same TLS 1.2 ciphers and groups, session tickets on with one ticket per handshake
+#   (ours by default, nginx by `ssl_conf_command NumTickets 1`), keep-alive without a request
+#   limit, access log off, nginx with one worker.
+# - CPUs: servers pinned to CPU 0, load generators to CPU 1 (2-loop rows: both on CPUs 0-1).
+# - Server CPU: utime + stime from /proc/PID/stat before and after each measured run (nginx:
+#   master + workers). "per busy server-core second" = operations / server CPU seconds: the
+#   rate on a dedicated core, the figure to compare, since on 2 cores the client is often the
+#   bound. Raw rates are printed too. MB = 10^6 bytes, KiB = 1024 bytes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-5}
+RUNS=${RUNS:-3}
+BULK_MIB=${BULK_MIB:-1024}
+WARMUP=1
+HANDSHAKE_CONNECTIONS=16
+KEEPALIVE_CONNECTIONS=100
+IDLE_CONNECTIONS=5000
+# Every load generator runs under `timeout`, so no step can hang the benchmark.
+TIMEOUT=$((DURATION + 60))
+STARTED=$(date +%s)
+
+. bench/lib.sh
+bench_need_cpus 2
+
+# The load client and the floor are built when this tree has them.
+targets=(tlsreactor-hello)
+cmake --preset release >/dev/null
+available=$(cmake --build --preset release --target help 2>/dev/null || true)
+for t in bench-tls-load bench-openssl-floor; do
+  grep -q "^$t:" <<<"$available" && targets+=("$t")
+done
+bench_build "${targets[@]}"
+HELLO=$BUILD/apps/hello/tlsreactor-hello
+LOAD=$BUILD/bench/bench-tls-load
+FLOOR=$BUILD/bench/bench-openssl-floor
+[[ -x $LOAD ]] || LOAD=""
+[[ -x $FLOOR ]] || FLOOR=""
+
+bench_setup
+RESULTS=$WORK/results.jsonl
+ROWS=$WORK/rows.tsv
+: >"$RESULTS"
+: >"$ROWS"
+make_cert ec "$WORK/ec.pem" "$WORK/ec.key"
+make_cert rsa "$WORK/rsa.pem" "$WORK/rsa.key"
+mkdir -p "$WORK/root"
+dd if=/dev/zero of="$WORK/root/bulk.bin" bs=1M count="$BULK_MIB" status=none
+cat "$WORK/root/bulk.bin" >/dev/null # into the page cache before either server reads it
+
+# Our TLS 1.2 defaults (tls/Context.cpp), given to nginx too.
+TLS12_CIPHERS=ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305
+TLS_GROUPS=X25519:P-256:X448:P-384:P-521
+
+# start_server ours|nginx ec|rsa LOOPS: sets SERVER_PID, SERVER_PIDS, SERVER_PORT.
+start_server() {
+  local which=$1 key=$2 loops=$3 cpus=0
+  ((loops > 1)) && cpus=0-$((loops - 1))
+  if [[ $which == ours ]]; then
+    taskset -c "$cpus" "$HELLO" --tls --listen 127.0.0.1:0 --threads "$loops" \
+      --cert "$WORK/$key.pem" --key "$WORK/$key.key" --root "$WORK/root" \
+      --idle-timeout 300 --max-connections 0 >"$WORK/hello.log" 2>&1 &
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+    SERVER_PIDS=("$SERVER_PID")
+    SERVER_PORT=$(listening_port "$WORK/hello.log")
+    wait_https "https://127.0.0.1:$SERVER_PORT/"
+    return
+  fi
+  SERVER_PORT=$(free_port)
+  start_nginx "$WORK/nginx" "$cpus" "$loops" $((IDLE_CONNECTIONS + 100)) "$SERVER_PORT" "
+  keepalive_requests 1000000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:$SERVER_PORT ssl reuseport;
+    ssl_certificate $WORK/$key.pem;
+    ssl_certificate_key $WORK/$key.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers $TLS12_CIPHERS;
+    ssl_ecdh_curve $TLS_GROUPS;
+    ssl_session_tickets on;
+    ssl_conf_command NumTickets 1;
+    location = / {
+      default_type text/plain;
+      return 200 \"hello from tlsreactor\n\";
+    }
+    location /files/ {
+      alias $WORK/root/;
+      default_type application/octet-stream;
+    }
+  }"
+}
+
+# Appends one JSON object to the results: record ROW SERVER TICKS KEY=VALUE... (numbers or JSON).
+record() {
+  local row=$1 server=$2 ticks=$3
+  shift 3
+  python3 - "$row" "$server" "$ticks" "$@" >>"$RESULTS" <<'EOF'
+import json, sys
+row, server, ticks, *pairs = sys.argv[1:]
+out = {"row": row, "server": server, "cpu_s": int(ticks) / float(__import__("os").sysconf("SC_CLK_TCK"))}
+for pair in pairs:
+    key, value = pair.split("=", 1)
+    out[key] = json.loads(value)
+print(json.dumps(out))
+EOF
+}
+
+# --- the measurements: measure_KIND ROW SERVER CLIENT_CPUS [ARGS] --------------------------------
+measure_handshake() {
+  local row=$1 server=$2 client_cpus=$3 before after out
+  shift 3
+  local load=(timeout -k 5 "$TIMEOUT" taskset -c "$client_cpus" "$LOAD" --connect
+    "127.0.0.1:$SERVER_PORT" --mode handshake --connections "$HANDSHAKE_CONNECTIONS" --path /
+    --tls13 --json "$@")
+  "${load[@]}" --duration "$WARMUP" >/dev/null
+  before=$(cpu_ticks "${SERVER_PIDS[@]}")
+  out=$("${load[@]}" --duration "$DURATION")
+  after=$(cpu_ticks "${SERVER_PIDS[@]}")
+  record "$row" "$server" $((after - before)) "load=$out"
+}
+
+measure_keepalive() {
+  local row=$1 server=$2 client_cpus=$3 url="https://127.0.0.1:$SERVER_PORT/" before after out
+  local wrk=(timeout -k 5 "$TIMEOUT" taskset -c "$client_cpus" wrk -t1 -c"$KEEPALIVE_CONNECTIONS")
+  "${wrk[@]}" -d"${WARMUP}s" "$url" >/dev/null
+  before=$(cpu_ticks "${SERVER_PIDS[@]}")
+  out=$("${wrk[@]}" -d"${DURATION}s" --latency "$url")
+  after=$(cpu_ticks "${SERVER_PIDS[@]}")
+  read -r rps p50 p99 total < <(parse_wrk <<<"$out")
+  record "$row" "$server" $((after - before)) "rate=$rps" "p50_ms=$p50" "p99_ms=$p99" \
+    "requests=$total"
+}
+
+measure_bulk() {
+  local row=$1 server=$2 client_cpus=$3 before after out
+  local url="https://127.0.0.1:$SERVER_PORT/files/bulk.bin"
+  before=$(cpu_ticks "${SERVER_PIDS[@]}")
+  out=$(timeout -k 5 "$TIMEOUT" taskset -c "$client_cpus" curl -sSfk -v --http1.1 --tlsv1.3 \
+    --tls13-ciphers TLS_AES_256_GCM_SHA384 -o /dev/null -w 'bytes=%{size_download} seconds=%{time_total}\n' \
+    "$url" 2>&1)
+  after=$(cpu_ticks "${SERVER_PIDS[@]}")
+  local cipher
+  cipher=$(grep -o 'SSL connection using [^ ]* / [^ ]*' <<<"$out" | awk '{ print $6 }')
+  record "$row" "$server" $((after - before)) $(grep -o '^bytes=.*' <<<"$out") \
+    "cipher=\"$cipher\""
+}
+
+measure_idle() {
+  local row=$1 server=$2 client_cpus=$3 before after hold_pid ready=""
+  curl -sfk -o /dev/null "https://127.0.0.1:$SERVER_PORT/"
+  before=$(rss_kib "${SERVER_PIDS[@]}")
+  timeout -k 5 "$TIMEOUT" taskset -c "$client_cpus" "$LOAD" --connect "127.0.0.1:$SERVER_PORT" \
+    --mode hold --connections "$IDLE_CONNECTIONS" --path / --tls13 --duration "$TIMEOUT" \
+    --json >"$WORK/hold.out" 2>"$WORK/hold.err" &
+  hold_pid=$!
+  PIDS+=("$hold_pid")
+  for _ in $(seq $((TIMEOUT * 10))); do
+    ready=$(grep -m1 '^ready ' "$WORK/hold.out" || true)
+    [[ -n $ready ]] && break
+    kill -0 "$hold_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  sleep 1 # whatever the server does after the last request's answer has settled
+  after=$(rss_kib "${SERVER_PIDS[@]}")
+  stop "$hold_pid"
+  if [[ -z $ready ]]; then
+    echo "bench: the hold client never printed ready:" >&2
+    cat "$WORK/hold.out" "$WORK/hold.err" >&2
+    exit 1
+  fi
+  record "$row" "$server" 0 "rss_before_kib=$before" "rss_after_kib=$after" \
+    "ready=${ready#ready }" "load=$(sed '1,/^ready /d' "$WORK/hold.out")"
+}
+
+# run_row ROW KIND KEY LOOPS FLOOR_KEY [ARGS]: RUNS runs of both servers, alternating; the rows
+# file tells the table which rows there are, what kind, and which floor figure they compare to.
+run_row() {
+  local row=$1 kind=$2 key=$3 loops=$4 floor_key=$5 client_cpus=1 run server order
+  shift 5
+  if [[ $kind == handshake || $kind == idle ]] && [[ -z $LOAD ]]; then
+    printf '%s\t%s\t%s\n' "$row" skipped "bench-tls-load not built" >>"$ROWS"
+    echo "  $row: skipped (bench-tls-load not built)"
+    return
+  fi
+  printf '%s\t%s\t%s\n' "$row" "$kind" "$floor_key" >>"$ROWS"
+  ((loops > 1)) && client_cpus=0-$((loops - 1))
+  for run in $(seq "$RUNS"); do
+    order=(ours nginx)
+    ((run % 2 == 0)) && order=(nginx ours)
+    for server in "${order[@]}"; do
+      start_server "$server" "$key" "$loops"
+      "measure_$kind" "$row" "$server" "$client_cpus" "$@"
+      # nginx's graceful stop is SIGQUIT; SIGTERM is its fast one, fine once the load has ended.
+      stop "$SERVER_PID"
+    done
+    echo "  $row: run $run done"
+  done
+}
+
+echo
+echo "bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),"
+echo "  $(nginx -v 2>&1 | cut -d' ' -f3), $(openssl version | cut -d' ' -f1-2), tlsreactor $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "  $RUNS runs x ${DURATION}s, loopback; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "  other processes using CPU now: $(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 >= 5 { printf "%s %s%%, ", $2, $1 }')"
+
+run_row "full handshake ECDSA P-256" handshake ec 1 full_ecdsa_us
+run_row "full handshake RSA-2048" handshake rsa 1 full_rsa_us
+run_row "resumed handshake (TLS 1.3 ticket)" handshake ec 1 resumed_us --resume
+run_row "keep-alive GET / (wrk -t1 -c$KEEPALIVE_CONNECTIONS)" keepalive ec 1 small_pair_us
+run_row "bulk download, 1 connection, AES-256-GCM, $BULK_MIB MiB" bulk ec 1 record16k_mbps
+run_row "RSS per idle TLS connection ($IDLE_CONNECTIONS)" idle ec 1 idle_kib_bios_released
+run_row "2 loops: keep-alive GET / (wrk -t1 -c$KEEPALIVE_CONNECTIONS)" keepalive ec 2 small_pair_us
+run_row "2 loops: full handshake ECDSA P-256" handshake ec 2 full_ecdsa_us
+
+FLOOR_JSON=$WORK/floor.json
+if [[ -n $FLOOR ]]; then
+  timeout -k 5 300 taskset -c 0 "$FLOOR" --json >"$FLOOR_JSON"
+else
+  echo '{}' >"$FLOOR_JSON"
+fi
+
+python3 - "$RESULTS" "$ROWS" "$FLOOR_JSON" "$RUNS" <<'EOF'
+import json, statistics, sys
+
+results_path, rows_path, floor_path, runs = sys.argv[1:]
+runs = int(runs)
+results = [json.loads(line) for line in open(results_path)]
+rows = [line.rstrip("\n").split("\t") for line in open(rows_path)]
+floor = json.load(open(floor_path))
+
+
+def group(row, server):
+    return [r for r in results if r["row"] == row and r["server"] == server]
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def fmt(value, unit=""):
+    if value != value:  # NaN
+        return "—"
+    digits = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2 if abs(value) >= 1 else 3
+    return f"{value:,.{digits}f}{unit}"
+
+
+def times(ratio):
+    return f"{ratio:.2f}×" if ratio == ratio else "—"
+
+
+lines = []
+problems = []
+
+
+def line(workload, figure, ours, nginx, unit="", floor_value=None, cost=True):
+    """One figure: medians of ours and nginx, their ratio, and (for a cost) multiples of the floor."""
+    ratio = ours / nginx if nginx else float("nan")
+    cells = [workload, figure, fmt(ours, unit), fmt(nginx, unit), times(ratio)]
+    if floor_value:
+        cells += [fmt(floor_value, unit), times(ours / floor_value), times(nginx / floor_value)]
+    else:
+        cells += ["", "", ""]
+    lines.append(cells)
+
+
+def text_line(workload, figure, ours, nginx):
+    lines.append([workload, figure, ours, nginx, "", "", "", ""])
+
+
+def handshake(row, floor_key):
+    want_resumed = floor_key == "resumed_us"
+    per = {}
+    for server in ("ours", "nginx"):
+        rs = group(row, server)
+        ops = [r["load"]["full"] + r["load"]["resumed"] for r in rs]
+        per[server] = {
+            "per_core": median([o / r["cpu_s"] for o, r in zip(ops, rs) if r["cpu_s"]]),
+            "us": median([r["cpu_s"] / o * 1e6 for o, r in zip(ops, rs) if o]),
+            "rate": median([r["load"]["rate"] for r in rs]),
+            "p99": median([r["load"]["p99_ms"] for r in rs]),
+            "check": "%s of %s resumed, %s errors" % (
+                f'{sum(r["load"]["resumed"] for r in rs):,}',
+                f'{sum(r["load"]["requests"] for r in rs):,}',
+                f'{sum(r["load"]["errors"] for r in rs):,}'),
+        }
+        for r in rs:
+            load = r["load"]
+            if want_resumed and load["resumed"] < 0.95 * load["requests"]:
+                problems.append(f"{row}, {server}: only {load['resumed']} of {load['requests']} resumed")
+            if not want_resumed and load["resumed"]:
+                problems.append(f"{row}, {server}: {load['resumed']} handshakes resumed")
+            if load["errors"]:
+                problems.append(f"{row}, {server}: {load['errors']} errors")
+    o, n = per["ours"], per["nginx"]
+    line(row, "handshakes per busy server-core second", o["per_core"], n["per_core"])
+    line("", "server CPU per handshake", o["us"], n["us"], " µs", floor.get(floor_key))
+    line("", "raw handshakes/s (client-bound)", o["rate"], n["rate"])
+    line("", "p99 connect+handshake+GET", o["p99"], n["p99"], " ms")
+    text_line("", "check: resumed handshakes", o["check"], n["check"])
+
+
+def keepalive(row, floor_key):
+    per = {}
+    for server in ("ours", "nginx"):
+        rs = group(row, server)
+        per[server] = {
+            "per_core": median([r["requests"] / r["cpu_s"] for r in rs if r["cpu_s"]]),
+            "us": median([r["cpu_s"] / r["requests"] * 1e6 for r in rs]),
+            "rate": median([r["rate"] for r in rs]),
+            "p50": median([r["p50_ms"] for r in rs]),
+            "p99": median([r["p99_ms"] for r in rs]),
+        }
+    o, n = per["ours"], per["nginx"]
+    line(row, "requests per busy server-core second", o["per_core"], n["per_core"])
+    line("", "server CPU per request", o["us"], n["us"], " µs", floor.get(floor_key))
+    line("", "raw requests/s", o["rate"], n["rate"])
+    line("", "latency p50", o["p50"], n["p50"], " ms")
+    line("", "latency p99", o["p99"], n["p99"], " ms")
+
+
+def bulk(row, floor_key):
+    per = {}
+    for server in ("ours", "nginx"):
+        rs = group(row, server)
+        for r in rs:
+            if r["cipher"] != "TLS_AES_256_GCM_SHA384":
+                problems.append(f"{row}, {server}: cipher {r['cipher']!r}")
+        per[server] = {
+            "per_core": median([r["bytes"] / 1e6 / r["cpu_s"] for r in rs if r["cpu_s"]]),
+            "us_per_mb": median([r["cpu_s"] * 1e6 / (r["bytes"] / 1e6) for r in rs]),
+            "rate": median([r["bytes"] / 1e6 / r["seconds"] for r in rs]),
+        }
+    o, n = per["ours"], per["nginx"]
+    floor_us_per_mb = 1e6 / floor["record16k_mbps"] if floor.get("record16k_mbps") else None
+    line(row, "MB/s per busy server-core second", o["per_core"], n["per_core"])
+    line("", "server CPU per MB", o["us_per_mb"], n["us_per_mb"], " µs", floor_us_per_mb)
+    line("", "raw MB/s (curl-bound)", o["rate"], n["rate"])
+
+
+def idle(row, floor_key):
+    per = {}
+    for server in ("ours", "nginx"):
+        rs = group(row, server)
+        for r in rs:
+            if r["ready"] != r["load"].get("connections") or r["load"].get("errors"):
+                problems.append(f"{row}, {server}: ready {r['ready']}, load says {r['load']}")
+        per[server] = {
+            "kib": median([(r["rss_after_kib"] - r["rss_before_kib"]) / r["ready"] for r in rs]),
+            "before": median([r["rss_before_kib"] / 1024 for r in rs]),
+            "after": median([r["rss_after_kib"] / 1024 for r in rs]),
+        }
+    o, n = per["ours"], per["nginx"]
+    line(row, "RSS per idle connection", o["kib"], n["kib"], " KiB",
+         floor.get(floor_key))
+    if floor.get("idle_kib_bios_kept"):
+        line("", "(floor with the BIOs' buffers kept)", o["kib"], n["kib"], " KiB",
+             floor["idle_kib_bios_kept"])
+    line("", "server RSS before", o["before"], n["before"], " MiB")
+    line("", "server RSS with the connections", o["after"], n["after"], " MiB")
+
+
+SHOW = {"handshake": handshake, "keepalive": keepalive, "bulk": bulk, "idle": idle}
+for row, kind, detail in rows:
+    if kind == "skipped":
+        text_line(row, "skipped: " + detail, "", "")
+    else:
+        SHOW[kind](row, detail)
+
+header = ["workload", "figure", "ours", "nginx", "ours/nginx", "floor", "ours/floor", "nginx/floor"]
+print()
+print(f"Medians of {runs} runs. Servers on CPU 0, clients on CPU 1 (2-loop rows: servers and client share CPUs 0-1).")
+print("| " + " | ".join(header) + " |")
+print("|" + "---|" * len(header))
+for cells in lines:
+    print("| " + " | ".join(cells) + " |")
+print()
+if not floor:
+    print("floor: skipped, bench-openssl-floor is not built in this tree")
+else:
+    print("floor: bench-openssl-floor (OpenSSL alone, memory BIOs, one process): " +
+          ", ".join(f"{k} {v}" for k, v in floor.items()))
+    print("  the keep-alive floor is one small record pair (no HTTP, no sockets); the bulk floor is")
+    print("  16 KiB records; floor multiples are costs (CPU or memory) over the floor's.")
+for p in problems:
+    print("CHECK FAILED:", p)
+EOF
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); wall time $(($(date +%s) - STARTED)) s"
