@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # CLK_TCK, BUILD, WORK, SERVER_PIDS are for the sourcing script
 # Shell helpers shared by the benchmark scripts (bench/proxy.sh, bench/tls.sh, bench/idle.sh).
 # Source it from a script that has done `set -euo pipefail` and `cd` to the repository root:
 #   . bench/lib.sh

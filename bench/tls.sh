@@ -162,12 +162,13 @@ measure_bulk() {
   local url="https://127.0.0.1:$SERVER_PORT/files/bulk.bin"
   before=$(cpu_ticks "${SERVER_PIDS[@]}")
   out=$(timeout -k 5 "$TIMEOUT" taskset -c "$client_cpus" curl -sSfk -v --http1.1 --tlsv1.3 \
-    --tls13-ciphers TLS_AES_256_GCM_SHA384 -o /dev/null -w 'bytes=%{size_download} seconds=%{time_total}\n' \
+    --tls13-ciphers TLS_AES_256_GCM_SHA384 -o /dev/null -w '\ntransfer %{size_download} %{time_total}\n' \
     "$url" 2>&1)
   after=$(cpu_ticks "${SERVER_PIDS[@]}")
-  local cipher
+  local cipher bytes seconds
   cipher=$(grep -o 'SSL connection using [^ ]* / [^ ]*' <<<"$out" | awk '{ print $6 }')
-  record "$row" "$server" $((after - before)) $(grep -o '^bytes=.*' <<<"$out") \
+  read -r _ bytes seconds < <(grep '^transfer ' <<<"$out")
+  record "$row" "$server" $((after - before)) "bytes=$bytes" "seconds=$seconds" \
     "cipher=\"$cipher\""
 }
 
