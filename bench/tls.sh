@@ -4,6 +4,7 @@
 #
 # Usage: bench/tls.sh            (about 5 minutes; DURATION=5 s per measured run, RUNS=3)
 #        DURATION=S RUNS=N BULK_MIB=M bench/tls.sh      to change the run length
+#        ONLY=REGEX bench/tls.sh                        only the rows whose name matches
 #
 # Rows (each: both servers, RUNS runs, medians; servers alternate ours, nginx, nginx, ours, ...)
 #   full handshake ECDSA P-256, full handshake RSA-2048, resumed handshake (TLS 1.3 ticket):
@@ -37,6 +38,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-5}
 RUNS=${RUNS:-3}
 BULK_MIB=${BULK_MIB:-1024}
+ONLY=${ONLY:-.}
 WARMUP=1
 HANDSHAKE_CONNECTIONS=16
 KEEPALIVE_CONNECTIONS=100
@@ -93,7 +95,9 @@ start_server() {
     return
   fi
   SERVER_PORT=$(free_port)
-  start_nginx "$WORK/nginx" "$cpus" "$loops" $((IDLE_CONNECTIONS + 100)) "$SERVER_PORT" "
+  # Twice the idle row's count: nginx closes idle keep-alive connections once fewer than 1/16
+  # of worker_connections are free. It allocates them all at start (in its "RSS before").
+  start_nginx "$WORK/nginx" "$cpus" "$loops" $((2 * IDLE_CONNECTIONS)) "$SERVER_PORT" "
   keepalive_requests 1000000000;
   keepalive_timeout 300s;
   server {
@@ -138,9 +142,10 @@ measure_handshake() {
   local load=(timeout -k 5 "$TIMEOUT" taskset -c "$client_cpus" "$LOAD" --connect
     "127.0.0.1:$SERVER_PORT" --mode handshake --connections "$HANDSHAKE_CONNECTIONS" --path /
     --tls13 --json "$@")
-  "${load[@]}" --duration "$WARMUP" >/dev/null
+  # Bounded by time, and by a count no run reaches at the handshake rates here.
+  "${load[@]}" --duration "$WARMUP" --requests 1000000 >/dev/null
   before=$(cpu_ticks "${SERVER_PIDS[@]}")
-  out=$("${load[@]}" --duration "$DURATION")
+  out=$("${load[@]}" --duration "$DURATION" --requests 1000000)
   after=$(cpu_ticks "${SERVER_PIDS[@]}")
   record "$row" "$server" $((after - before)) "load=$out"
 }
@@ -191,12 +196,12 @@ measure_idle() {
   after=$(rss_kib "${SERVER_PIDS[@]}")
   stop "$hold_pid"
   if [[ -z $ready ]]; then
-    echo "bench: the hold client never printed ready:" >&2
+    echo "bench: $row, $server: the hold client never printed ready:" >&2
     cat "$WORK/hold.out" "$WORK/hold.err" >&2
     exit 1
   fi
   record "$row" "$server" 0 "rss_before_kib=$before" "rss_after_kib=$after" \
-    "ready=${ready#ready }" "load=$(sed '1,/^ready /d' "$WORK/hold.out")"
+    "ready=${ready#ready }" "load=$(grep -v '^ready ' "$WORK/hold.out")"
 }
 
 # run_row ROW KIND KEY LOOPS FLOOR_KEY [ARGS]: RUNS runs of both servers, alternating; the rows
@@ -204,6 +209,7 @@ measure_idle() {
 run_row() {
   local row=$1 kind=$2 key=$3 loops=$4 floor_key=$5 client_cpus=1 run server order
   shift 5
+  [[ $row =~ $ONLY ]] || return 0
   if [[ $kind == handshake || $kind == idle ]] && [[ -z $LOAD ]]; then
     printf '%s\t%s\t%s\n' "$row" skipped "bench-tls-load not built" >>"$ROWS"
     echo "  $row: skipped (bench-tls-load not built)"
