@@ -101,13 +101,15 @@ make_cert() {
     -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$3" -out "$2" 2>/dev/null
 }
 
-# Waits until URL answers over HTTPS (any certificate), for up to 10 s.
+# Waits until URL answers over HTTPS (any certificate), for up to 20 s; on failure prints LOG.
+#   wait_https URL LOG
 wait_https() {
-  for _ in $(seq 100); do
+  for _ in $(seq 200); do
     curl -sfk -o /dev/null "$1" 2>/dev/null && return
     sleep 0.1
   done
-  echo "bench: $1 does not answer" >&2
+  echo "bench: $1 does not answer; $2 says:" >&2
+  tail -20 "$2" >&2
   exit 1
 }
 
@@ -141,7 +143,7 @@ EOF
     -g "daemon off; pid $dir/nginx.pid; error_log stderr;" >"$dir/nginx.log" 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
-  wait_https "https://127.0.0.1:$port/"
+  wait_https "https://127.0.0.1:$port/" "$dir/nginx.log"
   # The master and its workers (children by PID, not found by name).
   for _ in $(seq 100); do
     mapfile -t SERVER_PIDS < <(

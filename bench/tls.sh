@@ -91,7 +91,7 @@ start_server() {
     PIDS+=("$SERVER_PID")
     SERVER_PIDS=("$SERVER_PID")
     SERVER_PORT=$(listening_port "$WORK/hello.log")
-    wait_https "https://127.0.0.1:$SERVER_PORT/"
+    wait_https "https://127.0.0.1:$SERVER_PORT/" "$WORK/hello.log"
     return
   fi
   SERVER_PORT=$(free_port)
