@@ -311,6 +311,7 @@ def handshake(row, floor_key):
             "us": median([r["cpu_s"] / o * 1e6 for o, r in zip(ops, rs) if o]),
             "rate": median([r["load"]["rate"] for r in rs]),
             "p99": median([r["load"]["p99_ms"] for r in rs]),
+            "client_us": median([r["load"]["client_cpu_s"] / o * 1e6 for o, r in zip(ops, rs) if o]),
             "check": "%s of %s resumed, %s errors" % (
                 f'{sum(r["load"]["resumed"] for r in rs):,}',
                 f'{sum(r["load"]["requests"] for r in rs):,}',
@@ -329,6 +330,7 @@ def handshake(row, floor_key):
     line("", "server CPU per handshake", o["us"], n["us"], " µs", floor.get(floor_key))
     line("", "raw handshakes/s (client-bound)", o["rate"], n["rate"])
     line("", "p99 connect+handshake+GET", o["p99"], n["p99"], " ms")
+    line("", "load client CPU per handshake", o["client_us"], n["client_us"], " µs")
     text_line("", "check: resumed handshakes", o["check"], n["check"])
 
 
@@ -385,6 +387,9 @@ def idle(row, floor_key):
     o, n = per["ours"], per["nginx"]
     line(row, "RSS per idle connection", o["kib"], n["kib"], " KiB",
          floor.get(floor_key))
+    if floor.get(floor_key):
+        text_line("", "over the floor (target: at most +1 KiB)",
+                  f'{o["kib"] - floor[floor_key]:+.1f} KiB', f'{n["kib"] - floor[floor_key]:+.1f} KiB')
     if floor.get("idle_kib_bios_kept"):
         line("", "(floor with the BIOs' buffers kept)", o["kib"], n["kib"], " KiB",
              floor["idle_kib_bios_kept"])
