@@ -21,8 +21,9 @@ cd "$(dirname "$0")/.."
 WANTED=${1:-100000}
 SOURCE_IPS=${SOURCE_IPS:-5}
 HOLD_SECONDS=${HOLD_SECONDS:-300}
-# Descriptors either process needs beyond one a connection (listeners, epoll, stdio, logs).
-SPARE_FDS=100
+# Descriptors either process needs beyond one a connection (listeners, epoll, stdio, logs;
+# bench-tls-load asks for connections + 160).
+SPARE_FDS=200
 
 . bench/lib.sh
 bench_need_cpus 2
@@ -85,12 +86,11 @@ fi
 
 # --- the run ------------------------------------------------------------------------------------
 make_cert ec "$WORK/cert.pem" "$WORK/key.pem"
-prlimit --nofile="$fds:$fds" -- taskset -c 0 "$HELLO" --tls --listen 127.0.0.1:0 --threads 1 \
-  --cert "$WORK/cert.pem" --key "$WORK/key.pem" --max-connections 0 --idle-timeout 0 \
-  >"$WORK/hello.log" 2>&1 &
-SERVER_PID=$!
-PIDS+=("$SERVER_PID")
-SERVER_PORT=$(listening_port "$WORK/hello.log")
+start_app "$WORK/hello.log" prlimit --nofile="$fds:$fds" -- taskset -c 0 "$HELLO" --tls \
+  --listen 127.0.0.1:0 --threads 1 --cert "$WORK/cert.pem" --key "$WORK/key.pem" \
+  --max-connections 0 --idle-timeout 0
+SERVER_PID=$APP_PID
+SERVER_PORT=$APP_PORT
 curl -sfk -o /dev/null "https://127.0.0.1:$SERVER_PORT/"
 before=$(rss_kib "$SERVER_PID")
 
@@ -100,16 +100,11 @@ timeout -k 5 $((HOLD_SECONDS + 10)) prlimit --nofile="$fds:$fds" -- taskset -c 1
   --source-ips "$SOURCE_IPS" --duration "$HOLD_SECONDS" --json >"$WORK/hold.out" 2>"$WORK/hold.err" &
 HOLD_PID=$!
 PIDS+=("$HOLD_PID")
-ready=""
-while kill -0 "$HOLD_PID" 2>/dev/null; do
-  ready=$(grep -m1 '^ready ' "$WORK/hold.out" || true)
-  [[ -n $ready ]] && break
-  sleep 0.2
-done
-if [[ -z $ready ]]; then
+n=$(wait_ready "$WORK/hold.out" "$HOLD_PID")
+if [[ -z $n ]]; then
   wait "$HOLD_PID" || true
   echo "idle: the client ended before all $connections connections were ready:" >&2
-  tail -20 "$WORK/hold.out" "$WORK/hold.err" >&2
+  tail -n 20 "$WORK/hold.out" "$WORK/hold.err" >&2
   echo "idle: server RSS now $(($(rss_kib "$SERVER_PID") / 1024)) MiB" >&2
   exit 1
 fi
@@ -118,7 +113,6 @@ sleep 1 # let whatever the server does after the last answer settle
 after=$(rss_kib "$SERVER_PID")
 client=$(rss_kib "$(pgrep -P "$HOLD_PID")") # timeout's child: prlimit and taskset exec
 server_cpu=$(cpu_ticks "$SERVER_PID")
-n=${ready#ready }
 stop "$HOLD_PID"
 
 echo "idle: $n idle TLS connections on one loop ($SOURCE_IPS source addresses), ready in $seconds s"

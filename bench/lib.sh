@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# shellcheck disable=SC2034 # CLK_TCK, BUILD, WORK, SERVER_PIDS are for the sourcing script
+# shellcheck disable=SC2034 # CLK_TCK, BUILD, APP_PORT, SERVER_PIDS... are for the sourcing script
 # Shell helpers shared by the benchmark scripts (bench/proxy.sh, bench/tls.sh, bench/idle.sh).
 # Source it from a script that has done `set -euo pipefail` and `cd` to the repository root:
 #   . bench/lib.sh
@@ -61,6 +61,29 @@ listening_port() {
   echo "bench: nothing listening; $log says:" >&2
   cat "$log" >&2
   exit 1
+}
+
+# Starts a server in the background that logs "listening on HOST:PORT" (our apps do):
+#   start_app LOG COMMAND...      sets APP_PID and APP_PORT
+start_app() {
+  local log=$1
+  shift
+  "$@" >"$log" 2>&1 &
+  APP_PID=$!
+  PIDS+=("$APP_PID")
+  APP_PORT=$(listening_port "$log")
+}
+
+# Waits until bench-tls-load --mode hold (PID, stdout in FILE) prints "ready N", or ends; prints
+# N, or nothing if it ended first.
+wait_ready() {
+  local file=$1 pid=$2 line=""
+  while [[ -z $line ]] && kill -0 "$pid" 2>/dev/null; do
+    sleep 0.2
+    line=$(grep -m1 '^ready ' "$file" || true)
+  done
+  [[ -n $line ]] || line=$(grep -m1 '^ready ' "$file" || true)
+  echo "${line#ready }"
 }
 
 free_port() {

@@ -40,21 +40,19 @@ bench_setup
 # --- the shared certificate and the upstream ---------------------------------------------------
 make_cert ec "$WORK/cert.pem" "$WORK/key.pem"
 
-taskset -c 1 "$BIN/hello/tlsreactor-hello" --listen 127.0.0.1:0 --threads 1 \
-  >"$WORK/hello.log" 2>&1 &
-PIDS+=($!)
-UPSTREAM_PORT=$(listening_port "$WORK/hello.log")
+start_app "$WORK/hello.log" taskset -c 1 "$BIN/hello/tlsreactor-hello" --listen 127.0.0.1:0 \
+  --threads 1
+UPSTREAM_PORT=$APP_PORT
 curl -sf "http://127.0.0.1:$UPSTREAM_PORT/" >/dev/null
 
 # --- the two proxies ---------------------------------------------------------------------------
 start_tlsreactor() {
-  taskset -c 0 "$BIN/proxy/tlsreactor-proxy" --listen 127.0.0.1:0 --threads 1 \
-    --cert "$WORK/cert.pem" --key "$WORK/key.pem" --access-log off \
-    --upstream "http://127.0.0.1:$UPSTREAM_PORT" >"$WORK/proxy.log" 2>&1 &
-  SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
+  start_app "$WORK/proxy.log" taskset -c 0 "$BIN/proxy/tlsreactor-proxy" --listen 127.0.0.1:0 \
+    --threads 1 --cert "$WORK/cert.pem" --key "$WORK/key.pem" --access-log off \
+    --upstream "http://127.0.0.1:$UPSTREAM_PORT"
+  SERVER_PID=$APP_PID
   SERVER_PIDS=("$SERVER_PID")
-  SERVER_PORT=$(listening_port "$WORK/proxy.log")
+  SERVER_PORT=$APP_PORT
 }
 
 start_proxy_nginx() {

@@ -84,13 +84,12 @@ start_server() {
   local which=$1 key=$2 loops=$3 cpus=0
   ((loops > 1)) && cpus=0-$((loops - 1))
   if [[ $which == ours ]]; then
-    taskset -c "$cpus" "$HELLO" --tls --listen 127.0.0.1:0 --threads "$loops" \
-      --cert "$WORK/$key.pem" --key "$WORK/$key.key" --root "$WORK/root" \
-      --idle-timeout 300 --max-connections 0 >"$WORK/hello.log" 2>&1 &
-    SERVER_PID=$!
-    PIDS+=("$SERVER_PID")
+    start_app "$WORK/hello.log" taskset -c "$cpus" "$HELLO" --tls --listen 127.0.0.1:0 \
+      --threads "$loops" --cert "$WORK/$key.pem" --key "$WORK/$key.key" --root "$WORK/root" \
+      --idle-timeout 300 --max-connections 0
+    SERVER_PID=$APP_PID
     SERVER_PIDS=("$SERVER_PID")
-    SERVER_PORT=$(listening_port "$WORK/hello.log")
+    SERVER_PORT=$APP_PORT
     wait_https "https://127.0.0.1:$SERVER_PORT/" "$WORK/hello.log"
     return
   fi
@@ -178,7 +177,7 @@ measure_bulk() {
 }
 
 measure_idle() {
-  local row=$1 server=$2 client_cpus=$3 before after hold_pid ready=""
+  local row=$1 server=$2 client_cpus=$3 before after hold_pid ready
   curl -sfk -o /dev/null "https://127.0.0.1:$SERVER_PORT/"
   before=$(rss_kib "${SERVER_PIDS[@]}")
   timeout -k 5 "$TIMEOUT" taskset -c "$client_cpus" "$LOAD" --connect "127.0.0.1:$SERVER_PORT" \
@@ -186,12 +185,7 @@ measure_idle() {
     --json >"$WORK/hold.out" 2>"$WORK/hold.err" &
   hold_pid=$!
   PIDS+=("$hold_pid")
-  for _ in $(seq $((TIMEOUT * 10))); do
-    ready=$(grep -m1 '^ready ' "$WORK/hold.out" || true)
-    [[ -n $ready ]] && break
-    kill -0 "$hold_pid" 2>/dev/null || break
-    sleep 0.1
-  done
+  ready=$(wait_ready "$WORK/hold.out" "$hold_pid")
   sleep 1 # whatever the server does after the last request's answer has settled
   after=$(rss_kib "${SERVER_PIDS[@]}")
   stop "$hold_pid"
@@ -201,7 +195,7 @@ measure_idle() {
     exit 1
   fi
   record "$row" "$server" 0 "rss_before_kib=$before" "rss_after_kib=$after" \
-    "ready=${ready#ready }" "load=$(grep -v '^ready ' "$WORK/hold.out")"
+    "ready=$ready" "load=$(grep -v '^ready ' "$WORK/hold.out")"
 }
 
 # run_row ROW KIND KEY LOOPS FLOOR_KEY [ARGS]: RUNS runs of both servers, alternating; the rows
