@@ -28,8 +28,8 @@ class HoldLoad final : public AttemptPool::Owner {
         poller_(poller),
         errors_(errors),
         request_(http_request(options, RequestKind::keep_alive)),
-        pool_(std::min(options.connections, hold_window), options.target, request_, tls, poller,
-              errors, *this),
+        pool_(std::min(options.connections, hold_window), options.target, request_,
+              Attempt::Ending::keep_open, tls, poller, errors, *this),
         // Failures are retried, but not forever: a server that refuses most connections ends
         // the run instead of looping.
         max_attempts_(options.connections + options.connections / 10 + 100) {
