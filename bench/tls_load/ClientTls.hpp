@@ -10,11 +10,15 @@
 namespace bench::tls_load {
 
 // Tickets the server issued, each offered once while fresh ones last (a server with a stateful
-// cache honours a ticket only once); when none is fresh the newest is offered again (stateless
-// tickets, the common case, resume any number of times).
+// cache honours a ticket only once); when none is fresh a copy of the newest is offered again
+// (stateless tickets, the common case, resume any number of times).
+//
+// The pool keeps copies, and hands out objects no connection shares: when a TLS 1.3 connection
+// receives a ticket, OpenSSL marks the session that connection held so far as not resumable,
+// which would silently turn later offers of that very object into full handshakes.
 class SessionPool {
  public:
-  void add(tls::SessionPtr session);
+  void add(const SSL_SESSION* session);
   // A session to offer, or nullptr while the server has issued none yet.
   tls::SessionPtr take();
 
@@ -39,6 +43,7 @@ class ClientTls {
 
  private:
   static int on_new_session(SSL* ssl, SSL_SESSION* session) noexcept;
+  static int accept_any_chain(X509_STORE_CTX* store, void* arg) noexcept;
 
   tls::SslCtxPtr ctx_;
   SessionPool sessions_;

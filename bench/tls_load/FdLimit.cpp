@@ -25,6 +25,7 @@ bool ensure_fd_limit(std::uint64_t needed, std::string& error) {
   error = "cannot raise the open-file limit to " + std::to_string(needed) + " (soft " +
           std::to_string(limit.rlim_cur) + ", hard " + std::to_string(limit.rlim_max) +
           ", fs.nr_open " + std::to_string(nr_open) + "): " + std::strerror(saved) +
+          (saved == EPERM ? " (a hard limit above the current one needs CAP_SYS_RESOURCE)" : "") +
           "; use fewer --connections or raise the hard limit (ulimit -Hn, prlimit)";
   return false;
 }

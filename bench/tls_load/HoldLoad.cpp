@@ -1,9 +1,12 @@
 #include "bench/tls_load/HoldLoad.hpp"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cinttypes>
 #include <cstdio>
+#include <fstream>
 #include <vector>
 
 #include "bench/tls_load/AttemptPool.hpp"
@@ -25,8 +28,8 @@ class HoldLoad final : public AttemptPool::Owner {
         poller_(poller),
         errors_(errors),
         request_(http_request(options, RequestKind::keep_alive)),
-        pool_(std::min(options.connections, hold_window), options.target, request_, tls, poller,
-              errors, *this),
+        pool_(std::min(options.connections, hold_window), options.target, request_,
+              Attempt::Ending::keep_open, tls, poller, errors, *this),
         // Failures are retried, but not forever: a server that refuses most connections ends
         // the run instead of looping.
         max_attempts_(options.connections + options.connections / 10 + 100) {
@@ -60,6 +63,9 @@ class HoldLoad final : public AttemptPool::Owner {
       const auto now = Clock::now();
       if (!result_.ready && held() == options_.connections) {
         result_.ready = true;
+        // Hand back what the handshakes in flight used, so the client's own RSS while holding
+        // is what the held connections cost it (an int each), not its peak.
+        ::malloc_trim(0);
         result_.seconds_to_ready = std::chrono::duration<double>(now - start).count();
         std::printf("ready %u\n", options_.connections);
         std::fflush(stdout);
@@ -128,9 +134,25 @@ class HoldLoad final : public AttemptPool::Owner {
   bool stopping_ = false;
 };
 
+// Each source address reaches the one target from at most the ephemeral port range; past that
+// connect() fails with EADDRNOTAVAIL, so say so up front.
+void warn_if_ports_run_out(const Options& options) {
+  unsigned low = 0;
+  unsigned high = 0;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low >> high;
+  const std::uint64_t ports = high >= low ? std::uint64_t{high - low + 1} : 0;
+  if (ports == 0 || options.connections <= ports * options.source_ips) return;
+  std::fprintf(stderr,
+               "bench-tls-load: warning: %u connections from %u source address(es) exceed the "
+               "%" PRIu64 " ephemeral ports each has; use --source-ips %" PRIu64 "\n",
+               options.connections, options.source_ips, ports,
+               (options.connections + ports - 1) / ports);
+}
+
 }  // namespace
 
 HoldResult run_hold(const Options& options, ClientTls& tls, Poller& poller, ErrorLog& errors) {
+  warn_if_ports_run_out(options);
   return HoldLoad(options, tls, poller, errors).run();
 }
 
