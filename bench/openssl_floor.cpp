@@ -352,6 +352,7 @@ double resumed_handshakes(const Contexts& c, const Options& o, long& resumed) {
       Link link(c.ecdsa.get(), c.client.get(), clock, session.get());
       link.handshake();
       if (!link.reused()) die("a resumption was refused: full handshake");
+      if (link.group() != NID_X25519) die("a resumption without (EC)DHE");
       ++resumed;
       session = link.client_session();  // the next offers the newest ticket
       link.release_server();
@@ -467,7 +468,8 @@ Contexts contexts(const Options& o) {
     const tls::dev::Pem ecdsa = tls::dev::generate({"localhost"}, tls::dev::KeyType::ecdsa_p256);
     c.ecdsa = server_ctx(ecdsa.cert + ecdsa.ca_cert, ecdsa.key, o.tickets);
   } else {
-    c.ecdsa = server_ctx(read_all(o.cert), read_all(o.key), o.tickets);
+    const std::string chain = read_all(o.cert);
+    c.ecdsa = server_ctx(chain, read_all(o.key), o.tickets);
   }
   const tls::dev::Pem rsa =
       tls::dev::generate({"localhost"}, o.rsa_bits == 4096 ? tls::dev::KeyType::rsa_4096
