@@ -10,6 +10,9 @@
 # is its own callgrind dump (see bench/engine_workload.cpp), so the figures are Ir per dump over
 # the operations in it. Two runs agree to well under 1 %; a change that moves a row by more
 # than that did something. The run takes about a minute.
+# KEEP=DIR keeps the dumps in DIR for a profile of one phase, e.g.
+#   KEEP=/tmp/cg bench/callgrind.sh && grep -l 'server record_16k' /tmp/cg/cg.out.* |
+#     xargs callgrind_annotate --inclusive=no --threshold=100
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,8 +21,14 @@ cmake --preset release >/dev/null
 cmake --build --preset release -j2 --target bench-engine-workload >/dev/null
 BIN=$PWD/build/release/bench/bench-engine-workload
 
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+if [[ -n ${KEEP:-} ]]; then
+  out=$KEEP
+  mkdir -p "$out"
+  rm -f "$out"/cg.out*
+else
+  out=$(mktemp -d)
+  trap 'rm -rf "$out"' EXIT
+fi
 valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$out/cg.out" \
   --log-file="$out/valgrind.log" "$BIN" "$@" >"$out/stdout" ||
   {
