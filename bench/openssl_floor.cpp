@@ -29,7 +29,8 @@
 // - small_pair: on an established connection the server reads an 80-byte request and writes a
 //   100-byte response; timed in batches of 32 so the clock's own cost stays out.
 // - record16k: the server writes 16 KiB of plaintext (one full record) on an established
-//   connection, in batches of 16.
+//   connection, in batches of 16. It includes the memory BIO's share: the copy of the record
+//   into the BIO and the zeroing of the space it lands in (BUF_MEM_grow_clean).
 // - idle: N server SSLs with SSL_MODE_RELEASE_BUFFERS, each handshaked fully and served one
 //   small request, the client freed right after; the RSS growth (VmRSS, after malloc_trim) per
 //   object. Two passes, each in a child forked from the same state: with the memory BIOs as the
