@@ -116,26 +116,29 @@ class Pair {
   }
 
  private:
-  // Advances both engines and moves ciphertext both ways until nothing moves.
+  // Moves ciphertext both ways until nothing moves. As a transport does, an engine is advanced
+  // when input arrived for it (the client also first, as it speaks first): no idle calls.
   void pump() {
+    bool client_fed = true;
     for (int round = 0; round < 64; ++round) {
-      client_->advance(received_, scratch_);
-      server_side([&] { server_->advance(echo_, scratch_); });
-      bool moved = false;
+      if (client_fed) client_->advance(received_, scratch_);
+      bool server_fed = false;
       for (auto out = client_->peek_output(); !out.empty(); out = client_->peek_output()) {
         server_side([&] { server_->feed(out); });
         client_->consume_output(out.size());
-        moved = true;
+        server_fed = true;
       }
+      if (server_fed) server_side([&] { server_->advance(echo_, scratch_); });
+      client_fed = false;
       while (true) {
         std::span<const std::byte> out;
         server_side([&] { out = server_->peek_output(); });
         if (out.empty()) break;
         client_->feed(out);
         server_side([&] { server_->consume_output(out.size()); });
-        moved = true;
+        client_fed = true;
       }
-      if (!moved) return;
+      if (!client_fed) return;
     }
     die("the engines kept talking");
   }

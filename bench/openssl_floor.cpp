@@ -29,7 +29,8 @@
 // - small_pair: on an established connection the server reads an 80-byte request and writes a
 //   100-byte response; timed in batches of 32 so the clock's own cost stays out.
 // - record16k: the server writes 16 KiB of plaintext (one full record) on an established
-//   connection, in batches of 16.
+//   connection, in batches of 16. It includes the memory BIO's share: the copy of the record
+//   into the BIO and the zeroing of the space it lands in (BUF_MEM_grow_clean).
 // - idle: N server SSLs with SSL_MODE_RELEASE_BUFFERS, each handshaked fully and served one
 //   small request, the client freed right after; the RSS growth (VmRSS, after malloc_trim) per
 //   object. Two passes, each in a child forked from the same state: with the memory BIOs as the
@@ -53,6 +54,14 @@
 #include <iterator>
 #include <string>
 #include <vector>
+
+#ifdef TLSREACTOR_HAVE_CALLGRIND_H
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_TOGGLE_COLLECT
+#define CALLGRIND_ZERO_STATS
+#define CALLGRIND_DUMP_STATS_AT(label) (void)(label)
+#endif
 
 #include "tests/support/ProcStats.hpp"
 #include "tls/DevCert.hpp"
@@ -91,11 +100,25 @@ struct ServerClock {
   template <typename Call>
   auto add(Call&& call) {
     const double start = cpu_us();
+    CALLGRIND_TOGGLE_COLLECT;
     auto result = call();
+    CALLGRIND_TOGGLE_COLLECT;
     us += cpu_us() - start;
     return result;
   }
 };
+
+// Under `valgrind --tool=callgrind --collect-atstart=no` (bench/callgrind.sh) each phase is a
+// dump of its own, "floor <phase> <operations>", holding the instructions of the server's
+// calls only (ServerClock::add collects); natively this just runs `work`.
+template <typename Work>
+void phase(const std::string& name, long operations, Work&& work) {
+  CALLGRIND_ZERO_STATS;
+  work();
+  // Named: a temporary would be gone before the client request reads it.
+  const std::string label = "floor " + name + " " + std::to_string(operations);
+  CALLGRIND_DUMP_STATS_AT(label.c_str());
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -352,6 +375,7 @@ double resumed_handshakes(const Contexts& c, const Options& o, long& resumed) {
       Link link(c.ecdsa.get(), c.client.get(), clock, session.get());
       link.handshake();
       if (!link.reused()) die("a resumption was refused: full handshake");
+      if (link.group() != NID_X25519) die("a resumption without (EC)DHE");
       ++resumed;
       session = link.client_session();  // the next offers the newest ticket
       link.release_server();
@@ -376,18 +400,22 @@ Traffic traffic(const Contexts& c, const Options& o) {
   const auto batches = [&](int batch) { return (o.records + batch - 1) / batch; };
   link.exchange(pair_batch);  // warm
   std::vector<double> pairs, records;
-  for (int r = 0; r < o.reps; ++r) {
-    clock.us = 0;
-    for (int done = 0; done < o.records; done += pair_batch) link.exchange(pair_batch);
-    pairs.push_back(clock.us / (batches(pair_batch) * pair_batch));
-  }
+  phase("small_pair", long{o.reps} * batches(pair_batch) * pair_batch, [&] {
+    for (int r = 0; r < o.reps; ++r) {
+      clock.us = 0;
+      for (int done = 0; done < o.records; done += pair_batch) link.exchange(pair_batch);
+      pairs.push_back(clock.us / (batches(pair_batch) * pair_batch));
+    }
+  });
   // The records' ciphertext is dropped unread, so the client cannot read after this.
   link.write_records(record_batch);
-  for (int r = 0; r < o.reps; ++r) {
-    clock.us = 0;
-    for (int done = 0; done < o.records; done += record_batch) link.write_records(record_batch);
-    records.push_back(clock.us / (batches(record_batch) * record_batch));
-  }
+  phase("record_16k", long{o.reps} * batches(record_batch) * record_batch, [&] {
+    for (int r = 0; r < o.reps; ++r) {
+      clock.us = 0;
+      for (int done = 0; done < o.records; done += record_batch) link.write_records(record_batch);
+      records.push_back(clock.us / (batches(record_batch) * record_batch));
+    }
+  });
   return {median(pairs), median(records)};
 }
 
@@ -467,7 +495,8 @@ Contexts contexts(const Options& o) {
     const tls::dev::Pem ecdsa = tls::dev::generate({"localhost"}, tls::dev::KeyType::ecdsa_p256);
     c.ecdsa = server_ctx(ecdsa.cert + ecdsa.ca_cert, ecdsa.key, o.tickets);
   } else {
-    c.ecdsa = server_ctx(read_all(o.cert), read_all(o.key), o.tickets);
+    const std::string chain = read_all(o.cert);
+    c.ecdsa = server_ctx(chain, read_all(o.key), o.tickets);
   }
   const tls::dev::Pem rsa =
       tls::dev::generate({"localhost"}, o.rsa_bits == 4096 ? tls::dev::KeyType::rsa_4096
@@ -482,11 +511,24 @@ Contexts contexts(const Options& o) {
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   const Contexts c = contexts(o);
+  {
+    // One of each first: OpenSSL fetches and caches its algorithms on first use.
+    ServerClock unmeasured;
+    for (SSL_CTX* server : {c.ecdsa.get(), c.rsa.get()}) {
+      Link warm(server, c.client.get(), unmeasured);
+      warm.handshake();
+      warm.exchange(1);
+    }
+  }
   long full = 0;
   long resumed = 0;
-  const double ecdsa = full_handshakes(c, c.ecdsa.get(), o, full);
-  const double rsa = full_handshakes(c, c.rsa.get(), o, full);
-  const double resumption = resumed_handshakes(c, o, resumed);
+  const long handshakes = long{o.reps} * o.handshakes;
+  double ecdsa = 0;
+  double rsa = 0;
+  double resumption = 0;
+  phase("full_handshake", handshakes, [&] { ecdsa = full_handshakes(c, c.ecdsa.get(), o, full); });
+  phase("full_handshake_rsa", handshakes, [&] { rsa = full_handshakes(c, c.rsa.get(), o, full); });
+  phase("resumed_handshake", handshakes, [&] { resumption = resumed_handshakes(c, o, resumed); });
   const Traffic t = traffic(c, o);
   const Idle idle = idle_memory(c, o);
   const double mbps = static_cast<double>(record_size) / t.record_us;  // bytes per µs = MB/s
