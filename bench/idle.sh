@@ -78,6 +78,7 @@ fds=$((connections + SPARE_FDS))
 
 echo
 echo "idle: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "  other processes using CPU (over 1 s): $(busy_processes)"
 if ((${#limits[@]} > 0)); then
   echo "idle: this machine cannot reach $WANTED connections on one loop:"
   for limit in "${limits[@]}"; do echo "  - $limit"; done

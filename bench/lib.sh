@@ -201,3 +201,20 @@ for errors in re.findall(r"Socket errors: .*", text):
 print(rps, p50, p99, total)
 '
 }
+
+# The processes using at least 5% of a CPU over the next second, as "name N%, ...": what else
+# ran on the machine while a benchmark did.
+busy_processes() {
+  top -b -n 2 -d 1 -w 200 |
+    awk '/^top -/ { i++ } i == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 5 { printf "%s %s%%, ", $12, $9 }'
+}
+
+# What else ran on the machine: bench/cpu_sampler.py samples /proc every second, leaving out this
+# script and its descendants, until stopped by PID (it is in PIDS); then writes to FILE one line
+# with the mean CPU the other processes used and the busiest of them.
+#   start_cpu_sampler FILE      sets SAMPLER_PID; `stop "$SAMPLER_PID"` ends it and writes FILE
+start_cpu_sampler() {
+  python3 bench/cpu_sampler.py "$1" "$$" &
+  SAMPLER_PID=$!
+  PIDS+=("$SAMPLER_PID")
+}

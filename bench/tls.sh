@@ -77,6 +77,7 @@ PROBLEMS=$WORK/problems.txt
 : >"$ROWS"
 : >"$PROBLEMS"
 declare -A profile
+
 make_cert ec "$WORK/ec.pem" "$WORK/ec.key"
 make_cert rsa "$WORK/rsa.pem" "$WORK/rsa.key"
 mkdir -p "$WORK/root"
@@ -251,7 +252,8 @@ echo
 echo "bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),"
 echo "  $(nginx -v 2>&1 | cut -d' ' -f3), $(openssl version | cut -d' ' -f1-2), tlsreactor $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "  $RUNS runs x ${DURATION}s, loopback; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "  other processes using CPU now: $(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 >= 5 { printf "%s %s%%, ", $2, $1 }')"
+echo "  other processes using CPU (over 1 s, before): $(busy_processes)"
+start_cpu_sampler "$WORK/others.txt"
 
 for server in ours nginx; do
   start_server "$server" ec 1
@@ -274,6 +276,8 @@ run_row "RSS per idle TLS connection ($IDLE_CONNECTIONS)" idle ec 1 idle_kib_bio
 run_row "2 loops: keep-alive GET / (wrk -t1 -c$KEEPALIVE_CONNECTIONS)" keepalive ec 2 small_pair_us
 run_row "2 loops: full handshake ECDSA P-256" handshake ec 2 full_ecdsa_us
 
+stop "$SAMPLER_PID"
+echo "  other processes during the rows: $(cat "$WORK/others.txt")"
 FLOOR_JSON=$WORK/floor.json
 if [[ -n $FLOOR ]]; then
   timeout -k 5 300 taskset -c 0 "$FLOOR" --json >"$FLOOR_JSON"
