@@ -95,6 +95,7 @@ SERVER_PORT=$APP_PORT
 curl -sfk -o /dev/null "https://127.0.0.1:$SERVER_PORT/"
 before=$(rss_kib "$SERVER_PID")
 
+start_cpu_sampler "$WORK/others.txt"
 started=$(date +%s.%N)
 timeout -k 5 $((HOLD_SECONDS + 10)) prlimit --nofile="$fds:$fds" -- taskset -c 1 "$LOAD" \
   --connect "127.0.0.1:$SERVER_PORT" --mode hold --connections "$connections" --path / --tls13 \
@@ -115,6 +116,7 @@ after=$(rss_kib "$SERVER_PID")
 client=$(rss_kib "$(pgrep -P "$HOLD_PID")") # timeout's child: prlimit and taskset exec
 server_cpu=$(cpu_ticks "$SERVER_PID")
 stop "$HOLD_PID"
+stop "$SAMPLER_PID"
 
 echo "idle: $n idle TLS connections on one loop ($SOURCE_IPS source addresses), ready in $seconds s"
 awk -v before="$before" -v after="$after" -v n="$n" -v cpu="$server_cpu" -v tck="$CLK_TCK" \
@@ -125,3 +127,4 @@ awk -v before="$before" -v after="$after" -v n="$n" -v cpu="$server_cpu" -v tck=
   printf "  server CPU in total    %8.2f s    (client RSS %.1f MiB)\n", cpu / tck, client / 1024
 }'
 echo "  client: $(tr -d '\n' <"$WORK/hold.out" | sed 's/^ready [0-9]*//')"
+echo "  other processes meanwhile: $(cat "$WORK/others.txt")"
