@@ -13,6 +13,17 @@
 
 namespace bench::tls_load {
 
+namespace {
+
+// Before each OpenSSL call whose failure we explain: an old queue entry or a stale errno (an
+// EAGAIN from an earlier read) would otherwise be reported as this call's reason.
+void clear_errors() {
+  ERR_clear_error();
+  errno = 0;
+}
+
+}  // namespace
+
 Attempt::Status Attempt::fail(std::string reason) {
   reason_ = std::move(reason);
   step_ = Step::finished;
@@ -86,7 +97,7 @@ Attempt::Status Attempt::on_connected(ClientTls& tls) {
 }
 
 Attempt::Status Attempt::handshake() {
-  ERR_clear_error();
+  clear_errors();
   const int result = SSL_connect(ssl_.get());
   if (result != 1) {
     const int error = SSL_get_error(ssl_.get(), result);
@@ -99,7 +110,7 @@ Attempt::Status Attempt::handshake() {
 }
 
 Attempt::Status Attempt::write_request(const std::string& request) {
-  ERR_clear_error();
+  clear_errors();
   const int result = SSL_write(ssl_.get(), request.data(), static_cast<int>(request.size()));
   if (result <= 0) {
     const int error = SSL_get_error(ssl_.get(), result);
@@ -112,7 +123,7 @@ Attempt::Status Attempt::write_request(const std::string& request) {
 
 Attempt::Status Attempt::read_response(std::span<char> buffer) {
   for (;;) {
-    ERR_clear_error();
+    clear_errors();
     const int result = SSL_read(ssl_.get(), buffer.data(), static_cast<int>(buffer.size()));
     ResponseReader::State state = response_.state();
     if (result > 0) {
