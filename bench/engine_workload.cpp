@@ -14,7 +14,7 @@
 // calls (construction, feed, advance, peek_output/consume_output, destruction), then over both
 // engines. Each run of a phase starts with CALLGRIND_ZERO_STATS and ends with
 // CALLGRIND_DUMP_STATS_AT("<scope> <phase> <count>"), so each dump holds that phase alone.
-// Warm-up handshakes run first, uncollected: one-time initialisation stays out of the figures.
+// Warm-up handshakes run first and are not counted: one-time initialisation stays out.
 // Every handshake is checked to be full or resumed as its phase says; every echo to come back.
 // Natively (without valgrind) the client requests do nothing and it just runs the work.
 #include <valgrind/callgrind.h>
@@ -241,7 +241,8 @@ int main(int argc, char** argv) {
   const auto message = std::as_bytes(std::span(text));
   const std::vector<std::byte> record(tls::Engine::max_record, std::byte{'r'});
 
-  // Warm-up, uncollected: first fetches of algorithms, the first ticket in the client's cache.
+  // Warm-up, not counted (each phase starts from zeroed counters): OpenSSL's first fetches of
+  // its algorithms, the first ticket in the client's cache.
   full_handshakes(c, 3);
   Pair seed(c.resuming, c.server);
   seed.handshake();
