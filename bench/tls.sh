@@ -2,9 +2,12 @@
 # The TLS server benchmark (not a test): tlsreactor-hello against nginx, loopback only, one
 # command that builds Release and prints one table. This is the project's one bench command.
 #
-# Usage: bench/tls.sh            (about 5 minutes; DURATION=5 s per measured run, RUNS=3)
-#        DURATION=S RUNS=N BULK_MIB=M bench/tls.sh      to change the run length
-#        ONLY=REGEX bench/tls.sh                        only the rows whose name matches
+# Usage: bench/tls.sh            (6-7 minutes; DURATION=5 s per measured run, RUNS=3)
+#        DURATION=S RUNS=N BULK_MIB=M IDLE_CONNECTIONS=C bench/tls.sh    a shorter or longer run
+#        ONLY=REGEX bench/tls.sh                   only the rows whose name matches
+#        BENCH_BUILD_DIR=DIR bench/tls.sh          use the binaries in DIR, build nothing (the
+#                                                  smoke test, tests/bench/tls_sh_smoke.py)
+#        FLOOR_ARGS="..." bench/tls.sh             options for bench-openssl-floor (counts)
 #
 # Rows (each: both servers, RUNS runs, medians; servers alternate ours, nginx, nginx, ours, ...)
 #   full handshake ECDSA P-256, full handshake RSA-2048, resumed handshake (TLS 1.3 ticket):
@@ -47,7 +50,8 @@ ONLY=${ONLY:-.}
 WARMUP=1
 HANDSHAKE_CONNECTIONS=16
 KEEPALIVE_CONNECTIONS=100
-IDLE_CONNECTIONS=5000
+IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-5000}
+read -r -a FLOOR_ARGS <<<"${FLOOR_ARGS:-}"
 # Every load generator runs under `timeout`, so no step can hang the benchmark.
 TIMEOUT=$((DURATION + 60))
 STARTED=$(date +%s)
@@ -55,14 +59,18 @@ STARTED=$(date +%s)
 . bench/lib.sh
 bench_need_cpus 2
 
-# The load client and the floor are built when this tree has them.
-targets=(tlsreactor-hello)
-cmake --preset release >/dev/null
-available=$(cmake --build --preset release --target help 2>/dev/null || true)
-for t in bench-tls-load bench-openssl-floor; do
-  grep -q "^$t:" <<<"$available" && targets+=("$t")
-done
-bench_build "${targets[@]}"
+if [[ -n ${BENCH_BUILD_DIR:-} ]]; then
+  BUILD=$(realpath "$BENCH_BUILD_DIR")
+else
+  # The load client and the floor are built when this tree has them.
+  targets=(tlsreactor-hello)
+  cmake --preset release >/dev/null
+  available=$(cmake --build --preset release --target help 2>/dev/null || true)
+  for t in bench-tls-load bench-openssl-floor; do
+    grep -q "^$t:" <<<"$available" && targets+=("$t")
+  done
+  bench_build "${targets[@]}"
+fi
 HELLO=$BUILD/apps/hello/tlsreactor-hello
 LOAD=$BUILD/bench/bench-tls-load
 FLOOR=$BUILD/bench/bench-openssl-floor
@@ -105,7 +113,8 @@ start_server() {
   SERVER_PORT=$(free_port)
   # Twice the idle row's count: nginx closes idle keep-alive connections once fewer than 1/16
   # of worker_connections are free. It allocates them all at start (in its "RSS before").
-  start_nginx "$WORK/nginx" "$cpus" "$loops" $((2 * IDLE_CONNECTIONS)) "$SERVER_PORT" "
+  local connections=$((2 * IDLE_CONNECTIONS > 1024 ? 2 * IDLE_CONNECTIONS : 1024))
+  start_nginx "$WORK/nginx" "$cpus" "$loops" "$connections" "$SERVER_PORT" "
   keepalive_requests 1000000000;
   keepalive_timeout 300s;
   server {
@@ -280,7 +289,7 @@ stop "$SAMPLER_PID"
 echo "  other processes during the rows: $(cat "$WORK/others.txt")"
 FLOOR_JSON=$WORK/floor.json
 if [[ -n $FLOOR ]]; then
-  timeout -k 5 300 taskset -c 0 "$FLOOR" --json >"$FLOOR_JSON"
+  timeout -k 5 300 taskset -c 0 "$FLOOR" "${FLOOR_ARGS[@]}" --json >"$FLOOR_JSON"
 else
   echo '{}' >"$FLOOR_JSON"
 fi
@@ -342,7 +351,7 @@ def handshake(row, floor_key):
         ops = [r["load"]["full"] + r["load"]["resumed"] for r in rs]
         per[server] = {
             "per_core": median([o / r["cpu_s"] for o, r in zip(ops, rs) if r["cpu_s"]]),
-            "us": median([r["cpu_s"] / o * 1e6 for o, r in zip(ops, rs) if o]),
+            "us": median([r["cpu_s"] / o * 1e6 for o, r in zip(ops, rs) if o and r["cpu_s"]]),
             "rate": median([r["load"]["rate"] for r in rs]),
             "p99": median([r["load"]["p99_ms"] for r in rs]),
             "client_us": median([r["load"]["client_cpu_s"] / o * 1e6 for o, r in zip(ops, rs) if o]),
@@ -374,7 +383,7 @@ def keepalive(row, floor_key):
         rs = group(row, server)
         per[server] = {
             "per_core": median([r["requests"] / r["cpu_s"] for r in rs if r["cpu_s"]]),
-            "us": median([r["cpu_s"] / r["requests"] * 1e6 for r in rs]),
+            "us": median([r["cpu_s"] / r["requests"] * 1e6 for r in rs if r["cpu_s"]]),
             "rate": median([r["rate"] for r in rs]),
             "p50": median([r["p50_ms"] for r in rs]),
             "p99": median([r["p99_ms"] for r in rs]),
@@ -396,7 +405,7 @@ def bulk(row, floor_key):
                 problems.append(f"{row}, {server}: cipher {r['cipher']!r}")
         per[server] = {
             "per_core": median([r["bytes"] / 1e6 / r["cpu_s"] for r in rs if r["cpu_s"]]),
-            "us_per_mb": median([r["cpu_s"] * 1e6 / (r["bytes"] / 1e6) for r in rs]),
+            "us_per_mb": median([r["cpu_s"] * 1e6 / (r["bytes"] / 1e6) for r in rs if r["cpu_s"]]),
             "rate": median([r["bytes"] / 1e6 / r["seconds"] for r in rs]),
         }
     o, n = per["ours"], per["nginx"]
@@ -433,6 +442,10 @@ def idle(row, floor_key):
 
 SHOW = {"handshake": handshake, "keepalive": keepalive, "bulk": bulk, "idle": idle}
 for row, kind, detail in rows:
+    for r in results:
+        if r["row"] == row and kind != "idle" and r["cpu_s"] == 0:
+            problems.append(f"{row}, {r['server']}: no server CPU measured (0 clock ticks); "
+                            "the run is too short")
     if kind == "skipped":
         text_line(row, "skipped: " + detail, "", "")
     else:
