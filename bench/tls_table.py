@@ -46,7 +46,7 @@ problems = open(problems_path).read().splitlines()
 
 
 def line(workload, figure, ours, nginx, unit="", floor_value=None):
-    """One figure: medians of ours and nginx, their ratio, and (for a cost) multiples of the floor."""
+    """One figure: ours, nginx, their ratio, and (for a cost) multiples of the floor."""
     ratio = ours / nginx if nginx else float("nan")
     cells = [workload, figure, fmt(ours, unit), fmt(nginx, unit), times(ratio)]
     if floor_value:
@@ -60,113 +60,107 @@ def text_line(workload, figure, ours, nginx):
     lines.append([workload, figure, ours, nginx, "", "", "", ""])
 
 
-def handshake(row, floor_key):
-    want_resumed = floor_key == "resumed_us"
-    per = {}
-    for server in ("ours", "nginx"):
-        rs = group(row, server)
-        ops = [r["load"]["full"] + r["load"]["resumed"] for r in rs]
-        per[server] = {
-            "per_core": median([o / r["cpu_s"] for o, r in zip(ops, rs) if r["cpu_s"]]),
-            "us": median([r["cpu_s"] / o * 1e6 for o, r in zip(ops, rs) if o and r["cpu_s"]]),
-            "rate": median([r["load"]["rate"] for r in rs]),
-            "p99": median([r["load"]["p99_ms"] for r in rs]),
-            "client_us": median([r["load"]["client_cpu_s"] / o * 1e6 for o, r in zip(ops, rs) if o]),
-            "check": "%s of %s resumed, %s errors" % (
-                f'{sum(r["load"]["resumed"] for r in rs):,}',
-                f'{sum(r["load"]["requests"] for r in rs):,}',
-                f'{sum(r["load"]["errors"] for r in rs):,}'),
-        }
-        for r in rs:
+def per(numerator, denominator, scale=1.0):
+    """numerator / denominator * scale, or None when the run could not measure it."""
+    return numerator / denominator * scale if numerator is not None and denominator else None
+
+
+def cpu(r):
+    return r["cpu_s"] or None  # 0 ticks: too short to measure
+
+
+def handshakes(r):
+    return r["load"]["full"] + r["load"]["resumed"]
+
+
+# Per kind of row: (figure, its value in one run, unit, floor key or None). Each figure is the
+# median over the runs of its per-run value. Floor keys name bench-openssl-floor's JSON keys;
+# "FLOOR" stands for the row's own key, "per MB" turns MB/s into a cost.
+FIGURES = {
+    "handshake": [
+        ("handshakes per busy server-core second", lambda r: per(handshakes(r), cpu(r)), "", None),
+        ("server CPU per handshake", lambda r: per(cpu(r), handshakes(r), 1e6), " µs", "FLOOR"),
+        ("raw handshakes/s (client-bound)", lambda r: r["load"]["rate"], "", None),
+        ("p99 connect+handshake+GET", lambda r: r["load"]["p99_ms"], " ms", None),
+        ("load client CPU per handshake",
+         lambda r: per(r["load"]["client_cpu_s"], handshakes(r), 1e6), " µs", None),
+    ],
+    "keepalive": [
+        ("requests per busy server-core second", lambda r: per(r["requests"], cpu(r)), "", None),
+        ("server CPU per request", lambda r: per(cpu(r), r["requests"], 1e6), " µs", "FLOOR"),
+        ("raw requests/s", lambda r: r["rate"], "", None),
+        ("latency p50", lambda r: r["p50_ms"], " ms", None),
+        ("latency p99", lambda r: r["p99_ms"], " ms", None),
+    ],
+    "bulk": [
+        ("MB/s per busy server-core second", lambda r: per(r["bytes"] / 1e6, cpu(r)), "", None),
+        ("server CPU per MB", lambda r: per(cpu(r), r["bytes"] / 1e6, 1e6), " µs", "per MB"),
+        ("raw MB/s (curl-bound)", lambda r: per(r["bytes"] / 1e6, r["seconds"]), "", None),
+    ],
+    "idle": [
+        ("RSS per idle connection",
+         lambda r: per(r["rss_after_kib"] - r["rss_before_kib"], r["ready"]), " KiB", "FLOOR"),
+        ("(floor with the BIOs' buffers kept)",
+         lambda r: per(r["rss_after_kib"] - r["rss_before_kib"], r["ready"]), " KiB",
+         "idle_kib_bios_kept"),
+        ("server RSS before", lambda r: r["rss_before_kib"] / 1024, " MiB", None),
+        ("server RSS with the connections", lambda r: r["rss_after_kib"] / 1024, " MiB", None),
+    ],
+}
+
+
+def floor_value(key, row_key):
+    if key == "FLOOR":
+        return floor.get(row_key)
+    if key == "per MB":
+        return 1e6 / floor[row_key] if floor.get(row_key) else None
+    return floor.get(key) if key else None
+
+
+def check_runs(row, kind, server, rs):
+    """Appends to problems what makes a run of this row not what it claims to be."""
+    for r in rs:
+        if kind != "idle" and not r["cpu_s"]:
+            problems.append(f"{row}, {server}: no server CPU measured (0 clock ticks); "
+                            "the run is too short")
+        if kind == "handshake":
             load = r["load"]
-            if want_resumed and load["resumed"] < 0.95 * load["requests"]:
+            if row.startswith("resumed") and load["resumed"] < 0.95 * load["requests"]:
                 problems.append(f"{row}, {server}: only {load['resumed']} of {load['requests']} resumed")
-            if not want_resumed and load["resumed"]:
+            if not row.startswith("resumed") and load["resumed"]:
                 problems.append(f"{row}, {server}: {load['resumed']} handshakes resumed")
             if load["errors"]:
                 problems.append(f"{row}, {server}: {load['errors']} errors")
-    o, n = per["ours"], per["nginx"]
-    line(row, "handshakes per busy server-core second", o["per_core"], n["per_core"])
-    line("", "server CPU per handshake", o["us"], n["us"], " µs", floor.get(floor_key))
-    line("", "raw handshakes/s (client-bound)", o["rate"], n["rate"])
-    line("", "p99 connect+handshake+GET", o["p99"], n["p99"], " ms")
-    line("", "load client CPU per handshake", o["client_us"], n["client_us"], " µs")
-    text_line("", "check: resumed handshakes", o["check"], n["check"])
+        if kind == "bulk" and r["cipher"] != "TLS_AES_256_GCM_SHA384":
+            problems.append(f"{row}, {server}: cipher {r['cipher']!r}")
+        if kind == "idle" and (r["ready"] != r["load"].get("connections") or r["load"].get("errors")):
+            problems.append(f"{row}, {server}: ready {r['ready']}, load says {r['load']}")
 
 
-def keepalive(row, floor_key):
-    per = {}
-    for server in ("ours", "nginx"):
-        rs = group(row, server)
-        per[server] = {
-            "per_core": median([r["requests"] / r["cpu_s"] for r in rs if r["cpu_s"]]),
-            "us": median([r["cpu_s"] / r["requests"] * 1e6 for r in rs if r["cpu_s"]]),
-            "rate": median([r["rate"] for r in rs]),
-            "p50": median([r["p50_ms"] for r in rs]),
-            "p99": median([r["p99_ms"] for r in rs]),
-        }
-    o, n = per["ours"], per["nginx"]
-    line(row, "requests per busy server-core second", o["per_core"], n["per_core"])
-    line("", "server CPU per request", o["us"], n["us"], " µs", floor.get(floor_key))
-    line("", "raw requests/s", o["rate"], n["rate"])
-    line("", "latency p50", o["p50"], n["p50"], " ms")
-    line("", "latency p99", o["p99"], n["p99"], " ms")
+def show(row, kind, row_floor_key):
+    runs_of = {server: group(row, server) for server in ("ours", "nginx")}
+    for server, rs in runs_of.items():
+        check_runs(row, kind, server, rs)
+    for i, (figure, value, unit, key) in enumerate(FIGURES[kind]):
+        o, n = (median([v for v in map(value, rs) if v is not None]) for rs in runs_of.values())
+        line(row if i == 0 else "", figure, o, n, unit, floor_value(key, row_floor_key))
+        if kind == "idle" and i == 0 and floor.get(row_floor_key):
+            text_line("", "over the floor (target: at most +1 KiB)",
+                      f"{o - floor[row_floor_key]:+.1f} KiB", f"{n - floor[row_floor_key]:+.1f} KiB")
+    if kind == "handshake":
+        counts = {}
+        for server, rs in runs_of.items():
+            total = {k: sum(r["load"][k] for r in rs) for k in ("resumed", "requests", "errors")}
+            counts[server] = (f"{total['resumed']:,} of {total['requests']:,} resumed, "
+                              f"{total['errors']:,} errors")
+        text_line("", "check: resumed handshakes", counts["ours"], counts["nginx"])
 
 
-def bulk(row, floor_key):
-    per = {}
-    for server in ("ours", "nginx"):
-        rs = group(row, server)
-        for r in rs:
-            if r["cipher"] != "TLS_AES_256_GCM_SHA384":
-                problems.append(f"{row}, {server}: cipher {r['cipher']!r}")
-        per[server] = {
-            "per_core": median([r["bytes"] / 1e6 / r["cpu_s"] for r in rs if r["cpu_s"]]),
-            "us_per_mb": median([r["cpu_s"] * 1e6 / (r["bytes"] / 1e6) for r in rs if r["cpu_s"]]),
-            "rate": median([r["bytes"] / 1e6 / r["seconds"] for r in rs]),
-        }
-    o, n = per["ours"], per["nginx"]
-    floor_us_per_mb = 1e6 / floor["record16k_mbps"] if floor.get("record16k_mbps") else None
-    line(row, "MB/s per busy server-core second", o["per_core"], n["per_core"])
-    line("", "server CPU per MB", o["us_per_mb"], n["us_per_mb"], " µs", floor_us_per_mb)
-    line("", "raw MB/s (curl-bound)", o["rate"], n["rate"])
-
-
-def idle(row, floor_key):
-    per = {}
-    for server in ("ours", "nginx"):
-        rs = group(row, server)
-        for r in rs:
-            if r["ready"] != r["load"].get("connections") or r["load"].get("errors"):
-                problems.append(f"{row}, {server}: ready {r['ready']}, load says {r['load']}")
-        per[server] = {
-            "kib": median([(r["rss_after_kib"] - r["rss_before_kib"]) / r["ready"] for r in rs]),
-            "before": median([r["rss_before_kib"] / 1024 for r in rs]),
-            "after": median([r["rss_after_kib"] / 1024 for r in rs]),
-        }
-    o, n = per["ours"], per["nginx"]
-    line(row, "RSS per idle connection", o["kib"], n["kib"], " KiB",
-         floor.get(floor_key))
-    if floor.get(floor_key):
-        text_line("", "over the floor (target: at most +1 KiB)",
-                  f'{o["kib"] - floor[floor_key]:+.1f} KiB', f'{n["kib"] - floor[floor_key]:+.1f} KiB')
-    if floor.get("idle_kib_bios_kept"):
-        line("", "(floor with the BIOs' buffers kept)", o["kib"], n["kib"], " KiB",
-             floor["idle_kib_bios_kept"])
-    line("", "server RSS before", o["before"], n["before"], " MiB")
-    line("", "server RSS with the connections", o["after"], n["after"], " MiB")
-
-
-SHOW = {"handshake": handshake, "keepalive": keepalive, "bulk": bulk, "idle": idle}
 for row, kind, detail in rows:
-    for r in results:
-        if r["row"] == row and kind != "idle" and r["cpu_s"] == 0:
-            problems.append(f"{row}, {r['server']}: no server CPU measured (0 clock ticks); "
-                            "the run is too short")
     if kind == "skipped":
         text_line(row, "skipped: " + detail, "", "")
     else:
-        SHOW[kind](row, detail)
+        show(row, kind, detail)
 
 header = ["workload", "figure", "ours", "nginx", "ours/nginx", "floor", "ours/floor", "nginx/floor"]
 print()
