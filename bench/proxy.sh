@@ -31,106 +31,33 @@ RUNS=${RUNS:-5}
 CONNECTIONS=50
 WARMUP=2
 
-scripts/bootstrap.sh
-cmake --preset release >/dev/null
-cmake --build --preset release -j2 --target tlsreactor-hello tlsreactor-proxy
-BIN=$PWD/build/release/apps
-
-if (($(nproc) < 2)); then
-  echo "bench: needs 2 CPUs (the proxy on one, wrk on the other)" >&2
-  exit 1
-fi
-
-WORK=$(mktemp -d /tmp/tlsreactor-bench-XXXXXX)
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# Waits for "PROGRAM: listening on HOST:PORT ..." in $1 and prints the port.
-listening_port() {
-  local log=$1 line
-  for _ in $(seq 100); do
-    line=$(grep -m1 -o 'listening on [^ ]*' "$log" || true)
-    if [[ -n $line ]]; then
-      echo "${line##*:}"
-      return
-    fi
-    sleep 0.1
-  done
-  echo "bench: nothing listening; $log says:" >&2
-  cat "$log" >&2
-  exit 1
-}
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# utime + stime, in clock ticks, of the given PIDs.
-cpu_ticks() {
-  local total=0 pid fields
-  for pid in "$@"; do
-    # The command name (field 2) may hold spaces; the fields after its ')' are fixed.
-    fields=$(sed 's/^.*) //' "/proc/$pid/stat")
-    read -r -a f <<<"$fields"
-    total=$((total + f[11] + f[12]))
-  done
-  echo "$total"
-}
-
-stop() {
-  local pid kept=()
-  kill -TERM "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  for pid in "${PIDS[@]}"; do [[ $pid == "$1" ]] || kept+=("$pid"); done
-  PIDS=("${kept[@]}")
-}
+. bench/lib.sh
+bench_build tlsreactor-hello tlsreactor-proxy
+BIN=$BUILD/apps
+bench_need_cpus 2
+bench_setup
 
 # --- the shared certificate and the upstream ---------------------------------------------------
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-  -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-  -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+make_cert ec "$WORK/cert.pem" "$WORK/key.pem"
 
-taskset -c 1 "$BIN/hello/tlsreactor-hello" --listen 127.0.0.1:0 --threads 1 \
-  >"$WORK/hello.log" 2>&1 &
-PIDS+=($!)
-UPSTREAM_PORT=$(listening_port "$WORK/hello.log")
+start_app "$WORK/hello.log" taskset -c 1 "$BIN/hello/tlsreactor-hello" --listen 127.0.0.1:0 \
+  --threads 1
+UPSTREAM_PORT=$APP_PORT
 curl -sf "http://127.0.0.1:$UPSTREAM_PORT/" >/dev/null
 
 # --- the two proxies ---------------------------------------------------------------------------
 start_tlsreactor() {
-  taskset -c 0 "$BIN/proxy/tlsreactor-proxy" --listen 127.0.0.1:0 --threads 1 \
-    --cert "$WORK/cert.pem" --key "$WORK/key.pem" --access-log off \
-    --upstream "http://127.0.0.1:$UPSTREAM_PORT" >"$WORK/proxy.log" 2>&1 &
-  SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
+  start_app "$WORK/proxy.log" taskset -c 0 "$BIN/proxy/tlsreactor-proxy" --listen 127.0.0.1:0 \
+    --threads 1 --cert "$WORK/cert.pem" --key "$WORK/key.pem" --access-log off \
+    --upstream "http://127.0.0.1:$UPSTREAM_PORT"
+  SERVER_PID=$APP_PID
   SERVER_PIDS=("$SERVER_PID")
-  SERVER_PORT=$(listening_port "$WORK/proxy.log")
+  SERVER_PORT=$APP_PORT
 }
 
-start_nginx() {
-  local dir=$WORK/nginx
-  mkdir -p "$dir"
+start_proxy_nginx() {
   SERVER_PORT=$(free_port)
-  # As root the worker would run as "nobody", who cannot enter the 0700 work directory.
-  local user=""
-  ((EUID == 0)) && user="user root;"
-  cat >"$dir/nginx.conf" <<EOF
-$user
-worker_processes 1;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $dir/client_body;
-  proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fastcgi;
-  uwsgi_temp_path $dir/uwsgi;
-  scgi_temp_path $dir/scgi;
+  start_nginx "$WORK/nginx" 0 1 1024 "$SERVER_PORT" "
   keepalive_requests 1000000000;
   upstream hello {
     server 127.0.0.1:$UPSTREAM_PORT;
@@ -145,47 +72,14 @@ http {
     location / {
       proxy_pass http://hello;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      proxy_set_header Connection \"\";
       proxy_set_header Host \$host;
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto \$scheme;
-      proxy_set_header Via "1.1 nginx";
-      add_header Via "1.1 nginx";
+      proxy_set_header Via \"1.1 nginx\";
+      add_header Via \"1.1 nginx\";
     }
-  }
-}
-EOF
-  taskset -c 0 nginx -e stderr -p "$dir" -c nginx.conf \
-    -g "daemon off; pid $dir/nginx.pid; error_log stderr;" >"$WORK/nginx.log" 2>&1 &
-  SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
-  for _ in $(seq 100); do
-    curl -sfk "https://127.0.0.1:$SERVER_PORT/" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  # The master and its one worker (a child by PID, not found by name).
-  mapfile -t SERVER_PIDS < <(echo "$SERVER_PID"; pgrep -P "$SERVER_PID")
-}
-
-# Prints "RPS P50_MS P99_MS REQUESTS" from wrk's output on stdin.
-parse_wrk() {
-  python3 -c '
-import re, sys
-text = sys.stdin.read()
-def ms(v):
-    n, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", v).groups()
-    return float(n) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-rps = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
-p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
-p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
-total = re.search(r"(\d+) requests in", text).group(1)
-bad = re.search(r"Non-2xx or 3xx responses: \d+", text)
-if bad:
-    sys.exit("bench: " + bad.group(0))
-for errors in re.findall(r"Socket errors: .*", text):
-    print("bench: wrk:", errors, file=sys.stderr)
-print(rps, p50, p99, total)
-'
+  }"
 }
 
 measure() {
@@ -202,7 +96,7 @@ measure() {
   read -r rps p50 p99 total < <(parse_wrk <<<"$out")
   echo "$name $rps $p50 $p99 $total $((after - before))" >>"$WORK/results"
   printf '  %-16s run %d: %9.0f req/s  p50 %6.3f ms  p99 %6.3f ms  CPU %5.2f s\n' \
-    "$name" "$run" "$rps" "$p50" "$p99" "$(awk "BEGIN { print $((after - before)) / $(getconf CLK_TCK) }")"
+    "$name" "$run" "$rps" "$p50" "$p99" "$(awk "BEGIN { print $((after - before)) / $CLK_TCK }")"
 }
 
 echo
@@ -212,13 +106,13 @@ for run in $(seq "$RUNS"); do
   start_tlsreactor
   measure tlsreactor-proxy
   stop "$SERVER_PID"
-  start_nginx
+  start_proxy_nginx
   measure nginx
   # nginx's graceful stop is SIGQUIT; SIGTERM is its fast one, fine once the load has ended.
   stop "$SERVER_PID"
 done
 
-python3 - "$WORK/results" "$(getconf CLK_TCK)" <<'EOF'
+python3 - "$WORK/results" "$CLK_TCK" <<'EOF'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):

@@ -13,6 +13,17 @@
 
 namespace bench::tls_load {
 
+namespace {
+
+// Before each OpenSSL call whose failure we explain: an old queue entry or a stale errno (an
+// EAGAIN from an earlier read) would otherwise be reported as this call's reason.
+void clear_errors() {
+  ERR_clear_error();
+  errno = 0;
+}
+
+}  // namespace
+
 Attempt::Status Attempt::fail(std::string reason) {
   reason_ = std::move(reason);
   step_ = Step::finished;
@@ -37,9 +48,10 @@ Attempt::Status Attempt::fail_ssl(const char* what, int result) {
 }
 
 Attempt::Status Attempt::start(const reactor::Address& target, const reactor::Address& source,
-                               Clock::time_point now) {
+                               Ending ending, Clock::time_point now) {
   close();
   started_ = now;
+  ending_ = ending;
   resumed_ = false;
   offered_ = false;
   reason_.clear();
@@ -68,6 +80,7 @@ Attempt::Status Attempt::advance(ClientTls& tls, const std::string& request,
   if (status == Status::pending && step_ == Step::handshaking) status = handshake();
   if (status == Status::pending && step_ == Step::writing) status = write_request(request);
   if (status == Status::pending && step_ == Step::reading) status = read_response(buffer);
+  if (status == Status::pending && step_ == Step::draining) status = drain(buffer);
   return status;
 }
 
@@ -84,7 +97,7 @@ Attempt::Status Attempt::on_connected(ClientTls& tls) {
 }
 
 Attempt::Status Attempt::handshake() {
-  ERR_clear_error();
+  clear_errors();
   const int result = SSL_connect(ssl_.get());
   if (result != 1) {
     const int error = SSL_get_error(ssl_.get(), result);
@@ -97,7 +110,7 @@ Attempt::Status Attempt::handshake() {
 }
 
 Attempt::Status Attempt::write_request(const std::string& request) {
-  ERR_clear_error();
+  clear_errors();
   const int result = SSL_write(ssl_.get(), request.data(), static_cast<int>(request.size()));
   if (result <= 0) {
     const int error = SSL_get_error(ssl_.get(), result);
@@ -110,7 +123,7 @@ Attempt::Status Attempt::write_request(const std::string& request) {
 
 Attempt::Status Attempt::read_response(std::span<char> buffer) {
   for (;;) {
-    ERR_clear_error();
+    clear_errors();
     const int result = SSL_read(ssl_.get(), buffer.data(), static_cast<int>(buffer.size()));
     ResponseReader::State state = response_.state();
     if (result > 0) {
@@ -127,23 +140,41 @@ Attempt::Status Attempt::read_response(std::span<char> buffer) {
     }
     if (state == ResponseReader::State::bad) return fail(response_.problem());
     if (state == ResponseReader::State::complete) {
-      step_ = Step::finished;
-      return Status::done;
+      response_end_ = Clock::now();
+      if (ending_ == Ending::keep_open) {
+        step_ = Step::finished;
+        return Status::done;
+      }
+      ERR_clear_error();
+      SSL_shutdown(ssl_.get());
+      ERR_clear_error();
+      step_ = Step::draining;
+      return Status::pending;
     }
   }
 }
 
-const char* Attempt::step_name() const {
-  static constexpr const char* names[] = {"connecting", "in the handshake", "writing the request",
-                                          "reading the response", "finished"};
-  return names[static_cast<int>(step_)];
+Attempt::Status Attempt::drain(std::span<char> buffer) {
+  // The response is complete; whatever still comes (the server's close_notify) is not needed,
+  // only the end of the stream. A reset ends it just as well.
+  for (;;) {
+    const ssize_t n = ::read(fd_, buffer.data(), buffer.size());
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Status::pending;
+    step_ = Step::finished;
+    return Status::done;
+  }
 }
 
-void Attempt::send_close_notify() {
-  if (!ssl_) return;
-  ERR_clear_error();
-  SSL_shutdown(ssl_.get());
-  ERR_clear_error();
+const char* Attempt::step_name() const {
+  static constexpr const char* names[] = {"connecting",
+                                          "in the handshake",
+                                          "writing the request",
+                                          "reading the response",
+                                          "waiting for the server to close",
+                                          "finished"};
+  return names[static_cast<int>(step_)];
 }
 
 int Attempt::release_fd() {

@@ -5,10 +5,11 @@
 namespace bench::tls_load {
 
 AttemptPool::AttemptPool(std::size_t slots, const reactor::Address& target,
-                         const std::string& request, ClientTls& tls, Poller& poller,
-                         ErrorLog& errors, Owner& owner)
+                         const std::string& request, Attempt::Ending ending, ClientTls& tls,
+                         Poller& poller, ErrorLog& errors, Owner& owner)
     : target_(target),
       request_(request),
+      ending_(ending),
       tls_(tls),
       poller_(poller),
       errors_(errors),
@@ -24,7 +25,7 @@ void AttemptPool::launch(std::size_t slot, Clock::time_point now) {
   Attempt& attempt = slots_[slot];
   reactor::Address source;
   while (owner_.want_another(source)) {
-    if (attempt.start(target_, source, now) == Attempt::Status::failed) {
+    if (attempt.start(target_, source, ending_, now) == Attempt::Status::failed) {
       errors_.record(attempt.reason());
       attempt.close();
     } else if (!poller_.add(attempt.fd(), EPOLLIN | EPOLLOUT | EPOLLRDHUP, slot)) {

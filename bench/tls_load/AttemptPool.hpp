@@ -29,7 +29,8 @@ class AttemptPool {
   };
 
   AttemptPool(std::size_t slots, const reactor::Address& target, const std::string& request,
-              ClientTls& tls, Poller& poller, ErrorLog& errors, Owner& owner);
+              Attempt::Ending ending, ClientTls& tls, Poller& poller, ErrorLog& errors,
+              Owner& owner);
 
   // Starts an attempt in every slot (as far as the owner wants).
   void fill(Clock::time_point now);
@@ -48,6 +49,7 @@ class AttemptPool {
 
   const reactor::Address& target_;
   const std::string& request_;
+  const Attempt::Ending ending_;
   ClientTls& tls_;
   Poller& poller_;
   ErrorLog& errors_;

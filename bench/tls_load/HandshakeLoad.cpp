@@ -17,8 +17,8 @@ class HandshakeLoad final : public AttemptPool::Owner {
       : options_(options),
         poller_(poller),
         request_(http_request(options, RequestKind::close)),
-        pool_(std::min(options.connections, options.requests), options.target, request_, tls,
-              poller, errors, *this) {
+        pool_(std::min(options.connections, options.requests), options.target, request_,
+              Attempt::Ending::server_closes, tls, poller, errors, *this) {
     result_.latency_ms.reserve(std::min<std::size_t>(options.requests, 1u << 22));
   }
 
@@ -54,7 +54,7 @@ class HandshakeLoad final : public AttemptPool::Owner {
     return true;
   }
 
-  void completed(Attempt& attempt, Clock::time_point now) override {
+  void completed(Attempt& attempt, Clock::time_point) override {
     ++result_.requests;
     ++(attempt.resumed() ? result_.resumed : result_.full);
     if (attempt.offered_session()) {
@@ -62,8 +62,8 @@ class HandshakeLoad final : public AttemptPool::Owner {
       if (!attempt.resumed()) ++result_.offered_but_full;
     }
     result_.latency_ms.push_back(
-        std::chrono::duration<float, std::milli>(now - attempt.started()).count());
-    attempt.send_close_notify();
+        std::chrono::duration<float, std::milli>(attempt.response_end() - attempt.started())
+            .count());
   }
 
  private:
