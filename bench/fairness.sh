@@ -29,40 +29,12 @@ DURATION=${1:-20}
 CONNECTIONS=${CONNECTIONS:-1000}
 BUDGETS=${BUDGETS:-0 default control}
 
-scripts/bootstrap.sh
-cmake --preset release >/dev/null
-cmake --build --preset release -j2 --target tlsreactor-hello bench-tls-load bench-tls-rtt
-BUILD=$PWD/build/release
-
-if (($(nproc) < 2)); then
-  echo "bench: needs 2 CPUs (the server on one, the clients on the other)" >&2
-  exit 1
-fi
+source bench/lib.sh
+bench_build tlsreactor-hello bench-tls-load bench-tls-rtt
+bench_need_cpus 2
 # Server and client each hold one descriptor per connection.
 ulimit -n "$(ulimit -Hn)"
-
-WORK=$(mktemp -d /tmp/tlsreactor-fairness-XXXXXX)
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# Waits for "PROGRAM: listening on HOST:PORT ..." in the log $1 and prints the port.
-port_from_log() {
-  local line
-  for _ in $(seq 100); do
-    line=$(grep -m1 -o 'listening on [^ ]*' "$1" || true)
-    [[ -n $line ]] && { echo "${line##*:}"; return; }
-    sleep 0.1
-  done
-  echo "bench: the server did not start; $1 says:" >&2
-  cat "$1" >&2
-  exit 1
-}
+bench_setup
 
 # Prints the JSON field $2 of the file $1.
 field() {
@@ -74,11 +46,10 @@ field() {
 start_server() {
   local log=$WORK/server-$1.log pki=$WORK/pki-$1
   shift
-  taskset -c 0 "$BUILD/apps/hello/tlsreactor-hello" --tls --listen 127.0.0.1:0 \
-    --dev-cert-dir "$pki" "$@" >"$log" 2>&1 &
-  SERVER=$!
-  PIDS+=("$SERVER")
-  PORT=$(port_from_log "$log")
+  start_app "$log" taskset -c 0 "$BUILD/apps/hello/tlsreactor-hello" --tls --listen 127.0.0.1:0 \
+    --dev-cert-dir "$pki" "$@"
+  SERVER=$APP_PID
+  PORT=$APP_PORT
 }
 
 # One mode: $1 is a --handshakes-per-turn value, "default", or "control" (the probe's server is
@@ -107,14 +78,14 @@ run_mode() {
   local load=$!
   wait "$probe" || { echo "bench: the probe failed ($name):" >&2; cat "$WORK/rtt-$name.err" >&2; exit 1; }
   wait "$load" || { echo "bench: the load client failed ($name):" >&2; cat "$WORK/load-$name.err" >&2; exit 1; }
-  kill -TERM "${servers[@]}"
-  wait "${servers[@]}" 2>/dev/null || true
-  local f=$WORK/rtt-$name.json l=$WORK/load-$name.json label=$name
+  local server
+  for server in "${servers[@]}"; do stop "$server"; done
+  local rtt_json=$WORK/rtt-$name.json load_json=$WORK/load-$name.json label=$name
   [[ $name == default ]] && label=$(default_budget)
   [[ $name == control ]] && label="control (idle server)"
   printf '%-22s %9.2f %9.2f %9.2f %9s %12.0f %8s\n' "$label" \
-    "$(field "$f" p50_ms)" "$(field "$f" p99_ms)" "$(field "$f" max_ms)" "$(field "$f" samples)" \
-    "$(field "$l" rate)" "$(field "$l" errors)"
+    "$(field "$rtt_json" p50_ms)" "$(field "$rtt_json" p99_ms)" "$(field "$rtt_json" max_ms)" "$(field "$rtt_json" samples)" \
+    "$(field "$load_json" rate)" "$(field "$load_json" errors)"
 }
 
 default_budget() {
