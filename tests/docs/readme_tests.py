@@ -13,7 +13,9 @@ root = pathlib.Path(sys.argv[1])
 readme = (root / "README.md").read_text()
 declared = set()
 for source in (root / "tests").rglob("*.cpp"):
-    declared.update(re.findall(r'TEST_CASE\(\s*"((?:[^"\\]|\\.)*)"', source.read_text()))
+    # A long name may be split into adjacent string literals: join them as the compiler does.
+    for literals in re.findall(r'TEST_CASE\(\s*((?:"(?:[^"\\]|\\.)*"\s*)+)', source.read_text()):
+        declared.add("".join(re.findall(r'"((?:[^"\\]|\\.)*)"', literals)))
 declared = {name.replace('\\"', '"') for name in declared}
 
 # CMake lists split on ';': doctest_discover_tests would cut such a name into tests that
