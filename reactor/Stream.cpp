@@ -329,7 +329,8 @@ void Stream::wrote(int status) {
   writing_ = false;
   if (status == UV_ECANCELED) return;  // the handle is closing; its close callback follows
   if (status != 0) return close_handle(Error(uv_error(status), "write"), false);
-  for (std::size_t i = 0; i < inflight_chunks_; ++i) queue_.pop_front();
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(inflight_chunks_));
+  if (queue_.empty()) std::vector<std::vector<std::byte>>().swap(queue_);  // idle: hold nothing
   front_offset_ = 0;
   stats_.queued_bytes -= inflight_bytes_;
   stats_.bytes_written += inflight_bytes_;

@@ -8,7 +8,6 @@
 #include <uv.h>
 
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -111,8 +110,10 @@ class Stream final : public Connection,
   Error error_;
   ConnectionStats stats_;
 
-  // Write queue: one uv_write in flight covering the first inflight_chunks_ chunks.
-  std::deque<std::vector<std::byte>> queue_;
+  // Write queue: one uv_write in flight covering the first inflight_chunks_ chunks. A vector,
+  // not a std::deque: an empty deque still holds a map and a 512-byte node, and this queue is
+  // empty whenever the kernel takes the writes at once (uv_try_write).
+  std::vector<std::vector<std::byte>> queue_;
   std::size_t front_offset_ = 0;
   std::size_t inflight_chunks_ = 0;
   std::size_t inflight_bytes_ = 0;
