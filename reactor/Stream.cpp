@@ -312,9 +312,10 @@ void Stream::start_write() {
                               static_cast<unsigned>(chunk.size() - offset));
     bytes += chunk.size() - offset;
   }
-  write_req_.data = this;
-  const int rc = uv_write(&write_req_, as_stream(&tcp_), bufs.data(), static_cast<unsigned>(count),
-                          &Stream::on_write);
+  if (!write_req_) write_req_ = std::make_unique<uv_write_t>();
+  write_req_->data = this;
+  const int rc = uv_write(write_req_.get(), as_stream(&tcp_), bufs.data(),
+                          static_cast<unsigned>(count), &Stream::on_write);
   if (rc != 0) return close_handle(Error(uv_error(rc), "write"), false);
   writing_ = true;
   inflight_chunks_ = count;
@@ -330,7 +331,10 @@ void Stream::wrote(int status) {
   if (status == UV_ECANCELED) return;  // the handle is closing; its close callback follows
   if (status != 0) return close_handle(Error(uv_error(status), "write"), false);
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(inflight_chunks_));
-  if (queue_.empty()) std::vector<std::vector<std::byte>>().swap(queue_);  // idle: hold nothing
+  if (queue_.empty()) {  // idle: hold nothing (libuv is done with the request in its callback)
+    std::vector<std::vector<std::byte>>().swap(queue_);
+    write_req_.reset();
+  }
   front_offset_ = 0;
   stats_.queued_bytes -= inflight_bytes_;
   stats_.bytes_written += inflight_bytes_;
@@ -355,8 +359,10 @@ void Stream::shutdown() {
 
 void Stream::send_fin() {
   fin_sent_ = true;
-  shutdown_req_.data = this;
-  if (const int rc = uv_shutdown(&shutdown_req_, as_stream(&tcp_), &Stream::on_shutdown); rc != 0)
+  shutdown_req_ = std::make_unique<uv_shutdown_t>();
+  shutdown_req_->data = this;
+  if (const int rc = uv_shutdown(shutdown_req_.get(), as_stream(&tcp_), &Stream::on_shutdown);
+      rc != 0)
     close_handle(Error(uv_error(rc), "shutdown"), false);
 }
 

@@ -12,20 +12,20 @@ namespace {
 // to about 1 KiB from its per-thread cache.
 constexpr std::size_t min_capacity = 1024;
 
-ByteBuffer& of(BIO* bio) noexcept {
-  return *static_cast<ByteBuffer*>(BIO_get_data(bio));
+BufferPair& of(BIO* bio) noexcept {
+  return *static_cast<BufferPair*>(BIO_get_data(bio));
 }
 
 int bio_write(BIO* bio, const char* data, std::size_t len, std::size_t* written) {
   BIO_clear_retry_flags(bio);
-  of(bio).append({reinterpret_cast<const std::byte*>(data), len});
+  of(bio).output.append({reinterpret_cast<const std::byte*>(data), len});
   *written = len;
   return 1;
 }
 
 int bio_read(BIO* bio, char* out, std::size_t len, std::size_t* read) {
   BIO_clear_retry_flags(bio);
-  ByteBuffer& buffer = of(bio);
+  ByteBuffer& buffer = of(bio).input;
   *read = buffer.take({reinterpret_cast<std::byte*>(out), len});
   if (*read > 0) return 1;
   // Nothing yet is not the end of the stream, unless the transport said so.
@@ -34,7 +34,7 @@ int bio_read(BIO* bio, char* out, std::size_t len, std::size_t* read) {
 }
 
 long bio_ctrl(BIO* bio, int cmd, long num, void*) {
-  const ByteBuffer& buffer = of(bio);
+  const ByteBuffer& buffer = of(bio).input;
   switch (cmd) {
     case BIO_CTRL_PENDING:
       return static_cast<long>(std::min<std::size_t>(buffer.size(), LONG_MAX));
@@ -121,10 +121,10 @@ void ByteBuffer::release_if_empty() noexcept {
   capacity_ = begin_ = end_ = 0;
 }
 
-BIO* buffer_bio(ByteBuffer& buffer) {
+BIO* buffer_bio(BufferPair& buffers) {
   const BIO_METHOD* m = method();
   BIO* bio = m != nullptr ? BIO_new(m) : nullptr;
-  if (bio != nullptr) BIO_set_data(bio, &buffer);
+  if (bio != nullptr) BIO_set_data(bio, &buffers);
   return bio;
 }
 

@@ -3,8 +3,8 @@
 // BIO_s_mem, by contrast, keeps the capacity it once grew to: a handshake flight's worth per
 // direction and connection.
 //
-// buffer_bio() puts a BIO in front of one: what OpenSSL writes to the BIO is appended, what it
-// reads is taken from the front. The Engine's two directions use it instead of memory BIOs.
+// buffer_bio() puts a BIO in front of two: what OpenSSL writes to the BIO is appended to one,
+// what it reads is taken from the other's front. The Engine uses it instead of memory BIOs.
 #pragma once
 
 #include <openssl/bio.h>
@@ -46,9 +46,16 @@ class ByteBuffer {
   bool eof_ = false;
 };
 
-// A new BIO over `buffer`, which must outlive it; the caller (or the SSL it is given to) owns
-// the BIO. Reading an empty buffer asks for a retry (or reports EOF after set_eof()); writing
-// always succeeds. The BIO never frees the buffer's storage: its owner decides when.
-BIO* buffer_bio(ByteBuffer& buffer);
+// Both directions of a connection's ciphertext: one BIO serves both (each BIO costs ~260 B
+// with its lock), reading from `input` and writing to `output`.
+struct BufferPair {
+  ByteBuffer input;
+  ByteBuffer output;
+};
+
+// A new BIO over `buffers`, which must outlive it; the caller (or the SSL it is given to) owns
+// the BIO. Reading an empty input asks for a retry (or reports EOF after set_eof()); writing
+// always succeeds. The BIO never frees the buffers' storage: their owner decides when.
+BIO* buffer_bio(BufferPair& buffers);
 
 }  // namespace tls

@@ -118,10 +118,10 @@ Engine::Engine(std::shared_ptr<const Context> context, const EngineOptions& opti
   if (!ssl_)
     throw std::runtime_error("SSL_new: " + last_reason(drain_error_queue(), "out of memory"));
   // An empty input means "no data yet", not end of stream, until feed_eof() says so.
-  BIO* in = buffer_bio(input_);
+  BIO* in = buffer_bio(ciphertext_);
   BIO* out = nullptr;
   if (options.max_output == 0) {
-    out = buffer_bio(output_);
+    out = in;
   } else {
     BIO* peer = nullptr;
     BIO_new_bio_pair(&out, options.max_output, &peer, options.max_output);
@@ -129,10 +129,10 @@ Engine::Engine(std::shared_ptr<const Context> context, const EngineOptions& opti
   }
   if (in == nullptr || out == nullptr) {
     BIO_free(in);
-    BIO_free(out);
+    if (out != in) BIO_free(out);
     throw std::runtime_error("BIO_new: out of memory");
   }
-  SSL_set_bio(ssl_.get(), in, out);  // the SSL owns both from here
+  SSL_set_bio(ssl_.get(), in, out);  // the SSL owns the BIO(s) from here
   SSL_set_ex_data(ssl_.get(), engine_index(), this);
   const PeerLimits& limits = context_->peer_limits();
   if (limits.renegotiations_per_minute != 0 || limits.key_updates_per_minute != 0)
@@ -370,7 +370,7 @@ Want Engine::advance(Sink& sink, std::span<std::byte> scratch, std::size_t write
   const struct ReleaseInput {
     ByteBuffer& input;
     ~ReleaseInput() { input.release_if_empty(); }
-  } release_input{input_};
+  } release_input{ciphertext_.input};
   if (closed_) return Want::closed;
   if (parked_ != Want::nothing) return parked_;  // no other SSL call while one is parked
   if (!handshake_done_) {
@@ -447,12 +447,12 @@ bool Engine::key_update(bool request_peer_update) {
 // ---- buffers -------------------------------------------------------------------------------
 
 void Engine::feed(std::span<const std::byte> ciphertext) {
-  input_.append(ciphertext);
+  ciphertext_.input.append(ciphertext);
 }
 
 void Engine::feed_eof() {
   eof_fed_ = true;
-  input_.set_eof();
+  ciphertext_.input.set_eof();
 }
 
 std::span<const std::byte> Engine::peek_output() {
@@ -461,7 +461,7 @@ std::span<const std::byte> Engine::peek_output() {
     const int n = BIO_nread0(out_peer_.get(), &data);
     return n > 0 ? as_writable(data, static_cast<std::size_t>(n)) : std::span<std::byte>();
   }
-  return output_.data();
+  return ciphertext_.output.data();
 }
 
 void Engine::consume_output(std::size_t n) {
@@ -471,14 +471,14 @@ void Engine::consume_output(std::size_t n) {
     BIO_nread(out_peer_.get(), &data, static_cast<int>(n));
     return;
   }
-  output_.consume(n);
+  ciphertext_.output.consume(n);
   // While plaintext waits to be encrypted the storage is about to be needed again (a bulk
   // transfer); otherwise the connection is going quiet and gives it back.
-  if (queue_.empty()) output_.release_if_empty();
+  if (queue_.empty()) ciphertext_.output.release_if_empty();
 }
 
 std::size_t Engine::output_size() const {
-  return out_peer_ ? BIO_ctrl_pending(out_peer_.get()) : output_.size();
+  return out_peer_ ? BIO_ctrl_pending(out_peer_.get()) : ciphertext_.output.size();
 }
 
 void Engine::write(std::span<const std::byte> plaintext) {
@@ -492,11 +492,11 @@ void Engine::close() {
 }
 
 std::size_t Engine::buffered_input() const {
-  return input_.size();
+  return ciphertext_.input.size();
 }
 
 bool Engine::has_buffered_input() const {
-  return SSL_pending(ssl_.get()) > 0 || !input_.empty();
+  return SSL_pending(ssl_.get()) > 0 || !ciphertext_.input.empty();
 }
 
 // ---- information ---------------------------------------------------------------------------

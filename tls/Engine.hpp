@@ -216,8 +216,7 @@ class Engine {
   // Ciphertext in and out, and plaintext queued for SSL_write: each holds storage only while
   // it holds bytes (an idle connection keeps none). Declared before ssl_, whose BIOs point
   // at the first two, so they outlive it.
-  ByteBuffer input_;
-  ByteBuffer output_;  // unless bounded (then out_peer_)
+  BufferPair ciphertext_;  // output unused when bounded (out_peer_)
   ByteBuffer queue_;
   SslPtr ssl_;
   BioPtr out_peer_;  // bounded output: the end of the BIO pair we drain

@@ -162,7 +162,7 @@ void TlsTransport::on_open(reactor::Connection& tcp) {
   // a mark of 0 it reports whenever its queue falls to `low`, which is when there is room to
   // encrypt more of the application's plaintext.
   tcp.set_write_limits({0, limits_.low});
-  timer_.emplace(tcp.loop());
+  timer_ = std::make_unique<reactor::Timer>(tcp.loop());
   timer_->start(options_.handshake_timeout, std::chrono::milliseconds(0), [this] {
     if (tcp_ == nullptr || app_open_) return;
     error_ = reactor::Error(
@@ -315,7 +315,7 @@ void TlsTransport::after_close_notify() {
 }
 
 void TlsTransport::wait_for_bye() {
-  timer_.emplace(tcp_->loop());
+  timer_ = std::make_unique<reactor::Timer>(tcp_->loop());
   timer_->start(options_.bye_timeout, std::chrono::milliseconds(0), [this] {
     if (tcp_ != nullptr) tcp_->close();  // the peer never answered; close without its notify
   });
@@ -357,7 +357,7 @@ void TlsTransport::park(Want want) {
   // timeout), never in a busy loop.
   async_jobs.waiting.push_back(alive_);
   if (async_jobs.held == 0 && tcp_ != nullptr) {
-    job_retry_.emplace(tcp_->loop());
+    job_retry_ = std::make_unique<reactor::Timer>(tcp_->loop());
     job_retry_->start(std::chrono::milliseconds(10), std::chrono::milliseconds(0),
                       [this] { unpark(); });
   }

@@ -57,10 +57,14 @@ TEST_CASE("a byte buffer grows past its first allocation and slides leftovers to
 
 TEST_CASE(
     "a buffer BIO reads what was written, asks for a retry when empty and reports EOF after set_eof") {
-  tls::ByteBuffer buffer;
-  const tls::BioPtr bio(tls::buffer_bio(buffer));
+  tls::BufferPair buffers;
+  tls::ByteBuffer& buffer = buffers.input;
+  const tls::BioPtr bio(tls::buffer_bio(buffers));
   REQUIRE(bio != nullptr);
-  CHECK(BIO_write(bio.get(), "abc", 3) == 3);
+  CHECK(BIO_write(bio.get(), "xyz", 3) == 3);
+  CHECK(text(buffers.output.data()) == "xyz");
+  CHECK(BIO_ctrl_pending(bio.get()) == 0);  // pending is what can be read
+  buffer.append(bytes("abc"));
   CHECK(BIO_ctrl_pending(bio.get()) == 3);
   std::array<char, 8> out{};
   CHECK(BIO_read(bio.get(), out.data(), static_cast<int>(out.size())) == 3);
