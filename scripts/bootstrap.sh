@@ -16,6 +16,8 @@ PACKAGES=(
   testssl.sh
   # The proxy benchmark (bench/proxy.sh): the load generator; taskset is in util-linux.
   wrk util-linux
+  # Instructions per operation (bench/callgrind.sh): callgrind and its client-request header.
+  valgrind
 )
 
 missing=()
