@@ -408,7 +408,7 @@ void Stream::abort() {
 
 void Stream::close_handle(const Error& error, bool reset) {
   if (state_ == State::closed) return;
-  if (error && !error_) error_ = error;
+  if (error && !error_) error_ = std::make_unique<Error>(error);
   state_ = State::closed;
   impl_.wheel().cancel(*this);
   if (reading_) uv_read_stop(as_stream(&tcp_));
@@ -445,7 +445,7 @@ void Stream::finish() noexcept {
   auto handler = std::move(handler_);
   if (handler) {
     try {
-      handler->on_close(*this, error_);
+      handler->on_close(*this, error_ ? *error_ : Error());
     } catch (const std::exception& e) {
       log::error(std::string("handler on_close threw: ") + e.what());
     } catch (...) {
@@ -478,8 +478,9 @@ void Stream::on_deadline() noexcept {
       return close_handle(Error(Errc::connect_timeout, attempt_ ? attempt_->context() : "connect"),
                           false);
     case State::open:
-      error_ = Error(Errc::idle_timeout,
-                     "no traffic for " + std::to_string(options_.idle_timeout.count()) + " ms");
+      error_ = std::make_unique<Error>(
+          Errc::idle_timeout,
+          "no traffic for " + std::to_string(options_.idle_timeout.count()) + " ms");
       return close();
     case State::closing:
       return close_handle(Error(Errc::close_timeout, "close"), true);

@@ -107,7 +107,7 @@ class Stream final : public Connection,
   std::unique_ptr<ConnectAttempt> attempt_;  // only while connecting
   std::unique_ptr<AcceptSlot> slot_;         // given back once on_close has run
   Address peer_;
-  Error error_;
+  std::unique_ptr<Error> error_;  // why it ended, once known (most connections never fail)
   ConnectionStats stats_;
 
   // Write queue: one uv_write in flight covering the first inflight_chunks_ chunks. A vector,

@@ -165,7 +165,7 @@ void TlsTransport::on_open(reactor::Connection& tcp) {
   timer_ = std::make_unique<reactor::Timer>(tcp.loop());
   timer_->start(options_.handshake_timeout, std::chrono::milliseconds(0), [this] {
     if (tcp_ == nullptr || app_open_) return;
-    error_ = reactor::Error(
+    error_ = std::make_unique<reactor::Error>(
         Errc::handshake_timeout, "handshake",
         "no handshake within " + std::to_string(options_.handshake_timeout.count()) + " ms");
     closing_ = true;
@@ -205,7 +205,7 @@ void TlsTransport::on_close(reactor::Connection& tcp, const reactor::Error& erro
   timer_.reset();
   // Our own reason (a TLS failure, the handshake deadline) explains the end better than what
   // the TCP layer saw while closing.
-  const reactor::Error& reason = error_ ? error_ : error;
+  const reactor::Error& reason = error_ ? *error_ : error;
   if (app_) app_->on_close(*this, reason);
 }
 
@@ -322,7 +322,7 @@ void TlsTransport::wait_for_bye() {
 }
 
 void TlsTransport::fail_with(const reactor::Error& error) {
-  if (!error_) error_ = error;
+  if (!error_) error_ = std::make_unique<reactor::Error>(error);
   closing_ = true;
   flush();  // the alert that tells the peer why
   if (tcp_ != nullptr) tcp_->close();
@@ -445,7 +445,8 @@ void TlsTransport::over_cap(std::size_t refused) {
                           std::to_string(options_.max_buffered);
   reactor::log::warn("aborting " + tcp_->peer_address().to_string() + ": write queue full (" + why +
                      ")");
-  if (!error_) error_ = reactor::Error(reactor::Errc::write_queue_full, "write", why);
+  if (!error_)
+    error_ = std::make_unique<reactor::Error>(reactor::Errc::write_queue_full, "write", why);
   closing_ = true;
   tcp_->abort();
 }

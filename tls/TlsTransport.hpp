@@ -108,7 +108,7 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   std::shared_ptr<TlsTransport*> alive_;       // weak handles for wake-ups that may come late
   bool in_async_job_ = false;                  // our engine holds one of the thread's async jobs
   Want parked_as_ = Want::nothing;             // the park this transport is handling
-  reactor::Error error_;
+  std::unique_ptr<reactor::Error> error_;      // our own reason for the end, once there is one
   std::chrono::steady_clock::time_point opened_at_{};  // TCP open, for TlsInfo::handshake_time
   reactor::WriteLimits limits_{};
   std::uint64_t plaintext_read_ = 0;
