@@ -318,6 +318,12 @@ Want Engine::handshake() {
 
 Want Engine::read(Sink& sink, std::span<std::byte> scratch) {
   while (!peer_closed_) {
+    // Nothing to read: no ciphertext since OpenSSL last asked for more, no record (or part of
+    // one) inside the SSL, no end of stream to report. SSL_read_ex could only answer
+    // WANT_READ, after taking and giving back its 17 KiB read buffer (RELEASE_BUFFERS); a
+    // keep-alive request made two such calls per response.
+    if (ciphertext_.input.empty() && !eof_fed_ && SSL_has_pending(ssl_.get()) == 0)
+      return Want::input;
     std::size_t n = 0;
     const int ssl_error =
         run(Op::read, [&] { return SSL_read_ex(ssl_.get(), scratch.data(), scratch.size(), &n); });
