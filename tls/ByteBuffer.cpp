@@ -84,23 +84,29 @@ const BIO_METHOD* method() {
 void ByteBuffer::append(std::span<const std::byte> bytes) {
   const std::size_t n = bytes.size();
   if (n == 0) return;
-  if (capacity_ - end_ < n) {
-    const std::size_t held = size();
-    if (held + n <= capacity_ / 2 + capacity_ / 4) {
-      // Mostly consumed already: slide what is left to the front instead of growing.
-      std::memmove(storage_.get(), storage_.get() + begin_, held);
-    } else {
-      const std::size_t grown = std::max({held + n, capacity_ * 2, min_capacity});
-      auto bigger = std::make_unique_for_overwrite<std::byte[]>(grown);
-      if (held > 0) std::memcpy(bigger.get(), storage_.get() + begin_, held);
-      storage_ = std::move(bigger);
-      capacity_ = grown;
-    }
-    begin_ = 0;
-    end_ = held;
-  }
+  if (capacity_ - end_ < n) make_room(n, std::max(size() + n, capacity_ * 2));
   std::memcpy(storage_.get() + end_, bytes.data(), n);
   end_ += n;
+}
+
+void ByteBuffer::reserve(std::size_t extra) {
+  if (capacity_ - end_ < extra) make_room(extra, size() + extra);
+}
+
+void ByteBuffer::make_room(std::size_t n, std::size_t grown) {
+  const std::size_t held = size();
+  if (held + n <= capacity_ / 2 + capacity_ / 4) {
+    // Mostly consumed already: slide what is left to the front instead of growing.
+    std::memmove(storage_.get(), storage_.get() + begin_, held);
+  } else {
+    grown = std::max(grown, min_capacity);
+    auto bigger = std::make_unique_for_overwrite<std::byte[]>(grown);
+    if (held > 0) std::memcpy(bigger.get(), storage_.get() + begin_, held);
+    storage_ = std::move(bigger);
+    capacity_ = grown;
+  }
+  begin_ = 0;
+  end_ = held;
 }
 
 void ByteBuffer::consume(std::size_t n) noexcept {

@@ -26,6 +26,8 @@ class ByteBuffer {
     return {storage_.get() + begin_, end_ - begin_};
   }
   void append(std::span<const std::byte> bytes);
+  // Makes room for `extra` more bytes without moving them later (exactly that, not doubled).
+  void reserve(std::size_t extra);
   // Drops the first min(n, size()) bytes; storage stays for the next append.
   void consume(std::size_t n) noexcept;
   // Copies up to into.size() bytes out of the front and consumes them; returns how many.
@@ -39,6 +41,10 @@ class ByteBuffer {
   bool eof() const noexcept { return eof_; }
 
  private:
+  // Room for n more bytes at the end: slides the held bytes to the front, or moves them to
+  // new storage of at least `grown` bytes.
+  void make_room(std::size_t n, std::size_t grown);
+
   std::unique_ptr<std::byte[]> storage_;
   std::size_t capacity_ = 0;
   std::size_t begin_ = 0;

@@ -336,30 +336,46 @@ Want Engine::read(Sink& sink, std::span<std::byte> scratch) {
 }
 
 Want Engine::write_queued(std::size_t budget) {
-  while (!queue_.empty() && budget > 0) {
-    const std::byte* data = queue_.data().data();
-    // A write that wanted a retry is repeated with the same bytes and length (the seed page's
-    // rule); they stay at the front of the queue until it succeeds. Appending may move them,
-    // which SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows.
+  Want want = Want::nothing;
+  if (!queue_.empty() && budget > 0) {
+    // The bytes are not touched until their write succeeds; a retried write repeats the same
+    // bytes and length from the queue's front (appending may move them, which
+    // SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows).
+    const std::size_t taken = encrypt(queue_.data(), budget, want);
+    queue_.consume(taken);
+    queued_bytes_ -= taken;
+  }
+  queue_.release_if_empty();
+  return want;
+}
+
+std::size_t Engine::encrypt(std::span<const std::byte> data, std::size_t budget, Want& want) {
+  // Room for the whole batch at once: growing the output record by record would copy it again.
+  if (!out_peer_) {
+    const std::size_t batch = std::min(data.size(), budget);
+    constexpr std::size_t record_overhead = 64;  // header, tag, padding: TLS 1.3 needs 22
+    ciphertext_.output.reserve(batch + (batch / max_record + 1) * record_overhead);
+  }
+  std::size_t taken = 0;
+  while (taken < data.size() && budget > 0) {
+    // A write that wanted a retry is repeated with the same length (the seed page's rule).
     const std::size_t len =
-        retry_len_ != 0 ? retry_len_ : std::min({queue_.size(), max_record, budget});
+        retry_len_ != 0 ? retry_len_ : std::min({data.size() - taken, max_record, budget});
     std::size_t written = 0;
-    const int ssl_error =
-        run(Op::write, [&] { return SSL_write_ex(ssl_.get(), data, len, &written); });
+    const int ssl_error = run(
+        Op::write, [&] { return SSL_write_ex(ssl_.get(), data.data() + taken, len, &written); });
     if (ssl_error != SSL_ERROR_NONE) {
-      const Want want = settle(Op::write, ssl_error);
+      want = settle(Op::write, ssl_error);
       if (!closed_) retry_len_ = len;
-      return want;
+      return taken;
     }
     // With SSL_MODE_ENABLE_PARTIAL_WRITE `written` may be short: the next call starts after it.
     retry_len_ = 0;
     if (written < len) ++partial_writes_;
-    queue_.consume(written);
-    queued_bytes_ -= written;
+    taken += written;
     budget -= std::min(budget, written);
   }
-  queue_.release_if_empty();
-  return Want::nothing;
+  return taken;
 }
 
 Want Engine::shutdown() {
@@ -491,6 +507,25 @@ void Engine::write(std::span<const std::byte> plaintext) {
   if (plaintext.empty() || close_requested_ || closed_) return;
   queue_.append(plaintext);
   queued_bytes_ += plaintext.size();
+}
+
+void Engine::write_now(std::span<const std::byte> plaintext, std::size_t budget) {
+  if (plaintext.empty() || close_requested_ || closed_) return;
+  // Only where advance() would write next anyway: after the handshake, nothing queued ahead, no
+  // retry or park pending, no handshake message to kick out first, and an output that cannot
+  // fill (a bounded one may want the same call repeated), outside async mode (a paused job
+  // would hold on to the caller's buffer).
+  const bool ready = handshake_done_ && queue_.empty() && parked_ == Want::nothing &&
+                     retry_len_ == 0 && !kick_handshake_ && !out_peer_ &&
+                     (SSL_get_mode(ssl_.get()) & SSL_MODE_ASYNC) == 0;
+  if (ready) {
+    // A call that did not finish (say WANT_READ in a renegotiation) leaves retry_len_ set: the
+    // rest is queued below, starting with those very bytes, and advance() repeats the call.
+    Want want = Want::nothing;
+    plaintext = plaintext.subspan(encrypt(plaintext, budget, want));
+    if (closed_) return;
+  }
+  write(plaintext);
 }
 
 void Engine::close() {

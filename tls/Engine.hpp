@@ -119,6 +119,10 @@ class Engine {
   // Queues plaintext; it is written once the handshake is done, in records of at most 16 KiB.
   // Empty writes are ignored (SSL_write with 0 bytes is undefined).
   void write(std::span<const std::byte> plaintext);
+  // As write(), but once the handshake is done and nothing is queued ahead, encrypts up to
+  // `budget` bytes at once from `plaintext` itself (no queued copy); only the rest is queued.
+  // The ciphertext is in peek_output() on return; events (a failure) show at the next advance().
+  void write_now(std::span<const std::byte> plaintext, std::size_t budget);
   std::size_t queued_plaintext() const noexcept { return queued_bytes_; }
   // Sends close_notify after the queued plaintext. Before the handshake completed there is
   // nothing to notify: the engine just closes.
@@ -192,6 +196,9 @@ class Engine {
   Want handshake();
   Want read(Sink& sink, std::span<std::byte> scratch);
   Want write_queued(std::size_t budget);
+  // SSL_write_ex over `data`, records of at most max_record, while `budget` lasts; returns the
+  // bytes taken. `want` is set to what a call that did not succeed settled to.
+  std::size_t encrypt(std::span<const std::byte> data, std::size_t budget, Want& want);
   Want shutdown();
   Want kick();
   void fail(Op op, int ssl_error);

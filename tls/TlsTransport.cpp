@@ -465,7 +465,10 @@ bool TlsTransport::write(std::span<const std::byte> data) {
     over_cap(data.size());
     return false;
   }
-  engine_->write(data);
+  // Encrypted from the caller's bytes at once where the engine can (no queued copy), within
+  // the budget drive() would give: up to the TCP queue's high-water mark.
+  const std::size_t held = tcp_->stats().queued_bytes + engine_->output_size();
+  engine_->write_now(data, held < limits_.high ? limits_.high - held : 0);
   plaintext_written_ += data.size();
   peak_buffered_ = std::max(peak_buffered_, buffered());
   if (engine_->is_handshake_done()) app_drive();
