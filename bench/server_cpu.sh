@@ -38,7 +38,8 @@ for _ in $(seq 100); do
 done
 [[ -n $PORT ]] || { cat "$WORK/log" >&2; exit 1; }
 
-ticks() { sed 's/^.*) //' "/proc/$SERVER/stat" | awk '{print $12 + $13}'; }
+# utime and stime in clock ticks (fields 14 and 15; the command name may hold spaces).
+ticks() { sed 's/^.*) //' "/proc/$SERVER/stat" | awk '{print $12, $13}'; }
 HZ=$(getconf CLK_TCK)
 
 BEFORE=$(ticks)
@@ -79,6 +80,8 @@ for _ in sys.stdin:
 esac
 AFTER=$(ticks)
 awk -v b="$BEFORE" -v a="$AFTER" -v hz="$HZ" -v ops="$OPS" -v unit="$UNIT" 'BEGIN {
-  cpu = (a - b) / hz
-  printf "%s: %d %ss, server CPU %.2f s, %.2f us per %s\n", unit, ops, unit, cpu, cpu * 1e6 / ops, unit
+  split(b, b2, " "); split(a, a2, " ")
+  user = (a2[1] - b2[1]) / hz; sys = (a2[2] - b2[2]) / hz; cpu = user + sys
+  printf "%s: %d %ss, server CPU %.2f s (user %.2f, sys %.2f), %.2f us per %s\n", unit, ops,
+         unit, cpu, user, sys, cpu * 1e6 / ops, unit
 }'
