@@ -351,8 +351,7 @@ Want Engine::write_queued(std::size_t budget) {
 
 std::size_t Engine::encrypt(std::span<const std::byte> data, std::size_t budget, Want& want) {
   // Room for the whole batch at once: growing the output record by record would copy it again.
-  if (!out_peer_) {
-    const std::size_t batch = std::min(data.size(), budget);
+  if (const std::size_t batch = std::min(data.size(), budget); batch > 0 && !out_peer_) {
     constexpr std::size_t record_overhead = 64;  // header, tag, padding: TLS 1.3 needs 22
     ciphertext_.output.reserve(batch + (batch / max_record + 1) * record_overhead);
   }
@@ -388,11 +387,15 @@ Want Engine::shutdown() {
 }
 
 Want Engine::advance(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget) {
-  // Whatever this call leaves of the input, drained input gives its storage back.
-  const struct ReleaseInput {
-    ByteBuffer& input;
-    ~ReleaseInput() { input.release_if_empty(); }
-  } release_input{ciphertext_.input};
+  // Whatever this call leaves, drained buffers give their storage back: the input always, the
+  // output once no plaintext waits (room reserved for a write that did not happen, say).
+  const struct Release {
+    Engine& engine;
+    ~Release() {
+      engine.ciphertext_.input.release_if_empty();
+      if (engine.queue_.empty()) engine.ciphertext_.output.release_if_empty();
+    }
+  } release{*this};
   if (closed_) return Want::closed;
   if (parked_ != Want::nothing) return parked_;  // no other SSL call while one is parked
   if (!handshake_done_) {
