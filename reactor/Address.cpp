@@ -88,19 +88,19 @@ Address Address::resolve_for_listen(const HostPort& hp, Error& error) {
 }
 
 uint16_t Address::port() const noexcept {
-  if (storage_.ss_family == AF_INET)
+  if (storage_.sin6_family == AF_INET)
     return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
-  if (storage_.ss_family == AF_INET6)
+  if (storage_.sin6_family == AF_INET6)
     return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
   return 0;
 }
 
 std::string Address::ip() const {
   char text[INET6_ADDRSTRLEN] = {};
-  if (storage_.ss_family == AF_INET)
+  if (storage_.sin6_family == AF_INET)
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, text,
               sizeof text);
-  else if (storage_.ss_family == AF_INET6)
+  else if (storage_.sin6_family == AF_INET6)
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, text,
               sizeof text);
   return text;
@@ -112,7 +112,7 @@ std::string Address::to_string() const {
 }
 
 socklen_t Address::sockaddr_len() const noexcept {
-  return storage_.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  return storage_.sin6_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
 }
 
 }  // namespace reactor

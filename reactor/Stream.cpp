@@ -312,9 +312,10 @@ void Stream::start_write() {
                               static_cast<unsigned>(chunk.size() - offset));
     bytes += chunk.size() - offset;
   }
-  write_req_.data = this;
-  const int rc = uv_write(&write_req_, as_stream(&tcp_), bufs.data(), static_cast<unsigned>(count),
-                          &Stream::on_write);
+  if (!write_req_) write_req_ = std::make_unique<uv_write_t>();
+  write_req_->data = this;
+  const int rc = uv_write(write_req_.get(), as_stream(&tcp_), bufs.data(),
+                          static_cast<unsigned>(count), &Stream::on_write);
   if (rc != 0) return close_handle(Error(uv_error(rc), "write"), false);
   writing_ = true;
   inflight_chunks_ = count;
@@ -329,7 +330,11 @@ void Stream::wrote(int status) {
   writing_ = false;
   if (status == UV_ECANCELED) return;  // the handle is closing; its close callback follows
   if (status != 0) return close_handle(Error(uv_error(status), "write"), false);
-  for (std::size_t i = 0; i < inflight_chunks_; ++i) queue_.pop_front();
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(inflight_chunks_));
+  if (queue_.empty()) {  // idle: hold nothing (libuv is done with the request in its callback)
+    std::vector<std::vector<std::byte>>().swap(queue_);
+    write_req_.reset();
+  }
   front_offset_ = 0;
   stats_.queued_bytes -= inflight_bytes_;
   stats_.bytes_written += inflight_bytes_;
@@ -354,8 +359,10 @@ void Stream::shutdown() {
 
 void Stream::send_fin() {
   fin_sent_ = true;
-  shutdown_req_.data = this;
-  if (const int rc = uv_shutdown(&shutdown_req_, as_stream(&tcp_), &Stream::on_shutdown); rc != 0)
+  shutdown_req_ = std::make_unique<uv_shutdown_t>();
+  shutdown_req_->data = this;
+  if (const int rc = uv_shutdown(shutdown_req_.get(), as_stream(&tcp_), &Stream::on_shutdown);
+      rc != 0)
     close_handle(Error(uv_error(rc), "shutdown"), false);
 }
 
@@ -401,7 +408,7 @@ void Stream::abort() {
 
 void Stream::close_handle(const Error& error, bool reset) {
   if (state_ == State::closed) return;
-  if (error && !error_) error_ = error;
+  if (error && !error_) error_ = std::make_unique<Error>(error);
   state_ = State::closed;
   impl_.wheel().cancel(*this);
   if (reading_) uv_read_stop(as_stream(&tcp_));
@@ -438,7 +445,7 @@ void Stream::finish() noexcept {
   auto handler = std::move(handler_);
   if (handler) {
     try {
-      handler->on_close(*this, error_);
+      handler->on_close(*this, error_ ? *error_ : Error());
     } catch (const std::exception& e) {
       log::error(std::string("handler on_close threw: ") + e.what());
     } catch (...) {
@@ -471,8 +478,9 @@ void Stream::on_deadline() noexcept {
       return close_handle(Error(Errc::connect_timeout, attempt_ ? attempt_->context() : "connect"),
                           false);
     case State::open:
-      error_ = Error(Errc::idle_timeout,
-                     "no traffic for " + std::to_string(options_.idle_timeout.count()) + " ms");
+      error_ = std::make_unique<Error>(
+          Errc::idle_timeout,
+          "no traffic for " + std::to_string(options_.idle_timeout.count()) + " ms");
       return close();
     case State::closing:
       return close_handle(Error(Errc::close_timeout, "close"), true);

@@ -117,18 +117,22 @@ Engine::Engine(std::shared_ptr<const Context> context, const EngineOptions& opti
   ssl_.reset(SSL_new(context_->native()));
   if (!ssl_)
     throw std::runtime_error("SSL_new: " + last_reason(drain_error_queue(), "out of memory"));
-  in_ = BIO_new(BIO_s_mem());
-  // An empty input BIO means "no data yet", not end of stream, until feed_eof() says so.
-  BIO_set_mem_eof_return(in_, -1);
+  // An empty input means "no data yet", not end of stream, until feed_eof() says so.
+  BIO* in = buffer_bio(ciphertext_);
+  BIO* out = nullptr;
   if (options.max_output == 0) {
-    out_ = BIO_new(BIO_s_mem());
+    out = in;
   } else {
     BIO* peer = nullptr;
-    BIO_new_bio_pair(&out_, options.max_output, &peer, options.max_output);
+    BIO_new_bio_pair(&out, options.max_output, &peer, options.max_output);
     out_peer_.reset(peer);
   }
-  if (in_ == nullptr || out_ == nullptr) throw std::runtime_error("BIO_new: out of memory");
-  SSL_set_bio(ssl_.get(), in_, out_);  // the SSL owns both from here
+  if (in == nullptr || out == nullptr) {
+    BIO_free(in);
+    if (out != in) BIO_free(out);
+    throw std::runtime_error("BIO_new: out of memory");
+  }
+  SSL_set_bio(ssl_.get(), in, out);  // the SSL owns the BIO(s) from here
   SSL_set_ex_data(ssl_.get(), engine_index(), this);
   const PeerLimits& limits = context_->peer_limits();
   if (limits.renegotiations_per_minute != 0 || limits.key_updates_per_minute != 0)
@@ -144,9 +148,10 @@ Engine::Engine(std::shared_ptr<const Context> context, const EngineOptions& opti
     std::string message;
     // A name that cannot be checked must not be connected to: the engine starts closed.
     if (!context_->prepare_client(ssl_.get(), options.host, options.port, code, message)) {
-      error_.code = code;
-      error_.context = "handshake";
-      error_.detail = message;
+      TlsError& error = error_for_update();
+      error.code = code;
+      error.context = "handshake";
+      error.detail = message;
       closed_ = true;
       events_ |= failed;
     }
@@ -154,6 +159,16 @@ Engine::Engine(std::shared_ptr<const Context> context, const EngineOptions& opti
 }
 
 Engine::~Engine() = default;
+
+const TlsError& Engine::error() const noexcept {
+  static const TlsError none;
+  return error_ ? *error_ : none;
+}
+
+TlsError& Engine::error_for_update() {
+  if (!error_) error_ = std::make_unique<TlsError>();
+  return *error_;
+}
 
 Engine* Engine::of(const SSL* ssl) noexcept {
   return ssl == nullptr ? nullptr : static_cast<Engine*>(SSL_get_ex_data(ssl, engine_index()));
@@ -164,8 +179,9 @@ Engine* Engine::of(const SSL* ssl) noexcept {
 template <typename Call>
 int Engine::run(Op op, Call&& call) {
   // The error queue is per thread and SSL_get_error() reads it: it must start empty (junk
-  // left by anyone else would turn a WANT_READ into an SSL error) ...
-  ERR_clear_error();
+  // left by anyone else would turn a WANT_READ into an SSL error) ... Clearing an empty queue
+  // costs about 1,000 instructions (it walks every slot); peeking first is a few dozen.
+  if (ERR_peek_error() != 0) ERR_clear_error();
   const bool async_mode = (SSL_get_mode(ssl_.get()) & SSL_MODE_ASYNC) != 0;
   const int ret = call();
   // ... and SSL_get_error() must come next, with no OpenSSL call in between. SSL_shutdown's 0
@@ -234,47 +250,48 @@ Want Engine::settle(Op op, int ssl_error) {
 }
 
 void Engine::fail(Op op, int ssl_error) {
+  TlsError& error = error_for_update();
   // First, before any other OpenSSL call can touch the queue.
-  error_.queue = drain_error_queue();
-  error_.ssl_error = ssl_error;
-  error_.context = op_name(static_cast<int>(op));
-  error_.verify_result = SSL_get_verify_result(ssl_.get());
-  const bool eof_reason = !error_.queue.empty() && ERR_GET_REASON(error_.queue.back().code) ==
-                                                       SSL_R_UNEXPECTED_EOF_WHILE_READING;
+  error.queue = drain_error_queue();
+  error.ssl_error = ssl_error;
+  error.context = op_name(static_cast<int>(op));
+  error.verify_result = SSL_get_verify_result(ssl_.get());
+  const bool eof_reason = !error.queue.empty() && ERR_GET_REASON(error.queue.back().code) ==
+                                                      SSL_R_UNEXPECTED_EOF_WHILE_READING;
   if (over_limit_ != Errc{}) {
     const bool renegotiations = over_limit_ == Errc::renegotiation_limit;
     const PeerLimits& limits = context_->peer_limits();
-    error_.code = over_limit_;
-    error_.detail = "more than " +
-                    std::to_string(renegotiations ? limits.renegotiations_per_minute
-                                                  : limits.key_updates_per_minute) +
-                    (renegotiations ? " renegotiations" : " KeyUpdates") + " in a minute";
+    error.code = over_limit_;
+    error.detail = "more than " +
+                   std::to_string(renegotiations ? limits.renegotiations_per_minute
+                                                 : limits.key_updates_per_minute) +
+                   (renegotiations ? " renegotiations" : " KeyUpdates") + " in a minute";
   } else if (row_for(ssl_error).step == Step::impossible) {
-    error_.code = Errc::internal;
-    error_.detail = std::string(ssl_error_name(ssl_error)) + " cannot happen over memory BIOs";
+    error.code = Errc::internal;
+    error.detail = std::string(ssl_error_name(ssl_error)) + " cannot happen over memory BIOs";
   } else if (eof_fed_ && (ssl_error == SSL_ERROR_SYSCALL || eof_reason)) {
     // OpenSSL 3 reports EOF without close_notify as SSL_ERROR_SSL with "unexpected eof while
     // reading" (older versions: SSL_ERROR_SYSCALL); both are the peer truncating the stream.
-    error_.code = Errc::stream_truncated;
+    error.code = Errc::stream_truncated;
   } else if (const HookFailure* hook = hook_failure(ssl_.get());
              hook != nullptr && !handshake_done_) {
     // An application hook refused (or never answered): its reason says more than OpenSSL's
     // "callback failed" or "certificate verify failed".
-    error_.code = hook->code;
-    error_.detail = hook->detail;
+    error.code = hook->code;
+    error.detail = hook->detail;
   } else if (const char* name = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
              server_ && !handshake_done_ && name != nullptr &&
              context_->refuses_server_name(name)) {
-    error_.code = Errc::unrecognized_name;
-    error_.detail = name;
-  } else if (!handshake_done_ && error_.verify_result != X509_V_OK) {
-    error_.code = Errc::verify_failed;
-    error_.detail = X509_verify_cert_error_string(error_.verify_result);
+    error.code = Errc::unrecognized_name;
+    error.detail = name;
+  } else if (!handshake_done_ && error.verify_result != X509_V_OK) {
+    error.code = Errc::verify_failed;
+    error.detail = X509_verify_cert_error_string(error.verify_result);
   } else {
     // SSL_ERROR_SYSCALL over memory BIOs: a BIO failed without asking for a retry.
-    error_.code = handshake_done_ ? Errc::protocol_error : Errc::handshake_failed;
-    error_.detail =
-        last_reason(error_.queue, ssl_error == SSL_ERROR_SYSCALL ? "the transport failed" : "");
+    error.code = handshake_done_ ? Errc::protocol_error : Errc::handshake_failed;
+    error.detail =
+        last_reason(error.queue, ssl_error == SSL_ERROR_SYSCALL ? "the transport failed" : "");
   }
   closed_ = true;
   events_ |= failed;
@@ -301,6 +318,12 @@ Want Engine::handshake() {
 
 Want Engine::read(Sink& sink, std::span<std::byte> scratch) {
   while (!peer_closed_) {
+    // Nothing to read: no ciphertext since OpenSSL last asked for more, no record (or part of
+    // one) inside the SSL, no end of stream to report. SSL_read_ex could only answer
+    // WANT_READ, after taking and giving back its 17 KiB read buffer (RELEASE_BUFFERS); a
+    // keep-alive request made two such calls per response.
+    if (ciphertext_.input.empty() && !eof_fed_ && SSL_has_pending(ssl_.get()) == 0)
+      return Want::input;
     std::size_t n = 0;
     const int ssl_error =
         run(Op::read, [&] { return SSL_read_ex(ssl_.get(), scratch.data(), scratch.size(), &n); });
@@ -313,33 +336,45 @@ Want Engine::read(Sink& sink, std::span<std::byte> scratch) {
 }
 
 Want Engine::write_queued(std::size_t budget) {
-  while (!queue_.empty() && budget > 0) {
-    auto& chunk = queue_.front();
-    const std::byte* data = chunk.data() + front_offset_;
-    // A write that wanted a retry is repeated with the same pointer and length (the seed
-    // page's rule); the chunk is not touched until it succeeds.
+  Want want = Want::nothing;
+  if (!queue_.empty() && budget > 0) {
+    // The bytes are not touched until their write succeeds; a retried write repeats the same
+    // bytes and length from the queue's front (appending may move them, which
+    // SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows).
+    const std::size_t taken = encrypt(queue_.data(), budget, want);
+    queue_.consume(taken);
+    queued_bytes_ -= taken;
+  }
+  queue_.release_if_empty();
+  return want;
+}
+
+std::size_t Engine::encrypt(std::span<const std::byte> data, std::size_t budget, Want& want) {
+  // Room for the whole batch at once: growing the output record by record would copy it again.
+  if (const std::size_t batch = std::min(data.size(), budget); batch > 0 && !out_peer_) {
+    constexpr std::size_t record_overhead = 64;  // header, tag, padding: TLS 1.3 needs 22
+    ciphertext_.output.reserve(batch + (batch / max_record + 1) * record_overhead);
+  }
+  std::size_t taken = 0;
+  while (taken < data.size() && budget > 0) {
+    // A write that wanted a retry is repeated with the same length (the seed page's rule).
     const std::size_t len =
-        retry_len_ != 0 ? retry_len_ : std::min({chunk.size() - front_offset_, max_record, budget});
+        retry_len_ != 0 ? retry_len_ : std::min({data.size() - taken, max_record, budget});
     std::size_t written = 0;
-    const int ssl_error =
-        run(Op::write, [&] { return SSL_write_ex(ssl_.get(), data, len, &written); });
+    const int ssl_error = run(
+        Op::write, [&] { return SSL_write_ex(ssl_.get(), data.data() + taken, len, &written); });
     if (ssl_error != SSL_ERROR_NONE) {
-      const Want want = settle(Op::write, ssl_error);
+      want = settle(Op::write, ssl_error);
       if (!closed_) retry_len_ = len;
-      return want;
+      return taken;
     }
     // With SSL_MODE_ENABLE_PARTIAL_WRITE `written` may be short: the next call starts after it.
     retry_len_ = 0;
     if (written < len) ++partial_writes_;
-    front_offset_ += written;
-    queued_bytes_ -= written;
+    taken += written;
     budget -= std::min(budget, written);
-    if (front_offset_ == chunk.size()) {
-      queue_.pop_front();
-      front_offset_ = 0;
-    }
   }
-  return Want::nothing;
+  return taken;
 }
 
 Want Engine::shutdown() {
@@ -352,6 +387,15 @@ Want Engine::shutdown() {
 }
 
 Want Engine::advance(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget) {
+  // Whatever this call leaves, drained buffers give their storage back: the input always, the
+  // output once no plaintext waits (room reserved for a write that did not happen, say).
+  const struct Release {
+    Engine& engine;
+    ~Release() {
+      engine.ciphertext_.input.release_if_empty();
+      if (engine.queue_.empty()) engine.ciphertext_.output.release_if_empty();
+    }
+  } release{*this};
   if (closed_) return Want::closed;
   if (parked_ != Want::nothing) return parked_;  // no other SSL call while one is parked
   if (!handshake_done_) {
@@ -428,15 +472,12 @@ bool Engine::key_update(bool request_peer_update) {
 // ---- buffers -------------------------------------------------------------------------------
 
 void Engine::feed(std::span<const std::byte> ciphertext) {
-  // A memory BIO accepts everything (it grows); a failed write here is out of memory.
-  std::size_t written = 0;
-  if (!ciphertext.empty() && BIO_write_ex(in_, ciphertext.data(), ciphertext.size(), &written) != 1)
-    throw std::bad_alloc();
+  ciphertext_.input.append(ciphertext);
 }
 
 void Engine::feed_eof() {
   eof_fed_ = true;
-  BIO_set_mem_eof_return(in_, 0);
+  ciphertext_.input.set_eof();
 }
 
 std::span<const std::byte> Engine::peek_output() {
@@ -445,9 +486,7 @@ std::span<const std::byte> Engine::peek_output() {
     const int n = BIO_nread0(out_peer_.get(), &data);
     return n > 0 ? as_writable(data, static_cast<std::size_t>(n)) : std::span<std::byte>();
   }
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(out_, &data);
-  return n > 0 ? as_writable(data, static_cast<std::size_t>(n)) : std::span<std::byte>();
+  return ciphertext_.output.data();
 }
 
 void Engine::consume_output(std::size_t n) {
@@ -457,34 +496,39 @@ void Engine::consume_output(std::size_t n) {
     BIO_nread(out_peer_.get(), &data, static_cast<int>(n));
     return;
   }
-  if (n >= output_size()) {
-    (void)BIO_reset(out_);
-    return;
-  }
-  std::array<char, 4096> discard{};
-  while (n > 0) {
-    const int chunk = static_cast<int>(std::min(n, discard.size()));
-    const int got = BIO_read(out_, discard.data(), chunk);
-    if (got <= 0) break;
-    n -= static_cast<std::size_t>(got);
-  }
+  ciphertext_.output.consume(n);
+  // While plaintext waits to be encrypted the storage is about to be needed again (a bulk
+  // transfer); otherwise the connection is going quiet and gives it back.
+  if (queue_.empty()) ciphertext_.output.release_if_empty();
 }
 
 std::size_t Engine::output_size() const {
-  return out_peer_ ? BIO_ctrl_pending(out_peer_.get()) : BIO_ctrl_pending(out_);
+  return out_peer_ ? BIO_ctrl_pending(out_peer_.get()) : ciphertext_.output.size();
 }
 
 void Engine::write(std::span<const std::byte> plaintext) {
   if (plaintext.empty() || close_requested_ || closed_) return;
-  // Append to the last chunk unless SSL_write may be holding on to it for a retry.
-  const bool back_is_retrying = retry_len_ != 0 && queue_.size() == 1;
-  constexpr std::size_t chunk_limit = 64 * 1024;
-  if (!queue_.empty() && !back_is_retrying &&
-      queue_.back().size() + plaintext.size() <= chunk_limit)
-    queue_.back().insert(queue_.back().end(), plaintext.begin(), plaintext.end());
-  else
-    queue_.emplace_back(plaintext.begin(), plaintext.end());
+  queue_.append(plaintext);
   queued_bytes_ += plaintext.size();
+}
+
+void Engine::write_now(std::span<const std::byte> plaintext, std::size_t budget) {
+  if (plaintext.empty() || close_requested_ || closed_) return;
+  // Only where advance() would write next anyway: after the handshake, nothing queued ahead, no
+  // retry or park pending, no handshake message to kick out first, and an output that cannot
+  // fill (a bounded one may want the same call repeated), outside async mode (a paused job
+  // would hold on to the caller's buffer).
+  const bool ready = handshake_done_ && queue_.empty() && parked_ == Want::nothing &&
+                     retry_len_ == 0 && !kick_handshake_ && !out_peer_ &&
+                     (SSL_get_mode(ssl_.get()) & SSL_MODE_ASYNC) == 0;
+  if (ready) {
+    // A call that did not finish (say WANT_READ in a renegotiation) leaves retry_len_ set: the
+    // rest is queued below, starting with those very bytes, and advance() repeats the call.
+    Want want = Want::nothing;
+    plaintext = plaintext.subspan(encrypt(plaintext, budget, want));
+    if (closed_) return;
+  }
+  write(plaintext);
 }
 
 void Engine::close() {
@@ -492,11 +536,11 @@ void Engine::close() {
 }
 
 std::size_t Engine::buffered_input() const {
-  return BIO_ctrl_pending(in_);
+  return ciphertext_.input.size();
 }
 
 bool Engine::has_buffered_input() const {
-  return SSL_pending(ssl_.get()) > 0 || BIO_ctrl_pending(in_) > 0;
+  return SSL_pending(ssl_.get()) > 0 || !ciphertext_.input.empty();
 }
 
 // ---- information ---------------------------------------------------------------------------

@@ -14,7 +14,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
@@ -23,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "tls/ByteBuffer.hpp"
 #include "tls/Context.hpp"
 #include "tls/Errors.hpp"
 #include "tls/Ptr.hpp"
@@ -119,6 +119,10 @@ class Engine {
   // Queues plaintext; it is written once the handshake is done, in records of at most 16 KiB.
   // Empty writes are ignored (SSL_write with 0 bytes is undefined).
   void write(std::span<const std::byte> plaintext);
+  // As write(), but once the handshake is done and nothing is queued ahead, encrypts up to
+  // `budget` bytes at once from `plaintext` itself (no queued copy); only the rest is queued.
+  // The ciphertext is in peek_output() on return; events (a failure) show at the next advance().
+  void write_now(std::span<const std::byte> plaintext, std::size_t budget);
   std::size_t queued_plaintext() const noexcept { return queued_bytes_; }
   // Sends close_notify after the queued plaintext. Before the handshake completed there is
   // nothing to notify: the engine just closes.
@@ -164,7 +168,7 @@ class Engine {
   bool job_paused() const noexcept { return parked_ == Want::async; }
   // SSL calls made in async mode: each took one of the thread's async jobs for its duration.
   std::uint64_t async_calls() const noexcept { return async_calls_; }
-  const TlsError& error() const noexcept { return error_; }
+  const TlsError& error() const noexcept;
   const TlsInfo& info() const noexcept { return info_; }
   // The driver's measurement for TlsInfo::handshake_time.
   void set_handshake_time(std::chrono::microseconds elapsed) noexcept {
@@ -192,6 +196,9 @@ class Engine {
   Want handshake();
   Want read(Sink& sink, std::span<std::byte> scratch);
   Want write_queued(std::size_t budget);
+  // SSL_write_ex over `data`, records of at most max_record, while `budget` lasts; returns the
+  // bytes taken. `want` is set to what a call that did not succeed settled to.
+  std::size_t encrypt(std::span<const std::byte> data, std::size_t budget, Want& want);
   Want shutdown();
   Want kick();
   void fail(Op op, int ssl_error);
@@ -209,21 +216,26 @@ class Engine {
   };
   void fill_info();
 
+  TlsError& error_for_update();
+
   std::shared_ptr<const Context> context_;
   std::function<void()> waker_;
+  // Ciphertext in and out, and plaintext queued for SSL_write: each holds storage only while
+  // it holds bytes (an idle connection keeps none). Declared before ssl_, whose BIOs point
+  // at the first two, so they outlive it.
+  BufferPair ciphertext_;  // output unused when bounded (out_peer_)
+  ByteBuffer queue_;
   SslPtr ssl_;
-  BIO* in_ = nullptr;   // owned by ssl_
-  BIO* out_ = nullptr;  // owned by ssl_ (the internal end when bounded)
-  BioPtr out_peer_;     // bounded output: the end we drain
+  BioPtr out_peer_;  // bounded output: the end of the BIO pair we drain
 
-  std::deque<std::vector<std::byte>> queue_;
-  std::size_t front_offset_ = 0;
   std::size_t queued_bytes_ = 0;
   std::size_t retry_len_ = 0;  // a write that wanted a retry is repeated with this length
 
-  TlsError error_;
+  std::unique_ptr<TlsError> error_;  // only once something failed
   TlsInfo info_;
-  std::array<std::array<std::uint64_t, 16>, 4> results_{};  // [Op][SSL_ERROR_*]
+  // [Op][SSL_ERROR_*]: 32-bit counts keep an idle engine small; one connection making four
+  // billion calls of one kind with one result would wrap.
+  std::array<std::array<std::uint32_t, SSL_ERROR_WANT_RETRY_VERIFY + 1>, 4> results_{};
   RateWindow renegotiations_;
   RateWindow key_updates_;
   // Set inside on_message when a PeerLimits rate is exceeded: the SSL call then fails.

@@ -163,10 +163,10 @@ void TlsTransport::on_open(reactor::Connection& tcp) {
   // a mark of 0 it reports whenever its queue falls to `low`, which is when there is room to
   // encrypt more of the application's plaintext.
   tcp.set_write_limits({0, limits_.low});
-  timer_.emplace(tcp.loop());
+  timer_ = std::make_unique<reactor::Timer>(tcp.loop());
   timer_->start(options_.handshake_timeout, std::chrono::milliseconds(0), [this] {
     if (tcp_ == nullptr || app_open_) return;
-    error_ = reactor::Error(
+    error_ = std::make_unique<reactor::Error>(
         Errc::handshake_timeout, "handshake",
         "no handshake within " + std::to_string(options_.handshake_timeout.count()) + " ms");
     closing_ = true;
@@ -219,7 +219,7 @@ void TlsTransport::on_close(reactor::Connection& tcp, const reactor::Error& erro
   admission_.cancel();
   // Our own reason (a TLS failure, the handshake deadline) explains the end better than what
   // the TCP layer saw while closing.
-  const reactor::Error& reason = error_ ? error_ : error;
+  const reactor::Error& reason = error_ ? *error_ : error;
   if (app_) app_->on_close(*this, reason);
 }
 
@@ -329,14 +329,14 @@ void TlsTransport::after_close_notify() {
 }
 
 void TlsTransport::wait_for_bye() {
-  timer_.emplace(tcp_->loop());
+  timer_ = std::make_unique<reactor::Timer>(tcp_->loop());
   timer_->start(options_.bye_timeout, std::chrono::milliseconds(0), [this] {
     if (tcp_ != nullptr) tcp_->close();  // the peer never answered; close without its notify
   });
 }
 
 void TlsTransport::fail_with(const reactor::Error& error) {
-  if (!error_) error_ = error;
+  if (!error_) error_ = std::make_unique<reactor::Error>(error);
   closing_ = true;
   flush();  // the alert that tells the peer why
   if (tcp_ != nullptr) tcp_->close();
@@ -389,7 +389,7 @@ void TlsTransport::park(Want want) {
   // timeout), never in a busy loop.
   async_jobs.waiting.push_back(alive_);
   if (async_jobs.held == 0 && tcp_ != nullptr) {
-    job_retry_.emplace(tcp_->loop());
+    job_retry_ = std::make_unique<reactor::Timer>(tcp_->loop());
     job_retry_->start(std::chrono::milliseconds(10), std::chrono::milliseconds(0),
                       [this] { unpark(); });
   }
@@ -477,7 +477,8 @@ void TlsTransport::over_cap(std::size_t refused) {
                           std::to_string(options_.max_buffered);
   reactor::log::warn("aborting " + tcp_->peer_address().to_string() + ": write queue full (" + why +
                      ")");
-  if (!error_) error_ = reactor::Error(reactor::Errc::write_queue_full, "write", why);
+  if (!error_)
+    error_ = std::make_unique<reactor::Error>(reactor::Errc::write_queue_full, "write", why);
   closing_ = true;
   tcp_->abort();
 }
@@ -496,7 +497,10 @@ bool TlsTransport::write(std::span<const std::byte> data) {
     over_cap(data.size());
     return false;
   }
-  engine_->write(data);
+  // Encrypted from the caller's bytes at once where the engine can (no queued copy), within
+  // the budget drive() would give: up to the TCP queue's high-water mark.
+  const std::size_t held = tcp_->stats().queued_bytes + engine_->output_size();
+  engine_->write_now(data, held < limits_.high ? limits_.high - held : 0);
   plaintext_written_ += data.size();
   peak_buffered_ = std::max(peak_buffered_, buffered());
   if (engine_->is_handshake_done()) app_drive();

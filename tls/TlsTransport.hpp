@@ -9,7 +9,6 @@
 
 #include <chrono>
 #include <memory>
-#include <optional>
 
 #include "reactor/Handler.hpp"
 #include "reactor/Poll.hpp"
@@ -110,16 +109,17 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<reactor::Handler> app_;
   TransportOptions options_;
-  reactor::Connection* tcp_ = nullptr;   // valid from on_open (TCP) until on_close
-  reactor::Loop* loop_ = nullptr;        // the loop this connection lives on (from on_open)
-  std::optional<reactor::Timer> timer_;  // the handshake deadline, then the bye deadline
+  reactor::Connection* tcp_ = nullptr;  // valid from on_open (TCP) until on_close
+  reactor::Loop* loop_ = nullptr;       // the loop this connection lives on (from on_open)
+  // Timers exist only while a deadline runs (an idle connection carries none).
+  std::unique_ptr<reactor::Timer> timer_;  // the handshake deadline, then the bye deadline
   std::vector<std::unique_ptr<reactor::Poll>> async_polls_;  // the engine's async fds
-  std::optional<reactor::Timer> job_retry_;  // WANT_ASYNC_JOB with no job of ours to wait for
-  std::shared_ptr<TlsTransport*> alive_;     // weak handles for wake-ups that may come late
-  reactor::TurnTicket admission_;            // a handshake step waiting for a later loop turn
-  bool in_async_job_ = false;                // our engine holds one of the thread's async jobs
-  Want parked_as_ = Want::nothing;           // the park this transport is handling
-  reactor::Error error_;
+  std::unique_ptr<reactor::Timer> job_retry_;  // WANT_ASYNC_JOB with no job of ours to wait for
+  std::shared_ptr<TlsTransport*> alive_;       // weak handles for wake-ups that may come late
+  reactor::TurnTicket admission_;              // a handshake step waiting for a later loop turn
+  bool in_async_job_ = false;                  // our engine holds one of the thread's async jobs
+  Want parked_as_ = Want::nothing;             // the park this transport is handling
+  std::unique_ptr<reactor::Error> error_;      // our own reason for the end, once there is one
   std::chrono::steady_clock::time_point opened_at_{};  // TCP open, for TlsInfo::handshake_time
   reactor::WriteLimits limits_{};
   std::uint64_t plaintext_read_ = 0;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <ctime>
 #include <memory>
@@ -167,7 +168,14 @@ class HelloHandler final : public reactor::Handler {
       : options_(std::move(options)) {}
 
   void on_data(reactor::Connection& conn, std::span<const std::byte> data) override {
-    in_.append(reinterpret_cast<const char*>(data.data()), data.size());
+    const std::string_view received(reinterpret_cast<const char*>(data.data()), data.size());
+    if (!in_.empty()) {
+      in_.append(received);
+      return advance(conn);
+    }
+    // The usual case, a whole request in one read: parse it where it lies and keep (copy) only
+    // what is left of it, so an idle connection holds no input buffer.
+    input_ = received;
     advance(conn);
   }
   void on_drain(reactor::Connection& conn) override {
@@ -186,12 +194,20 @@ class HelloHandler final : public reactor::Handler {
   }
 
  private:
+  // Serves from input_ (by default in_), then keeps what was not consumed in in_.
   void advance(reactor::Connection& conn) {
+    if (input_.data() == nullptr) input_ = in_;
     serve(conn);
-    in_.erase(0, in_pos_);
+    if (input_.data() == in_.data()) {
+      in_.erase(0, in_pos_);
+    } else if (in_pos_ < input_.size()) {
+      in_.assign(input_.substr(in_pos_));
+    }
+    input_ = {};
     in_pos_ = 0;
-    // An idle keep-alive connection should not keep the capacity a burst of pipelining grew.
-    if (in_.empty() && in_.capacity() > max_buffered_input) std::string().swap(in_);
+    // An idle keep-alive connection should not keep what a partial request or a burst of
+    // pipelining made it allocate.
+    if (in_.empty()) std::string().swap(in_);
     if (conn.is_closing()) return;
     const bool pause = in_.size() > max_buffered_input;
     if (pause && !paused_) conn.pause_reading();
@@ -207,7 +223,7 @@ class HelloHandler final : public reactor::Handler {
       }
       if (last_ || stopping_) return conn.close();
       std::size_t used = 0;
-      const auto status = parser_.parse(std::string_view(in_).substr(in_pos_), used);
+      const auto status = parser_.parse(input_.substr(in_pos_), used);
       in_pos_ += used;
       switch (status) {
         case RequestParser::Status::need_more:
@@ -250,31 +266,51 @@ class HelloHandler final : public reactor::Handler {
     }
   }
 
-  std::string response_head(int status, std::uint64_t length, std::string_view type,
-                            std::string_view extra_headers) const {
-    std::string head = "HTTP/1.1 " + std::to_string(status) + " ";
-    head += reason_phrase(status);
-    head += "\r\nServer: tlsreactor\r\nDate: ";
-    head += http_date();
-    head += "\r\nContent-Type: ";
-    head += type;
-    head += "\r\nContent-Length: " + std::to_string(length) + "\r\n";
-    head += extra_headers;
-    head += last_ ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
-    return head;
+  // The response head (and a small body) is assembled in one buffer per loop thread, reused
+  // by every response: no allocation per request once it has grown. write() copies what it
+  // keeps, and nothing it calls answers another request on this thread meanwhile.
+  static std::string& response_buffer() {
+    thread_local std::string buffer;
+    buffer.clear();
+    return buffer;
+  }
+
+  void append_head(std::string& out, int status, std::uint64_t length, std::string_view type,
+                   std::string_view extra_headers) const {
+    std::array<char, 24> digits{};
+    const auto number = [&](std::uint64_t value) {
+      const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), value).ptr;
+      return std::string_view(digits.data(), static_cast<std::size_t>(end - digits.data()));
+    };
+    out += "HTTP/1.1 ";
+    out += number(static_cast<std::uint64_t>(status));
+    out += ' ';
+    out += reason_phrase(status);
+    out += "\r\nServer: tlsreactor\r\nDate: ";
+    out += http_date();
+    out += "\r\nContent-Type: ";
+    out += type;
+    out += "\r\nContent-Length: ";
+    out += number(length);
+    out += "\r\n";
+    out += extra_headers;
+    out += last_ ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
   }
 
   // A small response in one write: head and, unless answering HEAD, the body.
   void reply(reactor::Connection& conn, int status, std::string_view body, bool head_only,
              std::string_view extra_headers = {}) {
-    std::string out = response_head(status, body.size(), "text/plain", extra_headers);
+    std::string& out = response_buffer();
+    append_head(out, status, body.size(), "text/plain", extra_headers);
     if (!head_only) out += body;
     write(conn, out);
   }
 
   void stream(reactor::Connection& conn, std::unique_ptr<Body> body, std::uint64_t length,
               bool head_only) {
-    write(conn, response_head(200, length, "application/octet-stream", {}));
+    std::string& out = response_buffer();
+    append_head(out, 200, length, "application/octet-stream", {});
+    write(conn, out);
     if (head_only || length == 0) return;
     body_ = std::move(body);
     body_left_ = length;
@@ -301,7 +337,8 @@ class HelloHandler final : public reactor::Handler {
 
   std::shared_ptr<const HelloOptions> options_;
   RequestParser parser_;
-  std::string in_;  // received, not yet consumed by the parser (from in_pos_)
+  std::string in_;          // received, not yet consumed by the parser (from in_pos_)
+  std::string_view input_;  // what advance() serves from: in_, or a read parsed in place
   std::size_t in_pos_ = 0;
   std::unique_ptr<Body> body_;  // the response body being streamed, if any
   std::uint64_t body_left_ = 0;

@@ -513,6 +513,37 @@ TEST_CASE("a sink that stops keeps the rest buffered until the next advance") {
   CHECK(advances >= static_cast<int>(message.size() / Engine::max_record));
 }
 
+TEST_CASE("write_now encrypts within its budget at once and queues only the rest, in order") {
+  TestPki pki;
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
+  const std::string early = pattern(1000);
+  p.client.write_now(bytes(early), SIZE_MAX);  // before the handshake: queued
+  CHECK(p.client.queued_plaintext() == early.size());
+  REQUIRE(p.handshake());
+  p.pump();
+  const std::string message = pattern(100 * 1024);
+  p.client.write_now(bytes(message), 40 * 1024);
+  CHECK(p.client.queued_plaintext() == message.size() - 40 * 1024);
+  CHECK(p.client.output_size() > 40 * 1024);    // ciphertext of the part taken, before advance()
+  p.client.write_now(bytes("tail"), SIZE_MAX);  // behind a queue: queued, never overtaking it
+  CHECK(p.client.queued_plaintext() == message.size() - 40 * 1024 + 4);
+  p.pump();
+  CHECK(p.server_in.data == early + message + "tail");
+  CHECK(p.client.queued_plaintext() == 0);
+}
+
+TEST_CASE("write_now over a bounded output queues instead, so a WANT_WRITE can be retried") {
+  TestPki pki;
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)),
+               {"localhost", 443, 4096}, {});
+  REQUIRE(p.handshake());
+  const std::string message = pattern(64 * 1024);
+  p.client.write_now(bytes(message), SIZE_MAX);
+  CHECK(p.client.queued_plaintext() == message.size());
+  p.pump();
+  CHECK(p.server_in.data == message);
+}
+
 TEST_CASE("the write budget bounds how much plaintext one advance encrypts") {
   TestPki pki;
   EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
