@@ -11,14 +11,9 @@ import subprocess
 import sys
 import tempfile
 
+from checks import check, finish
+
 load, hello_bin = sys.argv[1], sys.argv[2]
-failures = []
-
-
-def check(condition, what):
-    if not condition:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
 
 
 def run(*args, timeout=60):
@@ -83,4 +78,4 @@ for outside in ("10.1.2.3:443", "[2001:db8::1]:443", "example.com:443"):
     code, out, err = run("--connect", outside, "--requests", "1")
     check(code == 2 and "loopback" in err, f"{outside} is refused: {code} {err}")
 
-sys.exit(1 if failures else 0)
+finish()

@@ -15,14 +15,9 @@ import subprocess
 import sys
 import time
 
+from checks import check, finish
+
 source_dir, build_dir = sys.argv[1], sys.argv[2]
-failures = []
-
-
-def check(condition, what):
-    if not condition:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
 
 
 env = dict(os.environ, BENCH_BUILD_DIR=build_dir, DURATION="1", RUNS="1", BULK_MIB="64",
@@ -77,5 +72,4 @@ else:
     check(False, "processes of the script outlived it")
     os.killpg(script.pid, signal.SIGKILL)
 
-if failures:
-    sys.exit(f"{len(failures)} failure(s)")
+finish()
