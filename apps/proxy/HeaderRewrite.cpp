@@ -2,36 +2,53 @@
 
 #include <strings.h>
 
-#include <array>
 #include <charconv>
 #include <utility>
 
 namespace apps::proxy {
 namespace {
 
+constexpr std::uint32_t bit(FieldName name) {
+  return std::uint32_t{1} << static_cast<unsigned>(name);
+}
+
 // RFC 9110 7.6.1 and 9112: fields that describe one connection, never forwarded. Content-Length
 // and Transfer-Encoding are re-derived from how the proxy sends the body; Expect is answered
-// here; Proxy-Authorization is this hop's credentials.
-constexpr std::array<std::string_view, 9> kRequestDropped = {
-    "connection",        "keep-alive", "proxy-connection", "te",     "trailer",
-    "transfer-encoding", "upgrade",    "content-length",   "expect",
-};
-constexpr std::array<std::string_view, 9> kResponseDropped = {
-    "connection",        "keep-alive", "proxy-connection", "te",  "trailer",
-    "transfer-encoding", "upgrade",    "content-length",   "via",
+// here; Proxy-Authorization is this hop's credentials; the forwarding fields are rewritten.
+constexpr std::uint32_t kHopByHop = bit(FieldName::connection) | bit(FieldName::keep_alive) |
+                                    bit(FieldName::proxy_connection) | bit(FieldName::te) |
+                                    bit(FieldName::trailer) | bit(FieldName::transfer_encoding) |
+                                    bit(FieldName::upgrade) | bit(FieldName::content_length);
+constexpr std::uint32_t kRequestDropped =
+    kHopByHop | bit(FieldName::expect) | bit(FieldName::proxy_authorization) |
+    bit(FieldName::x_forwarded_for) | bit(FieldName::x_forwarded_proto) | bit(FieldName::via);
+constexpr std::uint32_t kResponseDropped = kHopByHop | bit(FieldName::via);
+
+constexpr std::pair<std::string_view, FieldName> kNames[] = {
+    {"host", FieldName::host},
+    {"connection", FieldName::connection},
+    {"keep-alive", FieldName::keep_alive},
+    {"proxy-connection", FieldName::proxy_connection},
+    {"te", FieldName::te},
+    {"trailer", FieldName::trailer},
+    {"transfer-encoding", FieldName::transfer_encoding},
+    {"upgrade", FieldName::upgrade},
+    {"content-length", FieldName::content_length},
+    {"expect", FieldName::expect},
+    {"via", FieldName::via},
+    {"x-forwarded-for", FieldName::x_forwarded_for},
+    {"x-forwarded-proto", FieldName::x_forwarded_proto},
+    {"proxy-authorization", FieldName::proxy_authorization},
 };
 
-template <std::size_t N>
-bool in(const std::array<std::string_view, N>& names, std::string_view name) {
-  for (const auto candidate : names)
-    if (equals_nocase(candidate, name)) return true;
-  return false;
+bool dropped(std::uint32_t set, FieldName name) {
+  return (set & bit(name)) != 0;
 }
 
 // Whether a Connection field of `headers` names `name` (those become hop-by-hop too).
 bool named_by_connection(const HeaderList& headers, std::string_view name) {
   for (std::size_t i = 0; i < headers.size(); ++i)
-    if (equals_nocase(headers.name(i), "connection") && lists_token(headers.value(i), name))
+    if (headers.kind(i) == FieldName::connection && lists_token(headers.value(i), name))
       return true;
   return false;
 }
@@ -52,11 +69,11 @@ void framing_fields(std::string& out, BodyFraming body, std::uint64_t length) {
 }
 
 // Every value of the fields called `name`, joined as one list ("a, b"), then `extra`.
-void joined_field(std::string& out, const HeaderList& headers, std::string_view name,
+void joined_field(std::string& out, const HeaderList& headers, FieldName name,
                   std::string_view out_name, std::string_view extra) {
   out.append(out_name).append(": ");
-  for (std::size_t i = 0; i < headers.size(); ++i) {
-    if (!equals_nocase(headers.name(i), name) || headers.value(i).empty()) continue;
+  for (std::size_t i = 0; headers.has(name) && i < headers.size(); ++i) {
+    if (headers.kind(i) != name || headers.value(i).empty()) continue;
     out.append(headers.value(i)).append(", ");
   }
   out.append(extra).append("\r\n");
@@ -64,10 +81,18 @@ void joined_field(std::string& out, const HeaderList& headers, std::string_view 
 
 }  // namespace
 
+FieldName field_name(std::string_view name) {
+  for (const auto& [text, kind] : kNames)
+    if (equals_nocase(text, name)) return kind;
+  return FieldName::other;
+}
+
 void HeaderList::add(std::string_view name, std::string_view value) {
+  const FieldName kind = field_name(name);
   fields_.push_back({static_cast<std::uint32_t>(text_.size()),
                      static_cast<std::uint32_t>(name.size()),
-                     static_cast<std::uint32_t>(value.size())});
+                     static_cast<std::uint32_t>(value.size()), kind});
+  present_ |= bit(kind);
   text_.append(name).append(value);
 }
 
@@ -110,21 +135,19 @@ bool lists_token(std::string_view list, std::string_view token) {
 void write_request_head(std::string& out, const RequestFacts& facts, const HeaderList& headers) {
   out.append(facts.method).append(" ").append(facts.target).append(" HTTP/1.1\r\n");
   bool has_host = false;
-  std::string_view ignored;
-  const bool has_connection = headers.find("connection", ignored);
+  const bool has_connection = headers.has(FieldName::connection);
   for (std::size_t i = 0; i < headers.size(); ++i) {
     const auto name = headers.name(i);
-    if (in(kRequestDropped, name) || equals_nocase(name, "proxy-authorization") ||
-        equals_nocase(name, "x-forwarded-for") || equals_nocase(name, "x-forwarded-proto") ||
-        equals_nocase(name, "via") || (has_connection && named_by_connection(headers, name)))
+    if (dropped(kRequestDropped, headers.kind(i)) ||
+        (has_connection && named_by_connection(headers, name)))
       continue;
-    has_host = has_host || equals_nocase(name, "host");
+    has_host = has_host || headers.kind(i) == FieldName::host;
     field(out, name, headers.value(i));
   }
   if (!has_host) field(out, "Host", facts.upstream_host);
-  joined_field(out, headers, "x-forwarded-for", "X-Forwarded-For", facts.client_ip);
+  joined_field(out, headers, FieldName::x_forwarded_for, "X-Forwarded-For", facts.client_ip);
   field(out, "X-Forwarded-Proto", facts.client_tls ? "https" : "http");
-  joined_field(out, headers, "via", "Via", "1.1 tlsreactor");
+  joined_field(out, headers, FieldName::via, "Via", "1.1 tlsreactor");
   framing_fields(out, facts.body, facts.content_length);
   out.append("\r\n");
 }
@@ -134,18 +157,17 @@ void write_response_head(std::string& out, const ResponseFacts& facts, const Hea
   const auto end = std::to_chars(digits, digits + sizeof digits, facts.status).ptr;
   out.append("HTTP/1.1 ").append(digits, end).append(" ").append(facts.reason).append("\r\n");
   const bool bodiless = facts.body == BodyFraming::none;
-  std::string_view ignored;
-  const bool has_connection = headers.find("connection", ignored);
+  const bool has_connection = headers.has(FieldName::connection);
   for (std::size_t i = 0; i < headers.size(); ++i) {
     const auto name = headers.name(i);
     // A HEAD or 304 response keeps the Content-Length the full response would have had.
-    const bool kept_length = bodiless && equals_nocase(name, "content-length");
-    if (!kept_length &&
-        (in(kResponseDropped, name) || (has_connection && named_by_connection(headers, name))))
+    const bool kept_length = bodiless && headers.kind(i) == FieldName::content_length;
+    if (!kept_length && (dropped(kResponseDropped, headers.kind(i)) ||
+                         (has_connection && named_by_connection(headers, name))))
       continue;
     field(out, name, headers.value(i));
   }
-  joined_field(out, headers, "via", "Via", "1.1 tlsreactor");
+  joined_field(out, headers, FieldName::via, "Via", "1.1 tlsreactor");
   framing_fields(out, facts.body, facts.content_length);
   if (!facts.keep_alive)
     field(out, "Connection", "close");

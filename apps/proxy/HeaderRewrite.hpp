@@ -11,27 +11,56 @@
 
 namespace apps::proxy {
 
+// The field names the rewrite treats specially. Each field's is recognised once, when it is
+// added, so that writing a head compares small integers instead of names.
+enum class FieldName : std::uint8_t {
+  other,
+  host,
+  connection,
+  keep_alive,
+  proxy_connection,
+  te,
+  trailer,
+  transfer_encoding,
+  upgrade,
+  content_length,
+  expect,
+  via,
+  x_forwarded_for,
+  x_forwarded_proto,
+  proxy_authorization,
+};
+
 // A message's header fields in order, in one buffer that keeps its capacity across messages.
 class HeaderList {
  public:
   void clear() {
     text_.clear();
     fields_.clear();
+    present_ = 0;
   }
   void add(std::string_view name, std::string_view value);
   std::size_t size() const { return fields_.size(); }
   std::string_view name(std::size_t i) const;
   std::string_view value(std::size_t i) const;
+  FieldName kind(std::size_t i) const { return fields_[i].kind; }
+  // Whether some field is called `kind`'s name (never asked for FieldName::other).
+  bool has(FieldName kind) const { return (present_ >> static_cast<unsigned>(kind) & 1U) != 0; }
   // The first field called `name` (any case), or nullptr-like empty view with found = false.
   bool find(std::string_view name, std::string_view& value) const;
 
  private:
   struct Field {
     std::uint32_t begin = 0, name_size = 0, value_size = 0;
+    FieldName kind = FieldName::other;
   };
   std::string text_;
   std::vector<Field> fields_;
+  std::uint32_t present_ = 0;  // bit per FieldName
 };
+
+// The FieldName of a header name, in any case.
+FieldName field_name(std::string_view name);
 
 bool equals_nocase(std::string_view a, std::string_view b);
 // Whether a comma-separated field value (Connection, Expect) lists `token`, in any case.

@@ -241,17 +241,27 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
       conn_->resume_reading();
   }
 
+  // The one timer moves lazily: arm() records the deadline and restarts the timer only when it
+  // would fire too late; one that fires early starts again for the deadline, and one no longer
+  // wanted fires into Wait::none. A keep-alive request so costs no timer operation (it was a
+  // stop and two starts of a libuv heap timer, about 3 % of the proxy's instructions).
   void arm(Wait wait, Ms timeout) {
-    wait_ = wait;
-    if (wait == Wait::none || timeout.count() == 0) {
-      wait_ = Wait::none;
-      if (timer_) timer_->stop();
-      return;
-    }
-    timer_->start(timeout, Ms(0), [this] { on_timer(); });
+    wait_ = timeout.count() == 0 ? Wait::none : wait;
+    if (wait_ == Wait::none) return;
+    deadline_ = now() + static_cast<std::uint64_t>(timeout.count());
+    if (timer_due_ != 0 && timer_due_ <= deadline_) return;
+    start_timer(timeout);
+  }
+
+  void start_timer(Ms delay) {
+    timer_due_ = now() + static_cast<std::uint64_t>(delay.count());
+    timer_->start(delay, Ms(0), [this] { on_timer(); });
   }
 
   void on_timer() {
+    timer_due_ = 0;
+    if (wait_ == Wait::none) return;
+    if (now() < deadline_) return start_timer(Ms(deadline_ - now()));
     switch (wait_) {
       case Wait::none:
         return;
@@ -618,6 +628,8 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
   int status_ = 0;
   BodyFraming resp_body_ = BodyFraming::none;
   Wait wait_ = Wait::none;
+  std::uint64_t deadline_ = 0;   // loop time at which wait_ ends
+  std::uint64_t timer_due_ = 0;  // loop time the timer fires at; 0: not running
   bool opened_ = false;
   bool in_request_ = false;  // from the request's first byte to the end of its response
   bool head_done_ = false;

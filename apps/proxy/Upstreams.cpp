@@ -29,6 +29,12 @@ void Balancer::mark_down(std::size_t i, std::uint64_t now) {
   down_until_[i] = now + down_time_;
 }
 
+std::size_t IdleSurplus::sweep(std::size_t idle) {
+  const std::size_t excess = idle > limit_ ? std::min(idle - limit_, low_) : 0;
+  low_ = idle - excess;
+  return excess;
+}
+
 Metrics::UpstreamError classify_upstream_error(const reactor::Error& error, bool connected) {
   using Kind = Metrics::UpstreamError;
   const std::error_code& code = error.code();
@@ -52,7 +58,10 @@ void UpstreamLink::begin_exchange(std::string_view method) {
   if (conn_ == nullptr) return;
   conn_->set_idle_timeout(std::chrono::milliseconds(0));  // the response timer's job now
   heard_from_ = conn_->loop().now();
-  arm_response_timer(pool_->options().response_timeout);
+  // A timer still running from an earlier exchange fires no later than this one would, and
+  // then measures from heard_from_: a keep-alive exchange costs no timer operation.
+  if (!response_timer_ || !response_timer_->active())
+    arm_response_timer(pool_->options().response_timeout);
 }
 
 bool UpstreamLink::write(std::string_view bytes) {
@@ -80,8 +89,7 @@ void UpstreamLink::on_response_timer() {
 }
 
 void UpstreamLink::release(bool reusable) {
-  user_ = nullptr;
-  if (response_timer_) response_timer_->stop();
+  user_ = nullptr;  // the response timer, left running, finds no exchange when it fires
   if (conn_ == nullptr) return;
   parser_.resume();
   // The user may have paused it for a slow client on the response's last bytes; idle in the
@@ -230,15 +238,16 @@ LoopUpstreams::LoopUpstreams(std::shared_ptr<const ProxyOptions> options, Metric
     : options_(std::move(options)),
       metrics_(metrics),
       balancer_(options_->upstreams.size(), options_->upstream_down_time),
-      idle_(options_->upstreams.size()) {}
+      idle_(options_->upstreams.size(), Idle{{}, IdleSurplus(options_->upstream_keepalive)}) {}
 
 LoopUpstreams::~LoopUpstreams() = default;
 
 UpstreamLink* LoopUpstreams::take_idle(std::size_t index, UpstreamUser& user) {
-  auto& idle = idle_[index];
+  auto& [idle, surplus] = idle_[index];
   while (!idle.empty()) {
     UpstreamLink* link = idle.back();
     idle.pop_back();
+    surplus.fell_to(idle.size());
     link->pooled_ = false;
     // One the upstream closed (or whose idle time ran out) is on its way out: never reused.
     if (link->conn_ == nullptr || link->conn_->is_closing()) continue;
@@ -266,18 +275,41 @@ UpstreamLink* LoopUpstreams::connect(reactor::Loop& loop, std::size_t index, Ups
 }
 
 bool LoopUpstreams::park(UpstreamLink& link) {
-  auto& idle = idle_[link.index_];
-  if (idle.size() >= options_->upstream_keepalive || link.conn_ == nullptr) return false;
+  auto& idle = idle_[link.index_].links;
+  if (options_->upstream_keepalive == 0 || link.conn_ == nullptr) return false;
   link.pooled_ = true;
   link.conn_->set_idle_timeout(options_->upstream_idle_timeout);
   idle.push_back(&link);
+  if (idle.size() > options_->upstream_keepalive) {
+    if (!sweep_timer_) sweep_timer_.emplace(link.conn_->loop());
+    if (!sweep_timer_->active())
+      sweep_timer_->start(surplus_sweep, std::chrono::milliseconds(0), [this] { sweep(); });
+  }
   return true;
 }
 
 void LoopUpstreams::forget(UpstreamLink& link) {
-  auto& idle = idle_[link.index_];
+  auto& [idle, surplus] = idle_[link.index_];
   idle.erase(std::remove(idle.begin(), idle.end(), &link), idle.end());
+  surplus.fell_to(idle.size());
   link.pooled_ = false;
+}
+
+void LoopUpstreams::sweep() {
+  bool again = false;
+  std::vector<UpstreamLink*> doomed;
+  for (auto& [idle, surplus] : idle_) {
+    const auto excess = static_cast<std::ptrdiff_t>(surplus.sweep(idle.size()));
+    doomed.insert(doomed.end(), idle.begin(), idle.begin() + excess);
+    idle.erase(idle.begin(), idle.begin() + excess);
+    again = again || idle.size() > options_->upstream_keepalive;
+  }
+  // Out of the pool before the close, which may call back into forget().
+  for (UpstreamLink* link : doomed) {
+    link->pooled_ = false;
+    if (link->conn_ != nullptr) link->conn_->close();
+  }
+  if (again) sweep_timer_->start(surplus_sweep, std::chrono::milliseconds(0), [this] { sweep(); });
 }
 
 namespace {

@@ -602,6 +602,42 @@ TEST_CASE("two loops serve concurrent clients, each loop with its own upstream p
   proxy.stop();
 }
 
+TEST_CASE("idle upstream connections beyond --upstream-keepalive are closed once unused") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  Proxy proxy(dir, {"--upstream", upstream.url(), "--upstream-keepalive", "1"});
+  // Three requests held in flight together: three upstream connections.
+  const std::string release = dir.path("release");
+  std::vector<std::string> args{"curl", "--silent",   "--show-error", "--max-time",
+                                "60",   "--insecure", "--parallel",   "--parallel-immediate"};
+  for (int i = 0; i < 3; ++i)
+    args.insert(args.end(), {"--output", "-", proxy.url("/until?file=" + release)});
+  Process client(std::move(args));
+  for (int i = 0; i < 3; ++i) {
+    const auto received = upstream.process().read_line(std::chrono::seconds(20));
+    REQUIRE_MESSAGE(received == "received /until?file=" + release, upstream.process().transcript());
+  }
+  dir.write("release", "");
+  CHECK(output_of(client) == "released\nreleased\nreleased\n");
+  // All three came back to a pool of one. The two beyond it go once a sweep finds them unused,
+  // and one stays: asked directly, the upstream counts it and the asking connection.
+  int asked = 0;
+  const auto open_now = [&] {
+    ++asked;
+    return curl({upstream.url() + "/open"});
+  };
+  std::string open = open_now();
+  for (int i = 0; i < 100 && open != "2\n"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    open = open_now();
+  }
+  CHECK(open == "2\n");
+  // The one kept serves the next request: the upstream accepted no other connection.
+  CHECK(curl({proxy.url("/name")}) == "upstream\n");
+  CHECK(curl({upstream.url() + "/connections"}) == std::to_string(3 + asked + 1) + "\n");
+  proxy.stop();
+}
+
 TEST_CASE("a chunked response's trailer fields reach a client that gets the body chunked") {
   test_support::TestDir dir;
   Upstream upstream;

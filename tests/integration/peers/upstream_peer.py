@@ -12,6 +12,7 @@ per connection). It prints "upstream_peer: listening on 127.0.0.1:PORT" once rea
                         60 s), then answers "released" (a request held in flight for as long
                         as the test needs, without guessing a delay)
   GET  /connections     how many connections it accepted so far
+  GET  /open            how many connections are open now (this one included)
   GET  /name            the --name it was started with
   GET  /status/CODE     an empty response with that status (204, 304; 304 keeps a length)
   GET  /early-hints     a 103 interim response, then 200 "final"
@@ -43,9 +44,9 @@ class Counter:
         self.lock = threading.Lock()
         self.value = 0
 
-    def add(self):
+    def add(self, delta=1):
         with self.lock:
-            self.value += 1
+            self.value += delta
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -55,6 +56,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.server.accepted.add()
+        self.server.open.add()
+
+    def finish(self):
+        self.server.open.add(-1)
+        super().finish()
 
     def log_message(self, fmt, *args):  # keep stderr for failures
         pass
@@ -165,6 +171,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(200, b"armed\n")
         elif path == "/connections":
             self.reply(200, f"{self.server.accepted.value}\n".encode())
+        elif path == "/open":
+            self.reply(200, f"{self.server.open.value}\n".encode())
         elif path == "/name":
             self.reply(200, f"{self.server.name}\n".encode())
         elif path.startswith("/status/"):
@@ -188,6 +196,7 @@ def main():
     args = ap.parse_args()
     server = Server(("127.0.0.1", args.port), Handler)
     server.accepted = Counter()
+    server.open = Counter()
     server.name = args.name
     threading.Timer(args.lifetime, server.shutdown).start()
     print(f"upstream_peer: listening on 127.0.0.1:{server.server_address[1]}", flush=True)

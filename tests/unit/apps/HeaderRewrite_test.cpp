@@ -149,3 +149,20 @@ TEST_CASE("an error response is short text/plain with Connection close and an ex
         "Connection: close\r\n\r\nupstream refused\n");
   CHECK(apps::proxy::reason_phrase(431) == "Request Header Fields Too Large");
 }
+
+TEST_CASE("header names the rewrite acts on are recognised in any case, others are not") {
+  using apps::proxy::field_name;
+  using apps::proxy::FieldName;
+  CHECK(field_name("X-FORWARDED-FOR") == FieldName::x_forwarded_for);
+  CHECK(field_name("te") == FieldName::te);
+  CHECK(field_name("Content-length") == FieldName::content_length);
+  CHECK(field_name("Content-Lengths") == FieldName::other);
+  CHECK(field_name("Connectio") == FieldName::other);
+  CHECK(field_name("") == FieldName::other);
+  const auto list = headers({{"Host", "h"}, {"VIA", "1.0 a"}, {"X-Other", "1"}});
+  CHECK(list.kind(1) == FieldName::via);
+  CHECK(list.kind(2) == FieldName::other);
+  CHECK(list.has(FieldName::host));
+  CHECK(list.has(FieldName::via));
+  CHECK_FALSE(list.has(FieldName::connection));
+}

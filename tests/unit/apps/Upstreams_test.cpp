@@ -106,3 +106,36 @@ TEST_CASE("marking an upstream up makes it eligible at once") {
   balancer.mark_up(1);
   CHECK(balancer.pick(1, 0) == 1U);
 }
+
+TEST_CASE("idle connections beyond the pool limit close only after a sweep interval unused") {
+  using apps::proxy::IdleSurplus;
+  IdleSurplus surplus(2);
+  // The first sweep knows nothing of the interval before it: nothing closes.
+  CHECK(surplus.sweep(5) == 0);
+  // Steady load: the pool swings between empty and five idle, every connection is needed.
+  for (int round = 0; round < 3; ++round) {
+    surplus.fell_to(0);
+    CHECK(surplus.sweep(5) == 0);
+  }
+  // Unused for a whole interval: all but the limit close (the least recently used ones).
+  CHECK(surplus.sweep(5) == 3);
+  // Within the limit nothing closes, whatever the history.
+  CHECK(surplus.sweep(2) == 0);
+  CHECK(surplus.sweep(1) == 0);
+}
+
+TEST_CASE("a sweep closes no more idle connections than stayed unused through its interval") {
+  using apps::proxy::IdleSurplus;
+  IdleSurplus surplus(2);
+  CHECK(surplus.sweep(6) == 0);
+  // Four of the six were taken at the busiest moment, and two came back with two new ones:
+  // only the two never taken were surplus all along, and they are all that closes.
+  surplus.fell_to(2);
+  CHECK(surplus.sweep(6) == 2);
+  // The four left are past the limit by two; unused for the next interval, those two close.
+  CHECK(surplus.sweep(4) == 2);
+  // No limit past zero: pooling off closes every idle connection unused for an interval.
+  IdleSurplus none(0);
+  CHECK(none.sweep(3) == 0);
+  CHECK(none.sweep(3) == 3);
+}
