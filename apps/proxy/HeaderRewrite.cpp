@@ -2,6 +2,7 @@
 
 #include <strings.h>
 
+#include <algorithm>
 #include <charconv>
 #include <utility>
 
@@ -53,8 +54,17 @@ bool named_by_connection(const HeaderList& headers, std::string_view name) {
   return false;
 }
 
+// One resize and four copies (four appends each checked the capacity and the length).
 void field(std::string& out, std::string_view name, std::string_view value) {
-  out.append(name).append(": ").append(value).append("\r\n");
+  const std::size_t at = out.size();
+  out.resize(at + name.size() + value.size() + 4);
+  char* p = out.data() + at;
+  p = std::copy(name.begin(), name.end(), p);
+  *p++ = ':';
+  *p++ = ' ';
+  p = std::copy(value.begin(), value.end(), p);
+  *p++ = '\r';
+  *p = '\n';
 }
 
 void number_field(std::string& out, std::string_view name, std::uint64_t value) {

@@ -166,3 +166,23 @@ TEST_CASE("header names the rewrite acts on are recognised in any case, others a
   CHECK(list.has(FieldName::via));
   CHECK_FALSE(list.has(FieldName::connection));
 }
+
+TEST_CASE("names compare in any case of letters only, and Connection keep-alive drops no other") {
+  using apps::proxy::equals_nocase;
+  CHECK(equals_nocase("X-Forwarded-For", "x-forwarded-FOR"));
+  CHECK_FALSE(equals_nocase("a^b", "a~b"));  // 0x5E and 0x7E differ by the case bit, no letters
+  CHECK_FALSE(equals_nocase("a@", "a`"));
+  CHECK_FALSE(equals_nocase("via", "vias"));
+  ResponseFacts facts;
+  facts.reason = "OK";
+  facts.body = BodyFraming::length;
+  facts.content_length = 2;
+  CHECK(
+      response_head(headers({{"Server", "s"}, {"Connection", "Keep-Alive"}, {"Date", "d"}}),
+                    facts) ==
+      "HTTP/1.1 200 OK\r\nServer: s\r\nDate: d\r\nVia: 1.1 tlsreactor\r\nContent-Length: 2\r\n\r\n");
+  // A token that is no field the rewrite knows still drops the field it names.
+  CHECK(response_head(headers({{"Server", "s"}, {"Connection", "close, date"}, {"Date", "d"}}),
+                      facts) ==
+        "HTTP/1.1 200 OK\r\nServer: s\r\nVia: 1.1 tlsreactor\r\nContent-Length: 2\r\n\r\n");
+}
