@@ -281,7 +281,10 @@ bool LoopUpstreams::park(UpstreamLink& link) {
   link.conn_->set_idle_timeout(options_->upstream_idle_timeout);
   idle.push_back(&link);
   if (idle.size() > options_->upstream_keepalive) {
-    if (!sweep_timer_) sweep_timer_.emplace(link.conn_->loop());
+    if (!sweep_timer_) {
+      sweep_timer_.emplace(link.conn_->loop());
+      sweep_timer_->unref();  // housekeeping: it must not hold a stopping loop open
+    }
     if (!sweep_timer_->active())
       sweep_timer_->start(surplus_sweep, std::chrono::milliseconds(0), [this] { sweep(); });
   }
