@@ -40,7 +40,7 @@ struct ProxyOptions {
   // store, unless --upstream-insecure); null when every upstream is http.
   std::shared_ptr<const tls::Context> upstream_tls;
   bool upstream_insecure = false;
-  unsigned upstream_keepalive = 32;  // idle connections kept per loop per upstream
+  unsigned upstream_keepalive = 32;  // idle connections kept per loop per upstream (IdleSurplus)
   std::chrono::milliseconds upstream_idle_timeout{30000};
   std::chrono::milliseconds upstream_down_time{10000};
   std::chrono::milliseconds connect_timeout{5000};
