@@ -65,6 +65,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # keep stderr for failures
         pass
 
+    # One line per call, whole: print() writes the text and the newline apart, and lines from
+    # requests held concurrently would run into each other.
+    say_lock = threading.Lock()
+
+    def say(self, line):
+        with Handler.say_lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
     def reply(self, status, body=b"", headers=(), length=True):
         self.send_response(status)
         for name, value in headers:
@@ -146,11 +155,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(pattern(size))
             self.close_connection = True
         elif path == "/slow":
-            print(f"received {self.path}", flush=True)  # tests wait for this line
+            self.say(f"received {self.path}")  # tests wait for this line
             time.sleep(float(query.get("delay", "1")))
             self.reply(200, b"slow\n")
         elif path == "/until":
-            print(f"received {self.path}", flush=True)  # tests wait for this line
+            self.say(f"received {self.path}")  # tests wait for this line
             deadline = time.monotonic() + 60
             while not os.path.exists(query["file"]) and time.monotonic() < deadline:
                 time.sleep(0.05)
