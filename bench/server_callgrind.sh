@@ -8,6 +8,8 @@
 #
 # Usage: bench/server_callgrind.sh full|resumed [N]     (N handshakes, default 300; ~1-2 min)
 #        KEEP=DIR bench/server_callgrind.sh ...         keep the dumps in DIR (callgrind_annotate)
+#        HELLO=PATH bench/server_callgrind.sh ...       profile another tlsreactor-hello binary
+#                                                       (say, a copy built before a change)
 #
 # Method: a fresh ECDSA P-256 certificate (bench/lib.sh make_cert); hello with the bench's
 # options; 20 handshakes to warm up, then `callgrind_control -z`, N handshakes by
@@ -38,7 +40,7 @@ fi
 make_cert ec "$WORK/ec.pem" "$WORK/ec.key"
 
 valgrind --tool=callgrind --callgrind-out-file="$OUT/server.%p" \
-  --log-file="$OUT/server.valgrind.log" "$BUILD/apps/hello/tlsreactor-hello" --tls \
+  --log-file="$OUT/server.valgrind.log" "${HELLO:-$BUILD/apps/hello/tlsreactor-hello}" --tls \
   --listen 127.0.0.1:0 --cert "$WORK/ec.pem" --key "$WORK/ec.key" --idle-timeout 300 \
   --max-connections 0 >"$WORK/hello.log" 2>&1 &
 APP_PID=$!
@@ -104,7 +106,8 @@ floor_full, floor_res = floor_full_total / 40, floor_res_total / 40
 floor = floor_full if mode == "full" else floor_res
 full, resumed = load["full"], load["resumed"]
 count = full if mode == "full" else resumed
-# With --resume the first handshake is full: take it out at the floor's full-resumed difference.
+# With --resume the first handshake is full: it counts as a resumed one plus the floor's
+# full-minus-resumed difference, which is taken out.
 extra = 0 if mode == "full" else full * (floor_full - floor_res)
 
 
@@ -112,12 +115,12 @@ def per(name):
     return server_costs.get(name, 0) / (full + resumed)
 
 
-ours = (server_total - extra) / count
+ours = (server_total - extra) / (full + resumed)
 floor_costs = floor_full_costs if mode == "full" else floor_res_costs
 rows = [
     ("SSL_new", "SSL_new"),
     ("SSL_do_handshake", "SSL_do_handshake (the ticket inside)"),
-    ("SSL_free", "SSL_free"),
+    ("SSL_free", "SSL_free (the floor's resumed row frees untimed)"),
     ("SSL_read_ex", "SSL_read_ex (the request; not in the floor)"),
     ("SSL_write_ex", "SSL_write_ex (the response; not in the floor)"),
     ("SSL_shutdown", "SSL_shutdown (close_notify; not in the floor)"),
