@@ -55,6 +55,16 @@ class Connection {
 
   // Half-close: send FIN after everything queued; we keep reading until the peer finishes.
   virtual void shutdown() = 0;
+  // write(data), then shutdown(): the last bytes this side sends. Over TCP with nothing queued
+  // they and the FIN leave in one segment. Returns what write() would.
+  virtual bool write_last(std::span<const std::byte> data) {
+    const bool below_high = write(data);
+    shutdown();
+    return below_high;
+  }
+  bool write_last(std::string_view text) {
+    return write_last(std::as_bytes(std::span(text.data(), text.size())));
+  }
   // Graceful close: stop delivering data, flush the queue, send FIN, wait (bounded by
   // close_timeout) for the peer's FIN, then close. Ends in on_close.
   virtual void close() = 0;

@@ -37,7 +37,8 @@ class Stream final : public Connection,
   // Server side: the listener's place this connection takes until it has closed.
   void hold(std::unique_ptr<AcceptSlot> slot) noexcept { slot_ = std::move(slot); }
   // Server side, after uv_accept succeeded (status 0) or failed: open or fail the stream.
-  void accepted(int status);
+  // `has_nodelay`: the socket inherited TCP_NODELAY from its listener.
+  void accepted(int status, bool has_nodelay);
   // Client side: resolve (unless an IP literal), then try each address until one connects.
   void connect(const HostPort& target, std::chrono::milliseconds timeout);
 
@@ -45,6 +46,8 @@ class Stream final : public Connection,
   bool write(std::span<const std::byte> data) override;
   using Connection::write;
   void shutdown() override;
+  bool write_last(std::span<const std::byte> data) override;
+  using Connection::write_last;
   void close() override;
   void abort() override;
   void pause_reading() override;
@@ -70,7 +73,6 @@ class Stream final : public Connection,
   static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf) noexcept;
   static void on_read(uv_stream_t* handle, ssize_t nread, const uv_buf_t* buf) noexcept;
   static void on_write(uv_write_t* req, int status) noexcept;
-  static void on_shutdown(uv_shutdown_t* req, int status) noexcept;
   static void on_closed(uv_handle_t* handle) noexcept;
   static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result) noexcept;
   static void on_connected(uv_connect_t* req, int status) noexcept;
@@ -117,10 +119,9 @@ class Stream final : public Connection,
   std::size_t front_offset_ = 0;
   std::size_t inflight_chunks_ = 0;
   std::size_t inflight_bytes_ = 0;
-  // Requests exist only while needed (272 B that an idle connection would otherwise carry):
-  // the write request while the queue is not empty, the shutdown request from the FIN on.
+  // The write request exists only while the queue is not empty (an idle connection would
+  // otherwise carry it). The FIN needs none: shutdown(2) runs at once (send_fin).
   std::unique_ptr<uv_write_t> write_req_;
-  std::unique_ptr<uv_shutdown_t> shutdown_req_;
 
   State state_ = State::connecting;
   bool handle_closed_ = false;
@@ -133,6 +134,7 @@ class Stream final : public Connection,
   bool fin_requested_ = false;
   bool fin_sent_ = false;
   bool fin_done_ = false;
+  bool has_nodelay_ = false;
 };
 
 }  // namespace reactor::detail

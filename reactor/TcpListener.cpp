@@ -48,6 +48,9 @@ Error TcpListener::listen(const Address& address) {
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
       return fail(uv_translate_sys_error(errno));
   }
+  // Linux copies TCP_NODELAY from a listening socket to the sockets it accepts: set once here,
+  // it saves every accepted connection its own setsockopt.
+  nodelay_inherited_ = uv_tcp_nodelay(tcp, 1) == 0;
   if (const int rc = uv_tcp_bind(tcp, address.sockaddr_ptr(), 0); rc != 0) return fail(rc);
   if (const int rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), options_.backlog,
                                &TcpListener::on_connection);
@@ -112,7 +115,7 @@ void TcpListener::accept_one() {
   const int rc = uv_accept(reinterpret_cast<uv_stream_t*>(handle_.get()),
                            reinterpret_cast<uv_stream_t*>(stream->tcp()));
   ++accepted_;
-  stream->accepted(rc);
+  stream->accepted(rc, nodelay_inherited_);
 }
 
 void TcpListener::slot_freed() {

@@ -59,6 +59,7 @@ class TcpListener final : public detail::HandleOwner {
   std::shared_ptr<detail::AcceptGate> gate_;
   std::uint64_t accepted_ = 0;
   bool waiting_ = false;  // a connection is ready but the gate is full: libuv stopped polling
+  bool nodelay_inherited_ = false;  // the listening socket has TCP_NODELAY
 };
 
 }  // namespace reactor

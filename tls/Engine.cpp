@@ -210,17 +210,21 @@ bool Engine::RateWindow::over(unsigned limit, std::chrono::steady_clock::time_po
 
 void Engine::on_message(int write_p, int, int content_type, const void* buf, std::size_t len,
                         SSL* ssl, void*) {
-  Engine* self = of(ssl);
-  if (self == nullptr || write_p != 0 || content_type != SSL3_RT_HANDSHAKE || len == 0) return;
+  // OpenSSL calls this for every record and message, both ways: the engine (an ex_data
+  // lookup under a lock) and the clock are fetched only for the two kinds counted.
+  if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || len == 0) return;
   const auto type = *static_cast<const unsigned char*>(buf);
+  if (type != SSL3_MT_CLIENT_HELLO && type != SSL3_MT_KEY_UPDATE) return;
+  Engine* self = of(ssl);
+  if (self == nullptr) return;
   const PeerLimits& limits = self->context_->peer_limits();
-  const auto now = std::chrono::steady_clock::now();
   // A ClientHello after the handshake is a renegotiation (TLS 1.2; TLS 1.3 has none).
   if (type == SSL3_MT_CLIENT_HELLO && self->handshake_done_) {
-    if (self->renegotiations_.over(limits.renegotiations_per_minute, now))
+    if (self->renegotiations_.over(limits.renegotiations_per_minute,
+                                   std::chrono::steady_clock::now()))
       self->over_limit_ = Errc::renegotiation_limit;
   } else if (type == SSL3_MT_KEY_UPDATE) {
-    if (self->key_updates_.over(limits.key_updates_per_minute, now))
+    if (self->key_updates_.over(limits.key_updates_per_minute, std::chrono::steady_clock::now()))
       self->over_limit_ = Errc::key_update_limit;
   }
 }

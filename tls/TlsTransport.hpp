@@ -86,7 +86,8 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   void step();
   void flush();
   void open_app();
-  void after_close_notify();
+  // Hands `last` (the output ending in our close_notify, or nothing) and the FIN to TCP.
+  void after_close_notify(std::span<const std::byte> last);
   void wait_for_bye();
   void fail_with(const reactor::Error& error);
   void update_reading();

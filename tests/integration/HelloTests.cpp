@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tests/integration/Peers.hpp"
@@ -446,5 +447,27 @@ TEST_CASE("HTTPS: example-https-get fetches the demo page, verifying the dev CA"
   CHECK(integration::finish(fetch) == 0);
   CHECK_MESSAGE(has(out, "HTTP/1.1 200 OK"), out);
   CHECK_MESSAGE(has(out, "hello from tlsreactor"), out);
+  https.server.stop();
+}
+
+// The close_notify and the TCP FIN leave together (Connection::write_last, MSG_MORE then
+// shutdown(2)): python's ssl must still read each response whole, then our close_notify, and
+// after its own close_notify a FIN, never a reset. Small, medium and queued (4 MiB) bodies, and
+// TLS 1.2 too.
+TEST_CASE("HTTPS: Connection: close responses arrive whole, then close_notify and a FIN") {
+  test_support::TestDir dir;
+  HttpsHello https(dir);
+  for (const auto& [bytes, version] : std::vector<std::pair<std::string, std::string>>{
+           {"22", "1.3"}, {"100000", "1.3"}, {"4194304", "1.3"}, {"1000", "1.2"}}) {
+    CAPTURE(bytes);
+    CAPTURE(version);
+    auto peer = python_peer("tls_peer.py", {"get-close", "--port", https.server.port_text(), "--ca",
+                                            https.ca, "--bytes", bytes, "--connections", "10",
+                                            "--tls-version", version, "--timeout", "20"});
+    const std::string out = output_of(peer, 60s);
+    CHECK_MESSAGE(out == "ok: 10 responses of " + bytes +
+                             " bytes intact, each ended by close_notify and FIN\n",
+                  out);
+  }
   https.server.stop();
 }

@@ -6,6 +6,7 @@
 
 #include "reactor/Timer.hpp"
 #include "tests/support/Pair.hpp"
+#include "tests/support/SocketOf.hpp"
 
 using namespace std::chrono_literals;
 using test_support::Pair;
@@ -333,4 +334,70 @@ TEST_CASE("at max_connections the listener stops accepting, without spinning, an
     if (c->conn != nullptr) c->conn->abort();
   loop.run();
   CHECK(loop.close() == 0);
+}
+
+TEST_CASE("an accepted connection has TCP_NODELAY, inherited from its listening socket") {
+  Pair p;
+  int server_fd = -2;
+  int nodelay = -2;
+  p.script_server = [&](Recorder& h) {
+    h.open = [&](reactor::Connection& c) {
+      server_fd = test_support::socket_of(c.local_address(), c.peer_address());
+      nodelay = test_support::nodelay_of(server_fd);
+      c.close();
+    };
+  };
+  p.run();
+  CHECK(server_fd >= 0);
+  CHECK(nodelay == 1);
+  CHECK_MESSAGE(!p.server->error, p.server->error.message());
+  CHECK(p.close() == 0);
+}
+
+TEST_CASE("write_last sends the bytes and the FIN in one segment") {
+  Pair p;
+  bool more_refused = false;
+  long segments = -2;
+  p.script_server = [&](Recorder& h) {
+    h.open = [&](reactor::Connection& c) {
+      CHECK(c.write_last("last words"));
+      more_refused = !c.write("too late");
+    };
+  };
+  p.script_client = [&](Recorder& h) {
+    h.peer_closed = [&](reactor::Connection& c) {
+      // Received so far: the SYN-ACK and one segment with both the bytes and the FIN (TCP_NODELAY
+      // alone would have sent the bytes at once and the FIN after them: three).
+      segments =
+          test_support::segments_in(test_support::socket_of(c.local_address(), c.peer_address()));
+      c.close();
+    };
+  };
+  p.run();
+  CHECK(p.client->data == "last words");
+  CHECK(p.client->peer_closed);
+  CHECK(more_refused);
+  CHECK(segments == 2);
+  CHECK(p.server->stats_at_close.bytes_written == 10);
+  CHECK_MESSAGE(!p.server->error, p.server->error.message());
+  CHECK_MESSAGE(!p.client->error, p.client->error.message());
+  CHECK(p.close() == 0);
+}
+
+TEST_CASE("write_last queues what the socket does not take and sends the FIN after all of it") {
+  Pair p;
+  const std::string payload = test_support::pattern(8 << 20);
+  p.script_server = [&](Recorder& h) {
+    h.open = [&](reactor::Connection& c) { c.write_last(payload); };
+    h.peer_closed = [](reactor::Connection& c) { c.close(); };
+  };
+  p.run();
+  CHECK(p.client->data.size() == payload.size());
+  CHECK(p.client->data == payload);
+  CHECK(p.client->peer_closed);
+  CHECK(p.server->stats_at_close.bytes_written == payload.size());
+  CHECK(p.server->stats_at_close.queued_bytes == 0);
+  CHECK_MESSAGE(!p.server->error, p.server->error.message());
+  CHECK_MESSAGE(!p.client->error, p.client->error.message());
+  CHECK(p.close() == 0);
 }

@@ -14,6 +14,14 @@
         "end: <how it ended>", where the end is "close_notify", "eof without close_notify",
         "reset" or "alert <OpenSSL's reason>" (say, "alert TLSV1_ALERT_DECODE_ERROR").
 
+    tls_peer.py get-close --port P --ca CA_FILE --bytes N [--connections C] [--timeout T]
+        For tlsreactor-hello --tls: C times in turn, a new connection sends one
+        "GET /bytes/N" with "Connection: close" and reads until the server ends the stream.
+        Checks the response (status 200, Content-Length N, the body the pattern i % 251 byte
+        for byte), that the server ended it with close_notify, and, after our own close_notify
+        (unwrap), that the TCP connection ends with a FIN, not a reset. Prints "ok: C responses
+        of N bytes intact, each ended by close_notify and FIN".
+
 The server is verified against CA_FILE with host name checking for --server-name (default
 localhost). Exits 0 on success; 1 with "tls_peer: FAIL: ..." on stderr otherwise.
 """
@@ -98,6 +106,31 @@ def bulk(args):
           f"in {time.monotonic() - start:.2f} s", flush=True)
 
 
+def read_to_end(tls, deadline, timeout_message):
+    """Reads until the server ends the stream; returns (bytes, how it ended): "close_notify",
+    "eof without close_notify", "reset", "alert <OpenSSL's reason>" or "error ...". Fails
+    with timeout_message(bytes so far) at the deadline."""
+    received = bytearray()
+    while True:
+        tls.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            got = tls.recv(65536)
+            if not got:
+                return bytes(received), "close_notify"
+            received += got
+        except ssl.SSLEOFError:
+            return bytes(received), "eof without close_notify"
+        except ConnectionResetError:
+            return bytes(received), "reset"
+        except socket.timeout:
+            fail(timeout_message(bytes(received)))
+        except ssl.SSLError as e:
+            return bytes(received), (f"alert {e.reason}" if "ALERT" in (e.reason or "")
+                              else f"error {e!r}")
+        except OSError as e:
+            return bytes(received), f"error {e!r}"
+
+
 def truncate(args):
     tls = connect(args)
     line = b"truncated after this line\n"
@@ -107,36 +140,68 @@ def truncate(args):
         fail(f"send: {e}")
     # The write side of the TCP socket itself: a FIN with no close_notify before it.
     socket.socket.shutdown(tls, socket.SHUT_WR)
-    echoed = b""
-    end = None
-    deadline = time.monotonic() + args.timeout
-    while end is None:
-        tls.settimeout(max(0.1, deadline - time.monotonic()))
-        try:
-            got = tls.recv(65536)
-            if got:
-                echoed += got
-            else:
-                end = "close_notify"
-        except ssl.SSLEOFError:
-            end = "eof without close_notify"
-        except ConnectionResetError:
-            end = "reset"
-        except socket.timeout:
-            fail(f"the server kept the connection open for {args.timeout} s after our FIN "
-                 f"(echo so far: {echoed!r})")
-        except ssl.SSLError as e:
-            end = f"alert {e.reason}" if "ALERT" in (e.reason or "") else f"error {e!r}"
-        except OSError as e:
-            end = f"error {e!r}"
+    echoed, end = read_to_end(
+        tls, time.monotonic() + args.timeout,
+        lambda received: f"the server kept the connection open for {args.timeout} s after our "
+                         f"FIN (echo so far: {received!r})")
     tls.close()
     print(f"echo: {echoed.decode(errors='replace').rstrip()}", flush=True)
     print(f"end: {end}", flush=True)
 
 
+def get_close_once(args, index):
+    tls = connect(args)
+    request = (f"GET /bytes/{args.bytes} HTTP/1.1\r\nHost: localhost\r\n"
+               "Connection: close\r\n\r\n").encode()
+    try:
+        tls.sendall(request)
+    except OSError as e:
+        fail(f"connection {index}: send: {e}")
+    deadline = time.monotonic() + args.timeout
+    received, end = read_to_end(
+        tls, deadline,
+        lambda received: f"connection {index}: no end after {args.timeout} s "
+                         f"({len(received)} bytes)")
+    if end != "close_notify":
+        fail(f"connection {index}: the response ended with {end} after {len(received)} bytes")
+    head, sep, body = received.partition(b"\r\n\r\n")
+    if not sep or not head.startswith(b"HTTP/1.1 200 "):
+        fail(f"connection {index}: not a 200 response: {received[:200]!r}")
+    headers = {}
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    if headers.get(b"content-length") != str(args.bytes).encode():
+        fail(f"connection {index}: Content-Length {headers.get(b'content-length')!r}")
+    if headers.get(b"connection") != b"close":
+        fail(f"connection {index}: Connection {headers.get(b'connection')!r}")
+    expected = (bytes(range(251)) * (args.bytes // 251 + 1))[: args.bytes]
+    if body != expected:
+        fail(f"connection {index}: body of {len(body)} bytes differs from the pattern")
+    # Our close_notify; then what the TCP connection does: a FIN reads as b"".
+    try:
+        raw = tls.unwrap()
+        raw.settimeout(max(0.1, deadline - time.monotonic()))
+        tail = raw.recv(1)
+    except ConnectionResetError:
+        fail(f"connection {index}: the TCP connection was reset after close_notify")
+    except (OSError, ssl.SSLError) as e:
+        fail(f"connection {index}: after close_notify: {e!r}")
+    if tail:
+        fail(f"connection {index}: bytes after close_notify: {tail!r}")
+    raw.close()
+
+
+def get_close(args):
+    for index in range(args.connections):
+        get_close_once(args, index)
+    print(f"ok: {args.connections} responses of {args.bytes} bytes intact, each ended by "
+          "close_notify and FIN", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["bulk", "truncate"])
+    ap.add_argument("mode", choices=["bulk", "truncate", "get-close"])
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--ca", required=True, help="CA file that must verify the server")
@@ -144,12 +209,10 @@ def main():
     ap.add_argument("--tls-version", choices=["1.2", "1.3"], help="only this version")
     ap.add_argument("--bytes", type=int, default=1 << 20)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--connections", type=int, default=1, help="get-close: connections in turn")
     ap.add_argument("--timeout", type=float, default=20.0)
     args = ap.parse_args()
-    if args.mode == "bulk":
-        bulk(args)
-    else:
-        truncate(args)
+    {"bulk": bulk, "truncate": truncate, "get-close": get_close}[args.mode](args)
 
 
 if __name__ == "__main__":
