@@ -68,6 +68,9 @@ listening_port() {
 start_app() {
   local log=$1
   shift
+  # Emptied here, not only by the child's redirection: the child may not have run yet when
+  # listening_port reads the log, which would find the previous server's port.
+  : >"$log"
   "$@" >"$log" 2>&1 &
   APP_PID=$!
   PIDS+=("$APP_PID")
