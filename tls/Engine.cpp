@@ -183,6 +183,7 @@ int Engine::run(Op op, Call&& call) {
   // costs about 1,000 instructions (it walks every slot); peeking first is a few dozen.
   if (ERR_peek_error() != 0) ERR_clear_error();
   const bool async_mode = (SSL_get_mode(ssl_.get()) & SSL_MODE_ASYNC) != 0;
+  io_since_release_ = true;
   const int ret = call();
   // ... and SSL_get_error() must come next, with no OpenSSL call in between. SSL_shutdown's 0
   // ("sent ours, the peer's not yet seen") is progress, and SSL_get_error must not be asked.
@@ -470,6 +471,21 @@ bool Engine::key_update(bool request_peer_update) {
 }
 
 // ---- buffers -------------------------------------------------------------------------------
+
+bool Engine::release_buffers() noexcept {
+  if (!io_since_release_) return true;  // nothing taken since the last time
+  // A parked call (an async job above all) resumes into the buffers it was using.
+  if (parked_ != Want::nothing) return false;
+  // OpenSSL refuses while a buffer holds a record or part of one (SSL_pending, an unsent write);
+  // it does not touch the error queue either way.
+  if (SSL_free_buffers(ssl_.get()) != 1) {
+    ++buffer_release_refusals_;
+    return false;
+  }
+  io_since_release_ = false;
+  ++buffer_releases_;
+  return true;
+}
 
 void Engine::feed(std::span<const std::byte> ciphertext) {
   ciphertext_.input.append(ciphertext);

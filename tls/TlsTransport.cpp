@@ -259,6 +259,8 @@ void TlsTransport::drive() {
     job_released();
   }
   if (parked_as_ != Want::nothing && engine_->parked() == Want::nothing) parked_as_ = Want::nothing;
+  if (options_.release_buffers_after.count() > 0 && tcp_ != nullptr)
+    touch(*loop_, options_.release_buffers_after);
   update_reading();
   // A write() made inside an application callback during this drive could only guess; now
   // the bytes are where they are. Not from inside an application call (write, resume, ...):
@@ -353,6 +355,22 @@ void TlsTransport::update_reading() {
     tcp_->pause_reading();
   else
     tcp_->resume_reading();
+}
+
+// ---- memory while quiet --------------------------------------------------------------------
+
+// Giving the record buffers back after every record (SSL_MODE_RELEASE_BUFFERS) costs a busy
+// connection an allocation per record; holding them for ever costs an idle one 34 KiB. In
+// between: they go back once the connection has been quiet for a while.
+void TlsTransport::on_idle() noexcept {
+  if (tcp_ == nullptr) return;
+  // A record still partly inside (the rest not arrived, or the application paused) keeps them:
+  // look again after another quiet period.
+  const std::uint32_t released = engine_->buffer_releases();
+  if (!engine_->release_buffers())
+    touch(*loop_, options_.release_buffers_after);
+  else if (engine_->buffer_releases() != released)
+    loop_->trim_memory_soon();  // freed among live blocks, the buffers would stay resident
 }
 
 // ---- admission: a bounded number of handshake steps per loop turn ------------------------

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "reactor/Handler.hpp"
+#include "reactor/IdleWatch.hpp"
 #include "reactor/Poll.hpp"
 #include "reactor/TcpConnector.hpp"
 #include "reactor/Timer.hpp"
@@ -37,10 +38,17 @@ struct TransportOptions {
   // established connections are never held back. 0: no limit. At 8 a turn spends a few ms
   // at most on handshakes (bench/fairness.sh measures the choice).
   std::size_t handshakes_per_turn = 8;
+  // A connection with no traffic for this long gives OpenSSL's record buffers back (about
+  // 34 KiB), from the loop's deadline wheel; its next record takes them again. Busy
+  // connections keep theirs, so a request costs no buffer allocation. 0: never give them back.
+  std::chrono::milliseconds release_buffers_after{1000};
 };
 
 // Thread-safety: as reactor::Connection (one loop). Owned by the TCP connection it decorates.
-class TlsTransport final : public reactor::Handler, public reactor::Connection, private Sink {
+class TlsTransport final : public reactor::Handler,
+                           public reactor::Connection,
+                           private Sink,
+                           private reactor::IdleWatch {
  public:
   TlsTransport(std::shared_ptr<const Context> context, const EngineOptions& engine_options,
                std::unique_ptr<reactor::Handler> app, const TransportOptions& options);
@@ -80,6 +88,9 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   // Sink: plaintext from the engine to the application.
   bool plaintext(std::span<const std::byte> data) override;
   bool accepting() const override { return !yielded_; }
+
+  // IdleWatch: quiet for release_buffers_after.
+  void on_idle() noexcept override;
 
   void drive();
   void app_drive();  // drive() on behalf of an application call
