@@ -20,7 +20,6 @@ class IdleWatch : private detail::Deadline {
   // (Re)arms the watch: on_idle() runs once `quiet` has passed without another touch(), give or
   // take a wheel tick. Touching again before that pushes the moment back.
   void touch(Loop& loop, std::chrono::milliseconds quiet) noexcept;
-  bool armed() const noexcept { return at() != 0; }
 
  protected:
   ~IdleWatch() override = default;

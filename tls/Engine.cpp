@@ -70,6 +70,11 @@ const char* ssl_error_name(int ssl_error) noexcept {
   }
 }
 
+// Ciphertext storage up to this size stays with a connection between records (a small request
+// or response record fits), so a busy one does not allocate per record; larger storage, grown
+// for a bulk transfer, goes back as soon as it is drained.
+constexpr std::size_t kept_capacity = 4096;
+
 int engine_index() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
@@ -211,8 +216,11 @@ bool Engine::RateWindow::over(unsigned limit, std::chrono::steady_clock::time_po
 
 void Engine::on_message(int write_p, int, int content_type, const void* buf, std::size_t len,
                         SSL* ssl, void*) {
+  // Called for every record header too (four times per request and response): the cheap
+  // tests first, the engine lookup only for a handshake message received.
+  if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || len == 0) return;
   Engine* self = of(ssl);
-  if (self == nullptr || write_p != 0 || content_type != SSL3_RT_HANDSHAKE || len == 0) return;
+  if (self == nullptr) return;
   const auto type = *static_cast<const unsigned char*>(buf);
   const PeerLimits& limits = self->context_->peer_limits();
   const auto now = std::chrono::steady_clock::now();
@@ -388,13 +396,14 @@ Want Engine::shutdown() {
 }
 
 Want Engine::advance(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget) {
-  // Whatever this call leaves, drained buffers give their storage back: the input always, the
-  // output once no plaintext waits (room reserved for a write that did not happen, say).
+  // Whatever this call leaves, drained buffers give their storage back (a small one is kept
+  // until release_buffers()): the input always, the output once no plaintext waits (room
+  // reserved for a write that did not happen, say).
   const struct Release {
     Engine& engine;
     ~Release() {
-      engine.ciphertext_.input.release_if_empty();
-      if (engine.queue_.empty()) engine.ciphertext_.output.release_if_empty();
+      engine.ciphertext_.input.release_if_empty(kept_capacity);
+      if (engine.queue_.empty()) engine.ciphertext_.output.release_if_empty(kept_capacity);
     }
   } release{*this};
   if (closed_) return Want::closed;
@@ -473,6 +482,8 @@ bool Engine::key_update(bool request_peer_update) {
 // ---- buffers -------------------------------------------------------------------------------
 
 bool Engine::release_buffers() noexcept {
+  ciphertext_.input.release_if_empty();
+  if (queue_.empty()) ciphertext_.output.release_if_empty();
   if (!io_since_release_) return true;  // nothing taken since the last time
   // A parked call (an async job above all) resumes into the buffers it was using.
   if (parked_ != Want::nothing) return false;
@@ -514,8 +525,8 @@ void Engine::consume_output(std::size_t n) {
   }
   ciphertext_.output.consume(n);
   // While plaintext waits to be encrypted the storage is about to be needed again (a bulk
-  // transfer); otherwise the connection is going quiet and gives it back.
-  if (queue_.empty()) ciphertext_.output.release_if_empty();
+  // transfer); otherwise a large one goes back, a small one waits for release_buffers().
+  if (queue_.empty()) ciphertext_.output.release_if_empty(kept_capacity);
 }
 
 std::size_t Engine::output_size() const {

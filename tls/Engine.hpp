@@ -151,10 +151,11 @@ class Engine {
   bool key_update(bool request_peer_update);
 
   // ---- memory ----
-  // Gives OpenSSL's record buffers (about 34 KiB once a connection has read and written) back
-  // while they hold nothing; OpenSSL takes them again for the next record. For a driver to call
-  // once the connection has gone quiet. False, and nothing changes, while a record or part of
-  // one is still inside them or a call is parked; true otherwise.
+  // Gives OpenSSL's record buffers (about 34 KiB once a connection has read and written) and
+  // the engine's own small ciphertext buffers back while they hold nothing; they are taken
+  // again for the next record. For a driver to call once the connection has gone quiet. False, and
+  // nothing changes, while a record or part of one is still inside them or a call is parked; true
+  // otherwise.
   bool release_buffers() noexcept;
   // release_buffers() calls that gave buffers back after SSL I/O, and ones refused because a
   // record (or part of one) was inside.
@@ -165,6 +166,7 @@ class Engine {
   enum Event : unsigned { handshake_done = 1, peer_closed = 2, failed = 4 };
   // Events since the last call (a mask of Event), cleared by the call.
   unsigned take_events() noexcept { return std::exchange(events_, 0u); }
+  bool has_events() const noexcept { return events_ != 0; }
   bool is_handshake_done() const noexcept { return handshake_done_; }
   bool is_peer_closed() const noexcept { return peer_closed_; }
   bool is_closed() const noexcept { return closed_; }

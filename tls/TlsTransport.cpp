@@ -243,6 +243,7 @@ void TlsTransport::drive() {
     const Want want = engine_->advance(*this, scratch.span(), budget);
     flush();
     step();
+    flush();  // what the application wrote from on_open or on_peer_closed, inside step()
     if (want == Want::output) drive_again_ = true;  // only with a bounded output BIO
     if (want != parked_as_ && (want == Want::async || want == Want::async_job)) park(want);
     // A call made in async mode took one of the thread's jobs; unless it paused, the job is
@@ -521,7 +522,12 @@ bool TlsTransport::write(std::span<const std::byte> data) {
   engine_->write_now(data, held < limits_.high ? limits_.high - held : 0);
   plaintext_written_ += data.size();
   peak_buffered_ = std::max(peak_buffered_, buffered());
-  if (engine_->is_handshake_done()) app_drive();
+  // Written from inside a drive (a response from on_data): that drive flushes the ciphertext
+  // once its engine step returns, so another round is needed only for queued plaintext or an
+  // event (a failed write), or for a write from outside a drive (a timer, say).
+  if (engine_->is_handshake_done() &&
+      (!driving_ || engine_->queued_plaintext() > 0 || engine_->has_events()))
+    app_drive();
   if (buffered() > limits_.high) above_high_ = true;
   return !above_high_;
 }
