@@ -260,8 +260,13 @@ void TlsTransport::drive() {
     job_released();
   }
   if (parked_as_ != Want::nothing && engine_->parked() == Want::nothing) parked_as_ = Want::nothing;
-  if (options_.release_buffers_after.count() > 0 && tcp_ != nullptr)
+  if (options_.release_buffers_after.count() > 0 && tcp_ != nullptr) {
     touch(*loop_, options_.release_buffers_after);
+    // Until a second record arrives within a quiet period the connection is not known to be
+    // busy (a client that makes one request and waits, or none): it gives its buffers back at
+    // once, before they pile up among other connections' memory.
+    if (records_since_quiet_ < 2 && engine_->is_handshake_done()) (void)release_buffers();
+  }
   update_reading();
   // A write() made inside an application callback during this drive could only guess; now
   // the bytes are where they are. Not from inside an application call (write, resume, ...):
@@ -365,13 +370,18 @@ void TlsTransport::update_reading() {
 // between: they go back once the connection has been quiet for a while.
 void TlsTransport::on_idle() noexcept {
   if (tcp_ == nullptr) return;
+  records_since_quiet_ = 0;
   // A record still partly inside (the rest not arrived, or the application paused) keeps them:
   // look again after another quiet period.
+  if (!release_buffers()) touch(*loop_, options_.release_buffers_after);
+}
+
+bool TlsTransport::release_buffers() noexcept {
   const std::uint32_t released = engine_->buffer_releases();
-  if (!engine_->release_buffers())
-    touch(*loop_, options_.release_buffers_after);
-  else if (engine_->buffer_releases() != released)
-    loop_->trim_memory_soon();  // freed among live blocks, the buffers would stay resident
+  if (!engine_->release_buffers()) return false;
+  // Freed among other connections' live blocks, the buffers' pages would stay resident.
+  if (engine_->buffer_releases() != released) loop_->trim_memory_soon();
+  return true;
 }
 
 // ---- admission: a bounded number of handshake steps per loop turn ------------------------
@@ -461,6 +471,7 @@ bool TlsTransport::plaintext(std::span<const std::byte> data) {
   if (closing_ || tcp_ == nullptr) return true;  // after close(), received data is dropped
   plaintext_read_ += data.size();
   delivered_since_yield_ += data.size();
+  if (records_since_quiet_ < 2) ++records_since_quiet_;
   app_->on_data(*this, data);
   if (options_.max_plaintext_per_turn != 0 &&
       delivered_since_yield_ >= options_.max_plaintext_per_turn && !closing_) {

@@ -40,7 +40,8 @@ struct TransportOptions {
   std::size_t handshakes_per_turn = 8;
   // A connection with no traffic for this long gives OpenSSL's record buffers back (about
   // 34 KiB), from the loop's deadline wheel; its next record takes them again. Busy
-  // connections keep theirs, so a request costs no buffer allocation. 0: never give them back.
+  // connections (a second record within this time) keep theirs, so a request costs no buffer
+  // allocation; others give them back after each exchange. 0: never give them back.
   std::chrono::milliseconds release_buffers_after{1000};
 };
 
@@ -91,6 +92,8 @@ class TlsTransport final : public reactor::Handler,
 
   // IdleWatch: quiet for release_buffers_after.
   void on_idle() noexcept override;
+  // Engine::release_buffers, and the loop's heap trimmed soon when something was given back.
+  bool release_buffers() noexcept;
 
   void drive();
   void app_drive();  // drive() on behalf of an application call
@@ -137,6 +140,7 @@ class TlsTransport final : public reactor::Handler,
   std::uint64_t plaintext_written_ = 0;
   std::size_t peak_buffered_ = 0;  // most plaintext + ciphertext held at once, right after a write
   std::size_t delivered_since_yield_ = 0;  // plaintext handed over since the last yield_turn()
+  std::uint8_t records_since_quiet_ = 0;   // records read since on_idle (counted up to 2)
   bool app_open_ = false;
   bool app_paused_ = false;
   bool yielded_ = false;  // waiting for the next loop turn to deliver more plaintext

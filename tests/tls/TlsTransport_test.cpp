@@ -658,3 +658,35 @@ TEST_CASE("half a record waiting on a quiet connection keeps its buffers and arr
   poll.reset();
   CHECK(p.close() == 0);
 }
+
+TEST_CASE(
+    "a connection gives its buffers back after each exchange until a second one shows it busy") {
+  test_support::TestPki pki;
+  TlsPair p(pki);
+  p.server_transport.release_buffers_after = 60s;  // the quiet sweep stays out of this test
+  std::vector<std::uint32_t> releases;             // the server's count as each echo arrives
+  p.script_server = echo;
+  p.script_client = [&](Recorder& h) {
+    h.open = [](reactor::Connection& c) { c.write("1"); };
+    // Both ends share the loop: the server's drive, which ends in the release, is over before
+    // the client reads the echo.
+    h.data = [&](reactor::Connection& c, std::span<const std::byte>) {
+      releases.push_back(server_engine(p).buffer_releases());
+      if (releases.size() < 3)
+        c.write(std::to_string(releases.size() + 1));
+      else
+        c.close();
+    };
+  };
+  p.run();
+  REQUIRE(releases.size() == 3);
+  // The first exchange gave the buffers back (so may the handshake's end, unless the first
+  // record came in the same read); the second record within the quiet period marks the
+  // connection busy, and it keeps them from then on.
+  CHECK(releases[0] >= 1);
+  CHECK(releases[1] == releases[0]);
+  CHECK(releases[2] == releases[0]);
+  CHECK(p.client->data == "123");
+  CHECK_MESSAGE(!p.server->error, p.server->error.message());
+  CHECK(p.close() == 0);
+}
