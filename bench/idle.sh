@@ -11,7 +11,8 @@
 #   addresses 127.0.0.1.. (one address has only the ephemeral port range towards one port),
 #   each does a TLS 1.3 handshake and one GET /, then all stay open and idle; the client prints
 #   "ready N" when all N are. The server RSS is read from /proc (VmRSS) before (after one
-#   request) and one second after ready.
+#   request) and three seconds after ready: hello gives the OpenSSL record buffers of a
+#   connection quiet for 1 s back, and the figure is meant for idle connections.
 # - Both processes need one descriptor per connection: RLIMIT_NOFILE is raised for both with
 #   prlimit. When that is not allowed (raising the hard limit needs CAP_SYS_RESOURCE), or the
 #   port range or memory is too small, the output says so exactly and the run uses the most
@@ -28,7 +29,9 @@ SPARE_FDS=200
 . bench/lib.sh
 bench_need_cpus 2
 cmake --preset release >/dev/null
-if ! cmake --build --preset release --target help 2>/dev/null | grep -q '^bench-tls-load:'; then
+# Captured first: grep -q would stop reading early, and pipefail would count cmake's SIGPIPE.
+available=$(cmake --build --preset release --target help 2>/dev/null || true)
+if ! grep -q '^bench-tls-load:' <<<"$available"; then
   echo "idle: skipped, bench-tls-load is not in this tree"
   exit 0
 fi
@@ -111,7 +114,11 @@ if [[ -z $n ]]; then
   exit 1
 fi
 seconds=$(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $started }")
-sleep 1 # let whatever the server does after the last answer settle
+# hello gives an idle connection's OpenSSL record buffers back after 1 s without traffic
+# (tls::TransportOptions::release_buffers_after, on a 100 ms wheel tick), and the heap's free
+# pages to the system at most a second later (Loop::trim_memory_soon): wait that out, so the
+# figure is the memory of connections that are idle, not of ones that just answered.
+sleep 3
 after=$(rss_kib "$SERVER_PID")
 client=$(rss_kib "$(pgrep -P "$HOLD_PID")") # timeout's child: prlimit and taskset exec
 server_cpu=$(cpu_ticks "$SERVER_PID")

@@ -18,7 +18,8 @@
 #   bulk: one connection, curl downloads a BULK_MIB MiB static file (hello --root DIR serves it
 #       as /files/PATH, nginx from the same directory), TLS 1.3 TLS_AES_256_GCM_SHA384
 #   idle RSS: bench-tls-load --mode hold opens 5,000 connections, each handshaked and one
-#       request answered, and holds them idle; (server RSS then - RSS before) / 5,000
+#       request answered, and holds them idle; (server RSS 3 s later - RSS before) / 5,000 (hello
+#       gives a connection's OpenSSL record buffers back after 1 s without traffic)
 #   then keep-alive and full ECDSA again with 2 loops: hello --threads 2, nginx
 #       worker_processes 2, servers on CPUs 0-1 and the client sharing them
 #   floor: bench-openssl-floor --json (client and server SSL objects over memory BIOs in one
@@ -220,7 +221,11 @@ measure_idle() {
   hold_pid=$!
   PIDS+=("$hold_pid")
   ready=$(wait_ready "$WORK/hold.out" "$hold_pid")
-  sleep 1 # whatever the server does after the last request's answer has settled
+  # hello gives an idle connection's OpenSSL record buffers back after 1 s without traffic
+  # (tls::TransportOptions::release_buffers_after, on a 100 ms wheel tick), and the heap's free
+  # pages to the system at most a second later (Loop::trim_memory_soon): wait that out (nginx
+  # releases them at once), so the figure is the memory of idle connections.
+  sleep 3
   after=$(rss_kib "${SERVER_PIDS[@]}")
   stop "$hold_pid"
   if [[ -z $ready ]]; then

@@ -16,10 +16,10 @@ endfunction()
 # Dependencies first: the .pc Libs line is emitted in reverse for static link order.
 set(_tlsreactor_libs tlsreactor_reactor)
 set(_tlsreactor_pc_requires libuv)
-# detail/HandleOwner.hpp, detail/AcceptGate.hpp and detail/IntrusiveList.hpp are reached from the
-# public headers, so they ship with them.
+# detail/HandleOwner.hpp, detail/AcceptGate.hpp, detail/IntrusiveList.hpp and TimerWheel.hpp
+# (IdleWatch's base) are reached from the public headers, so they ship with them.
 tlsreactor_install_headers(reactor ${TLSREACTOR_REACTOR_PUBLIC_HEADERS} detail/HandleOwner.hpp
-  detail/AcceptGate.hpp detail/IntrusiveList.hpp)
+  detail/AcceptGate.hpp detail/IntrusiveList.hpp TimerWheel.hpp)
 
 # The tls layer does not exist yet. When it does, its targets join the package here, and
 # TLSREACTOR_TLS_PUBLIC_HEADERS (relative to tls/) is set the way reactor/ sets its list.

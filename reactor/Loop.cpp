@@ -1,5 +1,9 @@
 #include "reactor/Loop.hpp"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <csignal>
 #include <mutex>
 #include <stdexcept>
@@ -63,6 +67,18 @@ void LoopImpl::for_each(const std::function<void(LoopMember&)>& fn) {
   members_.for_each_node([&](ListNode& n) { members.push_back(&static_cast<LoopMember&>(n)); });
   for (LoopMember* m : members)
     if (m->linked()) fn(*m);
+}
+
+void LoopImpl::trim_memory_soon() noexcept {
+  if (trim_.at() == 0) wheel_.schedule(trim_, now() + Loop::trim_delay_ms);
+}
+
+void LoopImpl::Trim::on_deadline() noexcept {
+#if defined(__GLIBC__)
+  // glibc only returns the top of the heap by itself; this also releases whole free pages
+  // between live blocks (madvise), which is where the buffers of idle connections were.
+  malloc_trim(0);
+#endif
 }
 
 void LoopImpl::post(std::function<void()> fn) {
@@ -155,6 +171,10 @@ void Loop::stop() {
 
 void Loop::post(std::function<void()> fn) {
   impl_->post(std::move(fn));
+}
+
+void Loop::trim_memory_soon() {
+  impl_->trim_memory_soon();
 }
 
 std::uint64_t Loop::now() const {

@@ -39,6 +39,13 @@ class Loop {
   // The loop's cached clock in milliseconds (updated once per iteration).
   std::uint64_t now() const;
 
+  // After freeing much memory in scattered blocks (idle connections' buffers): asks the
+  // allocator to give the free pages among live blocks back to the system (glibc's
+  // malloc_trim), within trim_delay_ms, at most once per trim_delay_ms however often asked.
+  // Otherwise those pages stay resident until the heap reuses them.
+  void trim_memory_soon();
+  static constexpr std::uint64_t trim_delay_ms = 1000;
+
   // Live connections on this loop (accepted or connecting or closing).
   std::size_t connection_count() const;
   // Calls fn for each live connection. Closing a connection inside fn is safe.

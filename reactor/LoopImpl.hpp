@@ -56,6 +56,9 @@ class LoopImpl {
   void post(std::function<void()> fn);
   int close();
 
+  // Loop::trim_memory_soon.
+  void trim_memory_soon() noexcept;
+
   // TurnTicket::admit: counts the step in this iteration or queues the ticket.
   bool admit(TurnTicket& ticket, std::size_t per_turn);
   std::uint64_t waited() const noexcept { return waited_; }
@@ -79,6 +82,10 @@ class LoopImpl {
   List waiting_;              // TurnTickets, first come first served
   std::uint64_t waited_ = 0;
   TimerWheel wheel_;
+  // Armed by the first trim_memory_soon() after a trim, never pushed back: one trim per delay.
+  struct Trim final : Deadline {
+    void on_deadline() noexcept override;
+  } trim_;  // after wheel_, so it leaves the wheel before the wheel goes
   List members_;
   std::size_t connection_count_ = 0;
   std::mutex

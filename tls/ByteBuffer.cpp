@@ -121,8 +121,8 @@ std::size_t ByteBuffer::take(std::span<std::byte> into) noexcept {
   return n;
 }
 
-void ByteBuffer::release_if_empty() noexcept {
-  if (!empty() || !storage_) return;
+void ByteBuffer::release_if_empty(std::size_t keep) noexcept {
+  if (!empty() || capacity_ <= keep) return;
   storage_.reset();
   capacity_ = begin_ = end_ = 0;
 }

@@ -32,8 +32,9 @@ class ByteBuffer {
   void consume(std::size_t n) noexcept;
   // Copies up to into.size() bytes out of the front and consumes them; returns how many.
   std::size_t take(std::span<std::byte> into) noexcept;
-  // Frees the storage when nothing is held.
-  void release_if_empty() noexcept;
+  // Frees the storage when nothing is held and it is larger than `keep` bytes (a connection
+  // that is busy keeps a small one for the next record rather than allocate it again).
+  void release_if_empty(std::size_t keep = 0) noexcept;
 
   // For a reading BIO: once set and drained, reads report the end of the stream instead of
   // "retry later".

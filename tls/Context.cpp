@@ -120,10 +120,11 @@ bool apply_common(SSL_CTX* ctx, const Common& config, std::error_code& code, std
   }
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
   // The Engine keeps an unwritten buffer and may retry from a moved copy of it, and reports
-  // partial progress of large writes. An idle connection holds no record buffers (about 34 KiB
-  // each otherwise, see bench/idle_rss.sh); OpenSSL takes them again for the next record.
-  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                            SSL_MODE_RELEASE_BUFFERS);
+  // partial progress of large writes. No SSL_MODE_RELEASE_BUFFERS: it frees and takes again a
+  // ~17 KiB record buffer for every record of a busy connection. Instead the driver gives the
+  // buffers back once a connection has gone quiet (Engine::release_buffers, called by
+  // TlsTransport after TransportOptions::release_buffers_after), so idle ones hold none.
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   return true;
 }
 

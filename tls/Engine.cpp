@@ -70,6 +70,11 @@ const char* ssl_error_name(int ssl_error) noexcept {
   }
 }
 
+// Ciphertext storage up to this size stays with a connection between records (a small request
+// or response record fits), so a busy one does not allocate per record; larger storage, grown
+// for a bulk transfer, goes back as soon as it is drained.
+constexpr std::size_t kept_capacity = 4096;
+
 int engine_index() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
@@ -183,6 +188,7 @@ int Engine::run(Op op, Call&& call) {
   // costs about 1,000 instructions (it walks every slot); peeking first is a few dozen.
   if (ERR_peek_error() != 0) ERR_clear_error();
   const bool async_mode = (SSL_get_mode(ssl_.get()) & SSL_MODE_ASYNC) != 0;
+  io_since_release_ = true;
   const int ret = call();
   // ... and SSL_get_error() must come next, with no OpenSSL call in between. SSL_shutdown's 0
   // ("sent ours, the peer's not yet seen") is progress, and SSL_get_error must not be asked.
@@ -391,13 +397,14 @@ Want Engine::shutdown() {
 }
 
 Want Engine::advance(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget) {
-  // Whatever this call leaves, drained buffers give their storage back: the input always, the
-  // output once no plaintext waits (room reserved for a write that did not happen, say).
+  // Whatever this call leaves, drained buffers give their storage back (a small one is kept
+  // until release_buffers()): the input always, the output once no plaintext waits (room
+  // reserved for a write that did not happen, say).
   const struct Release {
     Engine& engine;
     ~Release() {
-      engine.ciphertext_.input.release_if_empty();
-      if (engine.queue_.empty()) engine.ciphertext_.output.release_if_empty();
+      engine.ciphertext_.input.release_if_empty(kept_capacity);
+      if (engine.queue_.empty()) engine.ciphertext_.output.release_if_empty(kept_capacity);
     }
   } release{*this};
   if (closed_) return Want::closed;
@@ -475,6 +482,23 @@ bool Engine::key_update(bool request_peer_update) {
 
 // ---- buffers -------------------------------------------------------------------------------
 
+bool Engine::release_buffers() noexcept {
+  ciphertext_.input.release_if_empty();
+  if (queue_.empty()) ciphertext_.output.release_if_empty();
+  if (!io_since_release_) return true;  // nothing taken since the last time
+  // A parked call (an async job above all) resumes into the buffers it was using.
+  if (parked_ != Want::nothing) return false;
+  // OpenSSL refuses while a buffer holds a record or part of one (SSL_pending, an unsent write);
+  // it does not touch the error queue either way.
+  if (SSL_free_buffers(ssl_.get()) != 1) {
+    ++buffer_release_refusals_;
+    return false;
+  }
+  io_since_release_ = false;
+  ++buffer_releases_;
+  return true;
+}
+
 void Engine::feed(std::span<const std::byte> ciphertext) {
   ciphertext_.input.append(ciphertext);
 }
@@ -502,8 +526,8 @@ void Engine::consume_output(std::size_t n) {
   }
   ciphertext_.output.consume(n);
   // While plaintext waits to be encrypted the storage is about to be needed again (a bulk
-  // transfer); otherwise the connection is going quiet and gives it back.
-  if (queue_.empty()) ciphertext_.output.release_if_empty();
+  // transfer); otherwise a large one goes back, a small one waits for release_buffers().
+  if (queue_.empty()) ciphertext_.output.release_if_empty(kept_capacity);
 }
 
 std::size_t Engine::output_size() const {

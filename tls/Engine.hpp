@@ -150,10 +150,23 @@ class Engine {
   bool renegotiate();
   bool key_update(bool request_peer_update);
 
+  // ---- memory ----
+  // Gives OpenSSL's record buffers (about 34 KiB once a connection has read and written) and
+  // the engine's own small ciphertext buffers back while they hold nothing; they are taken
+  // again for the next record. For a driver to call once the connection has gone quiet. False, and
+  // nothing changes, while a record or part of one is still inside them or a call is parked; true
+  // otherwise.
+  bool release_buffers() noexcept;
+  // release_buffers() calls that gave buffers back after SSL I/O, and ones refused because a
+  // record (or part of one) was inside.
+  std::uint32_t buffer_releases() const noexcept { return buffer_releases_; }
+  std::uint32_t buffer_release_refusals() const noexcept { return buffer_release_refusals_; }
+
   // ---- state ----
   enum Event : unsigned { handshake_done = 1, peer_closed = 2, failed = 4 };
   // Events since the last call (a mask of Event), cleared by the call.
   unsigned take_events() noexcept { return std::exchange(events_, 0u); }
+  bool has_events() const noexcept { return events_ != 0; }
   bool is_handshake_done() const noexcept { return handshake_done_; }
   bool is_peer_closed() const noexcept { return peer_closed_; }
   bool is_closed() const noexcept { return closed_; }
@@ -242,6 +255,8 @@ class Engine {
   Errc over_limit_{};
   std::uint64_t partial_writes_ = 0;
   std::uint64_t async_calls_ = 0;
+  std::uint32_t buffer_releases_ = 0;
+  std::uint32_t buffer_release_refusals_ = 0;
   unsigned events_ = 0;
   Want parked_ = Want::nothing;
   bool server_ = false;
@@ -254,6 +269,7 @@ class Engine {
   bool close_requested_ = false;
   bool shutdown_sent_ = false;
   bool closed_ = false;
+  bool io_since_release_ = false;  // an SSL I/O call ran since buffers were last given back
 };
 
 }  // namespace tls

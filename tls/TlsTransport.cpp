@@ -245,6 +245,7 @@ void TlsTransport::drive() {
     const Want want = engine_->advance(*this, scratch.span(), budget);
     flush();
     step();
+    flush();  // what the application wrote from on_open or on_peer_closed, inside step()
     if (want == Want::output) drive_again_ = true;  // only with a bounded output BIO
     if (want != parked_as_ && (want == Want::async || want == Want::async_job)) park(want);
     // A call made in async mode took one of the thread's jobs; unless it paused, the job is
@@ -261,6 +262,13 @@ void TlsTransport::drive() {
     job_released();
   }
   if (parked_as_ != Want::nothing && engine_->parked() == Want::nothing) parked_as_ = Want::nothing;
+  if (options_.release_buffers_after.count() > 0 && tcp_ != nullptr) {
+    touch(*loop_, options_.release_buffers_after);
+    // Until a second record arrives within a quiet period the connection is not known to be
+    // busy (a client that makes one request and waits, or none): it gives its buffers back at
+    // once, before they pile up among other connections' memory.
+    if (records_since_quiet_ < 2 && engine_->is_handshake_done()) (void)release_buffers();
+  }
   update_reading();
   // A write() made inside an application callback during this drive could only guess; now
   // the bytes are where they are. Not from inside an application call (write, resume, ...):
@@ -363,6 +371,27 @@ void TlsTransport::update_reading() {
     tcp_->resume_reading();
 }
 
+// ---- memory while quiet --------------------------------------------------------------------
+
+// Giving the record buffers back after every record (SSL_MODE_RELEASE_BUFFERS) costs a busy
+// connection an allocation per record; holding them for ever costs an idle one 34 KiB. In
+// between: they go back once the connection has been quiet for a while.
+void TlsTransport::on_idle() noexcept {
+  if (tcp_ == nullptr) return;
+  records_since_quiet_ = 0;
+  // A record still partly inside (the rest not arrived, or the application paused) keeps them:
+  // look again after another quiet period.
+  if (!release_buffers()) touch(*loop_, options_.release_buffers_after);
+}
+
+bool TlsTransport::release_buffers() noexcept {
+  const std::uint32_t released = engine_->buffer_releases();
+  if (!engine_->release_buffers()) return false;
+  // Freed among other connections' live blocks, the buffers' pages would stay resident.
+  if (engine_->buffer_releases() != released) loop_->trim_memory_soon();
+  return true;
+}
+
 // ---- admission: a bounded number of handshake steps per loop turn ------------------------
 
 // A burst of new connections must not keep the loop in cryptography for long: established
@@ -450,6 +479,7 @@ bool TlsTransport::plaintext(std::span<const std::byte> data) {
   if (closing_ || tcp_ == nullptr) return true;  // after close(), received data is dropped
   plaintext_read_ += data.size();
   delivered_since_yield_ += data.size();
+  if (records_since_quiet_ < 2) ++records_since_quiet_;
   app_->on_data(*this, data);
   if (options_.max_plaintext_per_turn != 0 &&
       delivered_since_yield_ >= options_.max_plaintext_per_turn && !closing_) {
@@ -511,7 +541,12 @@ bool TlsTransport::write(std::span<const std::byte> data) {
   engine_->write_now(data, held < limits_.high ? limits_.high - held : 0);
   plaintext_written_ += data.size();
   peak_buffered_ = std::max(peak_buffered_, buffered());
-  if (engine_->is_handshake_done()) app_drive();
+  // Written from inside a drive (a response from on_data): that drive flushes the ciphertext
+  // once its engine step returns, so another round is needed only for queued plaintext or an
+  // event (a failed write), or for a write from outside a drive (a timer, say).
+  if (engine_->is_handshake_done() &&
+      (!driving_ || engine_->queued_plaintext() > 0 || engine_->has_events()))
+    app_drive();
   if (buffered() > limits_.high) above_high_ = true;
   return !above_high_;
 }

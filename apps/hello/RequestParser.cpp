@@ -1,19 +1,27 @@
 #include "apps/hello/RequestParser.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 
 namespace apps::hello {
 
 namespace {
 
-// RFC 9110 5.6.2: tchar.
+// RFC 9110 5.6.2: tchar, as a table (every request's method and header names go through it).
+constexpr std::array<bool, 256> tchar = [] {
+  std::array<bool, 256> table{};
+  for (int c = '0'; c <= '9'; ++c) table[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) table[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) table[c] = true;
+  for (const char c : std::string_view("!#$%&'*+-.^_`|~"))
+    table[static_cast<unsigned char>(c)] = true;
+  return table;
+}();
+
 bool is_token(std::string_view text) {
-  static constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           extra.find(c) != std::string_view::npos;
-  });
+  return !text.empty() && std::all_of(text.begin(), text.end(),
+                                      [](char c) { return tchar[static_cast<unsigned char>(c)]; });
 }
 
 bool iequals(std::string_view a, std::string_view b) {

@@ -1,6 +1,9 @@
 // The wheel is swept here with synthetic clock values, so long deadlines need no waiting.
 #include <doctest/doctest.h>
 
+#include <utility>
+
+#include "reactor/IdleWatch.hpp"
 #include "reactor/Loop.hpp"
 #include "reactor/LoopImpl.hpp"
 #include "reactor/Timer.hpp"
@@ -114,5 +117,58 @@ TEST_CASE("the wheel's own timer expires a deadline in real time") {
   loop.run();
   CHECK(stopper.fired);
   keep_alive.stop();
+  CHECK(loop.close() == 0);
+}
+
+namespace {
+
+class Quiet final : public reactor::IdleWatch {
+ public:
+  explicit Quiet(reactor::Loop& loop) : loop_(loop) {}
+  int idle = 0;
+  bool again = false;  // touch once more from on_idle
+
+ private:
+  void on_idle() noexcept override {
+    ++idle;
+    if (std::exchange(again, false)) touch(loop_, std::chrono::milliseconds(300));
+  }
+  reactor::Loop& loop_;
+};
+
+}  // namespace
+
+TEST_CASE("an idle watch fires once its quiet period passed since the last touch") {
+  reactor::Loop loop;
+  auto& wheel = loop.impl().wheel();
+  const std::uint64_t base = loop.now();
+  Quiet q(loop);
+  q.touch(loop, std::chrono::milliseconds(1000));
+  q.touch(loop, std::chrono::milliseconds(2000));  // activity: the quiet moment moves later
+  CHECK(wheel.pending() == 1);
+  wheel.sweep(base + 1500);
+  CHECK(q.idle == 0);
+  q.again = true;
+  wheel.sweep(base + 2100);
+  CHECK(q.idle == 1);
+  CHECK(wheel.pending() == 1);  // touched again from on_idle
+  wheel.sweep(base + 2500);
+  CHECK(q.idle == 2);
+  CHECK(wheel.pending() == 0);
+  CHECK(loop.close() == 0);
+}
+
+TEST_CASE("trim_memory_soon asked many times arms one trim, and again after it ran") {
+  reactor::Loop loop;
+  auto& wheel = loop.impl().wheel();
+  const std::uint64_t base = loop.now();
+  for (int i = 0; i < 5; ++i) loop.trim_memory_soon();
+  CHECK(wheel.pending() == 1);
+  wheel.sweep(base + reactor::Loop::trim_delay_ms - 1);
+  CHECK(wheel.pending() == 1);
+  wheel.sweep(base + reactor::Loop::trim_delay_ms + reactor::detail::TimerWheel::tick_ms);
+  CHECK(wheel.pending() == 0);
+  loop.trim_memory_soon();
+  CHECK(wheel.pending() == 1);
   CHECK(loop.close() == 0);
 }

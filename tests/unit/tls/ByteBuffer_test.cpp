@@ -36,7 +36,10 @@ TEST_CASE(
   CHECK(text(out) == "wor");
   CHECK(buffer.take(out) == 2);
   CHECK(buffer.empty());
-  buffer.release_if_empty();
+  const std::size_t capacity = buffer.capacity();
+  buffer.release_if_empty(capacity);  // small enough to keep for the next append
+  CHECK(buffer.capacity() == capacity);
+  buffer.release_if_empty(capacity - 1);
   CHECK(buffer.capacity() == 0);
 }
 

@@ -513,6 +513,64 @@ TEST_CASE("a sink that stops keeps the rest buffered until the next advance") {
   CHECK(advances >= static_cast<int>(message.size() / Engine::max_record));
 }
 
+TEST_CASE("release_buffers gives the record buffers back between records, and both sides go on") {
+  TestPki pki;
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
+  REQUIRE(p.handshake());
+  for (int round = 1; round <= 3; ++round) {
+    const std::string message = pattern(3000, round);
+    p.client.write(bytes(message));
+    p.pump();
+    REQUIRE(p.server_in.data == message);
+    p.server.write(bytes(message));
+    p.pump();
+    REQUIRE(p.client_in.data == message);
+    p.server_in.data.clear();
+    p.client_in.data.clear();
+    CHECK(p.server.release_buffers());
+    CHECK(p.client.release_buffers());
+    CHECK(p.server.buffer_releases() == static_cast<std::uint32_t>(round));
+    CHECK(p.client.buffer_releases() == static_cast<std::uint32_t>(round));
+    // Nothing taken since: nothing to give back, and nothing counted.
+    CHECK(p.server.release_buffers());
+    CHECK(p.server.buffer_releases() == static_cast<std::uint32_t>(round));
+  }
+  CHECK(p.server.buffer_release_refusals() == 0);
+  p.close_both();
+  CHECK(p.client.is_closed());
+  CHECK(p.server.is_closed());
+  CHECK_FALSE(p.server.error());
+}
+
+TEST_CASE("release_buffers refuses while part of a record is inside, and the record survives") {
+  TestPki pki;
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
+  REQUIRE(p.handshake());
+  const std::string message = pattern(5000, 3);
+  p.client.write(bytes(message));
+  p.client.advance(p.client_in, p.scratch);
+  const auto out = p.client.peek_output();
+  const std::vector<std::byte> record(out.begin(), out.end());
+  p.client.consume_output(record.size());
+  REQUIRE(records_in(record).size() == 1);
+  // Header and part of the body: OpenSSL reads them into its buffer and waits for the rest.
+  const std::size_t half = record.size() / 2;
+  p.server.feed(std::span(record).first(half));
+  CHECK(p.server.advance(p.server_in, p.scratch) == Want::input);
+  CHECK(p.server_in.data.empty());
+  CHECK(p.server.buffered_input() == 0);  // the part is inside OpenSSL now, not in our BIO
+  CHECK_FALSE(p.server.release_buffers());
+  CHECK_FALSE(p.server.release_buffers());
+  CHECK(p.server.buffer_release_refusals() == 2);
+  CHECK(p.server.buffer_releases() == 0);
+  p.server.feed(std::span(record).subspan(half));
+  p.server.advance(p.server_in, p.scratch);
+  CHECK(p.server_in.data == message);
+  CHECK(p.server.release_buffers());
+  CHECK(p.server.buffer_releases() == 1);
+  CHECK_FALSE(p.server.error());
+}
+
 TEST_CASE("write_now encrypts within its budget at once and queues only the rest, in order") {
   TestPki pki;
   EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
