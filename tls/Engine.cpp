@@ -357,11 +357,9 @@ std::size_t Engine::encrypt(std::span<const std::byte> data, std::size_t budget,
   }
   std::size_t taken = 0;
   while (taken < data.size() && budget > 0) {
-    // The whole batch in one call: OpenSSL cuts it into records and, in partial-write mode,
-    // returns after each, but keeps its record buffer until the call's last record instead of
-    // taking and releasing it (RELEASE_BUFFERS) for every one. A write that wanted a retry is
-    // repeated with the same length (the seed page's rule).
-    const std::size_t len = retry_len_ != 0 ? retry_len_ : std::min(data.size() - taken, budget);
+    // A write that wanted a retry is repeated with the same length (the seed page's rule).
+    const std::size_t len =
+        retry_len_ != 0 ? retry_len_ : std::min({data.size() - taken, max_record, budget});
     std::size_t written = 0;
     const int ssl_error = run(
         Op::write, [&] { return SSL_write_ex(ssl_.get(), data.data() + taken, len, &written); });

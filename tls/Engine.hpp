@@ -196,8 +196,8 @@ class Engine {
   Want handshake();
   Want read(Sink& sink, std::span<std::byte> scratch);
   Want write_queued(std::size_t budget);
-  // SSL_write_ex over `data` (OpenSSL cuts records of at most max_record) while `budget` lasts;
-  // returns the bytes taken. `want` is set to what a call that did not succeed settled to.
+  // SSL_write_ex over `data`, records of at most max_record, while `budget` lasts; returns the
+  // bytes taken. `want` is set to what a call that did not succeed settled to.
   std::size_t encrypt(std::span<const std::byte> data, std::size_t budget, Want& want);
   Want shutdown();
   Want kick();
