@@ -14,15 +14,25 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "apps/hello/RequestParser.hpp"
+#include "reactor/TurnTicket.hpp"
 
 namespace apps::hello {
 
 namespace {
 
-// Body bytes are produced and written this much at a time.
-constexpr std::size_t chunk_size = 64 * 1024;
+// Body bytes are produced and written this much at a time: one pread and, when the peer keeps
+// up, one socket write per chunk, a quarter of the syscalls 64 KiB chunks make (server CPU per
+// byte measured the same within noise). A slow reader's connection holds at most about its
+// high-water mark plus one chunk.
+constexpr std::size_t chunk_size = 256 * 1024;
+// Chunks written per loop iteration, over all of a loop's connections (a reactor::TurnTicket
+// budget, shared with the TLS handshake admission). A peer that reads as fast as we write never
+// makes write() return false, so without it one download would keep the loop to itself until
+// its last byte; with it, every iteration also serves the other connections' I/O.
+constexpr std::size_t chunks_per_turn = 4;
 // Unparsed input kept while a response is in flight; past it we stop reading, so a client that
 // pipelines without reading its responses cannot make us buffer without bound.
 constexpr std::size_t max_buffered_input = 64 * 1024;
@@ -31,7 +41,8 @@ constexpr std::size_t max_buffered_input = 64 * 1024;
 class Body {
  public:
   virtual ~Body() = default;
-  // The next at most `max` (> 0) bytes, valid until the next call; empty on failure.
+  // The next at most `max` (> 0) bytes, valid until the next call of any body on this thread
+  // (write() copies what it keeps); empty on failure.
   virtual std::span<const std::byte> next(std::size_t max) = 0;
 };
 
@@ -57,8 +68,11 @@ class PatternBody final : public Body {
   std::uint64_t offset_ = 0;
 };
 
-// A file read a chunk at a time. The reads block the loop thread; for a page-cache-warm test
-// and benchmark server that costs less than a thread-pool hop, and it keeps this app small.
+// A file read a chunk at a time into one buffer per loop thread, shared by every download on
+// it: a streaming connection holds no chunk of its own. The reads block the loop thread; for a
+// page-cache-warm test and benchmark server that costs less than a thread-pool hop, and it
+// keeps this app small. (mmap measured no better here, and a file truncated while mapped would
+// kill the server with SIGBUS.)
 class FileBody final : public Body {
  public:
   explicit FileBody(int fd) : fd_(fd) {}
@@ -70,17 +84,21 @@ class FileBody final : public Body {
     const std::size_t want = std::min(max, chunk_size);
     ssize_t n = -1;
     do {
-      n = ::pread(fd_, buffer_.get(), want, offset_);
+      n = ::pread(fd_, buffer().data(), want, offset_);
     } while (n < 0 && errno == EINTR);
     if (n <= 0) return {};  // an error, or the file shrank below the Content-Length we sent
     offset_ += n;
-    return {buffer_.get(), static_cast<std::size_t>(n)};
+    return buffer().first(static_cast<std::size_t>(n));
   }
 
  private:
+  static std::span<std::byte> buffer() {
+    thread_local const auto storage = std::make_unique_for_overwrite<std::byte[]>(chunk_size);
+    return {storage.get(), chunk_size};
+  }
+
   int fd_;
   off_t offset_ = 0;
-  std::unique_ptr<std::byte[]> buffer_ = std::make_unique<std::byte[]>(chunk_size);
 };
 
 constexpr std::string_view hello_body = "hello from tlsreactor\n";
@@ -163,11 +181,12 @@ int open_under(const std::filesystem::path& root, std::string_view relative, std
 
 // One connection: parses requests in order and answers each fully (queued) before parsing the
 // next. States: idle (waiting for a request), streaming (body_ set), blocked (write() returned
-// false: wait for on_drain before producing more).
+// false: wait for on_drain before producing more), waiting for a turn (this loop iteration's
+// chunk budget is spent: the ticket resumes the body in a later one).
 class HelloHandler final : public reactor::Handler {
  public:
   explicit HelloHandler(std::shared_ptr<const HelloOptions> options)
-      : options_(std::move(options)) {}
+      : options_(std::move(options)), turn_([this] { on_turn(); }) {}
 
   void on_data(reactor::Connection& conn, std::span<const std::byte> data) override {
     const std::string_view received(reinterpret_cast<const char*>(data.data()), data.size());
@@ -194,10 +213,22 @@ class HelloHandler final : public reactor::Handler {
     stopping_ = true;
     advance(conn);
   }
+  void on_close(reactor::Connection&, const reactor::Error&) override {
+    turn_.cancel();
+    conn_ = nullptr;
+  }
 
  private:
+  // The admitted chunk is counted already: it goes without asking again.
+  void on_turn() {
+    waiting_turn_ = false;
+    turn_granted_ = true;
+    if (conn_ != nullptr && !conn_->is_closing()) advance(*conn_);
+  }
+
   // Serves from input_ (by default in_), then keeps what was not consumed in in_.
   void advance(reactor::Connection& conn) {
+    conn_ = &conn;
     if (input_.data() == nullptr) input_ = in_;
     serve(conn);
     if (input_.data() == in_.data()) {
@@ -218,7 +249,7 @@ class HelloHandler final : public reactor::Handler {
   }
 
   void serve(reactor::Connection& conn) {
-    while (!conn.is_closing() && !blocked_) {
+    while (!conn.is_closing() && !blocked_ && !waiting_turn_) {
       if (body_) {
         pump(conn);
         continue;
@@ -334,9 +365,14 @@ class HelloHandler final : public reactor::Handler {
     body_left_ = length;
   }
 
-  // Writes body chunks until the queue passes its high-water mark or the body ends.
+  // Writes body chunks until the queue passes its high-water mark, the loop iteration's chunk
+  // budget is spent or the body ends.
   void pump(reactor::Connection& conn) {
     while (body_left_ > 0 && !blocked_) {
+      if (!std::exchange(turn_granted_, false) && !turn_.admit(conn.loop(), chunks_per_turn)) {
+        waiting_turn_ = true;
+        return;
+      }
       const auto chunk =
           body_->next(static_cast<std::size_t>(std::min<std::uint64_t>(body_left_, chunk_size)));
       if (chunk.empty()) return conn.abort();  // the promised Content-Length cannot be kept
@@ -360,8 +396,12 @@ class HelloHandler final : public reactor::Handler {
   std::size_t in_pos_ = 0;
   std::unique_ptr<Body> body_;  // the response body being streamed, if any
   std::uint64_t body_left_ = 0;
-  bool blocked_ = false;  // write() returned false; on_drain clears it
-  bool last_ = false;     // the response in flight is the connection's last
+  reactor::TurnTicket turn_;             // the next chunk's place in a later loop iteration
+  reactor::Connection* conn_ = nullptr;  // for the ticket's callback; null after on_close
+  bool blocked_ = false;                 // write() returned false; on_drain clears it
+  bool waiting_turn_ = false;            // the ticket waits: the body resumes in a later iteration
+  bool turn_granted_ = false;            // on_turn admitted the next chunk already
+  bool last_ = false;                    // the response in flight is the connection's last
   bool paused_ = false;
   bool peer_closed_ = false;
   bool stopping_ = false;

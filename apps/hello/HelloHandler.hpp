@@ -4,7 +4,9 @@
 // Routes (GET, and HEAD with the same headers and no body):
 //   /            200 text/plain "hello from tlsreactor\n"
 //   /bytes/N     200 application/octet-stream, N bytes (0 <= N <= 1 TiB) of the pattern below,
-//                streamed in 64 KiB chunks as the connection drains: memory does not grow with N
+//                streamed in 256 KiB chunks as the connection drains: memory does not grow with N.
+//                A loop writes at most 4 chunks per iteration over all its connections, so a
+//                download that the peer reads as fast as it comes does not hold the loop
 //   /files/PATH  200 application/octet-stream, a regular file under the --root directory, streamed
 //                the same way (only when a root is configured). PATH segments use only
 //                [A-Za-z0-9._-], none starts with '.', so ".." and hidden files are refused (400);

@@ -380,6 +380,40 @@ TEST_CASE("server memory stays flat while streaming to fast and slow readers") {
   server.stop();
 }
 
+TEST_CASE("a download read as fast as it is written does not keep the loop from others") {
+  // The peer reads an endless body at full speed. Whenever it keeps up, write() never reports a
+  // full queue, and only the per-iteration chunk budget makes the loop serve anyone else:
+  // without it, GET / on a second connection would wait for a download that never ends (curl
+  // gives up after 60 s). Whether a reader keeps up depends on the machine; with the budget the
+  // answer comes either way.
+  for (const bool tls : {false, true}) {
+    CAPTURE(tls);
+    test_support::TestDir dir;
+    std::vector<std::string> options;
+    if (tls) options = {"--tls", "--dev-cert-dir", dir.path("certs")};
+    HelloServer server(options);
+    std::vector<std::string> peer{"stream",
+                                  "--port",
+                                  server.port_text(),
+                                  "--report",
+                                  std::to_string(8 << 20),
+                                  "--send",
+                                  get("/bytes/1099511627776")};
+    if (tls) peer.push_back("--tls");
+    auto download = python_peer("http_peer.py", peer);
+    REQUIRE_MESSAGE(download.read_line(30s) == "streaming", download.transcript());
+
+    const std::string scheme = tls ? "https" : "http";
+    const auto out = curl({"--insecure", "--write-out", "%{http_code}\n",
+                           scheme + "://127.0.0.1:" + server.port_text() + "/"});
+    CHECK(out == "hello from tlsreactor\n200\n");
+    CHECK_MESSAGE(!download.try_wait(), "the download ended: " << download.transcript());
+    download.signal(SIGKILL);
+    CHECK(integration::finish(download, 10s) == 128 + SIGKILL);
+    server.stop();
+  }
+}
+
 TEST_CASE("a client that pipelines without reading is held off and the server keeps serving") {
   HelloServer server({});
   // An endless response the peer never reads, then small requests as fast as it can: they

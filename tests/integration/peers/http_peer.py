@@ -4,6 +4,9 @@
   exchange     sends raw request bytes in one write, parses the responses with http.client and
                reports each one, then whether the server closed the connection
   verify-file  checks that a downloaded file is N bytes of the /bytes/N pattern (byte i = i % 251)
+  stream       sends one request (plain or, with --tls, TLS without verification) and reads the
+               response as fast as it can until the server closes or the peer is killed;
+               prints "streaming" once --report bytes have arrived
 
 exchange prints, per response: "response K: STATUS REASON", one "header NAME: VALUE" line per
 header (name in lower case), "body-length: N", "body-pattern: ok|no" and, for short bodies,
@@ -16,6 +19,7 @@ import http.client
 import io
 import os
 import socket
+import ssl
 import sys
 import time
 
@@ -91,6 +95,25 @@ def exchange(args):
     sock.close()
 
 
+def stream(args):
+    sock = socket.create_connection((args.host, args.port), timeout=args.timeout)
+    if args.tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        sock = context.wrap_socket(sock)
+    sock.sendall(os.fsencode(args.send))
+    buffer = bytearray(1 << 20)
+    received = 0
+    reported = False
+    while n := sock.recv_into(buffer):
+        received += n
+        if not reported and received >= args.report:
+            print("streaming", flush=True)
+            reported = True
+    print(f"closed after {received} bytes", flush=True)
+
+
 def verify_file(args):
     size = os.path.getsize(args.file)
     if size != args.bytes:
@@ -121,11 +144,20 @@ def main():
     vf = sub.add_parser("verify-file")
     vf.add_argument("--file", required=True)
     vf.add_argument("--bytes", type=int, required=True)
+    st = sub.add_parser("stream")
+    st.add_argument("--host", default="127.0.0.1")
+    st.add_argument("--port", type=int, required=True)
+    st.add_argument("--tls", action="store_true")
+    st.add_argument("--send", required=True, help="raw request bytes, sent in one write")
+    st.add_argument("--report", type=int, default=1 << 20, help="say so after this many bytes")
+    st.add_argument("--timeout", type=float, default=30.0, help="bound on every socket call")
     args = ap.parse_args()
     start = time.monotonic()
     try:
         if args.command == "exchange":
             exchange(args)
+        elif args.command == "stream":
+            stream(args)
         else:
             verify_file(args)
     except OSError as e:
