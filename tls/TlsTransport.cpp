@@ -267,7 +267,7 @@ void TlsTransport::drive() {
     // Until a second record arrives within a quiet period the connection is not known to be
     // busy (a client that makes one request and waits, or none): it gives its buffers back at
     // once, before they pile up among other connections' memory.
-    if (records_since_quiet_ < 2 && engine_->is_handshake_done()) (void)release_buffers();
+    if (records_since_quiet_ < 2 && engine_->is_handshake_done()) (void)engine_->release_buffers();
   }
   update_reading();
   // A write() made inside an application callback during this drive could only guess; now
@@ -381,15 +381,12 @@ void TlsTransport::on_idle() noexcept {
   records_since_quiet_ = 0;
   // A record still partly inside (the rest not arrived, or the application paused) keeps them:
   // look again after another quiet period.
-  if (!release_buffers()) touch(*loop_, options_.release_buffers_after);
-}
-
-bool TlsTransport::release_buffers() noexcept {
-  const std::uint32_t released = engine_->buffer_releases();
-  if (!engine_->release_buffers()) return false;
-  // Freed among other connections' live blocks, the buffers' pages would stay resident.
-  if (engine_->buffer_releases() != released) loop_->trim_memory_soon();
-  return true;
+  if (!engine_->release_buffers()) return touch(*loop_, options_.release_buffers_after);
+  // Freed among other connections' live blocks, the buffers' pages would stay resident. Asked
+  // only here, once a connection has gone quiet: under connection churn (short connections
+  // that never go quiet) a trim every second measurably slowed handshakes, its freed pages
+  // being faulted back in at once.
+  loop_->trim_memory_soon();
 }
 
 // ---- admission: a bounded number of handshake steps per loop turn ------------------------

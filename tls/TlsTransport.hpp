@@ -92,8 +92,6 @@ class TlsTransport final : public reactor::Handler,
 
   // IdleWatch: quiet for release_buffers_after.
   void on_idle() noexcept override;
-  // Engine::release_buffers, and the loop's heap trimmed soon when something was given back.
-  bool release_buffers() noexcept;
 
   void drive();
   void app_drive();  // drive() on behalf of an application call
