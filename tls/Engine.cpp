@@ -217,7 +217,7 @@ bool Engine::RateWindow::over(unsigned limit, std::chrono::steady_clock::time_po
 void Engine::on_message(int write_p, int, int content_type, const void* buf, std::size_t len,
                         SSL* ssl, void*) {
   // OpenSSL calls this for every record and message, both ways: the engine (an ex_data
-  // lookup under a lock) and the clock are fetched only for the two kinds counted.
+  // lookup) and the clock are fetched only for the two kinds counted.
   if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || len == 0) return;
   const auto type = *static_cast<const unsigned char*>(buf);
   if (type != SSL3_MT_CLIENT_HELLO && type != SSL3_MT_KEY_UPDATE) return;
