@@ -5,7 +5,7 @@
 //
 // Usage:
 //   bench-openssl-floor [--handshakes N] [--records N] [--idle N] [--reps N] [--tickets N]
-//                       [--rsa-bits 2048|4096] [--cert PEM --key PEM] [--json]
+//                       [--rsa-bits 2048|4096] [--cert PEM --key PEM] [--sockets] [--json]
 //     --handshakes N  handshakes of each kind per repetition (default 200)
 //     --records N     small request/response pairs and 16 KiB records per repetition (20000)
 //     --idle N        idle server SSL objects for the memory figure (1000)
@@ -14,6 +14,9 @@
 //                     (default 1, as tls::ServerConfig's tickets_per_handshake)
 //     --cert/--key    the server's chain (leaf first) and key for every ECDSA row, instead of a
 //                     fresh development P-256 certificate (CA + leaf)
+//     --sockets       also the floor over loopback TCP (below); adds socket_full_ecdsa_us,
+//                     socket_full_rsa_us, socket_resumed_us, socket_small_pair_us,
+//                     socket_record16k_us and socket_record16k_mbps
 //     --json          one JSON object: full_ecdsa_us, full_rsa_us, resumed_us, small_pair_us,
 //                     record16k_us, record16k_mbps, idle_kib_bios_kept, idle_kib_bios_released
 //
@@ -36,23 +39,36 @@
 //   object. Two passes, each in a child forked from the same state: with the memory BIOs as the
 //   traffic left them (a memory BIO keeps the capacity it grew to), and with fresh empty BIOs
 //   swapped in right after each request. The table adds malloc's heap-in-use growth per object.
+// - over TCP (--sockets): the same handshakes, pairs and records, the ciphertext carried by a
+//   loopback TCP connection per client; the server's socket calls are timed with its SSL calls
+//   (see "The socket floor" below). Small pairs run over 32 connections with one request in
+//   flight on each, so every pair costs one read() and one write(); 16 KiB records are written
+//   16 at a time (256 KiB, one write() when the socket takes it all) and read by the client.
+#include <arpa/inet.h>
 #include <malloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #ifdef TLSREACTOR_HAVE_CALLGRIND_H
@@ -135,6 +151,7 @@ struct Options {
   std::string cert;
   std::string key;
   bool json = false;
+  bool sockets = false;
 };
 
 Options parse(int argc, char** argv) {
@@ -149,8 +166,8 @@ Options parse(int argc, char** argv) {
       {{"--cert", &o.cert}, {"--key", &o.key}}};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--json") {
-      o.json = true;
+    if (arg == "--json" || arg == "--sockets") {
+      (arg == "--json" ? o.json : o.sockets) = true;
       continue;
     }
     if (i + 1 >= argc) die("unknown option or missing value: " + arg);
@@ -229,38 +246,24 @@ void move_bytes(BIO* from, BIO* to) {
   }
 }
 
-// A client and a server SSL wired back to back; the server's calls go through `clock`.
-class Link {
+// A client and a server SSL and the server's clock: the SSL calls of every step, the same over
+// either way of carrying the ciphertext (a Link below). The server's calls go through `clock`.
+class Pair {
  public:
-  Link(SSL_CTX* server_ctx, SSL_CTX* client_ctx, ServerClock& clock, SSL_SESSION* session = nullptr,
-       long server_mode = 0)
-      : clock_(clock), client_(SSL_new(client_ctx)) {
-    server_.reset(clock_.add([&] { return SSL_new(server_ctx); }));
-    if (!server_ || !client_) die("SSL_new");
-    SSL_set_mode(server_.get(), server_mode);
-    s_in_ = empty_bio();
-    s_out_ = empty_bio();
-    c_in_ = empty_bio();
-    c_out_ = empty_bio();
-    SSL_set_bio(server_.get(), s_in_, s_out_);
-    SSL_set_bio(client_.get(), c_in_, c_out_);
-    SSL_set_accept_state(server_.get());
-    SSL_set_connect_state(client_.get());
-    if (session != nullptr && SSL_set_session(client_.get(), session) != 1) die("set session");
-  }
-  ~Link() {
-    if (server_) clock_.add([&] { return (server_.reset(), 0); });
-  }
-  Link(const Link&) = delete;
-  Link& operator=(const Link&) = delete;
+  Pair(const Pair&) = delete;
+  Pair& operator=(const Pair&) = delete;
 
   // Runs the handshake to its end on both sides, then lets the client take the ticket(s).
   void handshake() {
     for (int round = 0; round < 8; ++round) {
       const int c = SSL_do_handshake(client_.get());
-      move_bytes(c_out_, s_in_);
-      const int s = clock_.add([&] { return SSL_do_handshake(server_.get()); });
-      move_bytes(s_out_, c_in_);
+      to_server();
+      const int s = clock_.add([&] {
+        const int r = SSL_do_handshake(server_.get());
+        server_sends();
+        return r;
+      });
+      to_client();
       if (c == 1 && s == 1) {
         std::array<char, 64> none;
         const int n = SSL_read(client_.get(), none.data(), static_cast<int>(none.size()));
@@ -272,38 +275,54 @@ class Link {
     die("handshake did not complete");
   }
 
-  // `count` small requests, each read and answered by the server.
-  void exchange(int count) {
-    static const std::string request(request_size, 'q');
-    static const std::string response(response_size, 'r');
-    for (int i = 0; i < count; ++i) {
-      if (SSL_write(client_.get(), request.data(), static_cast<int>(request.size())) !=
-          static_cast<int>(request.size()))
-        die("client write");
-    }
-    move_bytes(c_out_, s_in_);
-    clock_.add([&] {
-      std::array<char, 4096> in;
-      for (int i = 0; i < count; ++i) {
-        std::size_t n = 0;
-        if (SSL_read_ex(server_.get(), in.data(), in.size(), &n) != 1 || n != request.size())
-          die("server read");
-        if (SSL_write_ex(server_.get(), response.data(), response.size(), &n) != 1)
-          die("server write");
-      }
-      return 0;
-    });
-    move_bytes(s_out_, c_in_);
-    std::array<char, 4096> in;
-    for (int i = 0; i < count; ++i) {
-      if (SSL_read(client_.get(), in.data(), static_cast<int>(in.size())) !=
-          static_cast<int>(response.size()))
-        die("client read");
-    }
+  bool reused() const { return SSL_session_reused(server_.get()) == 1; }
+  SessionPtr client_session() const { return SessionPtr(SSL_get1_session(client_.get())); }
+  const char* cipher() const { return SSL_get_cipher_name(server_.get()); }
+  long group() const { return SSL_get_negotiated_group(server_.get()); }
+
+  // The client ends with close_notify, which keeps its session resumable; the server goes to
+  // the caller.
+  SslPtr release_server() {
+    SSL_shutdown(client_.get());
+    return std::move(server_);
   }
 
-  // `count` full records written by the server; the ciphertext is dropped unread.
-  void write_records(int count) {
+ protected:
+  Pair(ServerClock& clock, SSL_CTX* client_ctx) : clock_(clock), client_(SSL_new(client_ctx)) {}
+  ~Pair() = default;
+
+  void new_server(SSL_CTX* server_ctx) {
+    server_.reset(clock_.add([&] { return SSL_new(server_ctx); }));
+    if (!server_ || !client_) die("SSL_new");
+  }
+  void start(SSL_SESSION* session) {
+    SSL_set_accept_state(server_.get());
+    SSL_set_connect_state(client_.get());
+    if (session != nullptr && SSL_set_session(client_.get(), session) != 1) die("set session");
+  }
+
+  void client_request() {
+    static const std::string request(request_size, 'q');
+    if (SSL_write(client_.get(), request.data(), static_cast<int>(request.size())) !=
+        static_cast<int>(request.size()))
+      die("client write");
+  }
+  // Inside the caller's clock.
+  void server_answer() {
+    static const std::string response(response_size, 'r');
+    std::array<char, 4096> in;
+    std::size_t n = 0;
+    if (SSL_read_ex(server_.get(), in.data(), in.size(), &n) != 1 || n != request_size)
+      die("server read");
+    if (SSL_write_ex(server_.get(), response.data(), response.size(), &n) != 1) die("server write");
+  }
+  void client_response() {
+    std::array<char, 4096> in;
+    if (SSL_read(client_.get(), in.data(), static_cast<int>(in.size())) !=
+        static_cast<int>(response_size))
+      die("client read");
+  }
+  void server_records(int count) {
     static const std::vector<char> record(record_size, 'b');
     clock_.add([&] {
       for (int i = 0; i < count; ++i) {
@@ -312,25 +331,63 @@ class Link {
       }
       return 0;
     });
-    if (BIO_reset(s_out_) != 1) die("BIO_reset");
   }
 
-  bool reused() const { return SSL_session_reused(server_.get()) == 1; }
-  SessionPtr client_session() const { return SessionPtr(SSL_get1_session(client_.get())); }
-  const char* cipher() const { return SSL_get_cipher_name(server_.get()); }
-  long group() const { return SSL_get_negotiated_group(server_.get()); }
+  // How the ciphertext travels: client to server, server to client, and what the server does
+  // with its output inside its clock.
+  virtual void to_server() = 0;
+  virtual void to_client() = 0;
+  virtual void server_sends() {}
 
-  // The client ends with close_notify, which keeps its session resumable, and goes.
-  SslPtr release_server() {
-    SSL_shutdown(client_.get());
-    client_.reset();
-    return std::move(server_);
-  }
-
- private:
   ServerClock& clock_;
   SslPtr server_;
   SslPtr client_;
+};
+
+// The pair wired back to back over memory BIOs: OpenSSL's own cost and nothing else.
+class Link final : public Pair {
+ public:
+  Link(SSL_CTX* server_ctx, SSL_CTX* client_ctx, ServerClock& clock, SSL_SESSION* session = nullptr,
+       long server_mode = 0)
+      : Pair(clock, client_ctx) {
+    new_server(server_ctx);
+    SSL_set_mode(server_.get(), server_mode);
+    s_in_ = empty_bio();
+    s_out_ = empty_bio();
+    c_in_ = empty_bio();
+    c_out_ = empty_bio();
+    SSL_set_bio(server_.get(), s_in_, s_out_);
+    SSL_set_bio(client_.get(), c_in_, c_out_);
+    start(session);
+  }
+  ~Link() {
+    if (server_) clock_.add([&] { return (server_.reset(), 0); });
+  }
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
+
+  // `count` small requests, each read and answered by the server.
+  void exchange(int count) {
+    for (int i = 0; i < count; ++i) client_request();
+    to_server();
+    clock_.add([&] {
+      for (int i = 0; i < count; ++i) server_answer();
+      return 0;
+    });
+    to_client();
+    for (int i = 0; i < count; ++i) client_response();
+  }
+
+  // `count` full records written by the server; the ciphertext is dropped unread.
+  void write_records(int count) {
+    server_records(count);
+    if (BIO_reset(s_out_) != 1) die("BIO_reset");
+  }
+
+ private:
+  void to_server() override { move_bytes(c_out_, s_in_); }
+  void to_client() override { move_bytes(s_out_, c_in_); }
+
   BIO* s_in_ = nullptr;  // owned by the SSLs
   BIO* s_out_ = nullptr;
   BIO* c_in_ = nullptr;
@@ -343,13 +400,15 @@ struct Contexts {
   SslCtxPtr client;
 };
 
-// Median server µs per full handshake; `full` counts the handshakes checked to be full.
-double full_handshakes(const Contexts& c, SSL_CTX* server, const Options& o, long& full) {
+// Median server µs per full handshake over links built by `make(server_ctx, clock, session)`;
+// `full` counts the handshakes checked to be full.
+template <typename Make>
+double full_handshakes(SSL_CTX* server, const Options& o, long& full, Make&& make) {
   std::vector<double> reps;
   for (int r = 0; r < o.reps; ++r) {
     ServerClock clock;
     for (int i = 0; i < o.handshakes; ++i) {
-      Link link(server, c.client.get(), clock);
+      auto link = make(server, clock, nullptr);
       link.handshake();
       if (link.reused()) die("a full handshake resumed");
       ++full;
@@ -359,11 +418,12 @@ double full_handshakes(const Contexts& c, SSL_CTX* server, const Options& o, lon
   return median(reps);
 }
 
-double resumed_handshakes(const Contexts& c, const Options& o, long& resumed) {
+template <typename Make>
+double resumed_handshakes(SSL_CTX* server, const Options& o, long& resumed, Make&& make) {
   ServerClock unmeasured;
   SessionPtr session;
   {
-    Link first(c.ecdsa.get(), c.client.get(), unmeasured);
+    auto first = make(server, unmeasured, nullptr);
     first.handshake();
     session = first.client_session();
     first.release_server();
@@ -372,13 +432,14 @@ double resumed_handshakes(const Contexts& c, const Options& o, long& resumed) {
   for (int r = 0; r < o.reps; ++r) {
     ServerClock clock;
     for (int i = 0; i < o.handshakes; ++i) {
-      Link link(c.ecdsa.get(), c.client.get(), clock, session.get());
+      auto link = make(server, clock, session.get());
       link.handshake();
       if (!link.reused()) die("a resumption was refused: full handshake");
       if (link.group() != NID_X25519) die("a resumption without (EC)DHE");
       ++resumed;
       session = link.client_session();  // the next offers the newest ticket
-      link.release_server();
+      SslPtr done = link.release_server();
+      clock.add([&] { return (done.reset(), 0); });  // a server frees its SSL too
     }
     reps.push_back(clock.us / o.handshakes);
   }
@@ -416,6 +477,237 @@ Traffic traffic(const Contexts& c, const Options& o) {
       records.push_back(clock.us / (batches(record_batch) * record_batch));
     }
   });
+  return {median(pairs), median(records)};
+}
+
+// The socket floor (--sockets): the same SSL calls, the ciphertext carried over loopback
+// TCP. What it adds to the memory floor is what carrying TLS over a socket costs on this
+// machine at the least: the server's accept4, one read() per flight or request that arrived,
+// one write() per flight or response, and close; on loopback the kernel's delivery to the
+// peer's socket is billed to the writer, as it is to a real server. No epoll, no copies: the
+// socket reads into and writes from the SSL's BIO pair buffer (BIO_nwrite0 / BIO_nread0).
+
+long socket_waits = 0;  // reads that found nothing yet and had to poll (expected: 0)
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_;
+};
+
+struct Listener {
+  Fd fd;
+  sockaddr_in address{};
+};
+
+void no_delay(int fd) {
+  const int on = 1;
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0) die("TCP_NODELAY");
+}
+
+// On 127.0.0.1, an ephemeral port; accepted sockets inherit its TCP_NODELAY (as in hello).
+void open_listener(Listener& l) {
+  l.fd.reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  l.address.sin_family = AF_INET;
+  l.address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof l.address;
+  if (l.fd.get() < 0 ||
+      bind(l.fd.get(), reinterpret_cast<const sockaddr*>(&l.address), sizeof l.address) != 0 ||
+      listen(l.fd.get(), 1024) != 0 ||
+      getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&l.address), &size) != 0)
+    die("listen on 127.0.0.1");
+  no_delay(l.fd.get());
+}
+
+void wait_readable(int fd) {
+  ++socket_waits;
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, 5000) != 1) die("nothing arrived on a loopback socket within 5 s");
+}
+
+// Gives `ssl` one end of a BIO pair with `ring` bytes each way; returns the other end.
+BioPtr attach_pair(SSL* ssl, std::size_t ring) {
+  BIO* inner = nullptr;
+  BIO* outer = nullptr;
+  if (BIO_new_bio_pair(&inner, ring, &outer, ring) != 1) die("BIO_new_bio_pair");
+  SSL_set_bio(ssl, inner, inner);
+  return BioPtr(outer);
+}
+
+// One read() straight into the pair's free space; the bytes read (0: none there yet).
+std::size_t receive(int fd, BIO* net) {
+  char* space = nullptr;
+  const int room = BIO_nwrite0(net, &space);
+  if (room <= 0) die("a BIO pair is full");
+  const ssize_t n = ::read(fd, space, static_cast<std::size_t>(room));
+  if (n < 0 && errno == EAGAIN) return 0;
+  if (n <= 0) die("read from a loopback socket");
+  BIO_nwrite(net, &space, static_cast<int>(n));
+  return static_cast<std::size_t>(n);
+}
+
+// Writes what the pair holds, one write() per contiguous run (one in all: a pair drained to
+// empty starts again at its beginning); false when the socket took less.
+bool send(int fd, BIO* net) {
+  for (;;) {
+    char* data = nullptr;
+    const int pending = BIO_nread0(net, &data);
+    if (pending <= 0) return true;
+    const ssize_t n = ::write(fd, data, static_cast<std::size_t>(pending));
+    if (n < 0 && errno == EAGAIN) return false;
+    if (n < 0) die("write to a loopback socket");
+    BIO_nread(net, &data, static_cast<int>(n));
+    if (n < pending) return false;
+  }
+}
+
+// The pair over a loopback TCP connection, the server's side of it on the clock.
+class SocketLink final : public Pair {
+ public:
+  SocketLink(SSL_CTX* server_ctx, SSL_CTX* client_ctx, ServerClock& clock, const Listener& listener,
+             SSL_SESSION* session, std::size_t ring)
+      : Pair(clock, client_ctx) {
+    client_fd_.reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (client_fd_.get() < 0) die("socket");
+    no_delay(client_fd_.get());
+    if (connect(client_fd_.get(), reinterpret_cast<const sockaddr*>(&listener.address),
+                sizeof listener.address) != 0 &&
+        errno != EINPROGRESS)
+      die("connect to the listener");
+    for (;;) {
+      server_fd_.reset(clock_.add([&] {
+        return accept4(listener.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      }));
+      if (server_fd_.get() >= 0) break;
+      if (errno != EAGAIN) die("accept4");
+      wait_readable(listener.fd.get());
+    }
+    new_server(server_ctx);
+    server_net_ = attach_pair(server_.get(), ring);
+    client_net_ = attach_pair(client_.get(), ring);
+    start(session);
+  }
+  ~SocketLink() {
+    client_net_.reset();
+    client_.reset();
+    client_fd_.reset();  // the client goes first; the server then closes its side
+    clock_.add([&] {
+      server_net_.reset();
+      server_.reset();
+      server_fd_.reset();
+      return 0;
+    });
+  }
+  SocketLink(const SocketLink&) = delete;
+  SocketLink& operator=(const SocketLink&) = delete;
+
+  // One small exchange in three steps, so that many connections can have theirs in flight at
+  // once: the client's request on the wire; the server's read, answer and write (inside the
+  // caller's clock); the client's reading of the response.
+  void send_request() {
+    client_request();
+    client_send();
+  }
+  void serve() {
+    while (receive(server_fd_.get(), server_net_.get()) == 0) wait_readable(server_fd_.get());
+    server_answer();
+    server_sends();
+  }
+  void read_response() {
+    to_client();
+    client_response();
+  }
+
+  // `count` full records written by the server and sent; the client drops them unread.
+  void write_records(int count) {
+    server_records(count);
+    while (!clock_.add([&] { return send(server_fd_.get(), server_net_.get()); })) drop_at_client();
+    // Read at once, as a client that keeps up does: the next batch finds the window open and
+    // goes out inside the server's write(). (What waits for a window update is sent from the
+    // reader's ACK processing, billed to the reader.)
+    drop_at_client();
+  }
+
+ private:
+  void to_server() override {
+    client_send();
+    while (clock_.add([&] { return receive(server_fd_.get(), server_net_.get()); }) == 0)
+      wait_readable(server_fd_.get());
+  }
+  void to_client() override {
+    while (receive(client_fd_.get(), client_net_.get()) > 0) {
+    }
+  }
+  void server_sends() override {
+    if (!send(server_fd_.get(), server_net_.get())) die("a flight or response did not fit");
+  }
+  void client_send() {
+    if (!send(client_fd_.get(), client_net_.get())) die("the client's bytes did not fit");
+  }
+  void drop_at_client() {
+    std::array<char, 65536> sink;
+    while (::read(client_fd_.get(), sink.data(), sink.size()) > 0) {
+    }
+  }
+
+  Fd server_fd_;
+  Fd client_fd_;
+  BioPtr server_net_;
+  BioPtr client_net_;
+};
+
+// Small pairs over `links` connections at once, one request in flight on each (as wrk's
+// keep-alive connections): one read() and one write() per pair.
+constexpr int socket_pair_links = 32;
+constexpr std::size_t handshake_ring = 16 * 1024;
+constexpr std::size_t bulk_ring = 512 * 1024;
+
+Traffic socket_traffic(const Contexts& c, const Options& o, const Listener& listener) {
+  ServerClock clock;
+  std::vector<std::unique_ptr<SocketLink>> links;
+  for (int i = 0; i < socket_pair_links; ++i) {
+    links.push_back(std::make_unique<SocketLink>(c.ecdsa.get(), c.client.get(), clock, listener,
+                                                 nullptr, handshake_ring));
+    links.back()->handshake();
+  }
+  if (std::strcmp(links[0]->cipher(), "TLS_AES_256_GCM_SHA384") != 0)
+    die(std::string("unexpected cipher: ") + links[0]->cipher());
+  const auto round = [&] {
+    for (auto& link : links) link->send_request();
+    clock.add([&] {
+      for (auto& link : links) link->serve();
+      return 0;
+    });
+    for (auto& link : links) link->read_response();
+  };
+  const int rounds = (o.records + socket_pair_links - 1) / socket_pair_links;
+  round();  // warm
+  std::vector<double> pairs, records;
+  for (int r = 0; r < o.reps; ++r) {
+    clock.us = 0;
+    for (int i = 0; i < rounds; ++i) round();
+    pairs.push_back(clock.us / (rounds * socket_pair_links));
+  }
+  links.clear();
+  SocketLink bulk(c.ecdsa.get(), c.client.get(), clock, listener, nullptr, bulk_ring);
+  bulk.handshake();
+  const int batches = (o.records + record_batch - 1) / record_batch;
+  bulk.write_records(record_batch);  // warm
+  for (int r = 0; r < o.reps; ++r) {
+    clock.us = 0;
+    for (int i = 0; i < batches; ++i) bulk.write_records(record_batch);
+    records.push_back(clock.us / (batches * record_batch));
+  }
   return {median(pairs), median(records)};
 }
 
@@ -523,47 +815,80 @@ int main(int argc, char** argv) {
   long full = 0;
   long resumed = 0;
   const long handshakes = long{o.reps} * o.handshakes;
+  const auto memory = [&](SSL_CTX* server, ServerClock& clock, SSL_SESSION* session) {
+    return Link(server, c.client.get(), clock, session);
+  };
   double ecdsa = 0;
   double rsa = 0;
   double resumption = 0;
-  phase("full_handshake", handshakes, [&] { ecdsa = full_handshakes(c, c.ecdsa.get(), o, full); });
-  phase("full_handshake_rsa", handshakes, [&] { rsa = full_handshakes(c, c.rsa.get(), o, full); });
-  phase("resumed_handshake", handshakes, [&] { resumption = resumed_handshakes(c, o, resumed); });
+  phase("full_handshake", handshakes,
+        [&] { ecdsa = full_handshakes(c.ecdsa.get(), o, full, memory); });
+  phase("full_handshake_rsa", handshakes,
+        [&] { rsa = full_handshakes(c.rsa.get(), o, full, memory); });
+  phase("resumed_handshake", handshakes,
+        [&] { resumption = resumed_handshakes(c.ecdsa.get(), o, resumed, memory); });
   const Traffic t = traffic(c, o);
   const Idle idle = idle_memory(c, o);
   const double mbps = static_cast<double>(record_size) / t.record_us;  // bytes per µs = MB/s
 
+  struct Figure {
+    const char* key;
+    const char* name;
+    double value;
+    const char* unit;
+  };
+  const std::string rsa_name = "full handshake RSA-" + std::to_string(o.rsa_bits);
+  std::vector<Figure> figures{
+      {"full_ecdsa_us", "full handshake ECDSA P-256", ecdsa, "µs server CPU"},
+      {"full_rsa_us", rsa_name.c_str(), rsa, "µs server CPU"},
+      {"resumed_us", "resumed handshake (ticket)", resumption, "µs server CPU"},
+      {"small_pair_us", "small request/response pair", t.pair_us, "µs server CPU"},
+      {"record16k_us", "16 KiB record write", t.record_us, "µs server CPU"},
+      {"record16k_mbps", "16 KiB record write", mbps, "MB/s per server CPU second"},
+      {"idle_kib_bios_kept", "idle server SSL, BIOs kept", idle.kept.rss_kib, "KiB RSS"},
+      {"idle_kib_bios_released", "idle server SSL, BIOs released", idle.released.rss_kib,
+       "KiB RSS"},
+      {nullptr, "idle server SSL, BIOs kept", idle.kept.heap_kib, "KiB heap in use (mallinfo2)"},
+      {nullptr, "idle server SSL, BIOs released", idle.released.heap_kib,
+       "KiB heap in use (mallinfo2)"},
+  };
+  if (o.sockets) {
+    Listener listener;
+    open_listener(listener);
+    const auto socket = [&](SSL_CTX* server, ServerClock& clock, SSL_SESSION* session) {
+      return SocketLink(server, c.client.get(), clock, listener, session, handshake_ring);
+    };
+    const double s_ecdsa = full_handshakes(c.ecdsa.get(), o, full, socket);
+    const double s_rsa = full_handshakes(c.rsa.get(), o, full, socket);
+    const double s_resumed = resumed_handshakes(c.ecdsa.get(), o, resumed, socket);
+    const Traffic st = socket_traffic(c, o, listener);
+    const std::vector<Figure> more{
+        {"socket_full_ecdsa_us", "over TCP: full handshake ECDSA", s_ecdsa, "µs server CPU"},
+        {"socket_full_rsa_us", "over TCP: full handshake RSA", s_rsa, "µs server CPU"},
+        {"socket_resumed_us", "over TCP: resumed handshake", s_resumed, "µs server CPU"},
+        {"socket_small_pair_us", "over TCP: small pair", st.pair_us, "µs server CPU"},
+        {"socket_record16k_us", "over TCP: 16 KiB record", st.record_us, "µs server CPU"},
+        {"socket_record16k_mbps", "over TCP: 16 KiB record",
+         static_cast<double>(record_size) / st.record_us, "MB/s per server CPU second"},
+    };
+    figures.insert(figures.end(), more.begin(), more.end());
+  }
+
   if (o.json) {
-    std::printf(
-        "{\"full_ecdsa_us\": %.1f, \"full_rsa_us\": %.1f, \"resumed_us\": %.1f, "
-        "\"small_pair_us\": %.3f, \"record16k_us\": %.3f, \"record16k_mbps\": %.0f, "
-        "\"idle_kib_bios_kept\": %.2f, \"idle_kib_bios_released\": %.2f}\n",
-        ecdsa, rsa, resumption, t.pair_us, t.record_us, mbps, idle.kept.rss_kib,
-        idle.released.rss_kib);
+    const char* separator = "{";
+    for (const Figure& f : figures) {
+      if (f.key == nullptr) continue;
+      std::printf("%s\"%s\": %.3f", separator, f.key, f.value);
+      separator = ", ";
+    }
+    std::printf("}\n");
     return 0;
   }
   std::printf(
       "OpenSSL %s floor, server side (TLS 1.3, x25519, TLS_AES_256_GCM_SHA384), median of "
       "%d reps; %ld full and %ld resumed handshakes checked\n",
       OpenSSL_version(OPENSSL_VERSION_STRING), o.reps, full, resumed);
-  const std::string rsa_name = "full handshake RSA-" + std::to_string(o.rsa_bits);
-  struct Row {
-    const char* name;
-    double value;
-    const char* unit;
-  };
-  const std::array<Row, 10> rows{{
-      {"full handshake ECDSA P-256", ecdsa, "µs server CPU"},
-      {rsa_name.c_str(), rsa, "µs server CPU"},
-      {"resumed handshake (ticket)", resumption, "µs server CPU"},
-      {"small request/response pair", t.pair_us, "µs server CPU"},
-      {"16 KiB record write", t.record_us, "µs server CPU"},
-      {"16 KiB record write", mbps, "MB/s per server CPU second"},
-      {"idle server SSL, BIOs kept", idle.kept.rss_kib, "KiB RSS"},
-      {"idle server SSL, BIOs released", idle.released.rss_kib, "KiB RSS"},
-      {"idle server SSL, BIOs kept", idle.kept.heap_kib, "KiB heap in use (mallinfo2)"},
-      {"idle server SSL, BIOs released", idle.released.heap_kib, "KiB heap in use (mallinfo2)"},
-  }};
-  for (const Row& row : rows) std::printf("%-32s %10.2f  %s\n", row.name, row.value, row.unit);
+  for (const Figure& f : figures) std::printf("%-32s %10.2f  %s\n", f.name, f.value, f.unit);
+  if (o.sockets) std::printf("reads that had to wait for their bytes: %ld\n", socket_waits);
   return 0;
 }

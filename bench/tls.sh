@@ -22,8 +22,10 @@
 #       gives a connection's OpenSSL record buffers back after 1 s without traffic)
 #   then keep-alive and full ECDSA again with 2 loops: hello --threads 2, nginx
 #       worker_processes 2, servers on CPUs 0-1 and the client sharing them
-#   floor: bench-openssl-floor --json (client and server SSL objects over memory BIOs in one
-#       process, no sockets); each figure of ours and nginx's is printed as a multiple of it
+#   floor: bench-openssl-floor --sockets --json (client and server SSL objects over memory BIOs in
+#       one process, no sockets); each figure of ours and nginx's is printed as a multiple of it.
+#       The same over a loopback TCP connection (its rows "(floor over loopback TCP)") adds the
+#       fewest socket calls a server can make: what carrying TLS over TCP costs on this kernel
 # Rows whose tool is not built in this tree are printed as skipped, with the reason.
 # Checks (printed as CHECK FAILED, and the exit status is 1): both servers look the same to an
 # `openssl s_client` (protocol, cipher, group, tickets per handshake, body length); full rows
@@ -295,7 +297,7 @@ stop "$SAMPLER_PID"
 echo "  other processes during the rows: $(cat "$WORK/others.txt")"
 FLOOR_JSON=$WORK/floor.json
 if [[ -n $FLOOR ]]; then
-  timeout -k 5 300 taskset -c 0 "$FLOOR" "${FLOOR_ARGS[@]}" --json >"$FLOOR_JSON"
+  timeout -k 5 300 taskset -c 0 "$FLOOR" "${FLOOR_ARGS[@]}" --sockets --json >"$FLOOR_JSON"
 else
   echo '{}' >"$FLOOR_JSON"
 fi

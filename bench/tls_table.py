@@ -75,11 +75,13 @@ def handshakes(r):
 
 # Per kind of row: (figure, its value in one run, unit, floor key or None). Each figure is the
 # median over the runs of its per-run value. Floor keys name bench-openssl-floor's JSON keys;
-# "FLOOR" stands for the row's own key, "per MB" turns MB/s into a cost.
+# "FLOOR" stands for the row's own key, "SOCKET" for its key over loopback TCP (--sockets),
+# "per MB" turns MB/s into a cost.
 FIGURES = {
     "handshake": [
         ("handshakes per busy server-core second", lambda r: per(handshakes(r), cpu(r)), "", None),
         ("server CPU per handshake", lambda r: per(cpu(r), handshakes(r), 1e6), " µs", "FLOOR"),
+        ("(floor over loopback TCP)", lambda r: per(cpu(r), handshakes(r), 1e6), " µs", "SOCKET"),
         ("raw handshakes/s (client-bound)", lambda r: r["load"]["rate"], "", None),
         ("p99 connect+handshake+GET", lambda r: r["load"]["p99_ms"], " ms", None),
         ("load client CPU per handshake",
@@ -88,6 +90,7 @@ FIGURES = {
     "keepalive": [
         ("requests per busy server-core second", lambda r: per(r["requests"], cpu(r)), "", None),
         ("server CPU per request", lambda r: per(cpu(r), r["requests"], 1e6), " µs", "FLOOR"),
+        ("(floor over loopback TCP)", lambda r: per(cpu(r), r["requests"], 1e6), " µs", "SOCKET"),
         ("raw requests/s", lambda r: r["rate"], "", None),
         ("latency p50", lambda r: r["p50_ms"], " ms", None),
         ("latency p99", lambda r: r["p99_ms"], " ms", None),
@@ -95,6 +98,8 @@ FIGURES = {
     "bulk": [
         ("MB/s per busy server-core second", lambda r: per(r["bytes"] / 1e6, cpu(r)), "", None),
         ("server CPU per MB", lambda r: per(cpu(r), r["bytes"] / 1e6, 1e6), " µs", "per MB"),
+        ("(floor over loopback TCP)", lambda r: per(cpu(r), r["bytes"] / 1e6, 1e6), " µs",
+         "per MB SOCKET"),
         ("raw MB/s (curl-bound)", lambda r: per(r["bytes"] / 1e6, r["seconds"]), "", None),
     ],
     "idle": [
@@ -110,6 +115,8 @@ FIGURES = {
 
 
 def floor_value(key, row_key):
+    if key and key.endswith("SOCKET"):
+        key, row_key = key.removesuffix("SOCKET").strip() or "FLOOR", "socket_" + row_key
     if key == "FLOOR":
         return floor.get(row_key)
     if key == "per MB":
@@ -176,9 +183,14 @@ if not floor:
     print("floor: skipped, bench-openssl-floor is not built in this tree")
 else:
     print("floor: bench-openssl-floor (OpenSSL alone, memory BIOs, one process): " +
-          ", ".join(f"{k} {v}" for k, v in floor.items()))
+          ", ".join(f"{k} {v}" for k, v in floor.items() if not k.startswith("socket_")))
     print("  the keep-alive floor is one small record pair (no HTTP, no sockets); the bulk floor is")
     print("  16 KiB records; floor multiples are costs (CPU or memory) over the floor's.")
+    if any(k.startswith("socket_") for k in floor):
+        print("floor over loopback TCP (--sockets): the same calls with the ciphertext on a TCP")
+        print("  connection: + accept4, one read() and one write() per flight or request, close;")
+        print("  no epoll, no HTTP, and the peer is the same thread (nothing to wake on another")
+        print("  CPU): " + ", ".join(f"{k} {v}" for k, v in floor.items() if k.startswith("socket_")))
 if any(kind == "idle" for _, kind, _ in rows):
     print("idle row: nginx allocates all its worker_connections structures at start, so they are in")
     print("  its RSS before, not in its per-connection figure; ours allocate per connection.")
