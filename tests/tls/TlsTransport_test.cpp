@@ -33,6 +33,16 @@ void echo(Recorder& h) {
   h.drain = [](reactor::Connection& c) { c.resume_reading(); };
 }
 
+// Ends a test that runs its own loop: the watchdog and the listener go, the loop runs what
+// their closing leaves, and nothing may be left open.
+void wind_down(reactor::Loop& loop, std::optional<test_support::Watchdog>& dog,
+               reactor::TcpListener& listener) {
+  dog.reset();
+  listener.close();
+  loop.run();
+  CHECK(loop.close() == 0);
+}
+
 }  // namespace
 
 TEST_CASE("TLS echo: 8 MiB byte-exact, then close_notify both ways and no error on either side") {
@@ -274,10 +284,7 @@ TEST_CASE("a flooding TLS peer yields the loop after max_plaintext_per_turn, oth
   // twice the budget and the record that crossed it.
   CHECK_MESSAGE(most_in_a_turn <= 2 * (per_turn + tls::Engine::max_record),
                 "most plaintext in one turn: " << most_in_a_turn);
-  dog.reset();
-  listener.close();
-  loop.run();
-  CHECK(loop.close() == 0);
+  wind_down(loop, dog, listener);
 }
 
 TEST_CASE("a peer that never answers our close_notify is closed after the bye timeout") {
@@ -401,11 +408,8 @@ TEST_CASE(
   // round trip takes a few. Without admission the burst is done in a handful of turns.
   CHECK_MESSAGE(trips_during_burst >= 20, "round trips during the burst: " << trips_during_burst);
   CHECK_MESSAGE(!pinger->error, pinger->error.message());
-  dog.reset();
-  listener.close();
-  loop.run();
+  wind_down(loop, dog, listener);
   CHECK(server.closed == server.opened);
-  CHECK(loop.close() == 0);
 }
 
 namespace {
@@ -473,10 +477,7 @@ TEST_CASE(
   // Most ClientHellos arrived while the single step of their turn was taken.
   CHECK(reactor::TurnTicket::waited(loop) > 0);
   check.stop();
-  dog.reset();
-  listener.close();
-  loop.run();
-  CHECK(loop.close() == 0);
+  wind_down(loop, dog, listener);
 }
 
 TEST_CASE("a handshake waiting for its loop turn still ends at its handshake timeout") {
@@ -536,10 +537,7 @@ TEST_CASE("a handshake waiting for its loop turn still ends at its handshake tim
   CHECK_MESSAGE(never_answered > 0, "no connection timed out while waiting for its turn");
   stall.stop();
   check.stop();
-  dog.reset();
-  listener.close();
-  loop.run();
-  CHECK(loop.close() == 0);
+  wind_down(loop, dog, listener);
 }
 
 namespace {
