@@ -16,7 +16,8 @@
 //                     fresh development P-256 certificate (CA + leaf)
 //     --sockets       also the floor over loopback TCP (below); adds socket_full_ecdsa_us,
 //                     socket_full_rsa_us, socket_resumed_us, socket_small_pair_us,
-//                     socket_record16k_us and socket_record16k_mbps
+//                     socket_record16k_us, socket_record16k_mbps, socket_file16k_us and
+//                     socket_file16k_mbps
 //     --json          one JSON object: full_ecdsa_us, full_rsa_us, resumed_us, small_pair_us,
 //                     record16k_us, record16k_mbps, idle_kib_bios_kept, idle_kib_bios_released
 //
@@ -43,7 +44,9 @@
 //   loopback TCP connection per client; the server's socket calls are timed with its SSL calls
 //   (see "The socket floor" below). Small pairs run over 32 connections with one request in
 //   flight on each, so every pair costs one read() and one write(); 16 KiB records are written
-//   16 at a time (256 KiB, one write() when the socket takes it all) and read by the client.
+//   16 at a time (256 KiB, one write() when the socket takes it all) and read by the client;
+//   the file16k rows are the same with each 256 KiB first read by pread() from a 64 MiB file in
+//   the page cache, as a server sending a file does.
 #include <arpa/inet.h>
 #include <malloc.h>
 #include <netinet/in.h>
@@ -67,6 +70,7 @@
 #include <functional>
 #include <iterator>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -246,6 +250,39 @@ void move_bytes(BIO* from, BIO* to) {
   }
 }
 
+// A file in the page cache that a bulk row reads its plaintext from, as a file server does:
+// pread() into the caller's buffer, round and round. Unlinked at once; gone with the object.
+class PlainFile {
+ public:
+  explicit PlainFile(std::size_t size) : size_(size) {
+    char path[] = "/tmp/bench-openssl-floor-XXXXXX";
+    fd_ = mkstemp(path);
+    if (fd_ < 0) die("mkstemp");
+    unlink(path);
+    const std::vector<char> block(1 << 20, 'f');
+    for (std::size_t done = 0; done < size_; done += block.size()) {
+      if (::write(fd_, block.data(), block.size()) != static_cast<ssize_t>(block.size()))
+        die("write the plaintext file");
+    }
+  }
+  ~PlainFile() { ::close(fd_); }
+  PlainFile(const PlainFile&) = delete;
+  PlainFile& operator=(const PlainFile&) = delete;
+
+  void read_into(std::span<char> to) {
+    if (offset_ + to.size() > size_) offset_ = 0;
+    if (pread(fd_, to.data(), to.size(), static_cast<off_t>(offset_)) !=
+        static_cast<ssize_t>(to.size()))
+      die("pread");
+    offset_ += to.size();
+  }
+
+ private:
+  int fd_ = -1;
+  std::size_t size_;
+  std::size_t offset_ = 0;
+};
+
 // A client and a server SSL and the server's clock: the SSL calls of every step, the same over
 // either way of carrying the ciphertext (a Link below). The server's calls go through `clock`.
 class Pair {
@@ -322,12 +359,16 @@ class Pair {
         static_cast<int>(response_size))
       die("client read");
   }
-  void server_records(int count) {
-    static const std::vector<char> record(record_size, 'b');
+  // `count` full records; with a `source`, their plaintext is first read from it (on the clock).
+  void server_records(int count, PlainFile* source = nullptr) {
+    static std::vector<char> plain(record_size * record_batch, 'b');
+    if (static_cast<std::size_t>(count) * record_size > plain.size()) die("too many records");
     clock_.add([&] {
+      if (source != nullptr) source->read_into({plain.data(), record_size * count});
       for (int i = 0; i < count; ++i) {
         std::size_t n = 0;
-        if (SSL_write_ex(server_.get(), record.data(), record.size(), &n) != 1) die("write record");
+        if (SSL_write_ex(server_.get(), plain.data() + i * record_size, record_size, &n) != 1)
+          die("write record");
       }
       return 0;
     });
@@ -449,6 +490,7 @@ double resumed_handshakes(SSL_CTX* server, const Options& o, long& resumed, Make
 struct Traffic {
   double pair_us = 0;
   double record_us = 0;
+  double file_record_us = 0;  // over TCP only: the plaintext read from a file first
 };
 
 Traffic traffic(const Contexts& c, const Options& o) {
@@ -629,8 +671,8 @@ class SocketLink final : public Pair {
   }
 
   // `count` full records written by the server and sent; the client drops them unread.
-  void write_records(int count) {
-    server_records(count);
+  void write_records(int count, PlainFile* source = nullptr) {
+    server_records(count, source);
     while (!clock_.add([&] { return send(server_fd_.get(), server_net_.get()); })) drop_at_client();
     // Read at once, as a client that keeps up does: the next batch finds the window open and
     // goes out inside the server's write(). (What waits for a window update is sent from the
@@ -703,12 +745,19 @@ Traffic socket_traffic(const Contexts& c, const Options& o, const Listener& list
   bulk.handshake();
   const int batches = (o.records + record_batch - 1) / record_batch;
   bulk.write_records(record_batch);  // warm
+  // A file larger than the last-level cache (32 MiB here), so that its bytes come from memory
+  // as a large download's do.
+  PlainFile file(64 << 20);
+  std::vector<double> file_records;
   for (int r = 0; r < o.reps; ++r) {
     clock.us = 0;
     for (int i = 0; i < batches; ++i) bulk.write_records(record_batch);
     records.push_back(clock.us / (batches * record_batch));
+    clock.us = 0;
+    for (int i = 0; i < batches; ++i) bulk.write_records(record_batch, &file);
+    file_records.push_back(clock.us / (batches * record_batch));
   }
-  return {median(pairs), median(records)};
+  return {median(pairs), median(records), median(file_records)};
 }
 
 std::uint64_t rss_kib() {
@@ -870,6 +919,10 @@ int main(int argc, char** argv) {
         {"socket_record16k_us", "over TCP: 16 KiB record", st.record_us, "µs server CPU"},
         {"socket_record16k_mbps", "over TCP: 16 KiB record",
          static_cast<double>(record_size) / st.record_us, "MB/s per server CPU second"},
+        {"socket_file16k_us", "over TCP: 16 KiB read from a file", st.file_record_us,
+         "µs server CPU"},
+        {"socket_file16k_mbps", "over TCP: 16 KiB read from a file",
+         static_cast<double>(record_size) / st.file_record_us, "MB/s per server CPU second"},
     };
     figures.insert(figures.end(), more.begin(), more.end());
   }

@@ -76,7 +76,7 @@ def handshakes(r):
 # Per kind of row: (figure, its value in one run, unit, floor key or None). Each figure is the
 # median over the runs of its per-run value. Floor keys name bench-openssl-floor's JSON keys;
 # "FLOOR" stands for the row's own key, "SOCKET" for its key over loopback TCP (--sockets),
-# "per MB" turns MB/s into a cost.
+# "per MB [KEY]" turns the row's (or KEY's) MB/s into a cost.
 FIGURES = {
     "handshake": [
         ("handshakes per busy server-core second", lambda r: per(handshakes(r), cpu(r)), "", None),
@@ -100,6 +100,8 @@ FIGURES = {
         ("server CPU per MB", lambda r: per(cpu(r), r["bytes"] / 1e6, 1e6), " µs", "per MB"),
         ("(floor over loopback TCP)", lambda r: per(cpu(r), r["bytes"] / 1e6, 1e6), " µs",
          "per MB SOCKET"),
+        ("(the same, reading the file)", lambda r: per(cpu(r), r["bytes"] / 1e6, 1e6), " µs",
+         "per MB socket_file16k_mbps"),
         ("raw MB/s (curl-bound)", lambda r: per(r["bytes"] / 1e6, r["seconds"]), "", None),
     ],
     "idle": [
@@ -119,8 +121,9 @@ def floor_value(key, row_key):
         key, row_key = key.removesuffix("SOCKET").strip() or "FLOOR", "socket_" + row_key
     if key == "FLOOR":
         return floor.get(row_key)
-    if key == "per MB":
-        return 1e6 / floor[row_key] if floor.get(row_key) else None
+    if key and key.startswith("per MB"):
+        name = key.removeprefix("per MB").strip() or row_key
+        return 1e6 / floor[name] if floor.get(name) else None
     return floor.get(key) if key else None
 
 
@@ -190,7 +193,8 @@ else:
         print("floor over loopback TCP (--sockets): the same calls with the ciphertext on a TCP")
         print("  connection: + accept4, one read() and one write() per flight or request, close;")
         print("  no epoll, no HTTP, and the peer is the same thread (nothing to wake on another")
-        print("  CPU): " + ", ".join(f"{k} {v}" for k, v in floor.items() if k.startswith("socket_")))
+        print("  CPU); file16k: each 256 KiB of plaintext first pread() from a 64 MiB file in the")
+        print("  page cache: " + ", ".join(f"{k} {v}" for k, v in floor.items() if k.startswith("socket_")))
 if any(kind == "idle" for _, kind, _ in rows):
     print("idle row: nginx allocates all its worker_connections structures at start, so they are in")
     print("  its RSS before, not in its per-connection figure; ours allocate per connection.")

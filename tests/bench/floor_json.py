@@ -10,7 +10,8 @@ KEYS = {
     "full_ecdsa_us", "full_rsa_us", "resumed_us", "small_pair_us", "record16k_us",
     "record16k_mbps", "idle_kib_bios_kept", "idle_kib_bios_released",
 }
-SOCKET_KEYS = {"socket_" + k for k in KEYS if not k.startswith("idle")}
+SOCKET_KEYS = {"socket_" + k for k in KEYS if not k.startswith("idle")} | {
+    "socket_file16k_us", "socket_file16k_mbps"}
 args = ["--handshakes", "3", "--records", "64", "--idle", "20", "--reps", "1", "--json"]
 for extra, keys in (([], KEYS), (["--sockets"], KEYS | SOCKET_KEYS)):
     run = subprocess.run([sys.argv[1], *args, *extra], capture_output=True, text=True,
