@@ -4,8 +4,9 @@
 #include <chrono>
 #include <utility>
 
+#include "apps/http/HttpParser.hpp"
+#include "apps/http/Status.hpp"
 #include "apps/proxy/Cidr.hpp"
-#include "apps/proxy/HttpParser.hpp"
 
 namespace apps::proxy {
 namespace {
@@ -47,24 +48,9 @@ constexpr std::array<Route, 3> routes{{
     {"/metrics", metrics},
 }};
 
-constexpr std::array<std::pair<int, std::string_view>, 6> reasons{{
-    {200, "OK"},
-    {400, "Bad Request"},
-    {404, "Not Found"},
-    {405, "Method Not Allowed"},
-    {431, "Request Header Fields Too Large"},
-    {503, "Service Unavailable"},
-}};
-
-std::string_view reason_phrase(int status) {
-  for (const auto& [code, text] : reasons)
-    if (code == status) return text;
-  return "Unknown";
-}
-
 std::string render(const Reply& reply, bool close, bool allow_get) {
   std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " ";
-  out.append(reason_phrase(reply.status)).append("\r\nContent-Type: ");
+  out.append(http::reason_phrase(reply.status)).append("\r\nContent-Type: ");
   out.append(reply.content_type).append("\r\nContent-Length: ");
   out.append(std::to_string(reply.body.size())).append("\r\nCache-Control: no-store\r\n");
   if (allow_get) out.append("Allow: GET\r\n");
@@ -74,12 +60,12 @@ std::string render(const Reply& reply, bool close, bool allow_get) {
 }
 
 // Small limits: the endpoint's requests are one line and a few headers.
-constexpr HttpParser::Limits admin_limits{8 * 1024, 64};
+constexpr http::HttpParser::Limits admin_limits{8 * 1024, 64};
 
-class AdminHandler final : public reactor::Handler, private HttpEvents {
+class AdminHandler final : public reactor::Handler, private http::HttpEvents {
  public:
   explicit AdminHandler(std::shared_ptr<const AdminSources> sources)
-      : sources_(std::move(sources)), parser_(HttpParser::Type::request, *this, admin_limits) {}
+      : sources_(std::move(sources)), parser_(http::HttpParser::Type::request, *this, admin_limits) {}
 
   void on_open(reactor::Connection& conn) override { conn_ = &conn; }
 
@@ -101,16 +87,16 @@ class AdminHandler final : public reactor::Handler, private HttpEvents {
   void on_close(reactor::Connection&, const reactor::Error&) override { conn_ = nullptr; }
 
  private:
-  // HttpEvents
+  // http::HttpEvents
   void on_message_begin() override {
     method_.clear();
     target_.clear();
   }
-  void on_start_line(const StartLine& line) override {
+  void on_start_line(const http::StartLine& line) override {
     method_ = line.method;
     target_ = line.target;
   }
-  void on_headers_complete(const Framing& framing) override { keep_alive_ = framing.keep_alive; }
+  void on_headers_complete(const http::Framing& framing) override { keep_alive_ = framing.keep_alive; }
   void on_message_complete() override {
     if (closing_ || conn_ == nullptr) return;
     const std::string_view path = std::string_view(target_).substr(0, target_.find('?'));
@@ -134,19 +120,19 @@ class AdminHandler final : public reactor::Handler, private HttpEvents {
       const auto result = parser_.feed(input);
       input.remove_prefix(result.consumed);
       switch (result.status) {
-        case HttpParser::Status::ok:
+        case http::HttpParser::Status::ok:
           return;
-        case HttpParser::Status::paused:
+        case http::HttpParser::Status::paused:
           held_.assign(input);
           paused_ = true;
           conn_->pause_reading();
           return;
-        case HttpParser::Status::failed: {
-          const HttpError& e = parser_.error();
+        case http::HttpParser::Status::failed: {
+          const http::HttpError& e = parser_.error();
           send(render({e.status, e.reason + "\n"}, true, false), true);
           return;
         }
-        case HttpParser::Status::upgraded:  // CONNECT or Upgrade, already answered 405/404
+        case http::HttpParser::Status::upgraded:  // CONNECT or Upgrade, already answered 405/404
           closing_ = true;
           conn_->close();
           return;
@@ -163,7 +149,7 @@ class AdminHandler final : public reactor::Handler, private HttpEvents {
   }
 
   std::shared_ptr<const AdminSources> sources_;
-  HttpParser parser_;
+  http::HttpParser parser_;
   reactor::Connection* conn_ = nullptr;
   std::string method_, target_;
   std::string held_;  // unparsed pipelined bytes while paused

@@ -2,7 +2,7 @@
 // one: GET /healthz (200 "ok": the process serves), GET /readyz (200 "ready", or 503
 // "draining" once a SIGTERM drain began, so a balancer stops sending new clients), GET
 // /metrics (Prometheus text 0.0.4). Other paths get 404, other methods 405. HTTP/1.1 with
-// keep-alive and pipelining, parsed by the proxy's own HttpParser; no TLS and no
+// keep-alive and pipelining, parsed by the apps' shared apps/http parser; no TLS and no
 // authentication, which is why it binds to loopback only (nginx: a `stub_status` location
 // with `allow 127.0.0.1; deny all;`; HAProxy: `http-request use-service prometheus-exporter`
 // on a local frontend).

@@ -1,10 +1,11 @@
 #include "apps/proxy/HeaderRewrite.hpp"
 
-#include <strings.h>
-
 #include <algorithm>
 #include <charconv>
 #include <utility>
+
+#include "apps/http/Fields.hpp"
+#include "apps/http/Status.hpp"
 
 namespace apps::proxy {
 namespace {
@@ -49,7 +50,7 @@ bool dropped(std::uint32_t set, FieldName name) {
 // Whether a Connection field of `headers` names `name` (those become hop-by-hop too).
 bool named_by_connection(const HeaderList& headers, std::string_view name) {
   for (std::size_t i = 0; i < headers.size(); ++i)
-    if (headers.kind(i) == FieldName::connection && lists_token(headers.value(i), name))
+    if (headers.kind(i) == FieldName::connection && http::lists_token(headers.value(i), name))
       return true;
   return false;
 }
@@ -93,7 +94,7 @@ void joined_field(std::string& out, const HeaderList& headers, FieldName name,
 
 FieldName field_name(std::string_view name) {
   for (const auto& [text, kind] : kNames)
-    if (equals_nocase(text, name)) return kind;
+    if (http::equals_nocase(text, name)) return kind;
   return FieldName::other;
 }
 
@@ -117,27 +118,10 @@ std::string_view HeaderList::value(std::size_t i) const {
 
 bool HeaderList::find(std::string_view wanted, std::string_view& value) const {
   for (std::size_t i = 0; i < size(); ++i) {
-    if (equals_nocase(name(i), wanted)) {
+    if (http::equals_nocase(name(i), wanted)) {
       value = this->value(i);
       return true;
     }
-  }
-  return false;
-}
-
-bool equals_nocase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-bool lists_token(std::string_view list, std::string_view token) {
-  while (!list.empty()) {
-    const auto comma = list.find(',');
-    std::string_view item = list.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (equals_nocase(item, token)) return true;
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
   }
   return false;
 }
@@ -186,26 +170,9 @@ void write_response_head(std::string& out, const ResponseFacts& facts, const Hea
   out.append("\r\n");
 }
 
-std::string_view reason_phrase(int status) {
-  static constexpr std::pair<int, std::string_view> kPhrases[] = {
-      {200, "OK"},
-      {400, "Bad Request"},
-      {403, "Forbidden"},
-      {408, "Request Timeout"},
-      {431, "Request Header Fields Too Large"},
-      {501, "Not Implemented"},
-      {502, "Bad Gateway"},
-      {503, "Service Unavailable"},
-      {504, "Gateway Timeout"},
-  };
-  for (const auto& [code, phrase] : kPhrases)
-    if (code == status) return phrase;
-  return "Error";
-}
-
 std::string error_response(int status, std::string_view why) {
   std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
-  out.append(reason_phrase(status)).append("\r\n");
+  out.append(http::reason_phrase(status)).append("\r\n");
   field(out, "Content-Type", "text/plain");
   number_field(out, "Content-Length", why.size() + 1);
   field(out, "Connection", "close");

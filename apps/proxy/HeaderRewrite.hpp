@@ -62,9 +62,6 @@ class HeaderList {
 // The FieldName of a header name, in any case.
 FieldName field_name(std::string_view name);
 
-bool equals_nocase(std::string_view a, std::string_view b);
-// Whether a comma-separated field value (Connection, Expect) lists `token`, in any case.
-bool lists_token(std::string_view list, std::string_view token);
 
 // How a forwarded body is delimited on the way out.
 enum class BodyFraming {
@@ -102,7 +99,5 @@ void write_response_head(std::string& out, const ResponseFacts& facts, const Hea
 
 // A complete error response with a short text/plain body saying `why`, and Connection: close.
 std::string error_response(int status, std::string_view why);
-// "Bad Gateway" for 502, ... ("Error" for a status without a phrase here).
-std::string_view reason_phrase(int status);
 
 }  // namespace apps::proxy

@@ -13,7 +13,7 @@
 
 #include "apps/common/Args.hpp"
 #include "apps/proxy/AccessLog.hpp"
-#include "apps/proxy/HttpParser.hpp"
+#include "apps/http/HttpParser.hpp"
 #include "reactor/Address.hpp"
 
 namespace tls {
@@ -48,7 +48,7 @@ struct ProxyOptions {
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds body_timeout{60000};
   std::chrono::milliseconds idle_timeout{60000};  // a client's keep-alive wait between requests
-  HttpParser::Limits limits{};
+  http::HttpParser::Limits limits{};
   std::vector<std::string> allow_connect;  // "host:port", lower case, as clients send it
   bool tls = true;                         // clients speak TLS (X-Forwarded-Proto)
   std::string access_log = "-";            // "-" stdout, "off" none, else a file

@@ -7,9 +7,11 @@
 #include <string>
 #include <utility>
 
+#include "apps/http/Chunked.hpp"
+#include "apps/http/Fields.hpp"
 #include "apps/proxy/ConnectProxy.hpp"
 #include "apps/proxy/HeaderRewrite.hpp"
-#include "apps/proxy/HttpParser.hpp"
+#include "apps/http/HttpParser.hpp"
 #include "apps/proxy/Upstreams.hpp"
 #include "reactor/Log.hpp"
 #include "reactor/Loop.hpp"
@@ -35,13 +37,6 @@ std::string seconds_text(Ms ms) {
   return std::to_string(whole) + (tenths != 0 ? "." + std::to_string(tenths) : "") + " s";
 }
 
-// Appends one chunk of a chunked body: size line, data, CRLF.
-void append_chunk(std::string& out, std::string_view data) {
-  char digits[20];
-  const auto end = std::to_chars(digits, digits + sizeof digits, data.size(), 16).ptr;
-  out.append(digits, end).append("\r\n").append(data).append("\r\n");
-}
-
 Metrics::HandshakeFailure handshake_failure(const reactor::Error& error) {
   using Why = Metrics::HandshakeFailure;
   const std::error_code& code = error.code();
@@ -57,7 +52,7 @@ Metrics::HandshakeFailure handshake_failure(const reactor::Error& error) {
 // What the client timer is measuring.
 enum class Wait { none, idle, head, body };
 
-class ClientHandler final : public reactor::Handler, private HttpEvents, private UpstreamUser {
+class ClientHandler final : public reactor::Handler, private http::HttpEvents, private UpstreamUser {
  public:
   ClientHandler(std::shared_ptr<const ProxyOptions> options,
                 std::shared_ptr<const Upstreams> upstreams, Metrics& metrics, AccessLog* log)
@@ -65,7 +60,7 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
         upstreams_(std::move(upstreams)),
         metrics_(metrics),
         access_log_(log),
-        parser_(HttpParser::Type::request, *this, options_->limits) {
+        parser_(http::HttpParser::Type::request, *this, options_->limits) {
     Metrics::add(metrics_.connections_total);
     Metrics::add(metrics_.connections_active);
   }
@@ -167,15 +162,15 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
         break;
       }
       parser_.resume();
-      const HttpParser::Result result = parser_.feed(input);
+      const http::HttpParser::Result result = parser_.feed(input);
       flush_upstream();
       record_.bytes_in += result.consumed;
       const std::string_view rest = input.substr(result.consumed);
-      if (result.status == HttpParser::Status::failed) {
-        const HttpError& e = parser_.error();
+      if (result.status == http::HttpParser::Status::failed) {
+        const http::HttpError& e = parser_.error();
         return fail(e.status, e.reason + " (" + e.code + ")");
       }
-      if (result.status == HttpParser::Status::upgraded) {
+      if (result.status == http::HttpParser::Status::upgraded) {
         if (connect_) return start_tunnel(rest);
         // An Upgrade request went out without its Upgrade: what follows is not HTTP we know.
         parser_dead_ = true;
@@ -184,7 +179,7 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
         break;
       }
       // Paused: the rest waits, ahead of anything fresh (which the next turn appends).
-      if (result.status == HttpParser::Status::paused) pending_.assign(rest);
+      if (result.status == http::HttpParser::Status::paused) pending_.assign(rest);
     }
     flush_upstream();
     update_reading();
@@ -283,7 +278,7 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
     }
   }
 
-  // HttpEvents: the request.
+  // http::HttpEvents: the request.
   void on_message_begin() override {
     in_request_ = true;
     head_done_ = request_done_ = response_started_ = false;
@@ -302,7 +297,7 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
     arm(Wait::head, options_->header_timeout);
   }
 
-  void on_start_line(const StartLine& line) override {
+  void on_start_line(const http::StartLine& line) override {
     record_.method.assign(line.method);
     record_.target.assign(line.target);
     http10_ = line.http_major == 1 && line.http_minor == 0;
@@ -310,12 +305,12 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
   }
 
   void on_header(std::string_view name, std::string_view value) override {
-    if (equals_nocase(name, "expect") && lists_token(value, "100-continue"))
+    if (http::equals_nocase(name, "expect") && http::lists_token(value, "100-continue"))
       expect_continue_ = true;
     req_headers_.add(name, value);
   }
 
-  void on_headers_complete(const Framing& framing) override {
+  void on_headers_complete(const http::Framing& framing) override {
     head_done_ = true;
     arm(Wait::none, Ms(0));
     if (connect_) return;  // the tunnel opens once the parser hands over the rest
@@ -336,14 +331,12 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
     // A full upstream queue does not stop this input (it is already in memory, at most a read
     // or two); can_parse() holds back the next until the upstream drains.
     if (req_chunked_ && bytes.size() <= kCoalesce) {
-      append_chunk(up_out_, bytes);
+      http::append_chunk(up_out_, bytes);
       if (up_out_.size() > kCoalesce) flush_upstream();
       return;
     }
     if (req_chunked_) {
-      char size_line[20];
-      const auto end = std::to_chars(size_line, size_line + sizeof size_line, bytes.size(), 16).ptr;
-      up_out_.append(size_line, end).append("\r\n");
+      http::append_chunk_size(up_out_, bytes.size());
       write_upstream(bytes);
       up_out_.append("\r\n");
       return;
@@ -358,7 +351,7 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
   void on_message_complete() override {
     if (connect_) return;
     request_done_ = true;
-    if (link_ != nullptr && req_chunked_) up_out_.append("0\r\n").append(trailers_).append("\r\n");
+    if (link_ != nullptr && req_chunked_) http::append_last_chunk(up_out_, trailers_);
     if (wait_ == Wait::body) arm(Wait::none, Ms(0));
     parser_.pause();  // a pipelined request waits for this one's response
   }
@@ -434,7 +427,7 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
   }
 
   void on_response_head(int status, std::string_view reason, const HeaderList& headers,
-                        const Framing& framing) override {
+                        const http::Framing& framing) override {
     status_ = status;
     resp_keep_alive_ = framing.keep_alive;
     resp_trailers_.clear();
@@ -466,13 +459,11 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
   void on_response_body(std::string_view bytes) override {
     if (resp_body_ != BodyFraming::chunked) return send_client(bytes);
     if (bytes.size() <= kCoalesce) {
-      append_chunk(out_, bytes);
+      http::append_chunk(out_, bytes);
       if (out_.size() > kCoalesce) flush_client();
       return;
     }
-    char size_line[20];
-    const auto end = std::to_chars(size_line, size_line + sizeof size_line, bytes.size(), 16).ptr;
-    out_.append(size_line, end).append("\r\n");
+    http::append_chunk_size(out_, bytes.size());
     send_client(bytes);
     out_.append("\r\n");
   }
@@ -487,7 +478,7 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
 
   void on_response_complete() override {
     if (resp_body_ == BodyFraming::chunked)
-      out_.append("0\r\n").append(resp_trailers_).append("\r\n");
+      http::append_last_chunk(out_, resp_trailers_);
     flush_client();
     if (access_log_ != nullptr) record_.upstream_ms = milliseconds_since(upstream_started_);
     UpstreamLink* link = std::exchange(link_, nullptr);
@@ -598,7 +589,7 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
   std::shared_ptr<const Upstreams> upstreams_;
   Metrics& metrics_;
   AccessLog* access_log_;
-  HttpParser parser_;
+  http::HttpParser parser_;
   reactor::Connection* conn_ = nullptr;
   LoopUpstreams* pool_ = nullptr;
   std::optional<reactor::Timer> timer_;
@@ -614,7 +605,7 @@ class ClientHandler final : public reactor::Handler, private HttpEvents, private
   AccessRecord record_;
 
   // The request in flight.
-  Framing req_framing_{};
+  http::Framing req_framing_{};
   std::size_t index_ = 0;    // its upstream
   std::uint64_t tried_ = 0;  // upstreams tried for it (bit per index)
   // The access log's timings want better than the loop's millisecond clock, which serves the

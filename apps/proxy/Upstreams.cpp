@@ -50,7 +50,7 @@ UpstreamLink::UpstreamLink(std::shared_ptr<LoopUpstreams> pool, std::size_t inde
     : pool_(std::move(pool)),
       index_(index),
       user_(user),
-      parser_(HttpParser::Type::response, *this) {}
+      parser_(http::HttpParser::Type::response, *this) {}
 
 void UpstreamLink::begin_exchange(std::string_view method) {
   parser_.expect_response_to(method);
@@ -117,15 +117,15 @@ void UpstreamLink::on_data(reactor::Connection& conn, std::span<const std::byte>
   if (user_ == nullptr) return conn.close();  // an idle upstream must not talk
   heard_from_ = conn.loop().now();
   const std::string_view bytes(reinterpret_cast<const char*>(data.data()), data.size());
-  const HttpParser::Result result = parser_.feed(bytes);
+  const http::HttpParser::Result result = parser_.feed(bytes);
   if (user_ == nullptr) return;
-  if (result.status == HttpParser::Status::failed) {
-    const HttpError& e = parser_.error();
+  if (result.status == http::HttpParser::Status::failed) {
+    const http::HttpError& e = parser_.error();
     return lose(reactor::Error(std::make_error_code(std::errc::protocol_error), "upstream response",
                                e.code + ": " + e.reason),
                 Metrics::UpstreamError::protocol);
   }
-  if (result.status == HttpParser::Status::upgraded) {
+  if (result.status == http::HttpParser::Status::upgraded) {
     return lose(reactor::Error(std::make_error_code(std::errc::protocol_error), "upstream response",
                                "switched protocols, which was not asked"),
                 Metrics::UpstreamError::protocol);
@@ -147,8 +147,8 @@ void UpstreamLink::on_peer_closed(reactor::Connection& conn) {
   if (user_ != nullptr) {
     // A body that runs until the upstream closes ends here; anything else was cut short.
     finishing_ = true;  // no pause at the end: there is no later feed to resume in
-    const HttpParser::Result result = parser_.finish();
-    if (complete_ && result.status != HttpParser::Status::failed) {
+    const http::HttpParser::Result result = parser_.finish();
+    if (complete_ && result.status != http::HttpParser::Status::failed) {
       complete_ = false;
       stray_ = true;  // closed: never pooled again
       user_->on_response_complete();
@@ -200,7 +200,7 @@ void UpstreamLink::on_message_begin() {
   headers_.clear();
 }
 
-void UpstreamLink::on_start_line(const StartLine& line) {
+void UpstreamLink::on_start_line(const http::StartLine& line) {
   status_ = line.status;
   reason_.assign(line.reason);
   interim_ = line.status / 100 == 1;
@@ -210,7 +210,7 @@ void UpstreamLink::on_header(std::string_view name, std::string_view value) {
   if (!interim_) headers_.add(name, value);
 }
 
-void UpstreamLink::on_headers_complete(const Framing& framing) {
+void UpstreamLink::on_headers_complete(const http::Framing& framing) {
   // 1xx responses are dropped: the proxy answers 100-continue itself, and one that is not
   // asked for is only informational (RFC 9110 15.2).
   if (interim_ || user_ == nullptr) return;

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "apps/proxy/HeaderRewrite.hpp"
-#include "apps/proxy/HttpParser.hpp"
+#include "apps/http/HttpParser.hpp"
 #include "apps/proxy/Metrics.hpp"
 #include "apps/proxy/ProxyOptions.hpp"
 #include "reactor/Handler.hpp"
@@ -78,7 +78,7 @@ class UpstreamUser {
   virtual void on_upstream_drain() = 0;
   // The final response's head (1xx interim responses are dropped before this).
   virtual void on_response_head(int status, std::string_view reason, const HeaderList& headers,
-                                const Framing& framing) = 0;
+                                const http::Framing& framing) = 0;
   virtual void on_response_body(std::string_view bytes) = 0;
   // A trailer field after a chunked body.
   virtual void on_response_trailer(std::string_view name, std::string_view value) = 0;
@@ -98,7 +98,7 @@ class UpstreamUser {
 class LoopUpstreams;
 
 // One connection to an upstream, as its Handler. Owned by the connection; pooled while idle.
-class UpstreamLink final : public reactor::Handler, private HttpEvents {
+class UpstreamLink final : public reactor::Handler, private http::HttpEvents {
  public:
   UpstreamLink(std::shared_ptr<LoopUpstreams> pool, std::size_t index, UpstreamUser* user);
 
@@ -133,11 +133,11 @@ class UpstreamLink final : public reactor::Handler, private HttpEvents {
  private:
   friend class LoopUpstreams;
 
-  // HttpEvents (the response parser)
+  // http::HttpEvents (the response parser)
   void on_message_begin() override;
-  void on_start_line(const StartLine& line) override;
+  void on_start_line(const http::StartLine& line) override;
   void on_header(std::string_view name, std::string_view value) override;
-  void on_headers_complete(const Framing& framing) override;
+  void on_headers_complete(const http::Framing& framing) override;
   void on_body(std::string_view bytes) override;
   void on_trailer(std::string_view name, std::string_view value) override;
   void on_message_complete() override;
@@ -157,7 +157,7 @@ class UpstreamLink final : public reactor::Handler, private HttpEvents {
   // Loop time of the exchange's last traffic with the upstream. Reading paused for a slow
   // client makes none: a client that never reads cannot hold both connections for ever.
   std::uint64_t heard_from_ = 0;
-  HttpParser parser_;
+  http::HttpParser parser_;
   HeaderList headers_;
   std::string reason_;
   int status_ = 0;

@@ -11,15 +11,15 @@
 #include <string>
 #include <vector>
 
-#include "apps/proxy/HttpParser.hpp"
+#include "apps/http/HttpParser.hpp"
 #include "tests/fuzz/FuzzInput.hpp"
 
 namespace {
 
-using apps::proxy::Framing;
-using apps::proxy::HttpEvents;
-using apps::proxy::HttpParser;
-using apps::proxy::StartLine;
+using apps::http::Framing;
+using apps::http::HttpEvents;
+using apps::http::HttpParser;
+using apps::http::StartLine;
 
 class Events final : public HttpEvents {
  public:

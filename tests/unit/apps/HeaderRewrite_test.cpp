@@ -1,3 +1,5 @@
+#include "apps/http/Fields.hpp"
+#include "apps/http/Status.hpp"
 #include "apps/proxy/HeaderRewrite.hpp"
 
 #include <doctest/doctest.h>
@@ -135,7 +137,7 @@ TEST_CASE("a bodiless response keeps the Content-Length it describes, and Connec
 }
 
 TEST_CASE("lists_token matches whole comma-separated tokens in any case") {
-  using apps::proxy::lists_token;
+  using apps::http::lists_token;
   CHECK(lists_token("keep-alive, Upgrade", "upgrade"));
   CHECK(lists_token(" close ", "close"));
   CHECK_FALSE(lists_token("closed", "close"));
@@ -147,7 +149,7 @@ TEST_CASE("an error response is short text/plain with Connection close and an ex
   CHECK(apps::proxy::error_response(502, "upstream refused") ==
         "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: 17\r\n"
         "Connection: close\r\n\r\nupstream refused\n");
-  CHECK(apps::proxy::reason_phrase(431) == "Request Header Fields Too Large");
+  CHECK(apps::http::reason_phrase(431) == "Request Header Fields Too Large");
 }
 
 TEST_CASE("header names the rewrite acts on are recognised in any case, others are not") {
@@ -168,7 +170,7 @@ TEST_CASE("header names the rewrite acts on are recognised in any case, others a
 }
 
 TEST_CASE("names compare in any case of letters only, and Connection keep-alive drops no other") {
-  using apps::proxy::equals_nocase;
+  using apps::http::equals_nocase;
   CHECK(equals_nocase("X-Forwarded-For", "x-forwarded-FOR"));
   CHECK_FALSE(equals_nocase("a^b", "a~b"));  // 0x5E and 0x7E differ by the case bit, no letters
   CHECK_FALSE(equals_nocase("a@", "a`"));

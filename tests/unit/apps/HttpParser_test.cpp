@@ -5,15 +5,15 @@
 #include <string_view>
 #include <vector>
 
-#include "apps/proxy/HttpParser.hpp"
+#include "apps/http/HttpParser.hpp"
 
 namespace {
 
-using apps::proxy::Framing;
-using apps::proxy::HttpError;
-using apps::proxy::HttpEvents;
-using apps::proxy::HttpParser;
-using apps::proxy::StartLine;
+using apps::http::Framing;
+using apps::http::HttpError;
+using apps::http::HttpEvents;
+using apps::http::HttpParser;
+using apps::http::StartLine;
 
 // Writes every event as one line, so a whole exchange compares as a list of strings. Body
 // pieces that arrive back to back are joined: how the input was split must not show.

@@ -1,21 +1,18 @@
-#include "apps/proxy/HttpParser.hpp"
+#include "apps/http/HttpParser.hpp"
 
 #include <llhttp.h>
 
-#include <strings.h>
 #include <utility>
 
-namespace apps::proxy {
+#include "apps/http/Fields.hpp"
+
+namespace apps::http {
 
 struct HttpParser::Llhttp {
   llhttp_t parser{};
 };
 
 namespace {
-
-bool equals_nocase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 // RFC 9110 5.5: a field value excludes the whitespace around it; llhttp drops only the leading.
 std::string_view trim_trailing_ows(std::string_view value) {
@@ -430,4 +427,4 @@ int HttpParser::on_message_complete() {
   return maybe_pause();
 }
 
-}  // namespace apps::proxy
+}  // namespace apps::http

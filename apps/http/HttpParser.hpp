@@ -1,5 +1,5 @@
-// An incremental, streaming HTTP/1.1 parser for messages flowing through the proxy, over
-// llhttp (compiled in strict mode). It never holds a body: body bytes are handed out as they
+// An incremental, streaming HTTP/1.1 parser over llhttp (compiled in strict mode), the one every
+// app parses with: the proxy both ways, hello, the admin listener. It never holds a body: body bytes are handed out as they
 // arrive. It holds only the head (start line and header fields), within limits, so that every
 // header is delivered whole and the framing checks see the full block before any byte is
 // forwarded.
@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-namespace apps::proxy {
+namespace apps::http {
 
 // The first line of a message. Views are valid only during the on_start_line call.
 struct StartLine {
@@ -176,4 +176,4 @@ class HttpParser {
   bool done_upgraded_ = false;
 };
 
-}  // namespace apps::proxy
+}  // namespace apps::http

@@ -1,0 +1,23 @@
+#include "apps/http/Date.hpp"
+
+#include <array>
+#include <ctime>
+
+namespace apps::http {
+
+// strftime's %a and %b are the C locale's, which is English, as the format requires.
+const std::string& http_date() {
+  thread_local std::time_t formatted_at = -1;
+  thread_local std::string text;
+  if (const std::time_t now = std::time(nullptr); now != formatted_at) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::array<char, 40> buffer{};
+    text.assign(buffer.data(),
+                std::strftime(buffer.data(), buffer.size(), "%a, %d %b %Y %H:%M:%S GMT", &tm));
+    formatted_at = now;
+  }
+  return text;
+}
+
+}  // namespace apps::http
