@@ -192,12 +192,30 @@ void TlsTransport::on_drain(reactor::Connection&) {
 }
 
 void TlsTransport::on_peer_closed(reactor::Connection&) {
-  // TCP FIN. With the peer's close_notify already seen this is the orderly end of its side;
-  // otherwise the engine reports the truncation when it reads past what it has.
-  engine_->feed_eof();
-  peer_fin_ = true;
+  fin_ = Fin::pending;
   yielded_ = false;                  // what is left must be read now, before the end is decided
   if (admission_.waiting()) return;  // read in turn, after the handshake step it follows
+  drive();                           // which ends in settle_fin()
+}
+
+// Decides what the peer's FIN means, once what came before it has been read (the end of every
+// drive). Before the handshake completed, after our own close began, or after the peer's
+// close_notify, the EOF goes to the engine at once (a failed handshake, the end of a bye, the
+// orderly end of the peer's side). Otherwise the stream is truncated: the application is told
+// once it has taken every byte received, and close() feeds the EOF after its answer went out.
+void TlsTransport::settle_fin() {
+  if (fin_ != Fin::pending || tcp_ == nullptr || admission_.waiting()) return;
+  if (app_open_ && !closing_ && !engine_->is_peer_closed() && !engine_->is_closed()) {
+    if (engine_->has_buffered_input()) return;  // paused or yielded: the next drive decides
+    fin_ = Fin::truncated;
+    if (!error_)
+      error_ = std::make_unique<reactor::Error>(Errc::stream_truncated, "read",
+                                                "the peer closed without close_notify");
+    app_->on_peer_closed(*this);
+    return;
+  }
+  fin_ = Fin::fed;
+  engine_->feed_eof();
   drive();
   close_after_fin();
 }
@@ -255,6 +273,14 @@ void TlsTransport::drive() {
     if (engine_->is_handshake_done() && engine_->queued_plaintext() > 0 && !engine_->is_closed() &&
         tcp_ != nullptr && tcp_->stats().queued_bytes < limits_.high)
       drive_again_ = true;
+    // A truncated stream answered and closed: once the answer has left the engine, the EOF
+    // ends the session with OpenSSL's alert, not a close_notify that would pass the peer's
+    // truncated stream off as complete.
+    if (fin_ == Fin::truncated && closing_ && engine_->queued_plaintext() == 0 && tcp_ != nullptr) {
+      fin_ = Fin::fed;
+      engine_->feed_eof();
+      drive_again_ = true;
+    }
   } while (drive_again_);
   driving_ = false;
   if (in_async_job_ && !engine_->job_paused()) {
@@ -277,6 +303,7 @@ void TlsTransport::drive() {
     above_high_ = false;
     app_->on_drain(*this);
   }
+  settle_fin();  // a FIN that waited behind plaintext just delivered, or behind a handshake step
 }
 
 void TlsTransport::app_drive() {
@@ -403,7 +430,6 @@ bool TlsTransport::admit_handshake_step() {
 void TlsTransport::on_admitted() {
   if (tcp_ == nullptr) return;
   drive();
-  if (peer_fin_) close_after_fin();
 }
 
 // ---- parked on something outside the TLS stack --------------------------------------------
@@ -566,7 +592,7 @@ void TlsTransport::close() {
     wait_for_bye();
     return;
   }
-  engine_->close();
+  if (fin_ != Fin::truncated) engine_->close();  // truncated: the EOF follows the answer (drive)
   app_drive();
 }
 

@@ -108,6 +108,7 @@ class TlsTransport final : public reactor::Handler,
   bool admit_handshake_step();
   void on_admitted();
   void close_after_fin();
+  void settle_fin();
   void end_yield();
   std::size_t buffered() const;
   void park(Want want);
@@ -131,8 +132,19 @@ class TlsTransport final : public reactor::Handler,
   std::shared_ptr<TlsTransport*> alive_;       // weak handles for wake-ups that may come late
   reactor::TurnTicket admission_;              // a handshake step waiting for a later loop turn
   bool in_async_job_ = false;                  // our engine holds one of the thread's async jobs
-  Want parked_as_ = Want::nothing;             // the park this transport is handling
-  std::unique_ptr<reactor::Error> error_;      // our own reason for the end, once there is one
+  // The peer's TCP FIN, and what became of it. Without a close_notify before it the stream is
+  // truncated, but an application holding a complete request may still answer it (as nginx
+  // does): the end is told to it once everything received has been delivered, and the EOF goes
+  // to OpenSSL only after the answer, when the application closes.
+  enum class Fin : std::uint8_t {
+    none,       // not received
+    pending,    // received; plaintext still buffered for a paused application comes first
+    truncated,  // no close_notify came: the application heard on_peer_closed and may answer
+    fed,        // the EOF is with the engine: a clean end after close_notify, or the truncation
+  };
+  Fin fin_ = Fin::none;
+  Want parked_as_ = Want::nothing;         // the park this transport is handling
+  std::unique_ptr<reactor::Error> error_;  // our own reason for the end, once there is one
   std::chrono::steady_clock::time_point opened_at_{};  // TCP open, for TlsInfo::handshake_time
   reactor::WriteLimits limits_{};
   std::uint64_t plaintext_read_ = 0;
@@ -147,7 +159,6 @@ class TlsTransport final : public reactor::Handler,
   bool closing_ = false;           // the application called close(), or an error ended the session
   bool fin_after_notify_ = false;  // the application called shutdown()
   bool tcp_fin_sent_ = false;
-  bool peer_fin_ = false;  // TCP FIN received
   bool driving_ = false;
   bool drive_again_ = false;
   bool in_app_call_ = false;

@@ -14,6 +14,13 @@
         "end: <how it ended>", where the end is "close_notify", "eof without close_notify",
         "reset" or "alert <OpenSSL's reason>" (say, "alert TLSV1_ALERT_DECODE_ERROR").
 
+    tls_peer.py request-fin --port P --ca CA_FILE --path PATH [--touch FILE] [--timeout T]
+        For an HTTP server: sends one complete "GET PATH" request, then shuts down the write
+        side of the raw TCP socket with no close_notify (a client that half-closes after its
+        request), then creates FILE if given (so an upstream holding the request releases it
+        only after our FIN left). Reads until the server ends the connection and prints
+        "status: <status line>", "body: <byte count> <sha256 hex>" and "end: <how it ended>".
+
     tls_peer.py get-close --port P --ca CA_FILE --bytes N [--connections C] [--timeout T]
         For tlsreactor-hello --tls: C times in turn, a new connection sends one
         "GET /bytes/N" with "Connection: close" and reads until the server ends the stream.
@@ -149,6 +156,26 @@ def truncate(args):
     print(f"end: {end}", flush=True)
 
 
+def request_fin(args):
+    tls = connect(args)
+    try:
+        tls.sendall(f"GET {args.path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+    except OSError as e:
+        fail(f"send: {e}")
+    socket.socket.shutdown(tls, socket.SHUT_WR)
+    if args.touch:
+        open(args.touch, "w").close()
+    received, end = read_to_end(
+        tls, time.monotonic() + args.timeout,
+        lambda received: f"no end within {args.timeout} s after our FIN ({len(received)} bytes)")
+    tls.close()
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n")[0].decode(errors="replace")
+    print(f"status: {status_line}", flush=True)
+    print(f"body: {len(body)} {hashlib.sha256(body).hexdigest()}", flush=True)
+    print(f"end: {end}", flush=True)
+
+
 def get_close_once(args, index):
     tls = connect(args)
     request = (f"GET /bytes/{args.bytes} HTTP/1.1\r\nHost: localhost\r\n"
@@ -201,7 +228,7 @@ def get_close(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["bulk", "truncate", "get-close"])
+    ap.add_argument("mode", choices=["bulk", "truncate", "get-close", "request-fin"])
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--ca", required=True, help="CA file that must verify the server")
@@ -211,8 +238,11 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--connections", type=int, default=1, help="get-close: connections in turn")
     ap.add_argument("--timeout", type=float, default=20.0)
+    ap.add_argument("--path", default="/", help="request-fin: the request's target")
+    ap.add_argument("--touch", help="request-fin: a file to create after our FIN")
     args = ap.parse_args()
-    {"bulk": bulk, "truncate": truncate, "get-close": get_close}[args.mode](args)
+    {"bulk": bulk, "truncate": truncate, "get-close": get_close,
+     "request-fin": request_fin}[args.mode](args)
 
 
 if __name__ == "__main__":
