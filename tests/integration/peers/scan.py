@@ -7,7 +7,7 @@ Runs the protocol, server-preference, server-defaults, cipher-category, forward-
 vulnerability sections (not the HTTP header section: security headers are the application's
 business, not the TLS layer's). Passes when no finding is rated above LOW, apart from
 cert_revocation: a development certificate carries no CRL or OCSP address, which says
-nothing of the server; and when the facts the README promises are there: no SSLv2, SSLv3,
+nothing of the server; and when the facts docs/hardening.md promises are there: no SSLv2, SSLv3,
 TLS 1.0 or 1.1; no NULL, anonymous, export, LOW or 3DES ciphers; secure renegotiation;
 no client-initiated renegotiation; no TLS compression (CRIME).
 Prints every finding it objects to (and, as notes, checks testssl itself could not finish),
