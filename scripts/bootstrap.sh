@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
-  libuv1-dev libssl-dev doctest-dev node-llhttp libtomlplusplus-dev
+  libuv1-dev libssl-dev doctest-dev node-llhttp libtomlplusplus-dev libnghttp2-dev
   # Test peers and tools (tests/integration talks to programs nobody here wrote).
   openssl python3 socat netcat-openbsd curl gnutls-bin procps nginx-light
   # Fuzzing (scripts/fuzz.sh): clang 14 and its libFuzzer runtime.
