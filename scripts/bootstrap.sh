@@ -14,6 +14,8 @@ PACKAGES=(
   python3-prometheus-client
   # The TLS defaults are judged by a scanner (tests/integration/ScannerTests.cpp).
   testssl.sh
+  # HTTP/2 peers: curl speaks it; h2load and nghttp come from nghttp2-client.
+  nghttp2-client
   # The proxy benchmark (bench/proxy.sh): the load generator; taskset is in util-linux.
   wrk util-linux
   # Instructions per operation (bench/callgrind.sh): callgrind and its client-request header.

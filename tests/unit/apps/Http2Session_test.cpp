@@ -426,7 +426,7 @@ TEST_CASE("http2: shutdown() lets the stream in flight finish and refuses the ne
   CHECK(p.server.done());
 }
 
-TEST_CASE("http2: request trailers reach the application; a bad preface fails the session") {
+TEST_CASE("http2: request trailers reach the application and a bad preface fails the session") {
   Pair p;
   p.app.on_end = [&p](std::int32_t id, App::Seen&) { p.server.respond(id, 204, {}, false); };
   const auto id = p.client.request("POST", "/", "body", {}, {{"x-checksum", "abc"}});
