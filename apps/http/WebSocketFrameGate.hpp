@@ -7,10 +7,8 @@
 //     session can answer 1002.
 //   - wslay checks a close reason's UTF-8 chunk by chunk, skipping two bytes of every chunk as
 //     the status code: a close frame split between reads would be judged wrongly. The gate
-//     hands out a control frame only whole, so that it always reaches wslay as one chunk.
-//   - handing out at most one frame at a time lets the session serialize the answers to each
-//     message before wslay reads the next frame, so replies leave in the order of the frames
-//     they answer (wslay would otherwise send a close ahead of data queued before it).
+//     hands out a control frame only whole, and never past the end of the frame it is in, so
+//     that a control frame always reaches wslay as one chunk.
 // The other header checks (reserved bits, opcodes, the mask bit) wslay makes too; they are
 // made here as well so that every header rule lives in one place with its close code.
 #pragma once

@@ -71,20 +71,17 @@ void WebSocketSession::feed(std::span<const std::byte> bytes) {
     held_.insert(held_.end(), bytes.begin(), bytes.end());
     pending_ = held_;
   }
-  int result = 0;
-  do {
-    message_done_ = false;
-    result = wslay_event_recv(ctx_.get());
-    flush();
-    if (exception_) {
-      held_.clear();
-      pending_ = {};
-      fail(ws_close::internal_error);
-      std::rethrow_exception(std::exchange(exception_, nullptr));
-    }
-    if (gate_refused_) fail(ws_close::protocol_error);
-    // wslay paused after a whole message (its answers are out now): read on.
-  } while (result == 0 && message_done_ && state() != State::closed);
+  // Failures inside (out of memory, a callback's) disable reading: state() then says closed.
+  wslay_event_recv(ctx_.get());
+  // wslay queues pongs and close replies itself; what the events sent is serialized already.
+  flush();
+  if (exception_) {
+    held_.clear();
+    pending_ = {};
+    fail(ws_close::internal_error);
+    std::rethrow_exception(std::exchange(exception_, nullptr));
+  }
+  if (gate_refused_) fail(ws_close::protocol_error);
 
   // Keep what the gate holds back (a partial header or control frame) for the next call.
   if (state() == State::closed) {
@@ -98,7 +95,7 @@ void WebSocketSession::feed(std::span<const std::byte> bytes) {
 }
 
 long WebSocketSession::on_recv(std::uint8_t* buffer, std::size_t length) {
-  if (message_done_ || gate_refused_) return 0;
+  if (gate_refused_) return 0;
   const auto decision = gate_.next(pending_, length);
   switch (decision.verdict) {
     case WebSocketFrameGate::Verdict::release:
@@ -117,7 +114,6 @@ long WebSocketSession::on_recv(std::uint8_t* buffer, std::size_t length) {
 
 void WebSocketSession::on_message(std::uint8_t opcode, std::span<const std::byte> payload,
                                   std::uint16_t code) {
-  message_done_ = true;
   switch (opcode) {
     case WSLAY_TEXT_FRAME:
     case WSLAY_BINARY_FRAME:

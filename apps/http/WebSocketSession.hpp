@@ -119,7 +119,6 @@ class WebSocketSession {
   std::vector<std::byte> held_;         // input the gate has not released yet (a partial
                                         // header or control frame: at most 131 bytes)
   std::span<const std::byte> pending_;  // what on_recv releases from during feed()
-  bool message_done_ = false;           // on_recv pauses wslay so answers go out in order
   bool gate_refused_ = false;
   std::exception_ptr exception_;  // an event's, carried across wslay
   std::string out_;
