@@ -12,10 +12,6 @@ using apps::http::WebSocketSession;
 WebSocketEcho::WebSocketEcho(const WebSocketEchoOptions& options)
     : session_(*this, {.max_message_bytes = options.max_message_bytes}) {}
 
-void WebSocketEcho::start(reactor::Connection& conn, std::span<const std::byte> early) {
-  on_data(conn, early);
-}
-
 void WebSocketEcho::on_data(reactor::Connection& conn, std::span<const std::byte> data) {
   if (!data.empty()) session_.feed(data);
   pump(conn);

@@ -10,7 +10,7 @@
 #include "apps/http/WebSocketHandshake.hpp"
 #include "apps/http/WebSocketSession.hpp"
 #include "reactor/Connection.hpp"
-#include "reactor/Error.hpp"
+#include "reactor/Handler.hpp"
 
 namespace apps::hello {
 
@@ -22,27 +22,26 @@ struct WebSocketEchoOptions {
   std::size_t max_message_bytes = 1024 * 1024;
 };
 
-// One per upgraded connection, owned by its handler; lives on the connection's loop thread.
-// Call start() once, right after the 101 was written, then forward the handler's callbacks.
-// It closes the connection itself: after the close handshake, when the peer breaks the
-// protocol, or when the peer ends the transport without one.
+// The connection's handler after the 101: HelloHandler hands the connection over to it (its
+// take-over), or any handler forwards its callbacks to it. The first calls are on_open (once,
+// right after the 101 was written) and on_data with the bytes that came after the upgrade
+// request in the same read (the client's first frames), if any. It closes the connection
+// itself: after the close handshake, when the peer breaks the protocol, or when the peer ends
+// the transport without one. Lives on the connection's loop thread.
 //
 // Backpressure: when write() reports the queue above its high-water mark the connection stops
 // reading until on_drain, so a client that sends without reading holds at most the high-water
 // mark plus what one read completes (the answers to its messages, a message at most).
-class WebSocketEcho final : private apps::http::WebSocketSession::Events {
+class WebSocketEcho final : public reactor::Handler, private apps::http::WebSocketSession::Events {
  public:
   explicit WebSocketEcho(const WebSocketEchoOptions& options);
 
-  // `early` are the bytes that came after the upgrade request in the same read: the client's
-  // first frames.
-  void start(reactor::Connection& conn, std::span<const std::byte> early);
-  void on_data(reactor::Connection& conn, std::span<const std::byte> data);
-  void on_drain(reactor::Connection& conn);
+  void on_data(reactor::Connection& conn, std::span<const std::byte> data) override;
+  void on_drain(reactor::Connection& conn) override;
   // The transport ended with no close handshake (or after ours): nothing more can come.
-  void on_peer_closed(reactor::Connection& conn);
+  void on_peer_closed(reactor::Connection& conn) override;
   // The server is draining: close with 1001 (going away) and wait for the client's answer.
-  void on_server_stopping(reactor::Connection& conn);
+  void on_server_stopping(reactor::Connection& conn) override;
 
  private:
   void on_message(apps::http::WebSocketSession::Opcode opcode,
@@ -55,8 +54,8 @@ class WebSocketEcho final : private apps::http::WebSocketSession::Events {
 };
 
 // Answers a request for which handshake.wants_websocket(). A valid ask gets the 101 and the
-// echo that takes the connection over: the caller forwards every later callback to it, starting
-// with start(conn, the bytes after the request). An invalid one gets its refusal (400, or 426
+// echo to hand the connection to (see WebSocketEcho for the first calls it expects). An invalid
+// one gets its refusal (400, or 426
 // with "Sec-WebSocket-Version: 13"; a one-line body, "Connection: close"), the connection
 // closes, and the result is null.
 std::unique_ptr<WebSocketEcho> accept_websocket(reactor::Connection& conn,

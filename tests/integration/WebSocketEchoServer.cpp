@@ -27,7 +27,9 @@ class UpgradeFront final : public reactor::Handler, private apps::http::HttpEven
     if (!complete_) return;
     if (target_ != "/ws" || !handshake_.wants_websocket()) return refuse(conn, 404);
     echo_ = apps::hello::accept_websocket(conn, handshake_, options_);
-    if (echo_) echo_->start(conn, data.subspan(result.consumed));
+    if (!echo_) return;
+    echo_->on_open(conn);
+    if (const auto rest = data.subspan(result.consumed); !rest.empty()) echo_->on_data(conn, rest);
   }
   void on_drain(reactor::Connection& conn) override {
     if (echo_) echo_->on_drain(conn);
