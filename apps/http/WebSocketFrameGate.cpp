@@ -15,12 +15,14 @@ std::uint8_t byte_at(std::span<const std::byte> bytes, std::size_t i) {
 }  // namespace
 
 WebSocketFrameGate::Decision WebSocketFrameGate::next(std::span<const std::byte> pending,
-                                                      std::size_t room) const {
+                                                      std::size_t room) {
   if (pending.empty()) return {Verdict::wait, 0};
-  if (frame_left_ > 0)  // inside a frame whose header passed: its bytes flow as they come
-    return {Verdict::release,
-            static_cast<std::size_t>(std::min<std::uint64_t>(
-                {frame_left_, static_cast<std::uint64_t>(pending.size()), room}))};
+  if (frame_left_ > 0) {  // inside a frame whose header passed: its bytes flow as they come
+    const auto release =
+        std::min<std::uint64_t>({frame_left_, static_cast<std::uint64_t>(pending.size()), room});
+    frame_left_ -= release;
+    return {Verdict::release, static_cast<std::size_t>(release)};
+  }
 
   // A new frame: its header must be whole before any of it is released.
   if (pending.size() < 2) return {Verdict::wait, 0};
@@ -53,21 +55,17 @@ WebSocketFrameGate::Decision WebSocketFrameGate::next(std::span<const std::byte>
   if (control && (!fin || payload > max_control_payload || (opcode == 0x8 && payload == 1)))
     return {Verdict::refuse, 0};
 
-  next_frame_length_ = header + payload;
-  const std::uint64_t want = control ? next_frame_length_ : header;
+  const std::uint64_t frame_length = header + payload;
+  const std::uint64_t want = control ? frame_length : header;
   if (pending.size() < want) return {Verdict::wait, 0};
   // A control frame goes whole; anything else as far as the input and room allow.
   const std::uint64_t release =
-      control ? next_frame_length_
+      control ? frame_length
               : std::min<std::uint64_t>(
-                    {next_frame_length_, static_cast<std::uint64_t>(pending.size()), room});
+                    {frame_length, static_cast<std::uint64_t>(pending.size()), room});
   if (release > room) return {Verdict::wait, 0};
+  frame_left_ = frame_length - release;
   return {Verdict::release, static_cast<std::size_t>(release)};
-}
-
-void WebSocketFrameGate::released(std::size_t count) {
-  if (frame_left_ == 0) frame_left_ = next_frame_length_;
-  frame_left_ -= count;
 }
 
 }  // namespace apps::http

@@ -34,20 +34,13 @@ class WebSocketFrameGate {
   };
 
   // `pending`: the input not yet released, from the first byte after the last release.
-  // `room`: the most the caller can take now (> 0). After a `release` decision the caller
-  // must call released() with how many it took.
-  Decision next(std::span<const std::byte> pending, std::size_t room) const;
-  void released(std::size_t count);
-
-  // Whether the last byte released ended a frame (or nothing was released yet).
-  bool at_frame_boundary() const { return frame_left_ == 0; }
+  // `room`: the most the caller can take now (> 0). A `release` decision counts as done: the
+  // caller passes on exactly that many bytes.
+  Decision next(std::span<const std::byte> pending, std::size_t room);
 
  private:
   // Bytes of the current frame (header included) not yet released; 0 between frames.
   std::uint64_t frame_left_ = 0;
-  // The frame header starting `pending` checked by next(), with its whole length, so that
-  // released() needs no second parse.
-  mutable std::uint64_t next_frame_length_ = 0;
 };
 
 }  // namespace apps::http

@@ -101,7 +101,6 @@ long WebSocketSession::on_recv(std::uint8_t* buffer, std::size_t length) {
     case WebSocketFrameGate::Verdict::release:
       std::memcpy(buffer, pending_.data(), decision.release);
       pending_ = pending_.subspan(decision.release);
-      gate_.released(decision.release);
       return static_cast<long>(decision.release);
     case WebSocketFrameGate::Verdict::refuse:
       gate_refused_ = true;

@@ -39,6 +39,10 @@ inline constexpr std::uint16_t message_too_big = 1009;
 inline constexpr std::uint16_t internal_error = 1011;
 }  // namespace ws_close
 
+// Thread-safety: none; one per connection, used on its loop thread. Backpressure is the
+// driver's: the session keeps no output queue of its own (take_output() moves everything out),
+// so a driver whose transport refuses more stops feeding until it drains, and the session
+// produces nothing meanwhile.
 class WebSocketSession {
  public:
   enum class Opcode : std::uint8_t { text = 0x1, binary = 0x2 };
@@ -90,12 +94,11 @@ class WebSocketSession {
 
   // Starts the close handshake with `code` and a reason (at most 123 bytes of UTF-8; the
   // caller keeps it short and whole). Nothing is sent after it; the state becomes `closing`,
-  // then `closed` when the peer answers. No effect once a close was sent.
+  // then `closed` when the peer answers. No effect once a close was sent or the state is closed.
   void close(std::uint16_t code, std::string_view reason);
 
   // The frame bytes produced since the last call, moved out.
   std::string take_output();
-  std::size_t output_size() const { return out_.size(); }
 
   State state() const;
   // The code of the close we sent (ws_close::no_status for an empty one); 0 before one was sent.
