@@ -5,13 +5,15 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
-  libuv1-dev libssl-dev doctest-dev node-llhttp libtomlplusplus-dev libnghttp2-dev
+  libuv1-dev libssl-dev doctest-dev node-llhttp libtomlplusplus-dev libnghttp2-dev libwslay-dev
   # Test peers and tools (tests/integration talks to programs nobody here wrote).
   openssl python3 socat netcat-openbsd curl gnutls-bin procps nginx-light
   # Fuzzing (scripts/fuzz.sh): clang 14 and its libFuzzer runtime.
   clang-14 libclang-rt-14-dev
   # The admin listener's /metrics is checked with the Prometheus client's own text parser.
   python3-prometheus-client
+  # WebSocket clients for hello's /ws (tests/integration/WebSocketTests.cpp).
+  python3-websockets nodejs node-ws
   # The TLS defaults are judged by a scanner (tests/integration/ScannerTests.cpp).
   testssl.sh
   # HTTP/2 peers: curl speaks it; h2load and nghttp come from nghttp2-client.
