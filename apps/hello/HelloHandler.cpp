@@ -207,11 +207,15 @@ class HelloHandler final : public reactor::Handler, private http::HttpEvents {
     method_ = other;  // until the start line: a head the parser refuses is no HEAD's
     hosts_ = 0;
     expects_continue_ = false;
-    route_ = nullptr;
   }
   void on_start_line(const http::StartLine& line) override {
     method_ = method_of(line.method);
-    target_.assign(line.target);
+    // The target is looked up here, while its view is valid: only a prefix route's rest of the
+    // path is kept (copied), so GET / copies nothing.
+    target_is_path_ = line.target.starts_with('/');
+    const std::string_view path = line.target.substr(0, line.target.find('?'));
+    route_ = target_is_path_ ? find_route(path) : nullptr;
+    rest_.assign(route_ != nullptr ? path.substr(route_->path.size()) : std::string_view());
     http_major_ = line.http_major;
     http_minor_ = line.http_minor;
   }
@@ -227,13 +231,12 @@ class HelloHandler final : public reactor::Handler, private http::HttpEvents {
     if (conn.is_closing()) return;
     last_ = !framing.keep_alive;
     if (const auto refusal = head_problem()) return refuse(conn, *refusal);
-    route_ = find_route(path());
     // The client waits for this before sending the body (RFC 9110 10.1.1); every route reads
     // the body, so every one says so.
     if (framing.has_body && expects_continue_ && http_minor_ >= 1) write(conn, continue_response);
     if (route_ != nullptr && route_->at_head && (route_->methods & method_) != 0) {
       request_framing_ = framing;
-      (this->*route_->answer)(conn, path().substr(route_->path.size()));
+      (this->*route_->answer)(conn, rest_);
     }
     if (blocked_) parser_->pause();
   }
@@ -255,15 +258,12 @@ class HelloHandler final : public reactor::Handler, private http::HttpEvents {
 
   // ---- requests ----------------------------------------------------------------------------
 
-  std::string_view path() const { return std::string_view(target_).substr(0, target_.find('?')); }
-
   // What RFC 9112 asks of a server beyond the parser's checks, and what hello cannot serve.
   std::optional<Refusal> head_problem() const {
     if (http_major_ != 1) return Refusal{505, "only HTTP/1.0 and HTTP/1.1 are supported"};
     if (hosts_ > 1) return Refusal{400, "more than one Host header"};
     if (hosts_ == 0 && http_minor_ == 1) return Refusal{400, "HTTP/1.1 request without Host"};
-    if (target_.empty() || target_.front() != '/')
-      return Refusal{400, "request target must be a path starting with /"};
+    if (!target_is_path_) return Refusal{400, "request target must be a path starting with /"};
     return std::nullopt;
   }
 
@@ -282,7 +282,7 @@ class HelloHandler final : public reactor::Handler, private http::HttpEvents {
       allow.append(route_->allow).append("\r\n");
       return reply(conn, 405, "method not allowed\n", allow);
     }
-    (this->*route_->answer)(conn, path().substr(route_->path.size()));
+    (this->*route_->answer)(conn, rest_);
   }
 
   // Framing is lost after a parse error (and a refused head is not worth reading on from):
@@ -499,7 +499,8 @@ class HelloHandler final : public reactor::Handler, private http::HttpEvents {
 
   // The request being parsed or answered.
   Method method_ = get;
-  std::string target_;
+  bool target_is_path_ = true;  // origin-form: what hello serves
+  std::string rest_;            // the path after a prefix route's prefix (the query dropped)
   int http_major_ = 1;
   int http_minor_ = 1;
   int hosts_ = 0;

@@ -497,7 +497,12 @@ int HttpParser::on_headers_complete() {
   // Only a response can run until EOF (RFC 9112 6.3); llhttp says no for every request.
   framing.until_eof = response && !skip && llhttp_message_needs_eof(&p) != 0;
   framing.has_body = !skip && (framing.chunked || framing.until_eof || p.content_length > 0);
-  framing.keep_alive = llhttp_should_keep_alive(&p) != 0;
+  // For a request, llhttp_should_keep_alive's own first half (its second, whether the message
+  // runs until EOF, is no for every request), without two calls on every request's path.
+  const bool version_keeps_alive = p.http_major > 0 && p.http_minor > 0;
+  framing.keep_alive = response              ? llhttp_should_keep_alive(&p) != 0
+                       : version_keeps_alive ? (p.flags & F_CONNECTION_CLOSE) == 0
+                                             : (p.flags & F_CONNECTION_KEEP_ALIVE) != 0;
   framing.upgrade = p.upgrade != 0;
   framing.connect = response ? answers_connect && status / 100 == 2 : p.method == HTTP_CONNECT;
   events_.on_headers_complete(framing);
