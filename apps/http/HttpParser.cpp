@@ -527,6 +527,7 @@ int HttpParser::on_chunk_header() {
   if (llhttp_->parser.content_length == 0) {
     collecting_ = true;
     in_place_ = true;
+    start_spans_ = {};  // the head's: spill() must not copy them from this input (fuzzer)
     base_ = nullptr;
     mark_ = nullptr;
     head_before_ = 0;
