@@ -359,6 +359,17 @@ void HttpParser::spill() {
   base_ = nullptr;
 }
 
+void HttpParser::add_field_part(std::size_t& begin, std::size_t& end, const char* at,
+                                std::size_t length) {
+  if (in_place_ && !record_in_place(begin, end, at, length)) {
+    spill();  // rewrites the fields' offsets in place: `begin` and `end` stay the last field's
+  }
+  if (!in_place_) {
+    fields_text_.append(at, length);
+    end = fields_text_.size();
+  }
+}
+
 std::string_view HttpParser::field_text(std::size_t begin, std::size_t end) const {
   if (begin == unset) {
     return {};
@@ -378,14 +389,7 @@ int HttpParser::on_field_span(const char* at, std::size_t length) {
   if (!count_head(at + length)) {
     return HPE_USER;
   }
-  if (in_place_ &&
-      !record_in_place(fields_.back().name_begin, fields_.back().name_end, at, length)) {
-    spill();
-  }
-  if (!in_place_) {
-    fields_text_.append(at, length);
-    fields_.back().name_end = fields_text_.size();
-  }
+  add_field_part(fields_.back().name_begin, fields_.back().name_end, at, length);
   return HPE_OK;
 }
 
@@ -406,14 +410,7 @@ int HttpParser::on_value_span(const char* at, std::size_t length) {
   if (!count_head(at + length)) {
     return HPE_USER;
   }
-  if (in_place_ &&
-      !record_in_place(fields_.back().value_begin, fields_.back().value_end, at, length)) {
-    spill();
-  }
-  if (!in_place_) {
-    fields_text_.append(at, length);
-    fields_.back().value_end = fields_text_.size();
-  }
+  add_field_part(fields_.back().value_begin, fields_.back().value_end, at, length);
   return HPE_OK;
 }
 

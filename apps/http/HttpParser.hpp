@@ -150,6 +150,8 @@ class HttpParser {
   std::size_t offset_in_place(const char* at);
   bool record_in_place(std::size_t& begin, std::size_t& end, const char* at, std::size_t length);
   void spill();
+  // One piece of the last field's name or value ([begin, end) its span), recorded or copied.
+  void add_field_part(std::size_t& begin, std::size_t& end, const char* at, std::size_t length);
   std::string_view field_text(std::size_t begin, std::size_t end) const;
   int on_field_span(const char* at, std::size_t length);
   int on_field_complete();

@@ -137,8 +137,7 @@ std::string run(std::string_view bytes, Chunk chunk, bool half_close) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   fuzz::Input in(data, size);
   fuzz::Plan plan(in.u32());
-  const auto rest = in.rest();
-  const std::string_view bytes(reinterpret_cast<const char*>(rest.data()), rest.size());
+  const std::string_view bytes = fuzz::as_text(in.rest());
   const bool half_close = (plan.next() & 1) != 0;
   const auto methods = request_methods(bytes);
   const std::string whole = responses(run(
@@ -147,18 +146,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string pieces = responses(run(
                                            bytes, [&plan] { return plan.chunk(); }, half_close),
                                        methods);
-  if (whole != pieces) {
-    std::fprintf(stderr, "--- whole ---\n%s--- in pieces ---\n%s", whole.c_str(), pieces.c_str());
-    std::abort();
-  }
+  fuzz::require_same(whole, pieces);
   return 0;
 }
 
 std::vector<fuzz::Seed> fuzz_seeds() {
-  const auto seed = [](std::string name, std::uint32_t plan, std::string_view text) {
-    return fuzz::Seed{std::move(name),
-                      fuzz::with_plan(plan, std::as_bytes(std::span(text.data(), text.size())))};
-  };
+  const auto seed = fuzz::text_seed;
   std::string big_chunks;
   for (int i = 0; i < 40; ++i) big_chunks += "3e8\r\n" + std::string(1000, 'y') + "\r\n";
   big_chunks += "0\r\n\r\n";
