@@ -25,7 +25,8 @@
 // kept. "Expect: 100-continue" on a request with a body gets "100 Continue" at once. A response
 // is written when its request is complete (/echo's when its head is).
 // Malformed requests get the parser's status (400, 414 for a target over the 16 KiB head limit,
-// 431 for a larger head, 505 for a version other than 1.x) with a one-line reason, and the
+// 431 for a larger head; 505 from hello for HTTP/2.0 or an HTTP/0.9 line, while llhttp refuses
+// version numbers it does not know, such as 1.2, with 400) with a one-line reason, and the
 // connection closes; so do an HTTP/1.1 request without exactly one Host and a target that is
 // not a path. Keep-alive is the HTTP/1.1 default; "Connection: close" and HTTP/1.0 without
 // "Connection: keep-alive" close after the response. Pipelined requests are answered in order;
