@@ -16,7 +16,7 @@ seconds=${1:-60}
 shift || true
 harnesses=("$@")
 [[ ${#harnesses[@]} -gt 0 ]] || harnesses=(engine-server engine-client engine-records http-request proxy-header
-  config-file ws-session)
+  config-file ws-session hello-request)
 
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j"$(nproc)" --target "${harnesses[@]/#/fuzz-}"

@@ -11,8 +11,9 @@ int main(int argc, char** argv) {
       "tlsreactor-hello",
       "Answers HTTP/1.1 over TCP or (--tls) TLS with ALPN http/1.1: GET / (a greeting),\n"
       "GET /bytes/N (N bytes of the pattern i % 251), GET /files/PATH (a file under\n"
-      "--root). SIGINT/SIGTERM finish the responses in flight, close idle connections,\n"
-      "then exit 0.",
+      "--root), POST /echo (the request body streamed back as it arrives). Request bodies\n"
+      "(Content-Length or chunked) elsewhere are read and discarded. SIGINT/SIGTERM finish\n"
+      "the responses in flight, close idle connections, then exit 0. See docs/hello.md.",
       apps::server_options("127.0.0.1:8443",
                            {{"root", "DIR", "serve the files under DIR as /files/PATH", ""}}));
   if (!args.parse(argc, argv)) return args.exit_code();

@@ -1,12 +1,6 @@
 #include "apps/http/Fields.hpp"
 
-#include <strings.h>
-
 namespace apps::http {
-
-bool equals_nocase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 std::string_view trim_ows(std::string_view value) {
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);

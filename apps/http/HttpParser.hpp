@@ -1,10 +1,11 @@
 // An incremental, streaming HTTP/1.1 parser over llhttp (compiled in strict mode), the one every
-// app parses with: the proxy both ways, hello, the admin listener. It never holds a body: body bytes are handed out as they
-// arrive. It holds only the head (start line and header fields), within limits, so that every
-// header is delivered whole and the framing checks see the full block before any byte is
-// forwarded.
+// app parses with: the proxy both ways, hello, the admin listener. It never holds a body: body
+// bytes are handed out as they arrive. It holds only the head (start line and header fields),
+// within limits, so that every header is delivered whole and the framing checks see the full block
+// before any byte is forwarded.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -43,6 +44,7 @@ struct HttpError {
     malformed,         // 400: syntax llhttp refuses
     bad_framing,       // 400: ambiguous or invalid body framing (request smuggling defences)
     head_too_large,    // 431: start line plus header block over Limits::max_head_bytes
+    target_too_long,   // 414: a request target that alone takes the head past that limit
     too_many_headers,  // 431: more than Limits::max_headers fields
   };
   Kind kind = Kind::malformed;
@@ -127,15 +129,30 @@ class HttpParser {
   struct Callbacks;  // the C trampolines
   friend struct Callbacks;
 
-  // A header field in head_: [name_begin, name_end) and [value_begin, value_end).
+  static constexpr std::size_t unset = SIZE_MAX;  // a span not begun
+  // A header field: [name_begin, name_end) and [value_begin, value_end), offsets from base_
+  // (in place) or into fields_text_.
   struct Field {
     std::size_t name_begin = 0, name_end = 0, value_begin = 0, value_end = 0;
   };
 
   int on_message_begin();
   int on_url(const char* at, std::size_t length);
+  int on_method(const char* at, std::size_t length);
+  int on_url_complete();
   int on_status(const char* at, std::size_t length);
-  int append_start_line(std::string& part, const char* at, std::size_t length);
+  // `part`: 0 the target, 1 the reason.
+  int append_start_line(int part, const char* at, std::size_t length, HttpError::Kind too_long);
+  // A head that lies within one input is read where it lies (no copy): spans are recorded as
+  // offsets from base_, the first span's start. spill() copies what was recorded into the
+  // strings below once the head runs past the input (or a value comes in pieces), and the
+  // rest of that head is appended there as before.
+  std::size_t offset_in_place(const char* at);
+  bool record_in_place(std::size_t& begin, std::size_t& end, const char* at, std::size_t length);
+  void spill();
+  // One piece of the last field's name or value ([begin, end) its span), recorded or copied.
+  void add_field_part(std::size_t& begin, std::size_t& end, const char* at, std::size_t length);
+  std::string_view field_text(std::size_t begin, std::size_t end) const;
   int on_field_span(const char* at, std::size_t length);
   int on_field_complete();
   int on_value_span(const char* at, std::size_t length);
@@ -146,7 +163,10 @@ class HttpParser {
 
   int fail(HttpError::Kind kind, std::string_view reason);  // records it; returns an llhttp error
   int maybe_pause();                                        // HPE_PAUSED when asked, else 0
-  bool count_head(const char* end);                         // false once over the limit
+  // Which limit a head over max_head_bytes broke: the target's while it is being read.
+  HttpError::Kind too_large_kind() const;
+  // False once over the limit, failing with `too_long`.
+  bool count_head(const char* end, HttpError::Kind too_long = HttpError::Kind::head_too_large);
   std::optional<std::string_view> framing_problem() const;  // checks llhttp does not make
   void emit_fields(bool trailers);
   Result stop(Status status, const char* data, const char* at);
@@ -162,7 +182,14 @@ class HttpParser {
   // The head being collected (or the trailers): start line parts and fields, bounded.
   std::string target_, reason_, fields_text_;
   std::vector<Field> fields_;
+  struct Span {
+    std::size_t begin = unset, end = 0;
+  };
+  std::array<Span, 2> start_spans_{};  // in place: the target, the reason
+  const char* base_ = nullptr;  // in place: where the head's first span starts, in this input
+  bool in_place_ = true;
   bool in_field_name_ = false;
+  bool in_target_ = false;       // requests: from message begin until the target is complete
   bool collecting_ = false;      // between message begin and headers complete, or trailers
   const char* mark_ = nullptr;   // where the head started counting in the current input
   std::size_t head_before_ = 0;  // head bytes of earlier inputs

@@ -6,8 +6,11 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -79,6 +82,24 @@ inline std::vector<std::uint8_t> with_plan(std::uint32_t plan, std::span<const s
       static_cast<std::uint8_t>(plan >> 8), static_cast<std::uint8_t>(plan)};
   for (std::byte b : payload) out.push_back(static_cast<std::uint8_t>(b));
   return out;
+}
+
+// Bytes as the text a parser reads.
+inline std::string_view as_text(std::span<const std::byte> bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+// A seed whose payload is text, behind its plan.
+inline Seed text_seed(std::string name, std::uint32_t plan, std::string_view text) {
+  return {std::move(name), with_plan(plan, std::as_bytes(std::span(text.data(), text.size())))};
+}
+
+// For harnesses that run one input twice (whole, and in the plan's pieces): what came out must
+// not depend on how the input was split. Aborts, showing both, when it does.
+inline void require_same(const std::string& whole, const std::string& pieces) {
+  if (whole == pieces) return;
+  std::fprintf(stderr, "--- whole ---\n%s--- in pieces ---\n%s", whole.c_str(), pieces.c_str());
+  std::abort();
 }
 
 }  // namespace fuzz

@@ -66,10 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 }
 
 std::vector<fuzz::Seed> fuzz_seeds() {
-  const auto seed = [](std::string name, std::uint32_t plan, std::string_view text) {
-    return fuzz::Seed{std::move(name),
-                      fuzz::with_plan(plan, std::as_bytes(std::span(text.data(), text.size())))};
-  };
+  const auto seed = fuzz::text_seed;
   // v2: signature, version 2 / PROXY, TCP over IPv4, 12 bytes of addresses and ports.
   const std::string v2_signature("\r\n\r\n\0\r\nQUIT\n", 12);
   const std::string v2_tcp4 = v2_signature + std::string("\x21\x11\x00\x0c", 4) +

@@ -154,34 +154,49 @@ TEST_CASE("unknown paths get 404 and the connection stays open") {
   server.stop();
 }
 
-TEST_CASE("POST gets 405 with Allow and its body is skipped") {
+TEST_CASE("a method a route does not list gets 405 with its Allow and the body is skipped") {
   HelloServer server({});
   const auto r = send_requests(
-      server, "POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 12\r\n\r\nGET / HTTP/1" + get("/"),
-      {"POST", "GET"});
-  REQUIRE_MESSAGE(r.responses.size() == 2, r.output);
+      server,
+      std::string("PUT / HTTP/1.1\r\nHost: test\r\nContent-Length: 12\r\n\r\nGET / HTTP/1") +
+          "POST /bytes/5 HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "4\r\nGET \r\n0\r\n\r\n" +
+          get("/echo") + get("/"),
+      {"PUT", "POST", "GET", "GET"});
+  REQUIRE_MESSAGE(r.responses.size() == 4, r.output);
   CHECK_MESSAGE(has(r.responses[0], "response 1: 405 Method Not Allowed\n"), r.output);
-  CHECK_MESSAGE(has(r.responses[0], "header allow: GET, HEAD\n"), r.output);
-  CHECK_MESSAGE(has(r.responses[1], "response 2: 200 OK\n"), r.output);
+  CHECK_MESSAGE(has(r.responses[0], "header allow: GET, HEAD, POST\n"), r.output);
+  CHECK_MESSAGE(has(r.responses[1], "response 2: 405 Method Not Allowed\n"), r.output);
+  CHECK_MESSAGE(has(r.responses[1], "header allow: GET, HEAD\n"), r.output);
+  CHECK_MESSAGE(has(r.responses[2], "response 3: 405 Method Not Allowed\n"), r.output);
+  CHECK_MESSAGE(has(r.responses[2], "header allow: POST\n"), r.output);
+  CHECK_MESSAGE(has(r.responses[3], "response 4: 200 OK\n"), r.output);
   CHECK(r.end == "open");
   server.stop();
 }
 
 TEST_CASE("malformed requests get 400 with the reason and the connection closes") {
   HelloServer server({});
+  // The reasons are the shared parser's (llhttp's), or hello's own for what RFC 9112 asks of a
+  // server beyond the syntax (exactly one Host in HTTP/1.1, a target hello can serve).
   const std::vector<std::pair<std::string, std::string>> cases{
-      {"GET / HTTP/1.1\nHost: test\n\n", "line ends with a bare LF"},
+      {"GET / HTTP/1.1\nHost: test\n\n", "Invalid header value char"},  // a bare LF
       {"GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 request without Host"},
-      {"GET /a b HTTP/1.1\r\nHost: test\r\n\r\n", "bad character in request target"},
+      {"GET /a b HTTP/1.1\r\nHost: test\r\n\r\n", "Expected HTTP/"},
       {"GET http://test/ HTTP/1.1\r\nHost: test\r\n\r\n",
        "request target must be a path starting with /"},
-      {"GET /\r\n\r\n", "request line is not METHOD TARGET VERSION"},
-      {"GET / HTTP/1.1\r\nHost : test\r\n\r\n", "malformed header name"},
-      {"GET / HTTP/1.1\r\nHost: test\r\nX-A: 1\r\n folded\r\n\r\n", "obsolete header line folding"},
+      {"GET / HTTP/1.1\r\nHost : test\r\n\r\n", "Invalid header token"},
       {"GET / HTTP/1.1\r\nHost: test\r\nHost: other\r\n\r\n", "more than one Host header"},
-      {"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 1x\r\n\r\n", "malformed Content-Length"},
+      {"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 1x\r\n\r\n",
+       "Invalid character in Content-Length"},
       {"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-       "conflicting Content-Length headers"},
+       "Duplicate Content-Length"},
+      {"POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+       "Content-Length can't be present with Transfer-Encoding"},
+      {"POST / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+       "Invalid character in chunk size"},
+      {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+       "Transfer-Encoding in an HTTP/1.0 message"},
   };
   for (const auto& [request, reason] : cases) {
     CAPTURE(request);
@@ -190,19 +205,37 @@ TEST_CASE("malformed requests get 400 with the reason and the connection closes"
     REQUIRE_MESSAGE(!r.responses.empty(), r.output);
     CHECK_MESSAGE(has(r.responses[0], "response 1: 400 Bad Request\n"), r.output);
     CHECK_MESSAGE(has(r.responses[0], "header connection: close\n"), r.output);
-    CHECK_MESSAGE(has(r.responses[0], "body: b'" + reason + "\\n'"), r.output);
+    const bool quoted = has(r.responses[0], "body: b\"" + reason + "\\n\"") ||
+                        has(r.responses[0], "body: b'" + reason + "\\n'");
+    CHECK_MESSAGE(quoted, r.output);
     CHECK_MESSAGE(r.responses.size() == 2, r.output);
     if (r.responses.size() == 2) CHECK_MESSAGE(has(r.responses[1], "response 2: none"), r.output);
   }
   server.stop();
 }
 
+TEST_CASE("an obsolete folded header line is unfolded, not refused") {
+  // RFC 9112 5.2 lets a server replace obs-fold with spaces instead of answering 400; the
+  // shared parser does.
+  HelloServer server({});
+  const auto r =
+      send_requests(server, get("/", "X-A: 1\r\n folded\r\n") + get("/"), {"GET", "GET"});
+  REQUIRE_MESSAGE(r.responses.size() == 2, r.output);
+  CHECK_MESSAGE(has(r.responses[1], "response 2: 200 OK\n"), r.output);
+  CHECK(r.end == "open");
+  server.stop();
+}
+
 TEST_CASE("an unsupported HTTP version gets 505 and the connection closes") {
   HelloServer server({});
-  const auto r = send_requests(server, "GET / HTTP/2.0\r\nHost: test\r\n\r\n");
-  REQUIRE_MESSAGE(r.responses.size() == 1, r.output);
-  CHECK_MESSAGE(has(r.responses[0], "response 1: 505 HTTP Version Not Supported\n"), r.output);
-  CHECK(r.end == "closed");
+  // HTTP/2.0 in an HTTP/1 request line, and an HTTP/0.9 request line (no version at all).
+  for (const std::string request : {"GET / HTTP/2.0\r\nHost: test\r\n\r\n", "GET /\r\n\r\n"}) {
+    CAPTURE(request);
+    const auto r = send_requests(server, request);
+    REQUIRE_MESSAGE(r.responses.size() == 1, r.output);
+    CHECK_MESSAGE(has(r.responses[0], "response 1: 505 HTTP Version Not Supported\n"), r.output);
+    CHECK(r.end == "closed");
+  }
   server.stop();
 }
 
@@ -228,15 +261,126 @@ TEST_CASE("a header block over 16 KiB gets 431 and a request line over 16 KiB ge
   server.stop();
 }
 
-TEST_CASE("Transfer-Encoding on a request gets 501 and the connection closes") {
+TEST_CASE("a chunked POST to / gets 200, its body is discarded, the connection stays open") {
+  HelloServer server({});
+  // The body holds what looks like a request: answered, its 404 would show as extra bytes.
+  const auto r = send_requests(server,
+                               "POST / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               "1f\r\nGET /nope HTTP/1.1\r\nHost: t\r\n\r\n\r\n0\r\n\r\n" +
+                                   get("/bytes/5"),
+                               {"POST", "GET"});
+  REQUIRE_MESSAGE(r.responses.size() == 2, r.output);
+  CHECK_MESSAGE(has(r.responses[0], "response 1: 200 OK\n"), r.output);
+  CHECK_MESSAGE(has(r.responses[0], "body: b'hello from tlsreactor\\n'"), r.output);
+  CHECK_MESSAGE(has(r.responses[1], "body: b'\\x00\\x01\\x02\\x03\\x04'"), r.output);
+  CHECK(r.end == "open");
+  server.stop();
+}
+
+TEST_CASE("POST /echo with a chunked body from curl comes back byte-exact, after 100 Continue") {
+  HelloServer server({});
+  test_support::TestDir dir;
+  std::string upload(6 * 1024 * 1024 + 7, '\0');
+  std::uint32_t x = 2463534242u;  // xorshift: bytes no chunk boundary lines up with
+  for (char& c : upload) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c = static_cast<char>(x);
+  }
+  dir.write("upload", upload);
+  const auto download = dir.path("download");
+  const auto out =
+      curl({"--verbose", "--stderr", "-", "--data-binary", "@" + dir.path("upload"), "-H",
+            "Transfer-Encoding: chunked", "-H", "Expect: 100-continue", "--output", download,
+            "--write-out", "result %{http_code}\n", server.url("/echo")});
+  CHECK_MESSAGE(has(out, "< HTTP/1.1 100 Continue"), out);
+  CHECK_MESSAGE(has(out, "< Transfer-Encoding: chunked"), out);
+  CHECK_MESSAGE(has(out, "result 200\n"), out);
+  const std::string echoed = test_support::TestDir::read(download);
+  CHECK(echoed.size() == upload.size());
+  CHECK_MESSAGE(echoed == upload, "the echo differs from the upload");
+  server.stop();
+}
+
+TEST_CASE(
+    "POST /echo from python http.client comes back byte-exact, chunked and by Content-Length") {
+  HelloServer server({});
+  for (const bool length : {false, true}) {
+    CAPTURE(length);
+    std::vector<std::string> args{"echo", "--port", server.port_text(), "--bytes",
+                                  std::to_string(8 * 1024 * 1024 + 3)};
+    if (length) args.emplace_back("--length");
+    auto peer = python_peer("http_peer.py", args);
+    const std::string out = output_of(peer, 60s);
+    integration::check_peer_succeeds(peer);
+    CHECK_MESSAGE(has(out, "status 200\n"), out);
+    // A chunked request is echoed chunked; a Content-Length one with the same length.
+    CHECK_MESSAGE(has(out, length ? "framing length 8388611\n" : "framing chunked\n"), out);
+    const auto sent = out.find("sent ");
+    const auto received = out.find("received ");
+    REQUIRE_MESSAGE((sent != std::string::npos && received != std::string::npos), out);
+    CHECK_MESSAGE(out.substr(sent + 5, out.find('\n', sent) - sent - 5) ==
+                      out.substr(received + 9, out.find('\n', received) - received - 9),
+                  out);
+  }
+  server.stop();
+}
+
+TEST_CASE("pipelined requests with POST bodies between GETs are answered in order") {
   HelloServer server({});
   const auto r = send_requests(
       server,
-      "POST / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
-  REQUIRE_MESSAGE(r.responses.size() == 1, r.output);
-  CHECK_MESSAGE(has(r.responses[0], "response 1: 501 Not Implemented\n"), r.output);
-  CHECK_MESSAGE(has(r.responses[0], "header connection: close\n"), r.output);
-  CHECK(r.end == "closed");
+      get("/") + "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 11\r\n\r\nhello world" +
+          get("/bytes/5") +
+          "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "3\r\nGET\r\n4\r\n /x \r\n0\r\nX-Trailer: t\r\n\r\n" +
+          "POST /echo HTTP/1.1\r\nHost: test\r\n\r\n" + get("/"),
+      {"GET", "POST", "GET", "POST", "POST", "GET"});
+  REQUIRE_MESSAGE(r.responses.size() == 6, r.output);
+  CHECK_MESSAGE(has(r.responses[0], "body: b'hello from tlsreactor\\n'"), r.output);
+  CHECK_MESSAGE(has(r.responses[1], "header content-length: 11\n"), r.output);
+  CHECK_MESSAGE(has(r.responses[1], "body: b'hello world'"), r.output);
+  CHECK_MESSAGE(has(r.responses[2], "body: b'\\x00\\x01\\x02\\x03\\x04'"), r.output);
+  CHECK_MESSAGE(has(r.responses[3], "header transfer-encoding: chunked\n"), r.output);
+  CHECK_MESSAGE(has(r.responses[3], "body: b'GET /x '"), r.output);
+  CHECK_MESSAGE(has(r.responses[4], "header content-length: 0\n"), r.output);  // no body sent
+  CHECK_MESSAGE(has(r.responses[5], "body: b'hello from tlsreactor\\n'"), r.output);
+  CHECK(r.end == "open");
+  server.stop();
+}
+
+TEST_CASE("a client that POSTs to /echo without reading is held off, memory stays bounded") {
+  // ASan's quarantine would hold the freed write-queue blocks back on purpose; see the
+  // streaming memory test.
+  const char* inherited = std::getenv("ASAN_OPTIONS");
+  const ScopedEnv no_quarantine("ASAN_OPTIONS",
+                                std::string(inherited ? inherited : "") + ":quarantine_size_mb=0");
+  HelloServer server({});
+  // Warm up: the allocator's and the loop's buffers reach their working size.
+  auto warm = python_peer(
+      "http_peer.py", {"echo", "--port", server.port_text(), "--bytes", std::to_string(4 << 20)});
+  integration::check_peer_succeeds(warm, 60s);
+  const long before = resident_kib(server.process().pid());
+  // A 1 GB body that the peer keeps sending while never reading the echo: past the write
+  // queue's high-water mark hello stops parsing, past 64 KiB held it stops reading, and TCP
+  // pushes back. flood_peer sends at most 64 MiB and fails if all of it goes through.
+  auto flood = python_peer(
+      "flood_peer.py", {"--port", server.port_text(), "--first",
+                        "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 1000000000\r\n\r\n"});
+  const auto stuck = flood.read_line(30s);
+  REQUIRE_MESSAGE((stuck && stuck->starts_with("stuck after")), flood.transcript());
+  const long after = resident_kib(server.process().pid());
+  MESSAGE("VmRSS " << before << " KiB before, " << after << " KiB with the flood held off ("
+                   << *stuck << ")");
+  CHECK_MESSAGE(after - before < 64 * 1024,
+                "VmRSS grew from " << before << " KiB to " << after << " KiB");
+  // Meanwhile another client is served.
+  const auto out = curl({"--write-out", "%{http_code}\n", server.url("/")});
+  CHECK(out == "hello from tlsreactor\n200\n");
+  CHECK_MESSAGE(!flood.try_wait(), flood.transcript());
+  flood.signal(SIGKILL);
+  CHECK(integration::finish(flood, 10s) == 128 + SIGKILL);
   server.stop();
 }
 

@@ -3,6 +3,10 @@
 
   exchange     sends raw request bytes in one write, parses the responses with http.client and
                reports each one, then whether the server closed the connection
+  echo         POSTs --bytes deterministic pseudo-random bytes to /echo with http.client (a
+               generator body, so chunked, or with --length a Content-Length body), reading the
+               response on another thread as it arrives, and prints the status, the response's
+               framing and the length and SHA-256 of what was sent and what came back
   verify-file  checks that a downloaded file is N bytes of the /bytes/N pattern (byte i = i % 251)
   stream       sends one request (plain or, with --tls, TLS without verification) and reads the
                response as fast as it can until the server closes or the peer is killed;
@@ -15,12 +19,15 @@ the server; the test judges the transcript. verify-file exits 0 with "ok: ..." o
 "FAIL: ..." line on stderr naming the first wrong offset.
 """
 import argparse
+import hashlib
 import http.client
 import io
 import os
 import socket
 import ssl
+import random
 import sys
+import threading
 import time
 
 PERIOD = 251
@@ -95,6 +102,50 @@ def exchange(args):
     sock.close()
 
 
+def echo(args):
+    data = random.Random(args.seed).randbytes(args.bytes)
+    conn = http.client.HTTPConnection(args.host, args.port, timeout=args.timeout)
+    conn.connect()
+    failure = []
+
+    def send():
+        try:
+            if args.length:
+                conn.request("POST", "/echo", body=data)
+                return
+            # Pieces of uneven sizes, so chunks do not line up with the server's reads.
+            rng = random.Random(args.seed + 1)
+
+            def pieces():
+                offset = 0
+                while offset < len(data):
+                    size = rng.randint(1, 200_000)
+                    yield data[offset:offset + size]
+                    offset += size
+
+            conn.request("POST", "/echo", body=pieces(), encode_chunked=True)
+        except OSError as e:
+            failure.append(e)
+
+    # The echo comes back while the body goes out: a client that only read after sending would
+    # deadlock with any server that applies backpressure once both directions' buffers fill.
+    sender = threading.Thread(target=send)
+    sender.start()
+    response = http.client.HTTPResponse(conn.sock, method="POST")
+    response.begin()
+    body = response.read()
+    sender.join()
+    if failure:
+        fail(f"sending the body: {failure[0]}")
+    framing = ("chunked" if response.getheader("Transfer-Encoding") == "chunked"
+               else f"length {response.getheader('Content-Length')}")
+    print(f"status {response.status}")
+    print(f"framing {framing}")
+    print(f"sent {len(data)} sha256 {hashlib.sha256(data).hexdigest()}")
+    print(f"received {len(body)} sha256 {hashlib.sha256(body).hexdigest()}", flush=True)
+    conn.close()
+
+
 def stream(args):
     sock = socket.create_connection((args.host, args.port), timeout=args.timeout)
     if args.tls:
@@ -141,6 +192,13 @@ def main():
     ex.add_argument("--close-wait", type=float, default=2.0,
                     help="after the responses, wait this long for the server to close")
     ex.add_argument("--timeout", type=float, default=30.0, help="bound on every socket call")
+    ec = sub.add_parser("echo")
+    ec.add_argument("--host", default="127.0.0.1")
+    ec.add_argument("--port", type=int, required=True)
+    ec.add_argument("--bytes", type=int, required=True)
+    ec.add_argument("--length", action="store_true", help="Content-Length instead of chunked")
+    ec.add_argument("--seed", type=int, default=1)
+    ec.add_argument("--timeout", type=float, default=60.0, help="bound on every socket call")
     vf = sub.add_parser("verify-file")
     vf.add_argument("--file", required=True)
     vf.add_argument("--bytes", type=int, required=True)
@@ -158,6 +216,8 @@ def main():
             exchange(args)
         elif args.command == "stream":
             stream(args)
+        elif args.command == "echo":
+            echo(args)
         else:
             verify_file(args)
     except OSError as e:
