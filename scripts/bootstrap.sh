@@ -12,6 +12,9 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev
   # The admin listener's /metrics is checked with the Prometheus client's own text parser.
   python3-prometheus-client
+  # WebSockets through the proxy (tests/integration/WebSocketTests.cpp): Python's websockets
+  # as the upstream and a client, Node's ws as a second client.
+  python3-websockets nodejs node-ws
   # The TLS defaults are judged by a scanner (tests/integration/ScannerTests.cpp).
   testssl.sh
   # The proxy benchmark (bench/proxy.sh): the load generator; taskset is in util-linux.

@@ -1,8 +1,8 @@
 // An incremental, streaming HTTP/1.1 parser over llhttp (compiled in strict mode), the one every
-// app parses with: the proxy both ways, hello, the admin listener. It never holds a body: body bytes are handed out as they
-// arrive. It holds only the head (start line and header fields), within limits, so that every
-// header is delivered whole and the framing checks see the full block before any byte is
-// forwarded.
+// app parses with: the proxy both ways, hello, the admin listener. It never holds a body: body
+// bytes are handed out as they arrive. It holds only the head (start line and header fields),
+// within limits, so that every header is delivered whole and the framing checks see the full block
+// before any byte is forwarded.
 #pragma once
 
 #include <cstddef>
@@ -113,6 +113,11 @@ class HttpParser {
   void pause();
   // Lets the next feed continue where pause stopped it.
   void resume();
+
+  // After feed returned `upgraded` for a message whose switch did not happen (a request whose
+  // Upgrade the proxy did not forward, or that the server refused): parses the bytes after it
+  // as HTTP again. Does nothing unless the parser stopped at an upgrade.
+  void resume_after_upgrade();
 
   // Response parsers only: the method of the request the next response answers. HEAD makes
   // the response bodiless whatever its headers say; CONNECT makes a 2xx response a tunnel.
