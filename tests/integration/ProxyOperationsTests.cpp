@@ -84,6 +84,7 @@ TEST_CASE("proxy --check accepts a TOML file with upstreams, admin, access log a
       "response-timeout = 30\n"
       "header-timeout = 5\n"
       "idle-timeout = 0.5\n"
+      "tunnel-idle-timeout = 600\n"
       "proxy-protocol-from = \"127.0.0.1/32\"\n"
       "allow-connect = [\"127.0.0.1:9\"]\n";
   const std::string files = "upstream-ca = \"" + pki.ecdsa.ca_file + "\"\naccess-log = \"" +

@@ -29,11 +29,12 @@ using integration::python_peer;
 
 namespace {
 
-// peers/ws_peer.py serve: the upstream, plain or (with a certificate) TLS.
+// peers/ws_peer.py serve: the upstream, plain or (with a certificate) TLS; or another of its
+// servers (eof-server).
 class WsUpstream {
  public:
-  explicit WsUpstream(std::vector<std::string> extra = {})
-      : process_(python_peer("ws_peer.py", with_serve(std::move(extra)))) {
+  explicit WsUpstream(std::vector<std::string> extra = {}, const std::string& command = "serve")
+      : process_(python_peer("ws_peer.py", with_command(command, std::move(extra)))) {
     const auto line = process_.read_line(20s);
     REQUIRE_MESSAGE(line.has_value(), "ws upstream did not start\n" << process_.transcript());
     std::smatch m;
@@ -50,8 +51,9 @@ class WsUpstream {
   }
 
  private:
-  static std::vector<std::string> with_serve(std::vector<std::string> extra) {
-    extra.insert(extra.begin(), "serve");
+  static std::vector<std::string> with_command(const std::string& command,
+                                               std::vector<std::string> extra) {
+    extra.insert(extra.begin(), command);
     return extra;
   }
   Process process_;
@@ -170,6 +172,17 @@ TEST_CASE("an abrupt close on either side of a websocket tears down the other") 
   auto second = ws_client(proxy, {"server-abort"});
   CHECK(output_of(second) == "server-abort: 1006\n");
   CHECK(upstream.next_line() == "server: closed 1006");
+  proxy.stop();
+}
+
+TEST_CASE(
+    "a tunnel passes a half-close on: the client's FIN reaches the far end, the answer comes back") {
+  test_support::TestDir dir;
+  WsUpstream far({}, "eof-server");
+  ProxyServer proxy(dir, {"--allow-connect", far.address()}, true);
+  auto tunnel = python_peer("ws_peer.py", {"connect", "--plain", "--port", proxy.port_text(),
+                                           "--to", far.address(), "--send", "100000"});
+  CHECK(output_of(tunnel) == "connect: 200\nreply: got 100000\nconnect: closed\n");
   proxy.stop();
 }
 

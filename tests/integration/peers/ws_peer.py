@@ -33,6 +33,12 @@
         Over TLS to 127.0.0.1:P: CONNECT HOST:PORT; prints "connect: STATUS". Then through the
         tunnel "GET /hello" with Connection: close, printing the response's first line, or with
         --wait sends nothing; either way reads until the tunnel ends: "connect: closed".
+        With --plain the proxy is spoken to in cleartext; with --send N the client sends N bytes
+        through the tunnel, then its FIN (a half-close), and prints what comes back until the end.
+    ws_peer.py eof-server
+        A TCP server (not WebSocket) on an ephemeral port, printing "ws_peer: listening on
+        127.0.0.1:PORT": each connection is read until the peer's FIN, answered "got N" (the byte
+        count), then closed.
     ws_peer.py http --port P REQUEST...
         Over TLS to 127.0.0.1:P, on ONE connection: each REQUEST ("GET /path" with optional
         "|Name: value" fields after it) is sent and its response read (http.client); prints
@@ -277,7 +283,10 @@ def stall(args):
 
 
 def connect_tunnel(args):
-    sock = tls_socket(args.port)
+    if args.plain:
+        sock = socket.create_connection(("127.0.0.1", args.port), timeout=30)
+    else:
+        sock = tls_socket(args.port)
     sock.settimeout(60)
     sock.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (args.to, args.to)).encode())
     head = b""
@@ -288,7 +297,10 @@ def connect_tunnel(args):
         head += more
     head, _, rest = head.partition(b"\r\n\r\n")
     say("connect: %s" % head.split(b" ")[1].decode())
-    if not args.wait:
+    if args.send is not None:
+        sock.sendall(b"y" * args.send)
+        sock.shutdown(socket.SHUT_WR)  # the FIN; the answer must still come back
+    elif not args.wait:
         sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     inner = rest
     try:
@@ -299,9 +311,29 @@ def connect_tunnel(args):
             inner += more
     except (ssl.SSLError, ConnectionResetError):
         pass
-    if not args.wait:
+    if args.send is not None:
+        say("reply: " + inner.decode())
+    elif not args.wait:
         say(inner.split(b"\r\n")[0].decode())
     say("connect: closed")
+
+
+def eof_server():
+    import socketserver
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            total = 0
+            while True:
+                more = self.request.recv(65536)
+                if not more:
+                    break
+                total += len(more)
+            self.request.sendall(b"got %d" % total)
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    say("ws_peer: listening on 127.0.0.1:%d" % server.server_address[1])
+    server.serve_forever()
 
 
 def http_requests(args):
@@ -341,6 +373,9 @@ def main():
     t.add_argument("--port", type=int, required=True)
     t.add_argument("--to", required=True)
     t.add_argument("--wait", action="store_true")
+    t.add_argument("--plain", action="store_true")
+    t.add_argument("--send", type=int)
+    sub.add_parser("eof-server")
     h = sub.add_parser("http")
     h.add_argument("--port", type=int, required=True)
     h.add_argument("requests", nargs="+")
@@ -354,6 +389,8 @@ def main():
             stall(args)
         elif args.command == "connect":
             connect_tunnel(args)
+        elif args.command == "eof-server":
+            eof_server()
         else:
             http_requests(args)
     except (asyncio.TimeoutError, OSError, ConnectionClosed, websockets.InvalidStatusCode) as e:
