@@ -21,6 +21,7 @@
 #include "tests/support/TestPki.hpp"
 
 using namespace std::chrono_literals;
+using integration::admin_port;
 using integration::contains;
 using integration::output_of;
 using integration::Process;
@@ -75,17 +76,6 @@ std::string next_line(Process& peer) {
   const auto line = peer.read_line(60s);
   REQUIRE_MESSAGE(line.has_value(), peer.transcript());
   return *line;
-}
-
-// The port of the "tlsreactor-proxy: admin on ADDR" line the proxy prints after listening.
-std::string admin_port(ProxyServer& proxy) {
-  const auto line = proxy.process().read_line(20s);
-  REQUIRE_MESSAGE(line.has_value(), proxy.process().transcript());
-  std::smatch m;
-  REQUIRE_MESSAGE(
-      std::regex_match(*line, m, std::regex(R"(tlsreactor-proxy: admin on 127\.0\.0\.1:(\d+))")),
-      *line);
-  return m[1];
 }
 
 // /metrics parsed by the Prometheus client library, once it shows `wanted` (bounded in tries:
