@@ -125,6 +125,15 @@ TEST_CASE(
   proxy.stop();
 }
 
+TEST_CASE("a frame the client sends behind its handshake, before the 101, is relayed after it") {
+  test_support::TestDir dir;
+  WsUpstream upstream;
+  ProxyServer proxy(dir, {"--upstream", upstream.url()});
+  auto peer = python_peer("ws_peer.py", {"early", "--port", proxy.port_text()});
+  CHECK(output_of(peer) == "early: 101\nearly: echoed early\n");
+  proxy.stop();
+}
+
 TEST_CASE("node's ws client talks through the proxy: messages, 16 MiB, ping, its close code") {
   test_support::TestDir dir;
   WsUpstream upstream;

@@ -29,6 +29,10 @@
     ws_peer.py stall --port P
         Over TLS to 127.0.0.1:P: sends a WebSocket handshake for /flood and never reads.
         Prints "stall: sent", then sleeps until killed.
+    ws_peer.py early --port P
+        Over TLS to 127.0.0.1:P: a WebSocket handshake for /echo and, in the same write before
+        any answer, one masked text frame "early". Prints "early: STATUS" for the handshake's
+        answer and "early: echoed TEXT" for the frame that comes back.
     ws_peer.py connect --port P --to HOST:PORT [--wait]
         Over TLS to 127.0.0.1:P: CONNECT HOST:PORT; prints "connect: STATUS". Then through the
         tunnel "GET /hello" with Connection: close, printing the response's first line, or with
@@ -282,6 +286,28 @@ def stall(args):
         asyncio.run(asyncio.sleep(3600))
 
 
+def early_frame(args):
+    sock = tls_socket(args.port)
+    mask = b"\x01\x02\x03\x04"
+    payload = bytes(b ^ mask[i % 4] for i, b in enumerate(b"early"))
+    sock.sendall(
+        b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        + b"\x81\x85" + mask + payload
+    )
+    data = b""
+    while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < 7:
+        more = sock.recv(4096)
+        if not more:
+            fail("early: closed after %r" % data)
+        data += more
+    head, _, frame = data.partition(b"\r\n\r\n")
+    say("early: %s" % head.split(b" ")[1].decode())
+    if frame[0] != 0x81 or frame[1] != 5:
+        fail("early: unexpected frame %r" % frame[:10])
+    say("early: echoed %s" % frame[2:7].decode())
+
+
 def connect_tunnel(args):
     if args.plain:
         sock = socket.create_connection(("127.0.0.1", args.port), timeout=30)
@@ -376,6 +402,8 @@ def main():
     t.add_argument("--plain", action="store_true")
     t.add_argument("--send", type=int)
     sub.add_parser("eof-server")
+    e = sub.add_parser("early")
+    e.add_argument("--port", type=int, required=True)
     h = sub.add_parser("http")
     h.add_argument("--port", type=int, required=True)
     h.add_argument("requests", nargs="+")
@@ -389,6 +417,8 @@ def main():
             stall(args)
         elif args.command == "connect":
             connect_tunnel(args)
+        elif args.command == "early":
+            early_frame(args)
         elif args.command == "eof-server":
             eof_server()
         else:
