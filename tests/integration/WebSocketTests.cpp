@@ -247,7 +247,7 @@ TEST_CASE("a tunnel silent for --tunnel-idle-timeout is closed on both sides") {
 TEST_CASE("SIGTERM: open websocket and CONNECT tunnels relay on, then end at the drain deadline") {
   test_support::TestDir dir;
   WsUpstream upstream;
-  ProxyServer proxy(dir, {"--upstream", upstream.url(), "--drain-timeout", "5", "--allow-connect",
+  ProxyServer proxy(dir, {"--upstream", upstream.url(), "--drain-timeout", "8", "--allow-connect",
                           upstream.address()});
   const std::string go = dir.path("draining");
   auto client = ws_client(proxy, {"drain:" + go});
