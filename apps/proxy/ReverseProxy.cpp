@@ -282,7 +282,7 @@ class ClientHandler final : public reactor::Handler,
   void on_message_begin() override {
     in_request_ = true;
     head_done_ = request_done_ = response_started_ = false;
-    connect_ = expect_continue_ = retried_ = false;
+    connect_ = websocket_ = expect_continue_ = retried_ = false;
     tried_ = 0;
     req_headers_.clear();
     trailers_.clear();
