@@ -61,10 +61,11 @@ UPSTREAM_PORT=$APP_PORT
 curl -sf "http://127.0.0.1:$UPSTREAM_PORT/" >/dev/null
 
 # --- the two proxies ---------------------------------------------------------------------------
+# start_tlsreactor [UPSTREAM_PORT]: in front of the hello upstream unless another port is given.
 start_tlsreactor() {
   start_app "$WORK/proxy.log" taskset -c 0 "${PROXY_BIN:-$BIN/proxy/tlsreactor-proxy}" --listen 127.0.0.1:0 \
     --threads 1 --cert "$WORK/cert.pem" --key "$WORK/key.pem" --access-log off \
-    --upstream "http://127.0.0.1:$UPSTREAM_PORT"
+    --upstream "http://127.0.0.1:${1:-$UPSTREAM_PORT}"
   SERVER_PID=$APP_PID
   SERVER_PIDS=("$SERVER_PID")
   SERVER_PORT=$APP_PORT
@@ -163,15 +164,6 @@ WS_SECONDS=${WS_SECONDS:-$DURATION}
 start_app "$WORK/ws-echo.log" taskset -c 1 node bench/ws_load.js serve
 WS_UPSTREAM_PORT=$APP_PORT
 
-start_ws_tlsreactor() {
-  start_app "$WORK/proxy.log" taskset -c 0 "${PROXY_BIN:-$BIN/proxy/tlsreactor-proxy}" --listen 127.0.0.1:0 \
-    --threads 1 --cert "$WORK/cert.pem" --key "$WORK/key.pem" --access-log off \
-    --upstream "http://127.0.0.1:$WS_UPSTREAM_PORT"
-  SERVER_PID=$APP_PID
-  SERVER_PIDS=("$SERVER_PID")
-  SERVER_PORT=$APP_PORT
-}
-
 start_ws_nginx() {
   SERVER_PORT=$(free_port)
   start_nginx "$WORK/nginx" 0 1 1024 "$SERVER_PORT" "
@@ -208,7 +200,7 @@ echo
 echo "bench: WebSockets, $RUNS x ${WS_SECONDS}s per proxy and size, 16 connections x 8 in flight"
 for size in 64 16384; do
   for run in $(seq "$RUNS"); do
-    start_ws_tlsreactor
+    start_tlsreactor "$WS_UPSTREAM_PORT"
     measure_ws tlsreactor-proxy "$size"
     stop "$SERVER_PID"
     start_ws_nginx
