@@ -30,6 +30,14 @@
 #   finds it unused. NGINX_KEEPALIVE=64 gives nginx a pool above the client count: no
 #   reconnects, the like-for-like figure for the forwarding path alone.
 # - PROXY_BIN=PATH measures another build of tlsreactor-proxy (a before/after comparison).
+# - WebSockets (a second table, skipped without node and node-ws): the same two proxies, nginx
+#   with `proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header
+#   Connection "upgrade";`, in front of a Node ws echo server (bench/ws_load.js serve, CPU 1).
+#   The load (bench/ws_load.js load, CPU 1): 16 wss:// connections, each with 8 binary messages
+#   in flight, for 64-byte and 16 KiB messages, WS_SECONDS (default: SECONDS) per run, RUNS runs
+#   alternating as above. The figure is echoed messages per busy proxy-core second (each
+#   message crosses the proxy twice); the load generator and the echo server, not the proxy,
+#   bound the rate, so messages/s alone says little.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
@@ -53,10 +61,11 @@ UPSTREAM_PORT=$APP_PORT
 curl -sf "http://127.0.0.1:$UPSTREAM_PORT/" >/dev/null
 
 # --- the two proxies ---------------------------------------------------------------------------
+# start_tlsreactor [UPSTREAM_PORT]: in front of the hello upstream unless another port is given.
 start_tlsreactor() {
   start_app "$WORK/proxy.log" taskset -c 0 "${PROXY_BIN:-$BIN/proxy/tlsreactor-proxy}" --listen 127.0.0.1:0 \
     --threads 1 --cert "$WORK/cert.pem" --key "$WORK/key.pem" --access-log off \
-    --upstream "http://127.0.0.1:$UPSTREAM_PORT"
+    --upstream "http://127.0.0.1:${1:-$UPSTREAM_PORT}"
   SERVER_PID=$APP_PID
   SERVER_PIDS=("$SERVER_PID")
   SERVER_PORT=$APP_PORT
@@ -144,3 +153,76 @@ for name, f in (("tlsreactor-proxy", p), ("nginx 1 worker", n)):
 print(f"| proxy / nginx | {p[0] / n[0]:.2f} | {p[1] / n[1]:.2f} | {p[2] / n[2]:.2f} | {p[3] / n[3]:.2f} | {p[4] / n[4]:.2f} |")
 EOF
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- WebSockets ----------------------------------------------------------------------------------
+export NODE_PATH=${NODE_PATH:-/usr/share/nodejs}
+if ! node -e "require('ws')" 2>/dev/null; then
+  echo "bench: no node ws module: the WebSocket table is skipped"
+  exit 0
+fi
+WS_SECONDS=${WS_SECONDS:-$DURATION}
+start_app "$WORK/ws-echo.log" taskset -c 1 node bench/ws_load.js serve
+WS_UPSTREAM_PORT=$APP_PORT
+
+start_ws_nginx() {
+  SERVER_PORT=$(free_port)
+  start_nginx "$WORK/nginx" 0 1 1024 "$SERVER_PORT" "
+  server {
+    listen 127.0.0.1:$SERVER_PORT ssl;
+    ssl_certificate $WORK/cert.pem;
+    ssl_certificate_key $WORK/key.pem;
+    ssl_protocols TLSv1.3;
+    location = / { return 200 ok; }
+    location / {
+      proxy_pass http://127.0.0.1:$WS_UPSTREAM_PORT;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade \$http_upgrade;
+      proxy_set_header Connection \"upgrade\";
+      proxy_read_timeout 3600s;
+    }
+  }"
+}
+
+measure_ws() {
+  local name=$1 size=$2 before after out
+  before=$(cpu_ticks "${SERVER_PIDS[@]}")
+  out=$(taskset -c 1 node bench/ws_load.js load "wss://127.0.0.1:$SERVER_PORT/ws" "$size" \
+    "$WS_SECONDS" 16 8)
+  after=$(cpu_ticks "${SERVER_PIDS[@]}")
+  local messages=${out##* }
+  echo "$name $size $messages $((after - before))" >>"$WORK/ws-results"
+  printf '  %-16s %5d B run %d: %9.0f messages/s  CPU %5.2f s\n' "$name" "$size" "$run" \
+    "$(awk "BEGIN { print $messages / $WS_SECONDS }")" \
+    "$(awk "BEGIN { print $((after - before)) / $CLK_TCK }")"
+}
+
+echo
+echo "bench: WebSockets, $RUNS x ${WS_SECONDS}s per proxy and size, 16 connections x 8 in flight"
+for size in 64 16384; do
+  for run in $(seq "$RUNS"); do
+    start_tlsreactor "$WS_UPSTREAM_PORT"
+    measure_ws tlsreactor-proxy "$size"
+    stop "$SERVER_PID"
+    start_ws_nginx
+    measure_ws nginx "$size"
+    stop "$SERVER_PID"
+  done
+done
+
+python3 - "$WORK/ws-results" "$CLK_TCK" <<'EOF'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, size, messages, ticks = line.split()
+    seconds = int(ticks) / float(sys.argv[2])
+    rows.setdefault((name, int(size)), []).append(int(messages) / seconds if seconds else 0.0)
+print()
+print("| WebSocket echo, medians | 64 B messages per busy proxy-core second | 16 KiB messages per busy proxy-core second |")
+print("|---|---|---|")
+figures = {}
+for name, label in (("tlsreactor-proxy", "tlsreactor-proxy"), ("nginx", "nginx 1 worker")):
+    figures[name] = [statistics.median(rows[(name, size)]) for size in (64, 16384)]
+    print(f"| {label} | {figures[name][0]:.0f} | {figures[name][1]:.0f} |")
+p, n = figures["tlsreactor-proxy"], figures["nginx"]
+print(f"| proxy / nginx | {p[0] / n[0]:.2f} | {p[1] / n[1]:.2f} |")
+EOF

@@ -12,7 +12,9 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev
   # The admin listener's /metrics is checked with the Prometheus client's own text parser.
   python3-prometheus-client
-  # WebSocket clients for hello's /ws (tests/integration/WebSocketTests.cpp).
+  # WebSocket peers: Python's websockets and Node's ws as clients of hello's /ws
+  # (WebSocketTests.cpp) and through the proxy (ProxyWebSocketTests.cpp), websockets also as
+  # the proxy's upstream.
   python3-websockets nodejs node-ws
   # The TLS defaults are judged by a scanner (tests/integration/ScannerTests.cpp).
   testssl.sh

@@ -197,6 +197,14 @@ HttpParser::Result HttpParser::stop(Status status, const char* data, const char*
   return {status, consumed};
 }
 
+void HttpParser::resume_after_upgrade() {
+  if (!done_upgraded_) {
+    return;
+  }
+  done_ = done_upgraded_ = false;
+  llhttp_resume_after_upgrade(&llhttp_->parser);
+}
+
 void HttpParser::pause() {
   // Inside a callback llhttp only honours HPE_PAUSED as a return value, so the request waits
   // for the trampoline; outside one the next feed sees it.

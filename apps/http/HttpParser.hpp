@@ -116,6 +116,11 @@ class HttpParser {
   // Lets the next feed continue where pause stopped it.
   void resume();
 
+  // After feed returned `upgraded` for a message whose switch did not happen (a request whose
+  // Upgrade the proxy did not forward, or that the server refused): parses the bytes after it
+  // as HTTP again. Does nothing unless the parser stopped at an upgrade.
+  void resume_after_upgrade();
+
   // Response parsers only: the method of the request the next response answers. HEAD makes
   // the response bodiless whatever its headers say; CONNECT makes a 2xx response a tunnel.
   // For pipelined responses call it from on_message_complete of the previous one. 1xx

@@ -1,54 +1,30 @@
-// The proxy's forward mode: after a CONNECT host:port that the allow-list admits, bytes are
-// relayed both ways between the client's (TLS) connection and the destination, with
-// backpressure and half-close. The client handler (ReverseProxy) parses the CONNECT and hands
-// its connection's callbacks to the Tunnel from then on.
+// The proxy's forward mode: a CONNECT host:port that the allow-list admits connects to the
+// destination, and the client's connection becomes a Tunnel (apps/proxy/Tunnel.hpp) to it. The
+// client handler (ReverseProxy) parses the CONNECT, makes the tunnel and forwards its
+// connection's callbacks to it; this file is the destination's side.
 #pragma once
 
 #include <chrono>
 #include <memory>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "apps/proxy/Metrics.hpp"
+#include "apps/proxy/Tunnel.hpp"
 #include "reactor/Address.hpp"
-#include "reactor/Handler.hpp"
+#include "reactor/Connection.hpp"
 
 namespace apps::proxy {
 
 // Whether `target` ("host:port", lower case) is on the allow-list.
 bool connect_allowed(const std::vector<std::string>& allow_list, std::string_view target);
 
-class Tunnel {
- public:
-  // Connects to `target` on behalf of `client`, whose reading pauses until the destination
-  // answers; then "200 Connection Established" and `early` (bytes the client sent after its
-  // CONNECT head) go out, or a 502 saying why the connect failed.
-  static std::shared_ptr<Tunnel> open(reactor::Connection& client, const reactor::HostPort& target,
-                                      std::string_view early, std::chrono::milliseconds timeout,
-                                      Metrics& metrics);
-
-  // The client handler's callbacks, forwarded once it tunnels.
-  void client_data(reactor::Connection& client, std::span<const std::byte> data);
-  void client_drain();
-  void client_peer_closed(reactor::Connection& client);
-  void client_closed();
-
-  // Use open(); public for make_shared.
-  Tunnel(reactor::Connection& client, std::string_view early, Metrics& metrics)
-      : client_(&client), early_(early), metrics_(metrics) {}
-
- private:
-  class Destination;
-  friend class Destination;
-
-  // Each pointer is valid until that side's on_close, which clears it.
-  reactor::Connection* client_ = nullptr;
-  reactor::Connection* destination_ = nullptr;
-  std::string early_;  // client bytes that came before the destination opened
-  Metrics& metrics_;
-  bool established_ = false;
-};
+// Connects to `target` for `tunnel`, whose client is `client`: the client's reading pauses until
+// the destination answers; then "200 Connection Established" and the relay, or a 502 saying why
+// the connect failed. Called on the client's loop; `metrics` outlives the connect.
+void connect_tunnel(std::shared_ptr<Tunnel> tunnel, reactor::Connection& client,
+                    const reactor::HostPort& target, std::chrono::milliseconds timeout,
+                    Metrics& metrics);
 
 }  // namespace apps::proxy

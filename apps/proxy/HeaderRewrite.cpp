@@ -126,6 +126,19 @@ bool HeaderList::find(std::string_view wanted, std::string_view& value) const {
   return false;
 }
 
+bool is_websocket_upgrade(std::string_view method, bool http10, const HeaderList& headers,
+                          bool has_body) {
+  if (method != "GET" || http10 || has_body || !headers.has(FieldName::upgrade)) return false;
+  bool upgrade_token = false, websocket = false;
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    if (headers.kind(i) == FieldName::connection)
+      upgrade_token = upgrade_token || http::lists_token(headers.value(i), "upgrade");
+    if (headers.kind(i) == FieldName::upgrade)
+      websocket = websocket || http::lists_token(headers.value(i), "websocket");
+  }
+  return upgrade_token && websocket;
+}
+
 void write_request_head(std::string& out, const RequestFacts& facts, const HeaderList& headers) {
   out.append(facts.method).append(" ").append(facts.target).append(" HTTP/1.1\r\n");
   bool has_host = false;
@@ -143,6 +156,10 @@ void write_request_head(std::string& out, const RequestFacts& facts, const Heade
   field(out, "X-Forwarded-Proto", facts.client_tls ? "https" : "http");
   joined_field(out, headers, FieldName::via, "Via", "1.1 tlsreactor");
   framing_fields(out, facts.body, facts.content_length);
+  if (facts.websocket) {
+    field(out, "Connection", "upgrade");
+    field(out, "Upgrade", "websocket");
+  }
   out.append("\r\n");
 }
 
@@ -156,14 +173,18 @@ void write_response_head(std::string& out, const ResponseFacts& facts, const Hea
     const auto name = headers.name(i);
     // A HEAD or 304 response keeps the Content-Length the full response would have had.
     const bool kept_length = bodiless && headers.kind(i) == FieldName::content_length;
-    if (!kept_length && (dropped(kResponseDropped, headers.kind(i)) ||
-                         (has_connection && named_by_connection(headers, name))))
+    const bool kept_upgrade = facts.switching && headers.kind(i) == FieldName::upgrade;
+    if (!kept_length && !kept_upgrade &&
+        (dropped(kResponseDropped, headers.kind(i)) ||
+         (has_connection && named_by_connection(headers, name))))
       continue;
     field(out, name, headers.value(i));
   }
   joined_field(out, headers, FieldName::via, "Via", "1.1 tlsreactor");
   framing_fields(out, facts.body, facts.content_length);
-  if (!facts.keep_alive)
+  if (facts.switching)
+    field(out, "Connection", "upgrade");
+  else if (!facts.keep_alive)
     field(out, "Connection", "close");
   else if (facts.client_http10)
     field(out, "Connection", "keep-alive");

@@ -62,7 +62,6 @@ class HeaderList {
 // The FieldName of a header name, in any case.
 FieldName field_name(std::string_view name);
 
-
 // How a forwarded body is delimited on the way out.
 enum class BodyFraming {
   none,         // no body; for a bodiless response the upstream's Content-Length is kept
@@ -79,7 +78,18 @@ struct RequestFacts {
   std::string_view upstream_host;  // the Host for a request that came without one ("h:p")
   BodyFraming body = BodyFraming::none;
   std::uint64_t content_length = 0;
+  // The request asks for a WebSocket (is_websocket_upgrade): "Connection: upgrade" and
+  // "Upgrade: websocket" go to the upstream, the only case these hop-by-hop fields pass.
+  bool websocket = false;
 };
+
+// Whether a request asks to become a WebSocket that the proxy relays: an HTTP/1.1 GET without
+// a body whose Connection lists "upgrade" and whose Upgrade lists "websocket" (RFC 6455 4.1).
+// Any other Upgrade (h2c, a body, HTTP/1.0) is not forwarded: the request goes on as a plain
+// one. h2c would let the client speak HTTP/2 past the proxy's per-request rules, and a body
+// would have to be framed to the upstream before a switch whose answer may come first.
+bool is_websocket_upgrade(std::string_view method, bool http10, const HeaderList& headers,
+                          bool has_body);
 
 // Appends the HTTP/1.1 request head for the upstream to `out`. Expect is removed (the proxy
 // answers 100-continue itself) and so is Proxy-Authorization (meant for this hop).
@@ -92,6 +102,9 @@ struct ResponseFacts {
   bool keep_alive = true;      // false: "Connection: close"
   BodyFraming body = BodyFraming::none;
   std::uint64_t content_length = 0;
+  // A 101 that switches to the WebSocket: the upstream's Upgrade is kept and "Connection:
+  // upgrade" is said instead of keep-alive or close.
+  bool switching = false;
 };
 
 // Appends the response head for the client to `out`.

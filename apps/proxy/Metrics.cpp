@@ -15,6 +15,8 @@ constexpr std::array<const char*, static_cast<std::size_t>(Metrics::HandshakeFai
 constexpr std::array<const char*, static_cast<std::size_t>(Metrics::UpstreamError::count)>
     upstream_error_labels{"refused", "connect_timeout", "response_timeout",
                           "tls",     "protocol",        "closed"};
+constexpr std::array<const char*, static_cast<std::size_t>(Metrics::TunnelKind::count)>
+    tunnel_kind_labels{"websocket", "connect"};
 // requests_by_class[0] counts requests that got no response at all.
 constexpr std::array<const char*, 6> request_class_labels{"none", "1xx", "2xx",
                                                           "3xx",  "4xx", "5xx"};
@@ -77,6 +79,10 @@ const char* label(Metrics::UpstreamError why) noexcept {
   return upstream_error_labels[static_cast<std::size_t>(why)];
 }
 
+const char* label(Metrics::TunnelKind kind) noexcept {
+  return tunnel_kind_labels[static_cast<std::size_t>(kind)];
+}
+
 std::optional<CertificateExpiry> read_certificate_expiry(const std::string& file,
                                                          std::string& error) {
   const auto info = tls::read_certificate_info(file, error);
@@ -106,6 +112,10 @@ std::string render_prometheus(const Metrics& m, const std::vector<CertificateExp
   out.sample("bytes_in_total", "", read(m.bytes_in));
   out.family("bytes_out_total", "counter", "Plaintext bytes sent to clients.");
   out.sample("bytes_out_total", "", read(m.bytes_out));
+  out.family("tunnels_active", "gauge", "WebSocket and CONNECT tunnels relaying now.");
+  out.sample("tunnels_active", "", read(m.tunnels_active));
+  out.family("tunnels_total", "counter", "Tunnels that began relaying, by kind.");
+  out.labelled("tunnels_total", "kind", tunnel_kind_labels, m.tunnels_total);
   out.family("certificate_expiry_seconds", "gauge",
              "Seconds until a served certificate expires (negative: expired).");
   for (const CertificateExpiry& cert : certs)

@@ -27,6 +27,9 @@ struct Metrics {
     count
   };
 
+  // What a tunnel carries (the label of tunnels_total).
+  enum class TunnelKind : std::size_t { websocket, connect, count };
+
   using Counter = std::atomic<std::uint64_t>;
 
   Counter connections_active{0};
@@ -36,8 +39,10 @@ struct Metrics {
   Counter resumptions{0};
   std::array<Counter, 6> requests_by_class{};  // [status / 100]; [0] counts unanswered requests
   std::array<Counter, static_cast<std::size_t>(UpstreamError::count)> upstream_errors{};
-  Counter bytes_in{0};   // from clients (plaintext)
-  Counter bytes_out{0};  // to clients (plaintext)
+  Counter bytes_in{0};        // from clients (plaintext)
+  Counter bytes_out{0};       // to clients (plaintext)
+  Counter tunnels_active{0};  // relaying now (a 101 or a CONNECT's 200 went out)
+  std::array<Counter, static_cast<std::size_t>(TunnelKind::count)> tunnels_total{};
 
   static void add(Counter& counter, std::uint64_t n = 1) {
     counter.fetch_add(n, std::memory_order_relaxed);
@@ -48,6 +53,12 @@ struct Metrics {
   }
   void count(HandshakeFailure why) { add(handshakes_failed[static_cast<std::size_t>(why)]); }
   void count(UpstreamError why) { add(upstream_errors[static_cast<std::size_t>(why)]); }
+  // A tunnel begins relaying / has ended (each begun one ends once).
+  void tunnel_opened(TunnelKind kind) {
+    add(tunnels_total[static_cast<std::size_t>(kind)]);
+    add(tunnels_active);
+  }
+  void tunnel_closed() { tunnels_active.fetch_sub(1, std::memory_order_relaxed); }
 };
 
 // A served certificate and when it expires, for the expiry gauge.
@@ -74,5 +85,6 @@ std::string render_prometheus(const Metrics& metrics, const std::vector<Certific
 // The label values used for Metrics' arrays, in index order (shared with tests and docs).
 const char* label(Metrics::HandshakeFailure why) noexcept;
 const char* label(Metrics::UpstreamError why) noexcept;
+const char* label(Metrics::TunnelKind kind) noexcept;
 
 }  // namespace apps::proxy

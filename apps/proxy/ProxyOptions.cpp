@@ -101,6 +101,8 @@ std::vector<Args::Option> proxy_option_list() {
       {"max-header-bytes", "N", "request head size limit (431)", "32768"},
       {"max-headers", "N", "request header count limit (431)", "100"},
       {"allow-connect", "HOST:PORT[,...]", "destinations CONNECT may reach (default: none)", ""},
+      {"tunnel-idle-timeout", "SECONDS",
+       "close a WebSocket or CONNECT tunnel after this long without a byte either way", "3600"},
       // {name, value, help, default, repeatable, restart_only}
       {"access-log", "FILE", "one line per request: FILE, - for stdout, off for none", "-", false,
        true},
@@ -138,6 +140,7 @@ std::shared_ptr<const ProxyOptions> proxy_options_from(const Args& args, std::st
   read.seconds("header-timeout", options->header_timeout);
   read.seconds("body-timeout", options->body_timeout);
   read.seconds("idle-timeout", options->idle_timeout);
+  read.seconds("tunnel-idle-timeout", options->tunnel_idle_timeout);
   read.count("max-header-bytes", 256, 1u << 30, options->limits.max_head_bytes);
   read.count("max-headers", 1, 100000, options->limits.max_headers);
   for (const std::string& target : args.list("allow-connect")) {

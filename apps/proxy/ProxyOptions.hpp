@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "apps/common/Args.hpp"
-#include "apps/proxy/AccessLog.hpp"
 #include "apps/http/HttpParser.hpp"
+#include "apps/proxy/AccessLog.hpp"
 #include "reactor/Address.hpp"
 
 namespace tls {
@@ -49,6 +49,8 @@ struct ProxyOptions {
   std::chrono::milliseconds body_timeout{60000};
   std::chrono::milliseconds idle_timeout{60000};  // a client's keep-alive wait between requests
   http::HttpParser::Limits limits{};
+  // A WebSocket or CONNECT tunnel with no byte either way for this long is closed. 0: never.
+  std::chrono::milliseconds tunnel_idle_timeout{3600000};
   std::vector<std::string> allow_connect;  // "host:port", lower case, as clients send it
   bool tls = true;                         // clients speak TLS (X-Forwarded-Proto)
   std::string access_log = "-";            // "-" stdout, "off" none, else a file

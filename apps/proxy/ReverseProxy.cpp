@@ -9,9 +9,10 @@
 
 #include "apps/http/Chunked.hpp"
 #include "apps/http/Fields.hpp"
+#include "apps/http/HttpParser.hpp"
 #include "apps/proxy/ConnectProxy.hpp"
 #include "apps/proxy/HeaderRewrite.hpp"
-#include "apps/http/HttpParser.hpp"
+#include "apps/proxy/Tunnel.hpp"
 #include "apps/proxy/Upstreams.hpp"
 #include "reactor/Log.hpp"
 #include "reactor/Loop.hpp"
@@ -52,7 +53,9 @@ Metrics::HandshakeFailure handshake_failure(const reactor::Error& error) {
 // What the client timer is measuring.
 enum class Wait { none, idle, head, body };
 
-class ClientHandler final : public reactor::Handler, private http::HttpEvents, private UpstreamUser {
+class ClientHandler final : public reactor::Handler,
+                            private http::HttpEvents,
+                            private UpstreamUser {
  public:
   ClientHandler(std::shared_ptr<const ProxyOptions> options,
                 std::shared_ptr<const Upstreams> upstreams, Metrics& metrics, AccessLog* log)
@@ -89,24 +92,24 @@ class ClientHandler final : public reactor::Handler, private http::HttpEvents, p
     arm(Wait::idle, options_->header_timeout);
   }
 
-  void on_data(reactor::Connection& conn, std::span<const std::byte> data) override {
+  void on_data(reactor::Connection&, std::span<const std::byte> data) override {
     Metrics::add(metrics_.bytes_in, data.size());
-    if (tunnel_) return tunnel_->client_data(conn, data);
+    if (tunnel_) return tunnel_->data(Tunnel::Side::client, data);
     if (closing_) return;
     last_read_ = now();
     pump(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
   }
 
   void on_drain(reactor::Connection&) override {
-    if (tunnel_) return tunnel_->client_drain();
+    if (tunnel_) return tunnel_->drain(Tunnel::Side::client);
     if (down_blocked_ && link_ != nullptr) {
       down_blocked_ = false;
       link_->resume_reading();
     }
   }
 
-  void on_peer_closed(reactor::Connection& conn) override {
-    if (tunnel_) return tunnel_->client_peer_closed(conn);
+  void on_peer_closed(reactor::Connection&) override {
+    if (tunnel_) return tunnel_->peer_closed(Tunnel::Side::client);
     if (closing_) return;
     peer_closed_ = true;
     if (in_request_ && request_done_) return;  // answered first (on_response_complete)
@@ -125,7 +128,7 @@ class ClientHandler final : public reactor::Handler, private http::HttpEvents, p
   }
 
   void on_close(reactor::Connection& conn, const reactor::Error& error) override {
-    if (tunnel_) tunnel_->client_closed();
+    if (tunnel_) tunnel_->closed(Tunnel::Side::client);
     drop_upstream();
     if (in_request_) finish_request(response_started_ ? status_ : 0);
     if (!opened_ && tls::info(conn) != nullptr) metrics_.count(handshake_failure(error));
@@ -139,8 +142,7 @@ class ClientHandler final : public reactor::Handler, private http::HttpEvents, p
 
   // Whether the request parser may take input now.
   bool can_parse() const {
-    return !closing_ && !tunnel_ && !parser_dead_ && !connecting_ && !up_blocked_ &&
-           !(in_request_ && request_done_);
+    return !closing_ && !tunnel_ && !connecting_ && !up_blocked_ && !(in_request_ && request_done_);
   }
 
   // Feeds the parser what is pending, then `fresh`, as far as the exchange allows; keeps the
@@ -148,7 +150,7 @@ class ClientHandler final : public reactor::Handler, private http::HttpEvents, p
   void pump(std::string_view fresh) {
     while (true) {
       if (!can_parse()) {
-        if (!closing_ && !tunnel_ && !parser_dead_) pending_.append(fresh);
+        if (!closing_ && !tunnel_) pending_.append(fresh);
         break;
       }
       std::string_view input;
@@ -172,14 +174,12 @@ class ClientHandler final : public reactor::Handler, private http::HttpEvents, p
       }
       if (result.status == http::HttpParser::Status::upgraded) {
         if (connect_) return start_tunnel(rest);
-        // An Upgrade request went out without its Upgrade: what follows is not HTTP we know.
-        parser_dead_ = true;
-        pending_.clear();
-        if (!in_request_) close_now();
-        break;
+        // An Upgrade request: what follows is HTTP again unless the upstream switches (then
+        // it is the tunnel's, taken from pending_). Either way it waits for the response.
+        parser_.resume_after_upgrade();
       }
       // Paused: the rest waits, ahead of anything fresh (which the next turn appends).
-      if (result.status == http::HttpParser::Status::paused) pending_.assign(rest);
+      if (result.status != http::HttpParser::Status::ok) pending_.assign(rest);
     }
     flush_upstream();
     update_reading();
@@ -282,7 +282,7 @@ class ClientHandler final : public reactor::Handler, private http::HttpEvents, p
   void on_message_begin() override {
     in_request_ = true;
     head_done_ = request_done_ = response_started_ = false;
-    connect_ = expect_continue_ = retried_ = false;
+    connect_ = websocket_ = expect_continue_ = retried_ = false;
     tried_ = 0;
     req_headers_.clear();
     trailers_.clear();
@@ -315,9 +315,8 @@ class ClientHandler final : public reactor::Handler, private http::HttpEvents, p
     arm(Wait::none, Ms(0));
     if (connect_) return;  // the tunnel opens once the parser hands over the rest
     req_framing_ = framing;
-    // The parser takes nothing after an Upgrade request (we do not tunnel those): this
-    // response is the connection's last.
-    if (framing.upgrade) close_after_ = true;
+    websocket_ = framing.upgrade &&
+                 is_websocket_upgrade(record_.method, http10_, req_headers_, framing.has_body);
     req_chunked_ = framing.chunked;
     keep_alive_ = framing.keep_alive;
     if (upstreams_count() == 0) return fail(503, "no upstream is configured (--upstream)");
@@ -379,7 +378,7 @@ class ClientHandler final : public reactor::Handler, private http::HttpEvents, p
     link_ = &link;
     connecting_ = false;
     link_reused_ = link.reused();
-    link.begin_exchange(record_.method);
+    link.begin_exchange(record_.method, websocket_);
     RequestFacts facts;
     facts.method = record_.method;
     facts.target = record_.target;
@@ -387,6 +386,7 @@ class ClientHandler final : public reactor::Handler, private http::HttpEvents, p
     facts.client_tls = options_->tls;
     const UpstreamUrl& url = options_->upstreams[link.index()];
     facts.upstream_host = url.authority;
+    facts.websocket = websocket_;
     if (req_chunked_) {
       facts.body = BodyFraming::chunked;
     } else if (req_framing_.content_length) {
@@ -435,6 +435,7 @@ class ClientHandler final : public reactor::Handler, private http::HttpEvents, p
     facts.status = status;
     facts.reason = reason;
     facts.client_http10 = http10_;
+    facts.switching = status == 101;  // only ever the answer to a WebSocket request
     if (!framing.has_body) {
       resp_body_ = BodyFraming::none;
     } else if (framing.content_length && !framing.chunked) {
@@ -477,8 +478,7 @@ class ClientHandler final : public reactor::Handler, private http::HttpEvents, p
   void on_upstream_input_done() override { flush_client(); }
 
   void on_response_complete() override {
-    if (resp_body_ == BodyFraming::chunked)
-      http::append_last_chunk(out_, resp_trailers_);
+    if (resp_body_ == BodyFraming::chunked) http::append_last_chunk(out_, resp_trailers_);
     flush_client();
     if (access_log_ != nullptr) record_.upstream_ms = milliseconds_since(upstream_started_);
     UpstreamLink* link = std::exchange(link_, nullptr);
@@ -490,6 +490,34 @@ class ClientHandler final : public reactor::Handler, private http::HttpEvents, p
     pump({});  // a pipelined request may be waiting
     // A client that finished sending gets the requests it sent whole, then the close.
     if (peer_closed_ && !(in_request_ && request_done_)) close_now();
+  }
+
+  // The upstream switched to the WebSocket: the 101 head goes out and both connections become
+  // one tunnel, with what either side sent after its head.
+  void on_upstream_switched(UpstreamLink& link, std::string_view rest) override {
+    flush_client();
+    link_ = nullptr;
+    down_blocked_ = up_blocked_ = false;
+    in_request_ = false;  // the tunnel counts and logs the request when it ends
+    if (access_log_ != nullptr) record_.upstream_ms = milliseconds_since(upstream_started_);
+    tunnel_ =
+        std::make_shared<Tunnel>(*conn_, tunnel_setup(Metrics::TunnelKind::websocket), pending_);
+    pending_.clear();
+    tunnel_->join(link.hand_over(tunnel_), 101, {}, rest);
+    // A client that finished sending before the switch: its FIN goes on to the upstream.
+    if (peer_closed_) tunnel_->peer_closed(Tunnel::Side::client);
+  }
+
+  Tunnel::Setup tunnel_setup(Metrics::TunnelKind kind) {
+    arm(Wait::none, Ms(0));
+    Tunnel::Setup setup;
+    setup.kind = kind;
+    setup.idle_timeout = options_->tunnel_idle_timeout;
+    setup.metrics = &metrics_;
+    setup.access_log = access_log_;
+    setup.record = record_;
+    setup.started = started_;
+    return setup;
   }
 
   void on_upstream_lost(const reactor::Error& error, Metrics::UpstreamError kind,
@@ -559,10 +587,10 @@ class ClientHandler final : public reactor::Handler, private http::HttpEvents, p
     if (!destination) return fail(400, "CONNECT needs HOST:PORT, got " + target);
     if (!connect_allowed(options_->allow_connect, target))
       return fail(403, "CONNECT to " + target + " is not allowed");
-    arm(Wait::none, Ms(0));
     record_.upstream = "tcp://" + target;
-    finish_request(200);
-    tunnel_ = Tunnel::open(*conn_, *destination, early, options_->connect_timeout, metrics_);
+    in_request_ = false;  // the tunnel counts and logs the request when it ends
+    tunnel_ = std::make_shared<Tunnel>(*conn_, tunnel_setup(Metrics::TunnelKind::connect), early);
+    connect_tunnel(tunnel_, *conn_, *destination, options_->connect_timeout, metrics_);
   }
 
   void drop_upstream() {
@@ -627,6 +655,7 @@ class ClientHandler final : public reactor::Handler, private http::HttpEvents, p
   bool request_done_ = false;  // the whole request went to the upstream
   bool response_started_ = false;
   bool connect_ = false;
+  bool websocket_ = false;  // a WebSocket request: its Upgrade goes to the upstream
   bool http10_ = false;
   bool keep_alive_ = true;  // the client lets the connection carry another request
   bool resp_keep_alive_ = true;
@@ -642,7 +671,6 @@ class ClientHandler final : public reactor::Handler, private http::HttpEvents, p
   bool closing_ = false;
   bool draining_ = false;
   bool peer_closed_ = false;  // the client sent its FIN
-  bool parser_dead_ = false;
 };
 
 }  // namespace

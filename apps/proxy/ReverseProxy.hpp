@@ -1,6 +1,7 @@
 // The proxy's client side: one handler per downstream connection that reads HTTP/1.1 requests
 // and either forwards each to an upstream (keep-alive both ways, bodies streamed with
-// backpressure, heads rewritten as a proxy must) or, for an allowed CONNECT, becomes a tunnel.
+// backpressure, heads rewritten as a proxy must) or becomes a tunnel (apps/proxy/Tunnel.hpp):
+// after an allowed CONNECT, or after the upstream answered a WebSocket request with 101.
 #pragma once
 
 #include <memory>

@@ -52,8 +52,10 @@ UpstreamLink::UpstreamLink(std::shared_ptr<LoopUpstreams> pool, std::size_t inde
       user_(user),
       parser_(http::HttpParser::Type::response, *this) {}
 
-void UpstreamLink::begin_exchange(std::string_view method) {
+void UpstreamLink::begin_exchange(std::string_view method, bool upgrade) {
   parser_.expect_response_to(method);
+  upgrade_asked_ = upgrade;
+  switching_ = false;
   response_begun_ = false;
   if (conn_ == nullptr) return;
   conn_->set_idle_timeout(std::chrono::milliseconds(0));  // the response timer's job now
@@ -106,6 +108,11 @@ void UpstreamLink::detach() {
   if (conn_ != nullptr) conn_->close();
 }
 
+reactor::Connection& UpstreamLink::hand_over(std::shared_ptr<Tunnel> tunnel) {
+  tunnel_ = std::move(tunnel);
+  return *conn_;
+}
+
 void UpstreamLink::on_open(reactor::Connection& conn) {
   conn_ = &conn;
   response_timer_.emplace(conn.loop());
@@ -114,6 +121,7 @@ void UpstreamLink::on_open(reactor::Connection& conn) {
 }
 
 void UpstreamLink::on_data(reactor::Connection& conn, std::span<const std::byte> data) {
+  if (tunnel_) return tunnel_->data(Tunnel::Side::upstream, data);
   if (user_ == nullptr) return conn.close();  // an idle upstream must not talk
   heard_from_ = conn.loop().now();
   const std::string_view bytes(reinterpret_cast<const char*>(data.data()), data.size());
@@ -124,6 +132,15 @@ void UpstreamLink::on_data(reactor::Connection& conn, std::span<const std::byte>
     return lose(reactor::Error(std::make_error_code(std::errc::protocol_error), "upstream response",
                                e.code + ": " + e.reason),
                 Metrics::UpstreamError::protocol);
+  }
+  if (result.status == http::HttpParser::Status::upgraded && switching_) {
+    // The switch: the user's tunnel takes this connection over, bytes after the head included.
+    complete_ = false;
+    stray_ = true;  // never pooled again
+    if (response_timer_) response_timer_->stop();
+    std::exchange(user_, nullptr)->on_upstream_switched(*this, bytes.substr(result.consumed));
+    if (!tunnel_) conn.close();
+    return;
   }
   if (result.status == http::HttpParser::Status::upgraded) {
     return lose(reactor::Error(std::make_error_code(std::errc::protocol_error), "upstream response",
@@ -139,11 +156,13 @@ void UpstreamLink::on_data(reactor::Connection& conn, std::span<const std::byte>
 }
 
 void UpstreamLink::on_drain(reactor::Connection& conn) {
+  if (tunnel_) return tunnel_->drain(Tunnel::Side::upstream);
   heard_from_ = conn.loop().now();  // it read what we sent
   if (user_ != nullptr) user_->on_upstream_drain();
 }
 
 void UpstreamLink::on_peer_closed(reactor::Connection& conn) {
+  if (tunnel_) return tunnel_->peer_closed(Tunnel::Side::upstream);
   if (user_ != nullptr) {
     // A body that runs until the upstream closes ends here; anything else was cut short.
     finishing_ = true;  // no pause at the end: there is no later feed to resume in
@@ -164,13 +183,15 @@ void UpstreamLink::on_peer_closed(reactor::Connection& conn) {
 
 void UpstreamLink::on_server_stopping(reactor::Connection& conn) {
   stopping_ = true;
-  if (user_ == nullptr) conn.close();
+  // A tunnel runs on until it ends or the drain deadline aborts it, like the client's side.
+  if (user_ == nullptr && !tunnel_) conn.close();
 }
 
 void UpstreamLink::on_close(reactor::Connection&, const reactor::Error& error) {
   const bool opened = conn_ != nullptr;
   conn_ = nullptr;
   response_timer_.reset();
+  if (tunnel_) return tunnel_->closed(Tunnel::Side::upstream);
   if (pooled_) pool_->forget(*this);
   if (user_ == nullptr) return;
   if (!opened) {
@@ -203,7 +224,9 @@ void UpstreamLink::on_message_begin() {
 void UpstreamLink::on_start_line(const http::StartLine& line) {
   status_ = line.status;
   reason_.assign(line.reason);
-  interim_ = line.status / 100 == 1;
+  // A 101 is the final answer to a request that asked to switch (unless it names no Upgrade:
+  // see on_headers_complete).
+  interim_ = line.status / 100 == 1 && !(line.status == 101 && upgrade_asked_);
 }
 
 void UpstreamLink::on_header(std::string_view name, std::string_view value) {
@@ -213,7 +236,10 @@ void UpstreamLink::on_header(std::string_view name, std::string_view value) {
 void UpstreamLink::on_headers_complete(const http::Framing& framing) {
   // 1xx responses are dropped: the proxy answers 100-continue itself, and one that is not
   // asked for is only informational (RFC 9110 15.2).
+  // A 101 without Upgrade switches to nothing: dropped as interim, like one not asked for.
+  if (status_ == 101 && !framing.upgrade) interim_ = true;
   if (interim_ || user_ == nullptr) return;
+  switching_ = status_ == 101;
   user_->on_response_head(status_, reason_, headers_, framing);
 }
 

@@ -12,10 +12,11 @@
 #include <string_view>
 #include <vector>
 
-#include "apps/proxy/HeaderRewrite.hpp"
 #include "apps/http/HttpParser.hpp"
+#include "apps/proxy/HeaderRewrite.hpp"
 #include "apps/proxy/Metrics.hpp"
 #include "apps/proxy/ProxyOptions.hpp"
+#include "apps/proxy/Tunnel.hpp"
 #include "reactor/Handler.hpp"
 #include "reactor/Timer.hpp"
 
@@ -86,6 +87,10 @@ class UpstreamUser {
   virtual void on_upstream_input_done() = 0;
   // The response is complete; call release() or detach() on the link.
   virtual void on_response_complete() = 0;
+  // The upstream answered 101 to an exchange begun with `upgrade` (its head came in
+  // on_response_head): `rest` is what it sent after the head, the first tunnel bytes. The user
+  // takes the connection over with link.hand_over() before returning, or the link closes it.
+  virtual void on_upstream_switched(UpstreamLink& link, std::string_view rest) = 0;
   // The connection ended (or broke the protocol) before the response was complete; the link
   // is gone. `response_begun`: some byte of a response had arrived.
   virtual void on_upstream_lost(const reactor::Error& error, Metrics::UpstreamError kind,
@@ -115,7 +120,12 @@ class UpstreamLink final : public reactor::Handler, private http::HttpEvents {
     if (conn_ != nullptr) conn_->resume_reading();
   }
   // Starts an exchange: the response to come answers `method`; the response timeout runs.
-  void begin_exchange(std::string_view method);
+  // `upgrade`: the request asks to switch protocols, so a 101 answer is final (see
+  // UpstreamUser::on_upstream_switched) instead of interim.
+  void begin_exchange(std::string_view method, bool upgrade = false);
+  // From on_upstream_switched: from now on this connection's callbacks go to `tunnel` as its
+  // upstream side, until its on_close; never pooled again. Returns the connection to relay to.
+  reactor::Connection& hand_over(std::shared_ptr<Tunnel> tunnel);
   // The exchange ended well: back to the pool when `reusable` (and the response left no stray
   // bytes and the pool has room), else closed.
   void release(bool reusable);
@@ -153,6 +163,7 @@ class UpstreamLink final : public reactor::Handler, private http::HttpEvents {
   std::size_t index_;
   UpstreamUser* user_;
   reactor::Connection* conn_ = nullptr;
+  std::shared_ptr<Tunnel> tunnel_;  // set once switched: the link only forwards from then on
   std::optional<reactor::Timer> response_timer_;  // made on open, on the connection's loop
   // Loop time of the exchange's last traffic with the upstream. Reading paused for a slow
   // client makes none: a client that never reads cannot hold both connections for ever.
@@ -163,6 +174,8 @@ class UpstreamLink final : public reactor::Handler, private http::HttpEvents {
   int status_ = 0;
   bool reused_ = false;
   bool pooled_ = false;
+  bool upgrade_asked_ = false;  // the exchange's request asked to switch protocols
+  bool switching_ = false;      // the user got a 101 head: the parser's upgrade is the switch
   bool response_begun_ = false;
   bool interim_ = false;    // the response being parsed is a 1xx, dropped
   bool complete_ = false;   // the final response ended during the current feed

@@ -39,9 +39,9 @@ int main(int argc, char** argv) {
       "tlsreactor-proxy",
       "Terminates TLS (a development certificate without --cert; --plain for cleartext) and\n"
       "forwards HTTP/1.1 requests to the --upstream servers, round robin, with keep-alive on\n"
-      "both sides. CONNECT HOST:PORT is relayed to the destinations given with\n"
-      "--allow-connect. SIGTERM finishes the requests in flight, then exits 0; SIGHUP re-reads\n"
-      "the configuration, certificates and ticket keys for new connections.",
+      "both sides, and relays WebSockets. CONNECT HOST:PORT is relayed to the destinations\n"
+      "given with --allow-connect. SIGTERM finishes the requests in flight, then exits 0;\n"
+      "SIGHUP re-reads the configuration, certificates and ticket keys for new connections.",
       apps::server_options("127.0.0.1:8443", proxy_option_list(), apps::TlsDefault::on));
   if (!args.parse(argc, argv)) return args.exit_code();
 

@@ -22,6 +22,7 @@
 #include "tests/support/TestPki.hpp"
 
 using namespace std::chrono_literals;
+using integration::admin_port;
 using integration::check_run;
 using integration::contains;
 using integration::curl;
@@ -34,17 +35,6 @@ using integration::python_peer;
 using integration::Upstream;
 
 namespace {
-
-// The port of the "tlsreactor-proxy: admin on ADDR" line the proxy prints after listening.
-std::string admin_port(ProxyServer& proxy) {
-  const auto line = proxy.process().read_line(20s);
-  REQUIRE_MESSAGE(line.has_value(), proxy.process().transcript());
-  std::smatch m;
-  REQUIRE_MESSAGE(
-      std::regex_match(*line, m, std::regex(R"(tlsreactor-proxy: admin on 127\.0\.0\.1:(\d+))")),
-      *line);
-  return m[1];
-}
 
 // /metrics parsed by the Prometheus client library: "NAME{k=v,...} VALUE" lines.
 std::string scrape(const std::string& port) {
@@ -84,6 +74,7 @@ TEST_CASE("proxy --check accepts a TOML file with upstreams, admin, access log a
       "response-timeout = 30\n"
       "header-timeout = 5\n"
       "idle-timeout = 0.5\n"
+      "tunnel-idle-timeout = 600\n"
       "proxy-protocol-from = \"127.0.0.1/32\"\n"
       "allow-connect = [\"127.0.0.1:9\"]\n";
   const std::string files = "upstream-ca = \"" + pki.ecdsa.ca_file + "\"\naccess-log = \"" +

@@ -58,6 +58,18 @@ class ProxyServer : public AppServer {
   bool plain_;
 };
 
+// The port of the "tlsreactor-proxy: admin on ADDR" line a proxy started with --admin prints
+// after its listening line.
+inline std::string admin_port(ProxyServer& proxy) {
+  const auto line = proxy.process().read_line(std::chrono::seconds(20));
+  REQUIRE_MESSAGE(line.has_value(), proxy.process().transcript());
+  std::smatch m;
+  REQUIRE_MESSAGE(
+      std::regex_match(*line, m, std::regex(R"(tlsreactor-proxy: admin on 127\.0\.0\.1:(\d+))")),
+      *line);
+  return m[1];
+}
+
 // curl with the given arguments (the proxy's dev certificate not checked); its stdout, after
 // checking it exited 0.
 inline std::string curl(std::vector<std::string> args) {

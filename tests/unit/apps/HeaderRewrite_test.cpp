@@ -1,6 +1,6 @@
+#include "apps/proxy/HeaderRewrite.hpp"
 #include "apps/http/Fields.hpp"
 #include "apps/http/Status.hpp"
-#include "apps/proxy/HeaderRewrite.hpp"
 
 #include <doctest/doctest.h>
 
@@ -187,4 +187,52 @@ TEST_CASE("names compare in any case of letters only, and Connection keep-alive 
   CHECK(response_head(headers({{"Server", "s"}, {"Connection", "close, date"}, {"Date", "d"}}),
                       facts) ==
         "HTTP/1.1 200 OK\r\nServer: s\r\nVia: 1.1 tlsreactor\r\nContent-Length: 2\r\n\r\n");
+}
+
+TEST_CASE("only a bodiless HTTP/1.1 GET with Connection: upgrade and Upgrade: websocket upgrades") {
+  using apps::proxy::is_websocket_upgrade;
+  const auto ws = headers({{"Connection", "keep-alive, Upgrade"}, {"Upgrade", "WebSocket"}});
+  CHECK(is_websocket_upgrade("GET", false, ws, false));
+  CHECK_FALSE(is_websocket_upgrade(
+      "GET", false, headers({{"Connection", "Upgrade"}, {"Upgrade", "h2c"}}), false));
+  CHECK_FALSE(is_websocket_upgrade("GET", false, headers({{"Upgrade", "websocket"}}), false));
+  CHECK_FALSE(is_websocket_upgrade("GET", false, headers({{"Connection", "Upgrade"}}), false));
+  CHECK_FALSE(is_websocket_upgrade("POST", false, ws, false));
+  CHECK_FALSE(is_websocket_upgrade("GET", true, ws, false));
+  CHECK_FALSE(is_websocket_upgrade("GET", false, ws, true));
+}
+
+TEST_CASE(
+    "a WebSocket request keeps Connection: upgrade and Upgrade: websocket and other Upgrades go") {
+  const auto ws = headers({{"Host", "h"},
+                           {"Connection", "Upgrade"},
+                           {"Upgrade", "websocket"},
+                           {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}});
+  RequestFacts facts;
+  facts.websocket = true;
+  CHECK(request_head(ws, facts) ==
+        "GET /a?b=c HTTP/1.1\r\nHost: h\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "X-Forwarded-For: 192.0.2.1\r\nX-Forwarded-Proto: https\r\nVia: 1.1 tlsreactor\r\n"
+        "Connection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+  const auto h2c = headers({{"Host", "h"},
+                            {"Connection", "Upgrade, HTTP2-Settings"},
+                            {"Upgrade", "h2c"},
+                            {"HTTP2-Settings", "AAMAAABkAAQCAAAAAAIAAAAA"}});
+  CHECK(request_head(h2c) ==
+        "GET /a?b=c HTTP/1.1\r\nHost: h\r\n"
+        "X-Forwarded-For: 192.0.2.1\r\nX-Forwarded-Proto: https\r\nVia: 1.1 tlsreactor\r\n\r\n");
+}
+
+TEST_CASE("a 101 to the client keeps the upstream's Upgrade and says Connection: upgrade") {
+  ResponseFacts facts;
+  facts.status = 101;
+  facts.reason = "Switching Protocols";
+  facts.switching = true;
+  CHECK(response_head(headers({{"Upgrade", "websocket"},
+                               {"Connection", "Upgrade"},
+                               {"Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="}}),
+                      facts) ==
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nVia: 1.1 tlsreactor\r\n"
+        "Connection: upgrade\r\n\r\n");
 }

@@ -246,6 +246,36 @@ TEST_CASE("a 200 answer to CONNECT turns the response side into a tunnel too") {
         "headers length=none chunked=0 body=0 eof=0 keep-alive=1 upgrade=1 connect=1");
 }
 
+TEST_CASE("an Upgrade request stops the parser and resume_after_upgrade parses the next request") {
+  Recorder events;
+  HttpParser parser(HttpParser::Type::request, events);
+  const std::string_view head =
+      "GET /chat HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+  const std::string_view next = "GET /next HTTP/1.1\r\nHost: h\r\n\r\n";
+  const auto result = parser.feed(std::string(head) + std::string(next));
+  CHECK(result.status == HttpParser::Status::upgraded);
+  CHECK(result.consumed == head.size());
+  CHECK(events.log.at(5) ==
+        "headers length=none chunked=0 body=0 eof=0 keep-alive=1 upgrade=1 connect=0");
+  parser.resume_after_upgrade();
+  CHECK(parser.feed(next).status == HttpParser::Status::ok);
+  CHECK(events.log.at(8) == "start GET /next 0  HTTP/1.1");
+  CHECK(events.log.back() == "complete");
+}
+
+TEST_CASE("a 101 answer switches the response side and the bytes after its head are the tunnel's") {
+  Recorder events;
+  HttpParser parser(HttpParser::Type::response, events);
+  parser.expect_response_to("GET");
+  const std::string_view head =
+      "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+  const auto result = parser.feed(std::string(head) + "\x81\x02hi");
+  CHECK(result.status == HttpParser::Status::upgraded);
+  CHECK(result.consumed == head.size());
+  CHECK(events.log.at(4) ==
+        "headers length=none chunked=0 body=0 eof=0 keep-alive=1 upgrade=1 connect=0");
+}
+
 TEST_CASE("both Content-Length and Transfer-Encoding in a request is refused as bad framing") {
   const auto error = refused_request(
       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");

@@ -25,6 +25,10 @@ TEST_CASE("render_prometheus writes every family with HELP and TYPE and the coun
   m.count(Metrics::UpstreamError::response_timeout);
   Metrics::add(m.bytes_in, 1000);
   Metrics::add(m.bytes_out, 123456789012);
+  m.tunnel_opened(Metrics::TunnelKind::websocket);
+  m.tunnel_opened(Metrics::TunnelKind::websocket);
+  m.tunnel_opened(Metrics::TunnelKind::connect);
+  m.tunnel_closed();
   const std::vector<apps::proxy::CertificateExpiry> certs{
       {"/etc/tls/site.pem", "CN=example.test", 1'000'000 + 86'400},
       {"/old.pem", "CN=old", 999'000},
@@ -71,6 +75,13 @@ tlsreactor_proxy_bytes_in_total 1000
 # HELP tlsreactor_proxy_bytes_out_total Plaintext bytes sent to clients.
 # TYPE tlsreactor_proxy_bytes_out_total counter
 tlsreactor_proxy_bytes_out_total 123456789012
+# HELP tlsreactor_proxy_tunnels_active WebSocket and CONNECT tunnels relaying now.
+# TYPE tlsreactor_proxy_tunnels_active gauge
+tlsreactor_proxy_tunnels_active 2
+# HELP tlsreactor_proxy_tunnels_total Tunnels that began relaying, by kind.
+# TYPE tlsreactor_proxy_tunnels_total counter
+tlsreactor_proxy_tunnels_total{kind="websocket"} 2
+tlsreactor_proxy_tunnels_total{kind="connect"} 1
 # HELP tlsreactor_proxy_certificate_expiry_seconds Seconds until a served certificate expires (negative: expired).
 # TYPE tlsreactor_proxy_certificate_expiry_seconds gauge
 tlsreactor_proxy_certificate_expiry_seconds{file="/etc/tls/site.pem",subject="CN=example.test"} 86400
