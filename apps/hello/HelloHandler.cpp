@@ -12,11 +12,13 @@
 #include <utility>
 
 #include "apps/hello/BodySource.hpp"
+#include "apps/hello/WebSocketEcho.hpp"
 #include "apps/http/Chunked.hpp"
 #include "apps/http/Date.hpp"
 #include "apps/http/Fields.hpp"
 #include "apps/http/HttpParser.hpp"
 #include "apps/http/Status.hpp"
+#include "apps/http/WebSocketHandshake.hpp"
 #include "reactor/TurnTicket.hpp"
 
 namespace apps::hello {
@@ -132,7 +134,7 @@ class HelloHandler final : public reactor::Handler, private http::HttpEvents {
     streaming,     // the response body comes from source_; the parser waits behind it
     taken_over,    // a route handed the connection to successor_ (see take_over)
   };
-  static const std::array<Route, 4> routes;
+  static const std::array<Route, 5> routes;
 
   void move_to(Phase next) { phase_ = next; }
   void new_parser() {
@@ -207,9 +209,11 @@ class HelloHandler final : public reactor::Handler, private http::HttpEvents {
     method_ = other;  // until the start line: a head the parser refuses is no HEAD's
     hosts_ = 0;
     expects_continue_ = false;
+    handshake_ = {};
   }
   void on_start_line(const http::StartLine& line) override {
     method_ = method_of(line.method);
+    handshake_.on_request_line(line.method, line.http_major, line.http_minor);
     // The target is looked up here, while its view is valid: only a prefix route's rest of the
     // path is kept (copied), so GET / copies nothing.
     target_is_path_ = line.target.starts_with('/');
@@ -220,6 +224,7 @@ class HelloHandler final : public reactor::Handler, private http::HttpEvents {
     http_minor_ = line.http_minor;
   }
   void on_header(std::string_view name, std::string_view value) override {
+    handshake_.on_header(name, value);
     if (http::equals_nocase(name, "host")) {
       ++hosts_;
     } else if (http::equals_nocase(name, "expect")) {
@@ -318,6 +323,20 @@ class HelloHandler final : public reactor::Handler, private http::HttpEvents {
     FileBody body = open_under(options_->root, relative);
     if (!body.source) return reply(conn, 404, "not found\n");
     stream(conn, std::move(body.source), body.size);
+  }
+
+  // GET /ws: a WebSocket echo (docs/websocket.md). A valid handshake gets the 101 and the
+  // connection goes to WebSocketEcho; an invalid one its 400/426 and a close; a plain GET 426.
+  void websocket(reactor::Connection& conn, std::string_view) {
+    if (!handshake_.wants_websocket()) {
+      last_ = true;
+      // A string_view, not a literal: a literal would pick the overload's bool head_only.
+      reply(conn, 426, "GET /ws needs a WebSocket upgrade\n",
+            std::string_view("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"));
+      return conn.close();
+    }
+    if (auto echo = accept_websocket(conn, handshake_, options_->websocket))
+      take_over(std::move(echo));
   }
 
   // At the head: the response's head goes now, its body as the request's arrives. A request
@@ -506,7 +525,8 @@ class HelloHandler final : public reactor::Handler, private http::HttpEvents {
   int hosts_ = 0;
   bool expects_continue_ = false;
   const Route* route_ = nullptr;
-  http::Framing request_framing_;  // for a route answered at the head
+  http::Framing request_framing_;       // for a route answered at the head
+  http::WebSocketHandshake handshake_;  // the request's WebSocket ask, for /ws
 
   std::unique_ptr<BodySource> source_;  // the streaming response's body
   std::uint64_t body_left_ = 0;
@@ -524,11 +544,12 @@ class HelloHandler final : public reactor::Handler, private http::HttpEvents {
 
 // The hot route first: GET / is the benchmark's request. A new route (GET /ws, say) is one
 // more row and one more member; one that switches protocols calls take_over from its answer.
-const std::array<Route, 4> HelloHandler::routes{{
+const std::array<Route, 5> HelloHandler::routes{{
     {"/", false, get | head | post, "GET, HEAD, POST", &HelloHandler::greet},
     {"/bytes/", true, get | head, "GET, HEAD", &HelloHandler::bytes},
     {"/files/", true, get | head, "GET, HEAD", &HelloHandler::file, false, true},
     {"/echo", false, post, "POST", &HelloHandler::echo, true},
+    {"/ws", false, get, "GET", &HelloHandler::websocket},
 }};
 
 }  // namespace

@@ -37,6 +37,7 @@
 
 #include <filesystem>
 
+#include "apps/hello/WebSocketEcho.hpp"
 #include "reactor/Handler.hpp"
 
 namespace apps::hello {
@@ -45,6 +46,8 @@ struct HelloOptions {
   // Directory served under /files/; empty: no file route. Must be canonical (absolute, no
   // symlinks; std::filesystem::canonical), so that resolved file paths can be checked against it.
   std::filesystem::path root;
+  // /ws: the WebSocket echo's limits (--max-message-bytes).
+  WebSocketEchoOptions websocket;
 };
 
 // One HelloHandler per connection. The factory is thread-safe (a Server calls it from every

@@ -128,6 +128,10 @@ void WebSocketSession::on_message(std::uint8_t opcode, std::span<const std::byte
     default:  // ping (wslay queued the pong) or pong (nothing to do)
       break;
   }
+  // Out now, before wslay reads the next frame: once a close is queued (a later frame that
+  // fails the connection, or the peer's own close), wslay drops the control frames still
+  // queued, so a pong left waiting would be lost or not depending on how the input was split.
+  flush();
 }
 
 bool WebSocketSession::send(Opcode opcode, std::span<const std::byte> payload) {

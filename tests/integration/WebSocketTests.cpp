@@ -1,10 +1,6 @@
-// hello's WebSocket echo (/ws) against clients nobody here wrote: Python's websockets (asyncio
-// API) and Node's ws, over ws:// and wss://, plus a raw-socket peer for the Autobahn-style
-// protocol cases libraries refuse to send (peers/ws_raw_peer.py).
-//
-// The server is ws-echo-server (WebSocketEchoServer.cpp): hello's WebSocketEcho and handshake
-// behind a minimal upgrade front, on hello's server options. When hello routes /ws itself,
-// TLSREACTOR_WS_SERVER_BIN becomes tlsreactor-hello and nothing here changes.
+// tlsreactor-hello's WebSocket echo (/ws) against clients nobody here wrote: Python's websockets
+// (asyncio API) and Node's ws, over ws:// and wss://, plus a raw-socket peer for the
+// Autobahn-style protocol cases libraries refuse to send (peers/ws_raw_peer.py).
 #include <doctest/doctest.h>
 
 #include <csignal>
@@ -25,7 +21,7 @@ using integration::python_peer;
 
 namespace {
 
-// The WebSocket server, plain or (with a directory for its development certificate) TLS.
+// tlsreactor-hello, plain or (with a directory for its development certificate) TLS.
 class WsServer : public integration::AppServer {
  public:
   explicit WsServer(std::vector<std::string> options = {},
@@ -212,10 +208,15 @@ TEST_CASE("the raw-socket cases hold over TLS too") {
   server.stop();
 }
 
-TEST_CASE("a handshake with version 8 is refused with 426 naming 13, a short key with 400") {
+TEST_CASE("a handshake with version 8 is refused with 426 naming 13, a short key with 400, a "
+          "plain GET /ws with 426") {
   WsServer server;
   CHECK(raw_peer(server, "handshake-version-8") == "status 426\nversion 13\n");
   CHECK(raw_peer(server, "handshake-bad-key") == "status 400\n");
+  Process curl({"curl", "--silent", "--max-time", "30", "--output", "/dev/null", "--write-out",
+                "%{http_code} %header{upgrade}\n",
+                "http://127.0.0.1:" + server.port_text() + "/ws"});
+  CHECK(output_of(curl) == "426 websocket\n");
   server.stop();
 }
 

@@ -111,6 +111,12 @@ TEST_CASE(
   CHECK(echo.session.state() == State::closed);
 }
 
+TEST_CASE("a ping is answered even when a later frame in the same read fails the connection") {
+  Echo echo;
+  const std::string input = client(fin | op_ping, "first") + client(fin | op_text, "\xff");
+  CHECK(echo.feed(input) == server(op_pong, "first") + server_close(1007));
+}
+
 TEST_CASE(
     "the peer's close is answered with its own code and reason, and nothing is read after "
     "it") {
