@@ -125,6 +125,25 @@ TEST_CASE(
   proxy.stop();
 }
 
+TEST_CASE("wss:// through the proxy to hello's /ws: python and node clients, 16 MiB, close codes") {
+  test_support::TestDir dir;
+  integration::HelloServer hello({"--max-message-bytes", "16777216"});
+  ProxyServer proxy(dir, {"--upstream", hello.url("")});
+  auto client =
+      python_peer("ws_peer.py", {"client", "--url", wss(proxy), "--path", "/ws", "many:10000",
+                                 "big:16777216", "fragments:7", "ping", "close:4001"});
+  CHECK(output_of(client, 120s) ==
+        "many: 10000 in order\nbig: 16777216 echoed\nfragments: 7 echoed\nping: pong\n"
+        "close: 4001\n");
+  Process node({"env", "NODE_PATH=/usr/share/nodejs", "node",
+                std::string(TLSREACTOR_PEERS_DIR) + "/ws_client.js", wss(proxy) + "/ws", "10000",
+                "16777216", "4005"});
+  CHECK(output_of(node, 120s) ==
+        "many: 10000 in order\nbig: 16777216 echoed\nping: pong\nclose: 4005\n");
+  proxy.stop();
+  hello.stop();
+}
+
 TEST_CASE("a frame the client sends behind its handshake, before the 101, is relayed after it") {
   test_support::TestDir dir;
   WsUpstream upstream;

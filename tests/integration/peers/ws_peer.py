@@ -11,8 +11,8 @@
         /flood sends 1 MiB messages (at most --flood-mib of them) until a send stalls.
         Plain HTTP answers, not WebSockets: /forbidden -> 403, /hello -> 200 "hello",
         /headers -> 200 with the request's Upgrade and Connection fields ("-" when absent).
-    ws_peer.py client --url wss://... SCENARIO...
-        A client that does not verify the proxy's certificate. Scenarios (run in order, each on
+    ws_peer.py client --url wss://... [--path /echo] SCENARIO...
+        A client that does not verify the proxy's certificate, to PATH (default /echo). Scenarios (run in order, each on
         its own connection) print one line each:
           many:N        N small text messages, then their echoes in order -> "many: N in order"
           big:BYTES     one binary message of BYTES, echoed -> "big: BYTES echoed"
@@ -188,9 +188,9 @@ async def connect(url):
     )
 
 
-async def scenario(url, step):
+async def scenario(url, step, path="/echo"):
     name, _, arg = step.partition(":")
-    ws = await connect(url + "/echo")
+    ws = await connect(url + path)
     if name == "many":
         n = int(arg)
         for i in range(n):
@@ -264,7 +264,7 @@ async def scenario(url, step):
 
 async def client(args):
     for step in args.scenarios:
-        await asyncio.wait_for(scenario(args.url, step), timeout=args.timeout)
+        await asyncio.wait_for(scenario(args.url, step, args.path), timeout=args.timeout)
 
 
 # ------------------------------------------------------------------------- raw TLS clients
@@ -391,6 +391,7 @@ def main():
     s.add_argument("--flood-mib", type=int, default=512)
     c = sub.add_parser("client")
     c.add_argument("--url", required=True)
+    c.add_argument("--path", default="/echo", help="the WebSocket's path on the server")
     c.add_argument("--timeout", type=float, default=60)
     c.add_argument("scenarios", nargs="+")
     st = sub.add_parser("stall")
