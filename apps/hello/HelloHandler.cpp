@@ -330,9 +330,8 @@ class HelloHandler final : public reactor::Handler, private http::HttpEvents {
   void websocket(reactor::Connection& conn, std::string_view) {
     if (!handshake_.wants_websocket()) {
       last_ = true;
-      // A string_view, not a literal: a literal would pick the overload's bool head_only.
       reply(conn, 426, "GET /ws needs a WebSocket upgrade\n",
-            std::string_view("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"));
+            "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
       return conn.close();
     }
     if (auto echo = accept_websocket(conn, handshake_, options_->websocket))
@@ -435,13 +434,9 @@ class HelloHandler final : public reactor::Handler, private http::HttpEvents {
   // A small response in one write: head and, unless answering HEAD, the body.
   void reply(reactor::Connection& conn, int status, std::string_view body,
              std::string_view extra_headers = {}) {
-    reply(conn, status, body, method_ == head, extra_headers);
-  }
-  void reply(reactor::Connection& conn, int status, std::string_view body, bool head_only,
-             std::string_view extra_headers = {}) {
     std::string& out = response_buffer();
     append_head(out, status, body.size(), "text/plain", extra_headers);
-    if (!head_only) out += body;
+    if (method_ != head) out += body;
     write(conn, out);
     finish_response(conn);
   }

@@ -26,7 +26,7 @@ class WsServer : public integration::AppServer {
  public:
   explicit WsServer(std::vector<std::string> options = {},
                     const test_support::TestDir* tls = nullptr)
-      : AppServer(TLSREACTOR_WS_SERVER_BIN, with_tls(std::move(options), tls), "127.0.0.1:0", 1),
+      : AppServer(TLSREACTOR_HELLO_BIN, with_tls(std::move(options), tls), "127.0.0.1:0", 1),
         ca_(tls != nullptr ? tls->path("certs/ca.pem") : std::string()) {}
 
   // The peers' arguments to reach it: the port, and the CA when it serves TLS.
