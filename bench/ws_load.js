@@ -18,6 +18,12 @@ if (mode === 'serve') {
   server.on('connection', (ws) => ws.on('message', (data, binary) => ws.send(data, { binary })));
 } else if (mode === 'load') {
   const [url, bytes, seconds, connections, windowSize] = args;
+  // Loopback only, and bounded: a load generator must never aim anywhere else.
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname) ||
+      !(Number(seconds) > 0 && Number(seconds) <= 600)) {
+    console.error('ws_load: loopback URLs and 1-600 s only');
+    process.exit(2);
+  }
   const payload = Buffer.alloc(Number(bytes), 0x61);
   let received = 0;
   let open = 0;
