@@ -65,7 +65,8 @@ constexpr http::HttpParser::Limits admin_limits{8 * 1024, 64};
 class AdminHandler final : public reactor::Handler, private http::HttpEvents {
  public:
   explicit AdminHandler(std::shared_ptr<const AdminSources> sources)
-      : sources_(std::move(sources)), parser_(http::HttpParser::Type::request, *this, admin_limits) {}
+      : sources_(std::move(sources)),
+        parser_(http::HttpParser::Type::request, *this, admin_limits) {}
 
   void on_open(reactor::Connection& conn) override { conn_ = &conn; }
 
@@ -96,7 +97,9 @@ class AdminHandler final : public reactor::Handler, private http::HttpEvents {
     method_ = line.method;
     target_ = line.target;
   }
-  void on_headers_complete(const http::Framing& framing) override { keep_alive_ = framing.keep_alive; }
+  void on_headers_complete(const http::Framing& framing) override {
+    keep_alive_ = framing.keep_alive;
+  }
   void on_message_complete() override {
     if (closing_ || conn_ == nullptr) return;
     const std::string_view path = std::string_view(target_).substr(0, target_.find('?'));

@@ -329,18 +329,25 @@ class ClientHandler final : public reactor::Handler,
     if (link_ == nullptr) return;
     // A full upstream queue does not stop this input (it is already in memory, at most a read
     // or two); can_parse() holds back the next until the upstream drains.
-    if (req_chunked_ && bytes.size() <= kCoalesce) {
-      http::append_chunk(up_out_, bytes);
-      if (up_out_.size() > kCoalesce) flush_upstream();
+    if (!req_chunked_) return write_upstream(bytes);
+    frame_chunk(
+        up_out_, bytes, [this] { flush_upstream(); },
+        [this](std::string_view data) { write_upstream(data); });
+  }
+
+  // One chunk of a body the proxy sends chunked, into `buffer` (up_out_ or out_): a small one is
+  // gathered with what precedes it (one write, one TLS record), a large one is framed around a
+  // direct `send` of its bytes.
+  template <typename Flush, typename Send>
+  static void frame_chunk(std::string& buffer, std::string_view bytes, Flush flush, Send send) {
+    if (bytes.size() <= kCoalesce) {
+      http::append_chunk(buffer, bytes);
+      if (buffer.size() > kCoalesce) flush();
       return;
     }
-    if (req_chunked_) {
-      http::append_chunk_size(up_out_, bytes.size());
-      write_upstream(bytes);
-      up_out_.append("\r\n");
-      return;
-    }
-    write_upstream(bytes);
+    http::append_chunk_size(buffer, bytes.size());
+    send(bytes);
+    buffer.append("\r\n");
   }
 
   void on_trailer(std::string_view name, std::string_view value) override {
@@ -459,14 +466,9 @@ class ClientHandler final : public reactor::Handler,
 
   void on_response_body(std::string_view bytes) override {
     if (resp_body_ != BodyFraming::chunked) return send_client(bytes);
-    if (bytes.size() <= kCoalesce) {
-      http::append_chunk(out_, bytes);
-      if (out_.size() > kCoalesce) flush_client();
-      return;
-    }
-    http::append_chunk_size(out_, bytes.size());
-    send_client(bytes);
-    out_.append("\r\n");
+    frame_chunk(
+        out_, bytes, [this] { flush_client(); },
+        [this](std::string_view data) { send_client(data); });
   }
 
   // Trailers go on to a client that gets the body chunked; otherwise there is no place for them.

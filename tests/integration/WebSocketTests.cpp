@@ -208,8 +208,9 @@ TEST_CASE("the raw-socket cases hold over TLS too") {
   server.stop();
 }
 
-TEST_CASE("a handshake with version 8 is refused with 426 naming 13, a short key with 400, a "
-          "plain GET /ws with 426") {
+TEST_CASE(
+    "a handshake with version 8 is refused with 426 naming 13, a short key with 400, a "
+    "plain GET /ws with 426") {
   WsServer server;
   CHECK(raw_peer(server, "handshake-version-8") == "status 426\nversion 13\n");
   CHECK(raw_peer(server, "handshake-bad-key") == "status 400\n");
