@@ -40,6 +40,9 @@ class Response {
   // request's response is sent without its body whatever follows.
   virtual void head(int status, std::span<const Field> fields,
                     std::optional<std::uint64_t> content_length, bool has_body = true) = 0;
+  // An interim response before head(): 100 Continue (a relayed Expect), 103 Early Hints. Not
+  // 101: protocol switches are the driver's. Ignored once head() was called.
+  virtual void informational(int status, std::span<const Field> fields = {}) = 0;
   // Body bytes (copied as needed). False: above the high-water mark; wait for on_writable.
   virtual bool body(std::span<const std::byte> bytes) = 0;
   // The body is complete; `trailers` (HTTP/1.1: only with a chunked body) follow it.

@@ -59,6 +59,9 @@ class Http2Connection::StreamResponse final : public Response {
     owner_.session_.respond(id_, status, out, body_);
     owner_.flush_later();
   }
+  void informational(int status, std::span<const Field> fields) override {
+    if (owner_.session_.inform(id_, status, h2_fields(fields))) owner_.flush_later();
+  }
   bool body(std::span<const std::byte> bytes) override {
     if (!body_) return true;
     const bool room = owner_.session_.write(id_, bytes);

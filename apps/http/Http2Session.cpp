@@ -362,16 +362,35 @@ void Http2Session::consume_output(std::size_t n) {
   out_.erase(0, n);
 }
 
-bool Http2Session::respond(std::int32_t stream, int status, const Fields& fields, bool has_body) {
-  Stream* s = find(stream);
-  if (s == nullptr) return false;
-  s->responded = true;
-  char digits[4];
+namespace {
+
+// ":status" and the fields as nghttp2 takes them; `digits` holds the status text.
+std::vector<nghttp2_nv> status_fields(int status, const Fields& fields, char (&digits)[4]) {
   const auto end = std::to_chars(digits, digits + sizeof digits, status).ptr;
   std::vector<nghttp2_nv> nv;
   nv.reserve(fields.size() + 1);
   nv.push_back(field(":status", std::string_view(digits, static_cast<std::size_t>(end - digits))));
   for (const auto& [name, value] : fields) nv.push_back(field(name, value));
+  return nv;
+}
+
+}  // namespace
+
+bool Http2Session::inform(std::int32_t stream, int status, const Fields& fields) {
+  Stream* s = find(stream);
+  if (s == nullptr || s->responded || status < 100 || status > 199 || status == 101) return false;
+  char digits[4];
+  const auto nv = status_fields(status, fields, digits);
+  return nghttp2_submit_headers(session_.get(), NGHTTP2_FLAG_NONE, stream, nullptr, nv.data(),
+                                nv.size(), nullptr) >= 0;
+}
+
+bool Http2Session::respond(std::int32_t stream, int status, const Fields& fields, bool has_body) {
+  Stream* s = find(stream);
+  if (s == nullptr) return false;
+  s->responded = true;
+  char digits[4];
+  const auto nv = status_fields(status, fields, digits);
   nghttp2_data_provider provider{};
   provider.source.ptr = s;
   provider.read_callback = Callbacks::read_body;

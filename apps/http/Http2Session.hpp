@@ -121,6 +121,9 @@ class Http2Session {
   // The response head: ":status" and `fields` (lower-case names; connection-specific ones are
   // the caller's to leave out). `has_body`: write()/end() follow; else the stream ends here.
   bool respond(std::int32_t stream, int status, const Fields& fields, bool has_body);
+  // An interim response (1xx other than 101: "100 Continue", "103 Early Hints") before the
+  // final one; false once respond() was called or for a status outside that range.
+  bool inform(std::int32_t stream, int status, const Fields& fields);
   // Queues response body bytes; false above stream_high (wait for on_stream_writable).
   bool write(std::int32_t stream, std::span<const std::byte> bytes);
   // The body is complete; `trailers` (may be empty) follow it.

@@ -29,6 +29,7 @@ class Client {
  public:
   struct Response {
     int status = 0;
+    std::vector<int> statuses;  // every :status in order: interim ones, then the final one
     Fields fields, trailers;
     std::string body;
     bool closed = false;
@@ -98,6 +99,7 @@ class Client {
     const std::string v(reinterpret_cast<const char*>(value), valuelen);
     if (n == ":status") {
       r.status = std::stoi(v);
+      r.statuses.push_back(r.status);
     } else if (r.headers_done) {
       r.trailers.emplace_back(n, v);
     } else {
@@ -440,4 +442,20 @@ TEST_CASE("http2: request trailers reach the application and a bad preface fails
   app.session = &server;
   CHECK(server.feed(bytes_of("GET / HTTP/1.1\r\nHost: x\r\n\r\n")) == Http2Session::Status::failed);
   CHECK_FALSE(server.error().empty());
+}
+
+TEST_CASE("http2: an interim 100 goes out before the final response and not after it") {
+  Pair p;
+  bool late = true;
+  p.app.on_end = [&](std::int32_t id, App::Seen&) {
+    CHECK(p.server.inform(id, 100, {}));
+    CHECK_FALSE(p.server.inform(id, 101, {}));  // protocol switches are not interim answers
+    p.server.respond(id, 204, {}, false);
+    late = p.server.inform(id, 100, {});
+  };
+  const auto id = p.client.request("POST", "/upload", "body", {{"expect", "100-continue"}});
+  CHECK(p.pump() == Http2Session::Status::ok);
+  CHECK(p.client.responses[id].statuses == std::vector<int>{100, 204});
+  CHECK_FALSE(late);
+  CHECK(p.client.responses[id].error_code == NGHTTP2_NO_ERROR);
 }
