@@ -113,6 +113,7 @@ Http2Connection::~Http2Connection() = default;
 
 void Http2Connection::start(reactor::Connection& conn, std::span<const std::byte> early) {
   conn_ = &conn;
+  if (session_.limits().stall_timeout.count() > 0) stall_timer_.emplace(conn.loop());
   if (!early.empty())
     feed(early);
   else
@@ -133,9 +134,43 @@ void Http2Connection::feed(std::span<const std::byte> bytes) {
     throw;  // the reactor aborts this connection (handler_failed) and logs it
   }
   feeding_ = false;
-  if (status == Http2Session::Status::failed && conn_ != nullptr)
-    reactor::log::info(conn_->peer_address().to_string() + ": HTTP/2: " + session_.error());
+  (void)status;  // flush() logs a failure and closes once the GOAWAY went out
   flush();
+}
+
+void Http2Connection::log(std::string_view what) const {
+  if (conn_ != nullptr)
+    reactor::log::info(conn_->peer_address().to_string() + ": HTTP/2: " + std::string(what));
+}
+
+void Http2Connection::on_limit(std::string_view what) {
+  log(what);
+}
+
+void Http2Connection::arm_stall_timer() {
+  if (!stall_timer_ || stall_timer_armed_ || conn_ == nullptr) return;
+  const reactor::ConnectionStats stats = conn_->stats();
+  if (session_.open_streams() == 0 && stats.queued_bytes == 0) return;
+  stall_timer_armed_ = true;
+  written_at_tick_ = stats.bytes_written;
+  stall_timer_->start(session_.limits().stall_timeout, std::chrono::milliseconds(0),
+                      [this] { on_stall_timer(); });
+}
+
+void Http2Connection::on_stall_timer() {
+  stall_timer_armed_ = false;
+  if (conn_ == nullptr || conn_->is_closing()) return;
+  const reactor::ConnectionStats stats = conn_->stats();
+  if (stats.queued_bytes > 0 && stats.bytes_written == written_at_tick_) {
+    // Not even a GOAWAY would reach a peer that reads nothing: end it here, and its memory.
+    log("the client read nothing for " + std::to_string(session_.limits().stall_timeout.count()) +
+        " ms (h2-stall-timeout) with " + std::to_string(stats.queued_bytes) +
+        " bytes queued: connection aborted");
+    return conn_->abort();
+  }
+  session_.sweep_stalled();
+  flush();
+  arm_stall_timer();
 }
 
 void Http2Connection::flush_later() {
@@ -153,7 +188,12 @@ void Http2Connection::flush() {
     if (!room) blocked_ = true;
   }
   flushing_ = false;
+  if (!error_logged_ && !session_.error().empty()) {
+    error_logged_ = true;
+    log(session_.error());
+  }
   if (session_.done()) return conn_->close();
+  arm_stall_timer();
   // A peer that does not read our frames is not read either: it cannot make us queue its
   // PING and SETTINGS acknowledgements, nor start streams whose answers it will not take.
   if (blocked_)
@@ -180,6 +220,7 @@ void Http2Connection::on_server_stopping(reactor::Connection&) {
 
 void Http2Connection::on_close(reactor::Connection&, const reactor::Error&) {
   conn_ = nullptr;
+  stall_timer_.reset();
   for (auto& [id, stream] : std::exchange(streams_, {})) stream->exchange->on_closed(false);
 }
 

@@ -6,15 +6,23 @@
 // session serializes frames only while the connection takes them (write() true), and reading
 // stops while the connection's queue is full, so a peer that does not read holds the server to
 // the write high-water mark plus Http2Limits::output_high, whatever it sends.
+//
+// Stalls: one timer per connection, running every Http2Limits::stall_timeout while streams are
+// open or bytes wait for the socket. A peer that took none of the socket's queued bytes over a
+// whole period is aborted; streams and a connection whose windows the peer keeps shut are
+// the session's to end (Http2Session::sweep_stalled). Each limit that fires is one log line.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "apps/http/Exchange.hpp"
 #include "apps/http/Http2Session.hpp"
 #include "reactor/Handler.hpp"
+#include "reactor/Timer.hpp"
 
 namespace apps::http {
 
@@ -48,6 +56,7 @@ class Http2Connection final : public reactor::Handler, private Http2Events {
   void on_request_end(std::int32_t stream, const Fields& trailers) override;
   void on_stream_writable(std::int32_t stream) override;
   void on_stream_closed(std::int32_t stream, std::uint32_t error_code) override;
+  void on_limit(std::string_view what) override;
 
   void feed(std::span<const std::byte> bytes);
   // Writes what the session has serialized while the connection takes it; closes once the
@@ -55,6 +64,11 @@ class Http2Connection final : public reactor::Handler, private Http2Events {
   void flush();
   void flush_later();  // flush() now, unless inside feed(), which flushes once it returns
   Stream* find(std::int32_t stream);
+  // "PEER: HTTP/2: what", once the connection's peer is known.
+  void log(std::string_view what) const;
+  // Starts the stall timer if something could stall and it is not running.
+  void arm_stall_timer();
+  void on_stall_timer();
 
   ExchangeFactory factory_;
   Http2Session session_;
@@ -63,6 +77,10 @@ class Http2Connection final : public reactor::Handler, private Http2Events {
   bool blocked_ = false;   // the connection's write() said stop: wait for on_drain
   bool flushing_ = false;  // inside flush(): an Exchange's write from on_writable joins it
   bool feeding_ = false;   // inside feed(): flush once it returns
+  bool error_logged_ = false;
+  std::optional<reactor::Timer> stall_timer_;  // made on start(), gone at on_close
+  bool stall_timer_armed_ = false;
+  std::uint64_t written_at_tick_ = 0;  // the socket's bytes_written at the last tick
 };
 
 }  // namespace apps::http

@@ -51,6 +51,7 @@ struct Http2Session::Stream {
   bool eof = false;
   bool deferred = false;    // the data source said NGHTTP2_ERR_DEFERRED: resume on new bytes
   bool above_high = false;  // write() returned false: on_stream_writable once drained
+  bool progressed = false;  // sent response bytes (or began to wait) since the last sweep
   Fields response_trailers;
   std::size_t unconsumed = 0;  // request body bytes delivered but not consumed
 
@@ -172,6 +173,7 @@ struct Http2Session::Callbacks {
     const std::size_t n = std::min(length, stream->queued());
     std::copy_n(stream->queue.data() + stream->sent, n, buf);
     stream->sent += n;
+    if (n > 0) stream->progressed = true;
     if (stream->queued() == 0) {
       stream->queue.clear();
       stream->sent = 0;
@@ -195,6 +197,38 @@ struct Http2Session::Callbacks {
     return static_cast<ssize_t>(n);
   }
 
+  // A frame nghttp2 refused: a stream error (it sends RST_STREAM) or a connection error (it
+  // sends GOAWAY; frame_sent then fails the session).
+  static int invalid_frame(nghttp2_session*, const nghttp2_frame*, int lib_error,
+                           void* user) noexcept {
+    return guard(user, [&](Http2Session& s) {
+      if (lib_error == NGHTTP2_ERR_REFUSED_STREAM) {
+        s.limit_fired(Limit::refused,
+                      "streams refused (REFUSED_STREAM) over h2-max-concurrent-streams " +
+                          std::to_string(s.limits_.max_concurrent_streams));
+      } else {
+        s.limit_fired(Limit::stream_error,
+                      std::string("stream reset for a bad frame: ") + nghttp2_strerror(lib_error));
+      }
+      return 0;
+    });
+  }
+
+  // A GOAWAY with an error code that the session did not ask for is nghttp2's answer to a
+  // connection error of the peer's: the session has failed, for the log.
+  static int frame_sent(nghttp2_session*, const nghttp2_frame* frame, void* user) noexcept {
+    return guard(user, [&](Http2Session& s) {
+      if (frame->hd.type != NGHTTP2_GOAWAY || frame->goaway.error_code == NGHTTP2_NO_ERROR ||
+          s.failed_)
+        return 0;
+      s.failed_ = true;
+      s.error_ = std::string("connection error ") +
+                 nghttp2_http2_strerror(frame->goaway.error_code) + ": " +
+                 std::string(view(frame->goaway.opaque_data, frame->goaway.opaque_data_len));
+      return 0;
+    });
+  }
+
   static nghttp2_session_callbacks* make() {
     nghttp2_session_callbacks* callbacks = nullptr;
     nghttp2_session_callbacks_new(&callbacks);
@@ -203,6 +237,8 @@ struct Http2Session::Callbacks {
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, stream_close);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(callbacks, invalid_frame);
+    nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, frame_sent);
     return callbacks;
   }
 };
@@ -258,6 +294,9 @@ int Http2Session::Callbacks::on_frame(Http2Session& s, const nghttp2_frame* fram
           stream->responded = true;
           const Fields none;
           s.respond(id, 431, none, false);
+          s.limit_fired(Limit::header_list,
+                        "request answered 431: decoded header list over h2-max-header-bytes " +
+                            std::to_string(s.limits_.max_header_list_bytes));
         }
         return 0;
       }
@@ -311,6 +350,71 @@ void Http2Session::charge_flood(const char* what) {
                       std::to_string(limits_.flood_budget) + " frames that asked for nothing");
 }
 
+void Http2Session::limit_fired(Limit kind, std::string_view what) {
+  const auto bit = static_cast<unsigned>(kind);
+  if ((limits_fired_ & bit) != 0) return;
+  limits_fired_ |= bit;
+  events_.on_limit(what);
+}
+
+void Http2Session::fail_fatal(int lib_error) {
+  if (!failed_) error_ = nghttp2_strerror(lib_error);
+  failed_ = fatal_ = true;
+  // nghttp2 sends nothing more after a fatal error; the peer still deserves to know why, and
+  // which streams were taken (RFC 9113 6.8).
+  const bool calm =
+      lib_error == NGHTTP2_ERR_FLOODED || lib_error == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS;
+  const std::uint32_t code = calm                                        ? NGHTTP2_ENHANCE_YOUR_CALM
+                             : lib_error == NGHTTP2_ERR_BAD_CLIENT_MAGIC ? NGHTTP2_PROTOCOL_ERROR
+                                                                         : NGHTTP2_INTERNAL_ERROR;
+  const auto last = static_cast<std::uint32_t>(
+      std::max(nghttp2_session_get_last_proc_stream_id(session_.get()), 0));
+  const unsigned char goaway[17] = {0,
+                                    0,
+                                    8,  // payload length
+                                    NGHTTP2_GOAWAY,
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    0,  // stream 0
+                                    static_cast<unsigned char>(last >> 24),
+                                    static_cast<unsigned char>(last >> 16),
+                                    static_cast<unsigned char>(last >> 8),
+                                    static_cast<unsigned char>(last),
+                                    static_cast<unsigned char>(code >> 24),
+                                    static_cast<unsigned char>(code >> 16),
+                                    static_cast<unsigned char>(code >> 8),
+                                    static_cast<unsigned char>(code)};
+  out_.append(reinterpret_cast<const char*>(goaway), sizeof goaway);
+}
+
+void Http2Session::sweep_stalled() {
+  if (failed_) return;
+  bool connection_shut = false;
+  std::vector<std::int32_t> stalled;
+  for (auto& [id, stream] : streams_) {
+    const bool waiting = stream->queued() > 0;
+    if (waiting && !std::exchange(stream->progressed, false)) {
+      if (nghttp2_session_get_stream_remote_window_size(session_.get(), id) <= 0)
+        stalled.push_back(id);
+      else if (nghttp2_session_get_remote_window_size(session_.get()) <= 0)
+        connection_shut = true;
+    }
+  }
+  if (connection_shut) {
+    enhance_your_calm("the client kept the connection's flow-control window shut for " +
+                      std::to_string(limits_.stall_timeout.count()) +
+                      " ms (h2-stall-timeout) with responses waiting");
+    return;
+  }
+  for (const std::int32_t id : stalled) reset(id, NGHTTP2_CANCEL);
+  if (!stalled.empty())
+    limit_fired(Limit::stalled, "stream reset (CANCEL): its flow-control window stayed shut for " +
+                                    std::to_string(limits_.stall_timeout.count()) +
+                                    " ms (h2-stall-timeout)");
+}
+
 void Http2Session::enhance_your_calm(std::string why) {
   if (failed_) return;
   failed_ = true;
@@ -328,22 +432,16 @@ Http2Session::Status Http2Session::feed(std::span<const std::byte> bytes) {
     nghttp2_session_terminate_session(session_.get(), NGHTTP2_INTERNAL_ERROR);
     std::rethrow_exception(std::exchange(exception_, nullptr));
   }
-  if (n < 0 && !failed_) {
-    failed_ = true;
-    error_ = nghttp2_strerror(static_cast<int>(n));
-  }
+  if (n < 0 && !fatal_) fail_fatal(static_cast<int>(n));
   return failed_ ? Status::failed : Status::ok;
 }
 
 std::string_view Http2Session::output() {
-  while (out_.size() < limits_.output_high) {
+  while (!fatal_ && out_.size() < limits_.output_high) {
     const std::uint8_t* data = nullptr;
     const ssize_t n = nghttp2_session_mem_send(session_.get(), &data);
     if (n < 0) {
-      if (!failed_) {
-        failed_ = true;
-        error_ = nghttp2_strerror(static_cast<int>(n));
-      }
+      fail_fatal(static_cast<int>(n));
       break;
     }
     if (n > 0) {
@@ -401,6 +499,8 @@ bool Http2Session::respond(std::int32_t stream, int status, const Fields& fields
 bool Http2Session::write(std::int32_t stream, std::span<const std::byte> bytes) {
   Stream* s = find(stream);
   if (s == nullptr || s->eof) return false;
+  // A response that had nothing queued begins a new wait on the peer now, not at the last sweep.
+  if (s->queued() == 0 && !bytes.empty()) s->progressed = true;
   s->queue.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   if (s->deferred && !bytes.empty()) {
     s->deferred = false;
@@ -444,6 +544,7 @@ void Http2Session::terminate(std::uint32_t error_code) {
 }
 
 bool Http2Session::done() const {
+  if (fatal_) return out_.empty();
   return nghttp2_session_want_read(session_.get()) == 0 &&
          nghttp2_session_want_write(session_.get()) == 0 && out_.empty();
 }

@@ -14,6 +14,7 @@
 //   read stops the serialization, not the memory bound.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -74,6 +75,12 @@ struct Http2Limits {
   // does not read (nghttp2's own limits).
   std::size_t max_settings = 32;
   std::size_t max_outbound_ack = 1000;
+  // A response that waits on the peer's flow-control window and moves no byte for this long
+  // (checked once per period by the driver's one timer, so it ends between one and two periods
+  // after its last byte): the stream is reset (CANCEL) when its own window is shut, the
+  // connection ended (GOAWAY ENHANCE_YOUR_CALM) when the connection's window is, and the
+  // connection aborted by the driver when the peer reads nothing of the socket. 0: never.
+  std::chrono::milliseconds stall_timeout{60000};
 };
 
 // What the session reports, from inside feed() (and from output(), for streams that end while
@@ -93,6 +100,11 @@ class Http2Events {
   // Last call for the stream: its response went out whole (error_code 0), or it was reset by
   // either side (an RFC 9113 error code) or the connection ended.
   virtual void on_stream_closed(std::int32_t stream, std::uint32_t error_code) = 0;
+  // A limit fired without ending the connection (streams refused over max_concurrent_streams,
+  // a request answered 431, a stream reset for a stalled window, a stream error nghttp2 found):
+  // `what` names the limit, for one log line. Each kind is reported once per connection, so a
+  // peer that keeps hitting one cannot flood the log. Connection-ending ones are error().
+  virtual void on_limit(std::string_view what) { (void)what; }
 
  protected:
   ~Http2Events() = default;
@@ -137,12 +149,18 @@ class Http2Session {
   void shutdown();
   // Ends the connection now: GOAWAY with `error_code`.
   void terminate(std::uint32_t error_code);
+  // The driver's stall check, once per Http2Limits::stall_timeout while streams are open. A
+  // stream with response bytes queued that sent none since the previous call and whose window
+  // the peer keeps shut is reset (CANCEL, reported through on_limit); when it is the
+  // connection's window that is shut, the connection fails (GOAWAY ENHANCE_YOUR_CALM, error()).
+  void sweep_stalled();
 
   // Nothing left to read or write: the driver closes the connection once output() is empty.
   bool done() const;
   std::size_t open_streams() const { return streams_.size(); }
   // Why feed() failed, for the log ("rapid reset: ...", nghttp2's reason, ...).
   const std::string& error() const { return error_; }
+  const Http2Limits& limits() const { return limits_; }
   // The stream's queued response bytes.
   std::size_t queued(std::int32_t stream) const;
 
@@ -154,6 +172,12 @@ class Http2Session {
   Stream* find(std::int32_t id);
   void charge_flood(const char* what);
   void enhance_your_calm(std::string why);
+  // Reports a limit through on_limit, the first time its `kind` fires on this connection.
+  enum class Limit : unsigned { refused = 1, header_list = 2, stalled = 4, stream_error = 8 };
+  void limit_fired(Limit kind, std::string_view what);
+  // nghttp2 said the connection cannot go on (a fatal error: a flood it caught, too many
+  // CONTINUATIONs, a bad preface): no more frames from it; a GOAWAY is written by hand.
+  void fail_fatal(int lib_error);
 
   Http2Events& events_;
   Http2Limits limits_;
@@ -166,6 +190,8 @@ class Http2Session {
   std::vector<std::int32_t> writable_;  // streams that drained below stream_low while sending
   std::exception_ptr exception_;        // an event's, carried across nghttp2's C frames
   bool failed_ = false;
+  bool fatal_ = false;         // nghttp2 is unusable (fail_fatal): output() only drains out_
+  unsigned limits_fired_ = 0;  // Limit bits already reported
 };
 
 }  // namespace apps::http

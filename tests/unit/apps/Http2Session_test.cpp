@@ -188,6 +188,8 @@ class App final : public apps::http::Http2Events {
     if (on_end) on_end(id, s);
   }
   void on_stream_writable(std::int32_t id) override { ++seen[id].writable; }
+  void on_limit(std::string_view what) override { limits.emplace_back(what); }
+  std::vector<std::string> limits;  // what on_limit reported, in order
   void on_stream_closed(std::int32_t id, std::uint32_t code) override {
     seen[id].closed = true;
     seen[id].error_code = code;
@@ -458,4 +460,80 @@ TEST_CASE("http2: an interim 100 goes out before the final response and not afte
   CHECK(p.client.responses[id].statuses == std::vector<int>{100, 204});
   CHECK_FALSE(late);
   CHECK(p.client.responses[id].error_code == NGHTTP2_NO_ERROR);
+}
+
+TEST_CASE("http2: a response the client's shut window holds is reset at the second stall sweep") {
+  Pair p;
+  // The client offers streams no window at all: not a byte of body can move.
+  const nghttp2_settings_entry shut{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0};
+  nghttp2_submit_settings(p.client.session(), NGHTTP2_FLAG_NONE, &shut, 1);
+  p.app.on_end = [&](std::int32_t id, App::Seen&) {
+    p.server.respond(id, 200, {}, true);
+    p.server.write(id, bytes_of(pattern(1000, 1)));
+  };
+  const auto id = p.client.request("GET", "/big");
+  CHECK(p.pump() == Http2Session::Status::ok);
+  CHECK(p.server.queued(id) == 1000);
+  // The wait began within this period: not a whole one without progress yet.
+  p.server.sweep_stalled();
+  CHECK(p.pump() == Http2Session::Status::ok);
+  CHECK_FALSE(p.client.responses[id].closed);
+  p.server.sweep_stalled();
+  CHECK(p.pump() == Http2Session::Status::ok);
+  CHECK(p.client.responses[id].closed);
+  CHECK(p.client.responses[id].error_code == NGHTTP2_CANCEL);
+  CHECK(p.app.seen[id].error_code == NGHTTP2_CANCEL);
+  REQUIRE(p.app.limits.size() == 1);
+  CHECK(p.app.limits[0].find("stream reset (CANCEL)") == 0);
+  CHECK_FALSE(p.client.goaway);  // the connection goes on
+}
+
+TEST_CASE("http2: a response that moves between sweeps is never reset") {
+  Pair p;
+  const nghttp2_settings_entry shut{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0};
+  nghttp2_submit_settings(p.client.session(), NGHTTP2_FLAG_NONE, &shut, 1);
+  p.app.on_end = [&](std::int32_t id, App::Seen&) {
+    p.server.respond(id, 200, {}, true);
+    p.server.write(id, bytes_of(pattern(1000, 2)));
+    p.server.end(id);
+  };
+  const auto id = p.client.request("GET", "/slow");
+  CHECK(p.pump() == Http2Session::Status::ok);
+  // A trickle: 100 bytes of window per period, each taken before the next sweep.
+  for (int i = 0; i < 10; ++i) {
+    p.server.sweep_stalled();
+    nghttp2_submit_window_update(p.client.session(), NGHTTP2_FLAG_NONE, id, 100);
+    CHECK(p.pump() == Http2Session::Status::ok);
+  }
+  CHECK(p.client.responses[id].closed);
+  CHECK(p.client.responses[id].error_code == NGHTTP2_NO_ERROR);
+  CHECK(p.client.responses[id].body == pattern(1000, 2));
+  CHECK(p.app.limits.empty());
+}
+
+TEST_CASE("http2: a CONTINUATION flood fails the session with a GOAWAY written for nghttp2") {
+  Http2Limits limits;
+  limits.max_continuations = 4;
+  App app;
+  Http2Session server(app, limits);
+  app.session = &server;
+  std::string in = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  in += std::string("\0\0\0\x04\0\0\0\0\0", 9);  // SETTINGS, empty
+  // HEADERS on stream 1 without END_HEADERS (":method: GET", indexed), then empty
+  // CONTINUATIONs.
+  in += std::string("\0\0\x01\x01\x01\0\0\0\x01\x82", 10);
+  for (int i = 0; i < 10; ++i) in += std::string("\0\0\0\x09\0\0\0\0\x01", 9);
+  CHECK(server.feed(bytes_of(in)) == Http2Session::Status::failed);
+  CHECK(server.error().find("CONTINUATION") != std::string::npos);
+  const std::string out(server.output());
+  // The last frame out is GOAWAY (type 7), ENHANCE_YOUR_CALM (11), naming stream 1 as the last
+  // one nghttp2 began to process (its header block never ended: the client may not retry it
+  // blindly, as RFC 9113 6.8 wants of a stream that may have been processed).
+  REQUIRE(out.size() >= 17);
+  CHECK(out.substr(out.size() - 17) ==
+        std::string("\0\0\x08\x07\0\0\0\0\0\0\0\0\x01\0\0\0\x0b", 17));
+  CHECK_FALSE(server.done());  // the GOAWAY must go out first
+  server.consume_output(out.size());
+  CHECK(server.done());
+  CHECK(server.output().empty());  // nothing more from a session nghttp2 gave up on
 }
