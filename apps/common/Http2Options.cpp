@@ -41,7 +41,7 @@ std::vector<Args::Option> http2_options() {
       {"h2-flood-budget", "N",
        "HTTP/2 frames that ask for nothing (SETTINGS, PING, WINDOW_UPDATE, PRIORITY, empty\n"
        "DATA, RST_STREAM of closed streams) a connection may send; each request earns\n"
-       "--h2-flood-refill back; then GOAWAY ENHANCE_YOUR_CALM (Envoy:\n"
+       "--h2-flood-refill back, each DATA frame sent two; then GOAWAY ENHANCE_YOUR_CALM (Envoy:\n"
        "max_inbound_priority_frames_per_stream, max_inbound_window_update_frames_per_data_frame_sent;\n"
        "HAProxy: tune.h2.fe.glitches-threshold)",
        "1000"},

@@ -169,8 +169,7 @@ void Http2Connection::on_stall_timer() {
     return conn_->abort();
   }
   session_.sweep_stalled();
-  flush();
-  arm_stall_timer();
+  flush();  // sends the resets or the GOAWAY, and starts the next period unless it closed
 }
 
 void Http2Connection::flush_later() {

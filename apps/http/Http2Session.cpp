@@ -218,6 +218,12 @@ struct Http2Session::Callbacks {
   // connection error of the peer's: the session has failed, for the log.
   static int frame_sent(nghttp2_session*, const nghttp2_frame* frame, void* user) noexcept {
     return guard(user, [&](Http2Session& s) {
+      if (frame->hd.type == NGHTTP2_DATA) {
+        // A client reading a download opens its stream's and the connection's windows as it
+        // goes: up to two WINDOW_UPDATEs per DATA frame are its due, not a flood.
+        s.flood_ = std::min<std::int64_t>(s.flood_ + 2, s.limits_.flood_budget);
+        return 0;
+      }
       if (frame->hd.type != NGHTTP2_GOAWAY || frame->goaway.error_code == NGHTTP2_NO_ERROR ||
           s.failed_)
         return 0;
@@ -323,7 +329,7 @@ int Http2Session::Callbacks::on_frame(Http2Session& s, const nghttp2_frame* fram
       } else if (--s.resets_ < 0) {
         s.enhance_your_calm("rapid reset: the client cancelled " +
                             std::to_string(s.limits_.reset_budget) +
-                            " more streams than it let finish");
+                            " more streams than it let finish (h2-reset-budget)");
       }
       return 0;
     }
@@ -347,7 +353,8 @@ int Http2Session::Callbacks::on_frame(Http2Session& s, const nghttp2_frame* fram
 void Http2Session::charge_flood(const char* what) {
   if (--flood_ < 0 && !failed_)
     enhance_your_calm(std::string("flood of ") + what + ": more than " +
-                      std::to_string(limits_.flood_budget) + " frames that asked for nothing");
+                      std::to_string(limits_.flood_budget) +
+                      " frames that asked for nothing (h2-flood-budget)");
 }
 
 void Http2Session::limit_fired(Limit kind, std::string_view what) {
@@ -358,7 +365,15 @@ void Http2Session::limit_fired(Limit kind, std::string_view what) {
 }
 
 void Http2Session::fail_fatal(int lib_error) {
-  if (!failed_) error_ = nghttp2_strerror(lib_error);
+  if (!failed_) {
+    error_ = nghttp2_strerror(lib_error);
+    // The two that are limits of ours say which option to look at.
+    if (lib_error == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS)
+      error_ = "CONTINUATION flood: more than " + std::to_string(limits_.max_continuations) +
+               " CONTINUATION frames after one HEADERS (h2-max-continuations)";
+    else if (lib_error == NGHTTP2_ERR_FLOODED)
+      error_ += " (h2-max-queued-acks " + std::to_string(limits_.max_outbound_ack) + ")";
+  }
   failed_ = fatal_ = true;
   // nghttp2 sends nothing more after a fatal error; the peer still deserves to know why, and
   // which streams were taken (RFC 9113 6.8).

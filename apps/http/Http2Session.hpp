@@ -61,7 +61,8 @@ struct Http2Limits {
   // Flood defences. A connection has a budget of frames that make the server work without
   // giving the client anything it asked for: SETTINGS, PING, WINDOW_UPDATE, PRIORITY, empty
   // DATA, RST_STREAM of a stream already closed. Each costs one; each request with its head
-  // whole earns `flood_refill` back (up to the full budget). At zero: GOAWAY ENHANCE_YOUR_CALM.
+  // whole earns `flood_refill` back and each DATA frame sent earns two (the WINDOW_UPDATEs of a
+  // client reading it), up to the full budget. Below zero: GOAWAY ENHANCE_YOUR_CALM.
   std::uint32_t flood_budget = 1000;
   std::uint32_t flood_refill = 10;
   // Rapid reset (CVE-2023-44487): streams the client resets before their response completed.

@@ -490,7 +490,7 @@ def cmd_drain(args):
             else:
                 late_reset = reason
         elif kind == GOAWAY:
-            code, last = struct.unpack(">II", payload[:8])
+            last, code = struct.unpack(">II", payload[:8])
             say(f"goaway {code_name(code)} last={last & 0x7FFFFFFF}")
             block = hpack.Encoder().encode([(":method", "GET"), (":scheme", "http"),
                                             (":authority", "127.0.0.1"), (":path", "/hello")])

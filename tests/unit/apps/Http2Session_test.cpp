@@ -537,3 +537,21 @@ TEST_CASE("http2: a CONTINUATION flood fails the session with a GOAWAY written f
   CHECK(server.done());
   CHECK(server.output().empty());  // nothing more from a session nghttp2 gave up on
 }
+
+TEST_CASE("http2: the WINDOW_UPDATEs of a client reading a long download are not a flood") {
+  Http2Limits limits;
+  limits.flood_budget = 50;
+  Pair p(limits);
+  const std::string body = pattern(4 << 20, 5);
+  p.app.on_end = [&](std::int32_t id, App::Seen&) {
+    p.server.respond(id, 200, {}, true);
+    p.server.write(id, bytes_of(body));
+    p.server.end(id);
+  };
+  // nghttp2's client opens both windows every 32 KiB read: about 256 WINDOW_UPDATEs, five
+  // times the budget, earned back by the DATA frames they ask for.
+  const auto id = p.client.request("GET", "/long");
+  CHECK(p.pump(100000) == Http2Session::Status::ok);
+  CHECK_FALSE(p.client.goaway);
+  CHECK(p.client.responses[id].body == body);
+}
