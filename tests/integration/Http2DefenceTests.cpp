@@ -67,6 +67,20 @@ void check_flood_ends_in_calm(const std::string& kind, const std::string& log_li
   server.check_serves_a_fresh_client();
 }
 
+// A HEADERS followed by CONTINUATIONs (peer options `args`) against a server allowing `limit`.
+void check_continuation_flood(std::vector<std::string> args, int limit) {
+  H2TestServer server({"--h2-max-continuations", std::to_string(limit)});
+  args.insert(args.begin(), "continuation-flood");
+  const std::string out = server.attack(args);
+  INFO(out);
+  // The GOAWAY names stream 1, whose header block nghttp2 had begun to decode.
+  CHECK(contains(out, "goaway ENHANCE_YOUR_CALM last=1\n"));
+  CHECK(contains(out, "\nclosed\n"));
+  CHECK(server.logged("CONTINUATION flood: more than " + std::to_string(limit) +
+                      " CONTINUATION frames after one HEADERS"));
+  server.check_serves_a_fresh_client();
+}
+
 }  // namespace
 
 TEST_CASE("h2 defence: streams over the concurrency limit are refused and the connection goes on") {
@@ -106,24 +120,11 @@ TEST_CASE("h2 defence: rapid reset (CVE-2023-44487) ends in GOAWAY ENHANCE_YOUR_
 }
 
 TEST_CASE("h2 defence: a flood of empty CONTINUATION frames ends in GOAWAY ENHANCE_YOUR_CALM") {
-  H2TestServer server;
-  const std::string out = server.attack({"continuation-flood", "--count", "10000"});
-  INFO(out);
-  // The GOAWAY names stream 1, whose header block nghttp2 had begun to decode.
-  CHECK(contains(out, "goaway ENHANCE_YOUR_CALM last=1\n"));
-  CHECK(contains(out, "\nclosed\n"));
-  CHECK(server.logged("CONTINUATION flood: more than 8 CONTINUATION frames after one HEADERS"));
-  server.check_serves_a_fresh_client();
+  check_continuation_flood({"--count", "10000"}, 8);
 }
 
 TEST_CASE("h2 defence: a header block that never ends is cut at the CONTINUATION limit") {
-  H2TestServer server({"--h2-max-continuations", "4"});
-  const std::string out = server.attack({"continuation-flood", "--fill", "--count", "100"});
-  INFO(out);
-  CHECK(contains(out, "goaway ENHANCE_YOUR_CALM last=1\n"));
-  CHECK(contains(out, "\nclosed\n"));
-  CHECK(server.logged("CONTINUATION flood: more than 4 CONTINUATION frames after one HEADERS"));
-  server.check_serves_a_fresh_client();
+  check_continuation_flood({"--fill", "--count", "100"}, 4);
 }
 
 TEST_CASE("h2 defence: an HPACK bomb is answered 431 without decoding into memory") {
@@ -246,4 +247,21 @@ TEST_CASE("h2: SIGTERM sends GOAWAY, the stream in flight finishes, a later one 
   CHECK(contains(out, "late stream 3 status=none"));
   CHECK(contains(out, "\nclosed\n"));
   CHECK(integration::finish(server.process(), 30s) == 0);
+}
+
+TEST_CASE("h2: a stream still held at the drain deadline is cut off there") {
+  H2TestServer server({"--drain-timeout", "1"});
+  auto peer = integration::python_peer(
+      "h2_attack.py", {"drain", "--hold", "--port", server.port_text(), "--size", "4194304"});
+  REQUIRE(peer.read_line(20s) == "waiting");
+  server.process().signal(SIGTERM);
+  const std::string out = output_of(peer, 60s);
+  INFO(out);
+  CHECK(contains(out, "goaway NO_ERROR last=1\n"));
+  // The client never opened its window again: one window's worth came, then the deadline.
+  CHECK(contains(out, "stream 1 BAD bytes=65535\n"));
+  CHECK((contains(out, "\nreset\n") || contains(out, "\nclosed\n")));
+  CHECK(server.produced(1) >= 65535);
+  CHECK(integration::finish(server.process(), 30s) == 0);
+  CHECK(contains(server.process().transcript(), "drain deadline passed: aborting 1 connection(s)"));
 }

@@ -74,6 +74,22 @@ def say(line):
     print(line, flush=True)
 
 
+def receive(sock, deadline):
+    """(bytes, None) as soon as some arrive before `deadline`, else (None, how it ended:
+    "closed", "reset" or "timeout")."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return None, "timeout"
+    sock.settimeout(left)
+    try:
+        chunk = sock.recv(65536)
+    except socket.timeout:
+        return None, "timeout"
+    except ConnectionResetError:
+        return None, "reset"
+    return (chunk, None) if chunk else (None, "closed")
+
+
 class Raw:
     """A hand-driven HTTP/2 client connection."""
 
@@ -105,21 +121,8 @@ class Raw:
         """The next frame as (kind, flags, stream, payload), or None once the connection ended
         (self.end says how)."""
         while len(self.buf) < 9 or len(self.buf) < 9 + int.from_bytes(self.buf[:3], "big"):
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                self.end = "timeout"
-                return None
-            self.sock.settimeout(left)
-            try:
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                self.end = "timeout"
-                return None
-            except ConnectionResetError:
-                self.end = "reset"
-                return None
-            if not chunk:
-                self.end = "closed"
+            chunk, self.end = receive(self.sock, self.deadline)
+            if chunk is None:
                 return None
             self.buf += chunk
         length = int.from_bytes(self.buf[:3], "big")
@@ -390,21 +393,8 @@ class Careful:
     def pump(self, ack=lambda stream: True):
         """Reads once and handles the events; `ack(stream)` says whether DATA of that stream
         opens its window again. False once the connection ended."""
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            self.end = "timeout"
-            return False
-        self.sock.settimeout(left)
-        try:
-            chunk = self.sock.recv(65536)
-        except socket.timeout:
-            self.end = "timeout"
-            return False
-        except ConnectionResetError:
-            self.end = "reset"
-            return False
-        if not chunk:
-            self.end = "closed"
+        chunk, self.end = receive(self.sock, self.deadline)
+        if chunk is None:
             return False
         for event in self.h2.receive_data(chunk):
             if isinstance(event, h2.events.DataReceived):
@@ -458,7 +448,8 @@ def cmd_three_downloads(args):
 def cmd_drain(args):
     """GET /bytes/SIZE and no WINDOW_UPDATE, so the download stops after its first window;
     "waiting" once bytes came. On the server's GOAWAY: a new GET /hello, then every window
-    opened wide, and the download read to its end and checked against the pattern."""
+    opened wide, and the download read to its end and checked against the pattern. --hold:
+    nothing is sent after the GOAWAY, the window stays shut until the server gives up."""
     conn = open_raw(args)
     conn.send(conn.request(1, f"/bytes/{args.size}"))
     got = hashlib.sha256()
@@ -492,6 +483,8 @@ def cmd_drain(args):
         elif kind == GOAWAY:
             last, code = struct.unpack(">II", payload[:8])
             say(f"goaway {code_name(code)} last={last & 0x7FFFFFFF}")
+            if args.hold:
+                continue
             block = hpack.Encoder().encode([(":method", "GET"), (":scheme", "http"),
                                             (":authority", "127.0.0.1"), (":path", "/hello")])
             wide = struct.pack(">I", (1 << 31) - 1 - 65535)
@@ -504,7 +497,8 @@ def cmd_drain(args):
         expected.update(pattern(at, min(1 << 20, args.size - at)))
     same = ended and received == args.size and got.digest() == expected.digest()
     say(f"stream 1 {'complete ok' if same else 'BAD'} bytes={received}")
-    say(f"late stream 3 status={late_status} reset={late_reset}")
+    if not args.hold:
+        say(f"late stream 3 status={late_status} reset={late_reset}")
     say(conn.end or "open")
 
 
@@ -516,6 +510,7 @@ def main():
     p.add_argument("--count", type=int, default=1000)
     p.add_argument("--ack", action="store_true")
     p.add_argument("--fill", action="store_true")
+    p.add_argument("--hold", action="store_true")
     p.add_argument("--kind", default="ping")
     p.add_argument("--path", default="/bytes/67108864")
     p.add_argument("--window", type=int, default=0)
