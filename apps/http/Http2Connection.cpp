@@ -126,15 +126,14 @@ void Http2Connection::on_data(reactor::Connection&, std::span<const std::byte> d
 
 void Http2Connection::feed(std::span<const std::byte> bytes) {
   feeding_ = true;
-  Http2Session::Status status = Http2Session::Status::ok;
   try {
-    status = session_.feed(bytes);
+    // A failure is flush()'s to log, and to close on once the GOAWAY went out.
+    session_.feed(bytes);
   } catch (...) {
     feeding_ = false;
     throw;  // the reactor aborts this connection (handler_failed) and logs it
   }
   feeding_ = false;
-  (void)status;  // flush() logs a failure and closes once the GOAWAY went out
   flush();
 }
 
