@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <utility>
 
 #include "apps/http/Chunked.hpp"
@@ -29,18 +30,82 @@ std::string_view text_of(std::span<const std::byte> bytes) {
   return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
 
-void append_number(std::string& out, std::uint64_t value) {
-  std::array<char, 24> digits{};
-  const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), value).ptr;
-  out.append(digits.data(), static_cast<std::size_t>(end - digits.data()));
+char* put(char* at, std::string_view text) {
+  std::memcpy(at, text.data(), text.size());
+  return at + text.size();
 }
 
+char* put_number(char* at, std::uint64_t value) {
+  return std::to_chars(at, at + 20, value).ptr;  // 20 digits hold any 64-bit value
+}
+
+void append_number(std::string& out, std::uint64_t value) {
+  std::array<char, 20> digits;  // NOLINT: written by to_chars before it is read
+  out.append(digits.data(), put_number(digits.data(), value));
+}
+
+// "HTTP/1.1 NNN Reason\r\n", sized and written at once: every response starts with one.
 void append_status_line(std::string& out, int status) {
-  out += "HTTP/1.1 ";
-  append_number(out, static_cast<std::uint64_t>(status));
-  out += ' ';
-  out += reason_phrase(status);
-  out += "\r\n";
+  const std::string_view reason = reason_phrase(status);
+  const std::size_t at = out.size();
+  out.resize(at + 15 + reason.size());
+  char* p = put(out.data() + at, "HTTP/1.1 ");
+  *p++ = static_cast<char>('0' + status / 100 % 10);
+  *p++ = static_cast<char>('0' + status / 10 % 10);
+  *p++ = static_cast<char>('0' + status % 10);
+  *p++ = ' ';
+  p = put(p, reason);
+  put(p, "\r\n");
+}
+
+// The last response head a loop thread rendered, with what it was rendered from. An app that
+// answers many requests alike (hello's GET /, the keep-alive benchmark's request: the same
+// fields but for a Date that changes once a second) gets its head copied instead of
+// serialized again; checking a field is a length and a memcmp, cheaper than writing it.
+struct HeadMemo {
+  // What the head depends on besides the fields.
+  struct Key {
+    int status = 0;
+    std::optional<std::uint64_t> length;
+    bool has_body = false, head_request = false, http11 = false, last = false;
+    bool operator==(const Key&) const = default;
+  };
+  Key key;
+  std::vector<std::size_t> sizes;  // each field's name and value sizes, in order
+  std::string texts;               // the fields' names and values, concatenated
+  std::string text;                // the head
+  int framing = 0;                 // the BodyFraming it set, as an int (private to the class)
+  bool last_after = false;         // and whether the response was then the last
+
+  bool matches(const Key& k, std::span<const Field> fields) const {
+    if (!(k == key) || sizes.size() != 2 * fields.size()) return false;
+    const char* at = texts.data();
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      const Field& f = fields[i];
+      if (sizes[2 * i] != f.name.size() || sizes[2 * i + 1] != f.value.size()) return false;
+      if (std::memcmp(at, f.name.data(), f.name.size()) != 0) return false;
+      at += f.name.size();
+      if (std::memcmp(at, f.value.data(), f.value.size()) != 0) return false;
+      at += f.value.size();
+    }
+    return true;
+  }
+  void store(const Key& k, std::span<const Field> fields, std::string_view head) {
+    key = k;
+    sizes.clear();
+    texts.clear();
+    for (const Field& f : fields) {
+      sizes.push_back(f.name.size());
+      sizes.push_back(f.value.size());
+      texts.append(f.name).append(f.value);
+    }
+    text.assign(head);
+  }
+};
+
+HeadMemo& head_memo() {
+  thread_local HeadMemo memo;
+  return memo;
 }
 
 }  // namespace
@@ -357,38 +422,76 @@ void Http1Connection::on_message_complete() {
 
 // ---- Response --------------------------------------------------------------------------------
 
-void Http1Connection::append_fields(std::span<const Field> fields) {
-  for (const Field& f : fields) {
-    if (!f.name.empty()) {
-      switch (f.name.front() | 0x20) {
-        case 'c':
-          if (equals_nocase(f.name, "connection")) {
-            if (lists_token(f.value, "close")) last_ = true;
-            continue;
-          }
-          if (equals_nocase(f.name, "content-length")) continue;
-          break;
-        case 't':
-          if (equals_nocase(f.name, "transfer-encoding")) continue;
-          break;
-        case 'k':
-          if (equals_nocase(f.name, "keep-alive")) continue;
-          break;
-        default:
-          break;
+bool Http1Connection::drivers_field(const Field& f) {
+  if (f.name.empty()) return false;
+  switch (f.name.front() | 0x20) {
+    case 'c':
+      if (equals_nocase(f.name, "connection")) {
+        if (lists_token(f.value, "close")) last_ = true;
+        return true;
       }
-    }
-    out_ += f.name;
-    out_ += ": ";
-    out_ += f.value;
-    out_ += "\r\n";
+      return equals_nocase(f.name, "content-length");
+    case 't':
+      return equals_nocase(f.name, "transfer-encoding");
+    case 'k':
+      return equals_nocase(f.name, "keep-alive");
+    default:
+      return false;
   }
+}
+
+// Sized, then written in place: one resize instead of four appends a field (the keep-alive
+// benchmark's responses are mostly this).
+void Http1Connection::append_fields(std::span<const Field> fields) {
+  std::size_t size = 0;
+  for (const Field& f : fields)
+    if (!drivers_field(f)) size += f.name.size() + f.value.size() + 4;
+  const std::size_t at = out_.size();
+  out_.resize(at + size);
+  char* p = out_.data() + at;
+  for (const Field& f : fields) {
+    if (drivers_field(f)) continue;
+    p = put(p, f.name);
+    p = put(p, ": ");
+    p = put(p, f.value);
+    p = put(p, "\r\n");
+  }
+}
+
+void Http1Connection::render_head(int status, std::span<const Field> fields,
+                                  std::optional<std::uint64_t> length, bool has_body) {
+  const bool sends_body = has_body && !head_request_ && status != 204 && status != 304;
+  append_status_line(out_, status);
+  append_fields(fields);
+  framing_ = BodyFraming::none;
+  // The driver's own fields, gathered here and appended at once.
+  std::array<char, 96> tail;  // NOLINT: written before it is read
+  char* p = tail.data();
+  if (status == 204) {
+    // No Content-Length and no body, whatever the Exchange said (RFC 9110 8.6).
+  } else if (length) {
+    p = put(p, "Content-Length: ");
+    p = put_number(p, *length);
+    p = put(p, "\r\n");
+    length_left_ = *length;
+    if (sends_body && *length > 0) framing_ = BodyFraming::length;
+  } else if (!has_body) {
+    if (status != 304) p = put(p, "Content-Length: 0\r\n");
+  } else if (http_minor_ >= 1) {
+    p = put(p, "Transfer-Encoding: chunked\r\n");
+    if (sends_body) framing_ = BodyFraming::chunked;
+  } else if (sends_body) {
+    framing_ = BodyFraming::until_close;  // HTTP/1.0 knows no chunked
+    last_ = true;
+  }
+  p = put(p, last_ ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
+  out_.append(tail.data(), p);
 }
 
 void Http1Connection::head(int status, std::span<const Field> fields,
                            std::optional<std::uint64_t> length, bool has_body) {
-  if (answer_ != Answer::pending || !exchange_ || conn_ == nullptr || status < 200) return;
-  const bool sends_body = has_body && !head_request_ && status != 204 && status != 304;
+  if (answer_ != Answer::pending || !exchange_ || conn_ == nullptr || status < 200 || status > 999)
+    return;
   // A final answer to a client still waiting for "100 Continue". A 2xx one belongs with the
   // body (POST /echo answers at the head): the 100 goes first and the client sends it. Any
   // other may be all there is: the client may or may not send the body, so the connection
@@ -400,27 +503,20 @@ void Http1Connection::head(int status, std::span<const Field> fields,
       last_ = true;
   }
   if (stopping_) last_ = true;
-  append_status_line(out_, status);
-  append_fields(fields);
-  framing_ = BodyFraming::none;
-  if (status == 204) {
-    // No Content-Length and no body, whatever the Exchange said (RFC 9110 8.6).
-  } else if (length) {
-    out_ += "Content-Length: ";
-    append_number(out_, *length);
-    out_ += "\r\n";
-    length_left_ = *length;
-    if (sends_body && *length > 0) framing_ = BodyFraming::length;
-  } else if (!has_body) {
-    if (status != 304) out_ += "Content-Length: 0\r\n";
-  } else if (http_minor_ >= 1) {
-    out_ += "Transfer-Encoding: chunked\r\n";
-    if (sends_body) framing_ = BodyFraming::chunked;
-  } else if (sends_body) {
-    framing_ = BodyFraming::until_close;  // HTTP/1.0 knows no chunked
-    last_ = true;
+  const HeadMemo::Key key{status, length, has_body, head_request_, http_minor_ >= 1, last_};
+  HeadMemo& memo = head_memo();
+  if (memo.matches(key, fields)) {
+    out_ += memo.text;
+    framing_ = static_cast<BodyFraming>(memo.framing);
+    last_ = memo.last_after;
+    if (length) length_left_ = *length;
+  } else {
+    const std::size_t at = out_.size();
+    render_head(status, fields, length, has_body);
+    memo.store(key, fields, std::string_view(out_).substr(at));
+    memo.framing = static_cast<int>(framing_);
+    memo.last_after = last_;
   }
-  out_ += last_ ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
   answer_ = framing_ == BodyFraming::none ? Answer::done : Answer::open;
   if (depth_ == 0) {
     flush();

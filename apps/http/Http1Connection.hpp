@@ -129,7 +129,13 @@ class Http1Connection final : public reactor::Handler, private HttpEvents, priva
   void resume_body() override;
   bool switch_protocols(std::string_view head, std::unique_ptr<reactor::Handler> next) override;
 
+  // Whether a field is one the driver writes itself (framing, Connection), so not the app's;
+  // a Connection field that lists "close" makes the response the last.
+  bool drivers_field(const Field& f);
   void append_fields(std::span<const Field> fields);
+  // Serializes a final response head into out_ and sets framing_ (and last_) from it.
+  void render_head(int status, std::span<const Field> fields, std::optional<std::uint64_t> length,
+                   bool has_body);
   void write(std::string_view bytes);
   void flush();  // writes out_
 
