@@ -35,6 +35,9 @@
 //   (aborts, if a response was cut short). The server's drain: idle connections close at once,
 //   a busy one after its response (which says "Connection: close" if its head had not gone).
 // - Response::abort() aborts the connection. Response::switch_protocols is the Upgrade hook.
+// - An Exchange may answer from outside the driver's calls (a timer, an upstream's callback):
+//   what it writes goes out at once, and a response it completes there is finished (on_closed,
+//   the next request) at a later loop turn, once its call has returned (Loop::post).
 #pragma once
 
 #include <cstdint>
