@@ -2,9 +2,6 @@
 
 #include <string>
 
-#include "apps/http/Date.hpp"
-#include "apps/http/Status.hpp"
-
 namespace apps::hello {
 
 using apps::http::WebSocketSession;
@@ -47,26 +44,6 @@ void WebSocketEcho::pump(reactor::Connection& conn) {
   // Closed: the handshake is over or the connection failed. RFC 6455 7.1.1 has the server
   // end the TCP connection first; close() flushes the close frame before the FIN.
   if (session_.state() == WebSocketSession::State::closed) conn.close();
-}
-
-std::unique_ptr<WebSocketEcho> accept_websocket(reactor::Connection& conn,
-                                                const apps::http::WebSocketHandshake& handshake,
-                                                const WebSocketEchoOptions& options) {
-  const auto verdict = handshake.verdict();
-  if (verdict.status == 101) {
-    conn.write(verdict.head);
-    return std::make_unique<WebSocketEcho>(options);
-  }
-  const std::string body = std::string(verdict.reason) + "\n";
-  std::string response = "HTTP/1.1 " + std::to_string(verdict.status) + " ";
-  response += apps::http::reason_phrase(verdict.status);
-  response += "\r\nServer: tlsreactor\r\nDate: ";
-  response += apps::http::http_date();
-  response += "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size());
-  response += "\r\n" + verdict.head + "Connection: close\r\n\r\n" + body;
-  conn.write(response);
-  conn.close();
-  return nullptr;
 }
 
 }  // namespace apps::hello

@@ -1,13 +1,12 @@
 // hello's /ws after the handshake: a WebSocket echo (every message goes back with its opcode),
-// driving an apps::http::WebSocketSession over the connection. HelloHandler answers the opening
-// handshake, writes the 101, then hands every later callback of the connection to this object.
+// driving an apps::http::WebSocketSession over the connection. HelloExchange answers the opening
+// handshake and hands the connection to this object with its 101 (Response::switch_protocols).
 #pragma once
 
 #include <cstddef>
 #include <memory>
 #include <span>
 
-#include "apps/http/WebSocketHandshake.hpp"
 #include "apps/http/WebSocketSession.hpp"
 #include "reactor/Connection.hpp"
 #include "reactor/Handler.hpp"
@@ -22,10 +21,10 @@ struct WebSocketEchoOptions {
   std::size_t max_message_bytes = 1024 * 1024;
 };
 
-// The connection's handler after the 101: HelloHandler hands the connection over to it (its
-// take-over), or any handler forwards its callbacks to it. The first calls are on_open (once,
-// right after the 101 was written) and on_data with the bytes that came after the upgrade
-// request in the same read (the client's first frames), if any. It closes the connection
+// The connection's handler after the 101: Http1Connection hands the connection over to it
+// (Response::switch_protocols), or any handler forwards its callbacks to it. The first calls are
+// on_open (once, right after the 101 was written) and on_data with the bytes that came after the
+// upgrade request in the same read (the client's first frames), if any. It closes the connection
 // itself: after the close handshake, when the peer breaks the protocol, or when the peer ends
 // the transport without one. Lives on the connection's loop thread.
 //
@@ -52,14 +51,5 @@ class WebSocketEcho final : public reactor::Handler, private apps::http::WebSock
   apps::http::WebSocketSession session_;
   bool blocked_ = false;  // write() returned false: reading is paused until on_drain
 };
-
-// Answers a request for which handshake.wants_websocket(). A valid ask gets the 101 and the
-// echo to hand the connection to (see WebSocketEcho for the first calls it expects). An invalid
-// one gets its refusal (400, or 426
-// with "Sec-WebSocket-Version: 13"; a one-line body, "Connection: close"), the connection
-// closes, and the result is null.
-std::unique_ptr<WebSocketEcho> accept_websocket(reactor::Connection& conn,
-                                                const apps::http::WebSocketHandshake& handshake,
-                                                const WebSocketEchoOptions& options);
 
 }  // namespace apps::hello

@@ -13,6 +13,8 @@
 #include <span>
 #include <string_view>
 
+#include "reactor/Handler.hpp"
+
 namespace apps::http {
 
 // A header or trailer field as a pair of views.
@@ -55,6 +57,18 @@ class Response {
   // stops parsing the connection. Resume when the consumer has taken what it was given.
   virtual void pause_body() = 0;
   virtual void resume_body() = 0;
+  // The Upgrade hook (HTTP/1.1 only; hello's GET /ws): answers a request that asked to switch
+  // protocols with `head`, a whole 101 response head ending in its blank line, and hands the
+  // connection for good to `next` once the request was read: `next` gets on_open, then the
+  // bytes that followed the request, then every later event of the connection (on_close too).
+  // The Exchange completes (on_closed(true)) before that. False, and nothing happens, where it
+  // cannot: over HTTP/2 (RFC 8441 is not offered), after head(), or when the request did not
+  // ask to Upgrade; the Exchange then answers as it would any other error.
+  virtual bool switch_protocols(std::string_view head, std::unique_ptr<reactor::Handler> next) {
+    (void)head;
+    (void)next;
+    return false;
+  }
 
  protected:
   ~Response() = default;

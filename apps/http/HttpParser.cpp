@@ -449,6 +449,9 @@ void HttpParser::emit_fields(bool trailers) {
       events_.on_header(name, value);
     }
   }
+}
+
+void HttpParser::clear_fields() {
   fields_.clear();
   fields_text_.clear();
 }
@@ -511,6 +514,7 @@ int HttpParser::on_headers_complete() {
   framing.upgrade = p.upgrade != 0;
   framing.connect = response ? answers_connect && status / 100 == 2 : p.method == HTTP_CONNECT;
   events_.on_headers_complete(framing);
+  clear_fields();  // after the event: the views it was given stay valid until it returns
   // A message without a body completes right here, with no further input: a pause now would
   // hold its on_message_complete back until more bytes arrive (maybe never). It waits for
   // that event instead.
@@ -544,6 +548,7 @@ int HttpParser::on_message_complete() {
   collecting_ = false;
   emit_fields(true);
   events_.on_message_complete();
+  clear_fields();
   // A message that switches protocols (CONNECT, Upgrade) stops the parser by itself: a pause
   // here would hide that from feed()'s result, and no later input could reveal it.
   if (llhttp_->parser.upgrade != 0) {

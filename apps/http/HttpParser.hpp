@@ -17,7 +17,7 @@
 
 namespace apps::http {
 
-// The first line of a message. Views are valid only during the on_start_line call.
+// The first line of a message. Views are valid as HttpEvents says.
 struct StartLine {
   std::string_view method;  // requests: "GET", "CONNECT", ...
   std::string_view target;  // requests: as sent ("/a?b", "host:443" for CONNECT)
@@ -58,8 +58,11 @@ struct HttpError {
 // on_message_begin, then (once the head is complete and checked) on_start_line, on_header for
 // each field in order, on_headers_complete, then on_body any number of times, on_trailer for
 // each trailer field of a chunked body, and on_message_complete. Views are valid only during
-// the call. A handler may call pause() on the parser from any of them; it must not destroy the
-// parser, and an exception it throws leaves feed() with the parser failed.
+// the call, except that those of on_start_line and on_header stay valid until
+// on_headers_complete returns and those of on_trailer until on_message_complete returns: a
+// driver can hand a whole head to its app without copying it. A handler may call pause() on
+// the parser from any of them; it must not destroy the parser, and an exception it throws
+// leaves feed() with the parser failed.
 class HttpEvents {
  public:
   virtual void on_message_begin() {}
@@ -174,6 +177,7 @@ class HttpParser {
   bool count_head(const char* end, HttpError::Kind too_long = HttpError::Kind::head_too_large);
   std::optional<std::string_view> framing_problem() const;  // checks llhttp does not make
   void emit_fields(bool trailers);
+  void clear_fields();  // once the event after the fields returned
   Result stop(Status status, const char* data, const char* at);
 
   Type type_;

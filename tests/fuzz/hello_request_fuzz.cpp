@@ -1,6 +1,6 @@
-// Harness: tlsreactor-hello's request path, the whole HelloHandler (parser, routes, keep-alive,
-// pipelining, request bodies, POST /echo, backpressure) over an in-memory connection. Input: 4
-// bytes of plan, then the bytes a client sends.
+// Harness: tlsreactor-hello's HTTP/1.1 request path, Http1Connection running hello's Exchanges
+// (parser, routes, keep-alive, pipelining, request bodies, POST /echo, backpressure) over an
+// in-memory connection. Input: 4 bytes of plan, then the bytes a client sends.
 // Properties: no crash, leak or hang; after write() reports a full queue the handler writes at
 // most a response head's worth until on_drain (an echo does not grow the queue with the body);
 // the output is a well-formed sequence of HTTP responses; and what those responses say (status,
@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/hello/HelloHandler.hpp"
+#include "apps/hello/HelloExchange.hpp"
 #include "apps/http/HttpParser.hpp"
 #include "reactor/Loop.hpp"
 #include "tests/fuzz/FakeConnection.hpp"

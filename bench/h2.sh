@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The HTTP/2 benchmark (not a test): tlsreactor-hello --tls against nginx (`listen ... ssl
+# http2`, a `return 200` of the same 22-byte body), loopback only, in one run that prints one
+# table. Usage: bench/h2.sh [REQUESTS per run, default 200000]
+#
+# Method
+# - Servers, each started alone and stopped before the other starts, alternating hello, nginx,
+#   hello, nginx, ... (RUNS, default 3, each) so a change in the machine's background load hits
+#   both: tlsreactor-hello --threads 1; nginx with one worker, access_log off,
+#   keepalive_requests high enough that no connection is sent away mid-run. The same ECDSA P-256
+#   certificate, TLS 1.3 only, ALPN h2.
+# - CPUs: the server on CPU 0, h2load on CPU 1.
+# - Load: h2load -c 100 -m 10 -n REQUESTS (100 connections, 10 streams in flight on each) for
+#   GET /, after a warm-up of REQUESTS/10. Every run must end with all requests 2xx.
+# - Figures: requests per busy server-core second (h2load's request count over utime + stime of
+#   the server's processes from /proc/PID/stat, read around the measured run: what the rate
+#   would be on a dedicated core, the least noisy figure on a shared machine), h2load's req/s,
+#   and the p99 of the request times in h2load's --log-file. The table shows medians.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-200000}
+RUNS=${RUNS:-3}
+CONNECTIONS=100
+STREAMS=10
+
+. bench/lib.sh
+bench_build tlsreactor-hello
+BIN=$BUILD/apps
+bench_need_cpus 2
+bench_setup
+make_cert ec "$WORK/cert.pem" "$WORK/key.pem"
+BODY="hello from tlsreactor\n"
+
+start_hello() {
+  start_app "$WORK/hello.log" taskset -c 0 "$BIN/hello/tlsreactor-hello" --tls \
+    --cert "$WORK/cert.pem" --key "$WORK/key.pem" --listen 127.0.0.1:0 --threads 1 \
+    --idle-timeout 0
+  SERVER_PID=$APP_PID
+  SERVER_PORT=$APP_PORT
+  SERVER_PIDS=("$APP_PID")
+}
+
+start_h2_nginx() {
+  SERVER_PORT=$(free_port)
+  start_nginx "$WORK/nginx" 0 1 1024 "$SERVER_PORT" "
+  keepalive_requests 100000000;
+  server {
+    listen 127.0.0.1:$SERVER_PORT ssl http2;
+    ssl_certificate $WORK/cert.pem;
+    ssl_certificate_key $WORK/key.pem;
+    ssl_protocols TLSv1.3;
+    location / {
+      default_type text/plain;
+      return 200 \"$BODY\";
+    }
+  }"
+}
+
+measure() {
+  local name=$1 url="https://127.0.0.1:$SERVER_PORT/"
+  [[ $(curl -sk --http2 -w '%{http_version}' -o /dev/null "$url") == 2 ]] || {
+    echo "bench: $name does not answer $url over HTTP/2" >&2
+    exit 1
+  }
+  taskset -c 1 h2load -c"$CONNECTIONS" -m"$STREAMS" -n$((N / 10)) "$url" >/dev/null
+  local before after out
+  before=$(cpu_ticks "${SERVER_PIDS[@]}")
+  out=$(taskset -c 1 h2load -c"$CONNECTIONS" -m"$STREAMS" -n"$N" --log-file="$WORK/h2load.log" \
+    "$url")
+  after=$(cpu_ticks "${SERVER_PIDS[@]}")
+  if ! grep -q "status codes: $N 2xx" <<<"$out"; then
+    echo "bench: $name: not every request got a 2xx" >&2
+    echo "$out" >&2
+    exit 1
+  fi
+  local rps p99
+  rps=$(awk '/^finished in/ { print $4 }' <<<"$out")
+  # --log-file: start time, status, request time in microseconds, tab-separated.
+  p99=$(sort -n -k3,3 "$WORK/h2load.log" | awk -v n="$N" 'NR == int(n * 0.99) { print $3 / 1000 }')
+  echo "$name $rps $p99 $N $((after - before))" >>"$WORK/results"
+  printf '  %-16s run %d: %9.0f req/s  p99 %7.3f ms  CPU %5.2f s\n' \
+    "$name" "$run" "$rps" "$p99" "$(awk "BEGIN { print $((after - before)) / $CLK_TCK }")"
+}
+
+echo
+echo "bench: $RUNS x h2load -c$CONNECTIONS -m$STREAMS -n$N per server, loopback, TLS 1.3, h2;" \
+  "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for run in $(seq "$RUNS"); do
+  start_hello
+  measure tlsreactor-hello
+  stop "$SERVER_PID"
+  start_h2_nginx
+  measure nginx
+  stop "$SERVER_PID"
+done
+
+python3 - "$WORK/results" "$CLK_TCK" <<'EOF'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, rps, p99, total, ticks = line.split()
+    rows.setdefault(name, []).append((float(rps), float(p99), int(total) / (int(ticks) / float(sys.argv[2]))))
+f = {n: [statistics.median(r[i] for r in rows[n]) for i in range(3)] for n in rows}
+h, n = f["tlsreactor-hello"], f["nginx"]
+print()
+print("| h2load -c 100 -m 10, medians of %d runs | requests per busy server-core second | requests/s | p99 |" % len(rows["nginx"]))
+print("|---|---|---|---|")
+for name, v in (("tlsreactor-hello", h), ("nginx 1 worker", n)):
+    print(f"| {name} | {v[2]:.0f} | {v[0]:.0f} | {v[1]:.2f} ms |")
+print(f"| hello / nginx | {h[2] / n[2]:.2f} | {h[0] / n[0]:.2f} | {h[1] / n[1]:.2f} |")
+EOF
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
