@@ -70,7 +70,7 @@ TEST_CASE(
   Upstream upstream;
   Proxy proxy(dir, {"--upstream", upstream.url()});
 
-  const std::string seen = curl({"--include", "-H", "Host: app.example", "-H",
+  const std::string seen = curl({"--http1.1", "--include", "-H", "Host: app.example", "-H",
                                  "X-Forwarded-For: 203.0.113.9", "-H", "Connection: x-secret", "-H",
                                  "X-Secret: 1", "-H", "Proxy-Authorization: Basic eA==", "-H",
                                  "Keep-Alive: timeout=5", proxy.url("/headers")});
@@ -91,8 +91,8 @@ TEST_CASE(
   CHECK(curl({"--data-binary", "@" + body, proxy.url("/digest")}) ==
         "300000 " + sha256_of(body) + "\n");
 
-  const std::string head =
-      curl({"--head", "--write-out", "downloaded=%{size_download}\n", proxy.url("/headers")});
+  const std::string head = curl({"--http1.1", "--head", "--write-out",
+                                 "downloaded=%{size_download}\n", proxy.url("/headers")});
   CHECK_MESSAGE(contains(head, "HTTP/1.1 200 OK\r\n"), head);
   CHECK_MESSAGE(contains(head, "Content-Length: "), head);
   CHECK_MESSAGE(contains(head, "downloaded=0\n"), head);
@@ -522,7 +522,7 @@ TEST_CASE("the proxy's counters match the traffic it carried") {
   REQUIRE(server.call([&] {
     auto factory =
         tls::server_factory(test_support::server_context(test_support::serving(pki.ecdsa)),
-                            apps::proxy::reverse_proxy_factory(options, metrics, nullptr));
+                            apps::proxy::reverse_proxy_factory(options, {}, metrics, nullptr));
     auto& listener =
         server.own(std::make_unique<reactor::TcpListener>(server.loop(), std::move(factory)));
     REQUIRE(!listener.listen(*reactor::Address::from_ip("127.0.0.1", 0)));
