@@ -20,6 +20,8 @@ PACKAGES=(
   testssl.sh
   # HTTP/2 peers: curl speaks it; h2load and nghttp come from nghttp2-client.
   nghttp2-client
+  # Hand-made HTTP/2 frames through the proxy (peers/h2_client.py, ProxyHttp2Tests.cpp).
+  python3-h2
   # The proxy benchmark (bench/proxy.sh): the load generator; taskset is in util-linux.
   wrk util-linux
   # Instructions per operation (bench/callgrind.sh): callgrind and its client-request header.
