@@ -211,6 +211,7 @@ void Http2Connection::on_request(std::int32_t id, Http2Request& request, bool en
   head.content_length = request.content_length;
   head.has_body = !end_stream;
   head.stream = static_cast<std::uint32_t>(id);
+  head.connect_protocol = request.protocol;
   s.exchange->on_request(head, *s.response);
 }
 

@@ -74,6 +74,9 @@ struct Http2Limits {
   // does not read (nghttp2's own limits).
   std::size_t max_settings = 32;
   std::size_t max_outbound_ack = 1000;
+  // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): clients may open extended CONNECT streams
+  // (:protocol, e.g. WebSockets over HTTP/2). For apps that handle them.
+  bool extended_connect = false;
 };
 
 // What the session reports, from inside feed() (and from output(), for streams that end while

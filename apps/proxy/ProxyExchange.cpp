@@ -1,12 +1,16 @@
 #include "apps/proxy/ProxyExchange.hpp"
 
+#include <array>
 #include <optional>
+#include <random>
 #include <utility>
 #include <vector>
 
+#include "apps/http/Base64.hpp"
 #include "apps/http/Chunked.hpp"
 #include "apps/http/Fields.hpp"
 #include "apps/http/Http2Connection.hpp"
+#include "apps/http/WebSocketHandshake.hpp"
 #include "apps/proxy/ClientRecord.hpp"
 #include "apps/proxy/HeaderRewrite.hpp"
 #include "apps/proxy/UpstreamRoute.hpp"
@@ -19,6 +23,14 @@ namespace apps::proxy {
 namespace {
 
 using Ms = std::chrono::milliseconds;
+
+// A Sec-WebSocket-Key for the upstream's handshake (RFC 6455 4.1: 16 random bytes, base64).
+std::string websocket_key() {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  std::array<std::byte, 16> nonce{};
+  for (auto& b : nonce) b = static_cast<std::byte>(random());
+  return http::base64_encode(nonce);
+}
 
 std::vector<http::Field> views(const HeaderList& list) {
   std::vector<http::Field> out;
@@ -51,7 +63,19 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     method_ = head.method;
     target_ = head.target;
     read_head(head);
-    if (head.has_body) {
+    if (head.method == "CONNECT") {
+      // RFC 8441: a WebSocket over this stream becomes an HTTP/1.1 Upgrade upstream.
+      if (head.connect_protocol != "websocket")
+        return fail(501, head.connect_protocol.empty()
+                             ? "CONNECT is not relayed over HTTP/2"
+                             : "extended CONNECT is only relayed for websocket");
+      websocket_ = true;
+      method_ = "GET";
+      ws_key_ = websocket_key();
+      headers_.add("Sec-WebSocket-Key", ws_key_);
+      // The stream's DATA is the tunnel's, from the switch on: held back until then.
+      response.pause_body();
+    } else if (head.has_body) {
       if (!head.content_length) {
         body_ = BodyFraming::chunked;
       } else {
@@ -65,7 +89,6 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     } else {
       request_done_ = true;
     }
-    if (head.method == "CONNECT") return fail(501, "CONNECT is not relayed over this protocol");
     route_.begin();
     go(route_.first(*client_.pool, now()));
   }
@@ -75,6 +98,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     record_.bytes_in += text.size();
     last_read_ = now();
     if (phase_ == Phase::finished) return;  // answered already: the rest is dropped
+    if (websocket_) return tunnel_up(text);
     if (body_ != BodyFraming::chunked) return send_up(text);
     chunk_.clear();
     http::append_chunk(chunk_, text);
@@ -84,6 +108,9 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
   void on_body_end(std::span<const http::Field> trailers) override {
     if (request_done_) return;
     request_done_ = true;
+    // The client's half of a tunnel ended: the upstream's half-close follows.
+    if (phase_ == Phase::tunnelling && relay_->upstream != nullptr)
+      return relay_->upstream->shutdown();
     if (body_timer_) body_timer_->stop();
     if (phase_ == Phase::finished || body_ != BodyFraming::chunked) return;
     std::string fields;
@@ -95,14 +122,23 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
   }
 
   void on_writable() override {
-    if (down_blocked_ && link_ != nullptr) {
+    if (!down_blocked_) return;
+    if (link_ != nullptr) {
       down_blocked_ = false;
       link_->resume_reading();
+    } else if (relay_ && relay_->upstream != nullptr) {
+      down_blocked_ = false;
+      relay_->upstream->resume_reading();
     }
   }
 
   void on_closed(bool) override {
     drop_upstream();
+    if (relay_) {
+      relay_->exchange = nullptr;
+      if (relay_->upstream != nullptr) relay_->upstream->close();
+      client_.metrics->tunnel_closed();
+    }
     body_timer_.reset();
     if (phase_ != Phase::finished) move_to(Phase::finished);
     finish_request(*client_.metrics, client_.access_log, record_, head_sent_ ? status_ : 0,
@@ -112,7 +148,30 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
  private:
   // Moves only in move_to(). routing -> connecting -> exchanging -> (response head out)
   // responding -> finished; any phase -> finished on an answer, an abort or the close.
-  enum class Phase { routing, connecting, exchanging, responding, finished };
+  // A WebSocket (RFC 8441) goes exchanging -> tunnelling once the upstream switched.
+  enum class Phase { routing, connecting, exchanging, responding, tunnelling, finished };
+
+  // The upstream connection of a tunnel: its callbacks, for the exchange while it lives.
+  // Shared by the exchange and the UpstreamLink it was handed over from.
+  struct Relay final : UpstreamRelay {
+    ProxyExchange* exchange = nullptr;  // null once the exchange is gone
+    reactor::Connection* upstream = nullptr;
+
+    void upstream_data(std::span<const std::byte> bytes) override {
+      if (exchange != nullptr) exchange->tunnel_down(bytes);
+    }
+    void upstream_drain() override {
+      if (exchange != nullptr) exchange->tunnel_drained();
+    }
+    void upstream_peer_closed() override {
+      if (exchange != nullptr) return exchange->tunnel_ended();
+      if (upstream != nullptr) upstream->close();
+    }
+    void upstream_closed() override {
+      upstream = nullptr;
+      if (exchange != nullptr) exchange->tunnel_ended();
+    }
+  };
 
   void move_to(Phase next) { phase_ = next; }
   void set_idle_timeout(Ms timeout) {
@@ -158,7 +217,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     link_ = &link;
     reused_ = link.reused();
     move_to(Phase::exchanging);
-    link.begin_exchange(method_);
+    link.begin_exchange(method_, websocket_);
     RequestFacts facts;
     facts.method = method_;
     facts.target = target_;
@@ -167,12 +226,13 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     facts.upstream_host = client_.options->upstreams[link.index()].authority;
     facts.body = body_;
     facts.content_length = content_length_;
+    facts.websocket = websocket_;
     std::string out;
     write_request_head(out, facts, headers_);
     out.append(std::exchange(early_, {}));
     upstream_started_ = RequestClock::now();
     if (!link.write(out)) up_blocked_ = true;
-    if (request_done_) return;
+    if (request_done_ || websocket_) return;
     if (expect_continue_) response_->informational(100);
     if (!up_blocked_) response_->resume_body();
   }
@@ -209,6 +269,20 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     status_ = status;
     resp_keep_alive_ = framing.keep_alive;
     resp_has_body_ = framing.has_body;
+    if (status == 101) {
+      // The switch (on_upstream_switched comes next): only the WebSocket's own answers go on;
+      // Sec-WebSocket-Accept belongs to this hop's handshake, and is checked here.
+      std::string_view accept;
+      accepted_ =
+          headers.find("sec-websocket-accept", accept) && accept == http::websocket_accept(ws_key_);
+      resp_fields_.clear();
+      for (const char* name : {"sec-websocket-protocol", "sec-websocket-extensions"})
+        if (std::string_view value; headers.find(name, value)) resp_fields_.add(name, value);
+      return;
+    }
+    // A 2xx would tell an RFC 8441 client its tunnel is open.
+    if (websocket_ && status / 100 == 2)
+      return fail(502, "upstream answered " + std::to_string(status) + " to a WebSocket upgrade");
     response_fields(headers, !framing.has_body, resp_fields_);
     resp_trailers_.clear();
     // A bodiless answer ends the stream with its head, which may close the exchange at once:
@@ -258,8 +332,64 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     response_->end(trailers);
   }
 
-  void on_upstream_switched(UpstreamLink&, std::string_view) override {
-    // Never asked for: begin_exchange is not told of an upgrade, so a 101 is interim.
+  // The upstream took the WebSocket: the stream answers 200 and its DATA and the upstream
+  // connection become one tunnel, with what either side sent early.
+  void on_upstream_switched(UpstreamLink& link, std::string_view rest) override {
+    link_ = nullptr;
+    if (!accepted_) return fail(502, "upstream switched without the right Sec-WebSocket-Accept");
+    record_.upstream_ms = milliseconds_since(upstream_started_);
+    relay_ = std::make_shared<Relay>();
+    relay_->exchange = this;
+    relay_->upstream = &link.hand_over(relay_);
+    relay_->upstream->set_idle_timeout(client_.options->tunnel_idle_timeout);
+    client_.metrics->tunnel_opened(Metrics::TunnelKind::websocket);
+    move_to(Phase::tunnelling);
+    status_ = 200;
+    head_sent_ = true;
+    const auto fields = views(resp_fields_);
+    response_->head(200, fields, std::nullopt, true);
+    if (!rest.empty()) tunnel_down(std::as_bytes(std::span(rest.data(), rest.size())));
+    if (!early_.empty()) tunnel_up(std::exchange(early_, {}));
+    if (!up_blocked_) response_->resume_body();
+  }
+
+  // Client bytes for the tunnel's upstream (kept until it is there).
+  void tunnel_up(std::string_view bytes) {
+    if (phase_ != Phase::tunnelling) {
+      early_.append(bytes);
+      return;
+    }
+    if (relay_->upstream == nullptr) return;
+    if (!relay_->upstream->write(bytes) && !up_blocked_) {
+      up_blocked_ = true;
+      response_->pause_body();
+    }
+  }
+
+  // Upstream bytes for the tunnel's client.
+  void tunnel_down(std::span<const std::byte> bytes) {
+    record_.bytes_out += bytes.size();
+    Metrics::add(client_.metrics->bytes_out, bytes.size());
+    if (!response_->body(bytes) && !down_blocked_ && relay_->upstream != nullptr) {
+      down_blocked_ = true;
+      relay_->upstream->pause_reading();
+    }
+  }
+
+  void tunnel_drained() {
+    if (!up_blocked_) return;
+    up_blocked_ = false;
+    if (!request_done_) response_->resume_body();
+  }
+
+  // The upstream finished (its FIN: the stream ends too) or went away (its close without one:
+  // the stream is reset). Last call: either may end the exchange.
+  void tunnel_ended() {
+    if (phase_ != Phase::tunnelling) return;
+    move_to(Phase::finished);
+    if (relay_->upstream == nullptr) return response_->abort();
+    relay_->upstream->close();
+    response_->end();
   }
 
   void on_upstream_lost(const reactor::Error& error, Metrics::UpstreamError kind,
@@ -345,8 +475,12 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
   bool head_sent_ = false;
   bool resp_has_body_ = false;
   bool resp_keep_alive_ = true;
-  bool up_blocked_ = false;    // the upstream's write queue is full: the request body waits
-  bool down_blocked_ = false;  // the client's stream is full: the upstream's reading waits
+  bool websocket_ = false;        // an extended CONNECT for a WebSocket (RFC 8441)
+  bool accepted_ = false;         // the upstream's 101 carried the right Sec-WebSocket-Accept
+  std::string ws_key_;            // the Sec-WebSocket-Key sent upstream
+  std::shared_ptr<Relay> relay_;  // once tunnelling
+  bool up_blocked_ = false;       // the upstream's write queue is full: the request body waits
+  bool down_blocked_ = false;     // the client's stream is full: the upstream's reading waits
 };
 
 // One HTTP/2 client connection: the ClientSide its exchanges share, and the driver.

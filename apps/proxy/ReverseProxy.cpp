@@ -627,8 +627,11 @@ reactor::HandlerFactory reverse_proxy_factory(std::shared_ptr<const ProxyOptions
         "impersonate them");
   auto upstreams = std::make_shared<const Upstreams>(options, metrics);
   http::VersionChoice choice;
-  if (http2.enabled)
-    choice.http2 = proxy_http2_factory(options, upstreams, metrics, access_log, http2.limits);
+  if (http2.enabled) {
+    http::Http2Limits limits = http2.limits;
+    limits.extended_connect = true;  // WebSockets over HTTP/2 (RFC 8441)
+    choice.http2 = proxy_http2_factory(options, upstreams, metrics, access_log, limits);
+  }
   // Over TLS, ALPN decides; plain listeners take the HTTP/2 preface as prior knowledge.
   choice.prior_knowledge = !options->tls;
   choice.http1 = [options = std::move(options), upstreams = std::move(upstreams), &metrics,

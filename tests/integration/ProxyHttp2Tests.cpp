@@ -248,6 +248,29 @@ TEST_SUITE("proxy-http2") {
     hello.stop();
   }
 
+  TEST_CASE("a WebSocket over HTTP/2 (RFC 8441) reaches hello's /ws as an HTTP/1.1 Upgrade") {
+    test_support::TestDir dir;
+    HelloServer hello({});
+    const std::string log = dir.path("access.log");
+    ProxyServer proxy(dir, {"--upstream", hello.url(""), "--access-log", log});
+    // 20 messages of 100 KB each way: more than a stream window, so both directions wait on
+    // flow control and the upstream's reading.
+    Process client = python_peer("h2_websocket.py", {"--port", proxy.port_text(), "--path", "/ws",
+                                                     "--count", "20", "--bytes", "100000"});
+    CHECK(output_of(client, 90s) == "status 200\nok: 20 echoes\nclosed 1000\n");
+    // A path that is no WebSocket: hello answers 200 without switching, which must not pass
+    // for an open tunnel.
+    Process refused = python_peer(
+        "h2_websocket.py", {"--port", proxy.port_text(), "--path", "/bytes/10", "--count", "1"});
+    CHECK(integration::finish(refused, 30s) == 1);
+    CHECK_MESSAGE(contains(refused.transcript(), "the CONNECT was answered 502"),
+                  refused.transcript());
+    proxy.stop();
+    const std::string lines = test_support::TestDir::read(log);
+    CHECK_MESSAGE(contains(lines, "\"CONNECT /ws\" 200 "), lines);
+    hello.stop();
+  }
+
   TEST_CASE("SIGTERM lets an HTTP/2 stream in flight finish, then the proxy exits 0") {
     test_support::TestDir dir;
     Upstream upstream;

@@ -132,15 +132,27 @@ def main():
     closed = None
     ended = False
     finished = False
+    pending = b""  # frames not yet sent: the stream's flow-control window decides
+
+    def flush():
+        nonlocal pending
+        while pending:
+            n = min(conn.local_flow_control_window(sid), conn.max_outbound_frame_size,
+                    len(pending))
+            if n <= 0:
+                break
+            conn.send_data(sid, pending[:n])
+            pending = pending[n:]
+        sock.sendall(conn.data_to_send())
+
     while not ended:
         if status == 200 and sent < len(messages) and sent == echoed:
-            conn.send_data(sid, frame(0x1, messages[sent]))
+            pending += frame(0x1, messages[sent])
             sent += 1
-            sock.sendall(conn.data_to_send())
         if status == 200 and echoed == len(messages) and closed is None and sent == echoed:
-            conn.send_data(sid, frame(0x8, struct.pack("!H", 1000) + b"bye"))
+            pending += frame(0x8, struct.pack("!H", 1000) + b"bye")
             sent += 1
-            sock.sendall(conn.data_to_send())
+        flush()
         for event in events():
             if isinstance(event, h2.events.ResponseReceived):
                 status = int(dict(event.headers)[":status"])
@@ -163,7 +175,7 @@ def main():
                 ended = True
             elif isinstance(event, h2.events.StreamReset):
                 fail(f"the stream was reset ({event.error_code!r})")
-        if closed is not None and not ended and not finished:
+        if closed is not None and not ended and not finished and not pending:
             finished = True  # the close handshake is over: our half of the stream ends
             conn.end_stream(sid)
             sock.sendall(conn.data_to_send())
