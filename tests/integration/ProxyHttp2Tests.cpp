@@ -208,7 +208,7 @@ TEST_SUITE("proxy-http2") {
     hello.stop();
   }
 
-  TEST_CASE("the access log names the protocol and stream; /metrics counts by protocol") {
+  TEST_CASE("the access log names the protocol and stream, and /metrics counts by protocol") {
     test_support::TestDir dir;
     HelloServer hello({});
     const std::string log = dir.path("access.log");
