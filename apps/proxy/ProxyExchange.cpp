@@ -47,6 +47,10 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     if (client_.exchanges++ == 0) set_idle_timeout(Ms(0));
   }
   ~ProxyExchange() override {
+    // on_closed did this, unless the driver went without its on_close: no link nor relay may
+    // call back into a destroyed exchange either way.
+    drop_upstream();
+    if (relay_) relay_->exchange = nullptr;
     if (--client_.exchanges == 0) set_idle_timeout(client_.options->idle_timeout);
   }
   ProxyExchange(const ProxyExchange&) = delete;
