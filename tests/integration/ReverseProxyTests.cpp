@@ -28,7 +28,6 @@
 
 using integration::AppServer;
 using integration::contains;
-using integration::curl;
 using integration::HelloServer;
 using integration::occurrences;
 using integration::output_of;
@@ -57,6 +56,13 @@ std::string write_body(const test_support::TestDir& dir, std::size_t size) {
   return file;
 }
 
+// These are the HTTP/1.1 side's tests (ProxyHttp2Tests.cpp has HTTP/2's): curl is told so,
+// where it would otherwise take the h2 the proxy offers.
+std::string curl(std::vector<std::string> args) {
+  args.insert(args.begin(), "--http1.1");
+  return integration::curl(std::move(args));
+}
+
 std::string read_file(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -70,7 +76,7 @@ TEST_CASE(
   Upstream upstream;
   Proxy proxy(dir, {"--upstream", upstream.url()});
 
-  const std::string seen = curl({"--http1.1", "--include", "-H", "Host: app.example", "-H",
+  const std::string seen = curl({"--include", "-H", "Host: app.example", "-H",
                                  "X-Forwarded-For: 203.0.113.9", "-H", "Connection: x-secret", "-H",
                                  "X-Secret: 1", "-H", "Proxy-Authorization: Basic eA==", "-H",
                                  "Keep-Alive: timeout=5", proxy.url("/headers")});
@@ -91,8 +97,8 @@ TEST_CASE(
   CHECK(curl({"--data-binary", "@" + body, proxy.url("/digest")}) ==
         "300000 " + sha256_of(body) + "\n");
 
-  const std::string head = curl({"--http1.1", "--head", "--write-out",
-                                 "downloaded=%{size_download}\n", proxy.url("/headers")});
+  const std::string head =
+      curl({"--head", "--write-out", "downloaded=%{size_download}\n", proxy.url("/headers")});
   CHECK_MESSAGE(contains(head, "HTTP/1.1 200 OK\r\n"), head);
   CHECK_MESSAGE(contains(head, "Content-Length: "), head);
   CHECK_MESSAGE(contains(head, "downloaded=0\n"), head);
@@ -347,8 +353,8 @@ TEST_CASE("SIGTERM lets the request in flight finish with Connection close, then
   test_support::TestDir dir;
   Upstream upstream;
   Proxy proxy(dir, {"--upstream", upstream.url()});
-  Process client({"curl", "--silent", "--show-error", "--max-time", "30", "--insecure", "--include",
-                  proxy.url("/slow?delay=2")});
+  Process client({"curl", "--silent", "--show-error", "--max-time", "30", "--insecure", "--http1.1",
+                  "--include", proxy.url("/slow?delay=2")});
   // Once the upstream has the request, the proxy is in the middle of it.
   const auto received = upstream.process().read_line(std::chrono::seconds(20));
   REQUIRE_MESSAGE(received.has_value(), upstream.process().transcript());
@@ -456,8 +462,9 @@ TEST_CASE("an upstream that breaks off a response after its head aborts the clie
   test_support::TestDir dir;
   Upstream upstream;
   Proxy proxy(dir, {"--upstream", upstream.url()});
-  Process client({"curl", "--silent", "--max-time", "30", "--insecure", "--output", "/dev/null",
-                  "--write-out", "%{http_code} %{size_download}\n", proxy.url("/truncated")});
+  Process client({"curl", "--silent", "--max-time", "30", "--insecure", "--http1.1", "--output",
+                  "/dev/null", "--write-out", "%{http_code} %{size_download}\n",
+                  proxy.url("/truncated")});
   const auto line = client.read_line(std::chrono::seconds(40));
   const int code = integration::finish(client);
   INFO(client.transcript());
