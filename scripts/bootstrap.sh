@@ -20,7 +20,8 @@ PACKAGES=(
   testssl.sh
   # HTTP/2 peers: curl speaks it; h2load and nghttp come from nghttp2-client.
   nghttp2-client
-  # HTTP/2 attacks and stalls made frame by frame (peers/h2_attack.py): Python's h2 and hpack.
+  # Hand-made HTTP/2 frames: the attacks and stalls of peers/h2_attack.py, the proxy's
+  # peers/h2_client.py (Python's h2 and hpack).
   python3-h2
   # The proxy benchmark (bench/proxy.sh): the load generator; taskset is in util-linux.
   wrk util-linux

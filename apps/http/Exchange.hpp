@@ -32,6 +32,9 @@ struct RequestHead {
   std::optional<std::uint64_t> content_length;
   bool has_body = false;     // body bytes follow (on_body), or at least on_body_end does
   std::uint32_t stream = 0;  // the HTTP/2 stream id; 0 over HTTP/1.1
+  // An extended CONNECT's :protocol (RFC 8441: "websocket"); empty otherwise. Only over
+  // HTTP/2, and only when the driver's limits enabled it.
+  std::string_view connect_protocol;
 };
 
 // How an Exchange answers. Valid from on_request until on_closed returns.

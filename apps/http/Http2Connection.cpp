@@ -64,9 +64,12 @@ class Http2Connection::StreamResponse final : public Response {
   }
   bool body(std::span<const std::byte> bytes) override {
     if (!body_) return true;
+    writable_ = false;
     const bool room = owner_.session_.write(id_, bytes);
     owner_.flush_later();
-    return room;
+    // The flush may have drained the queue and spent the stream's on_writable on an Exchange
+    // that had not yet been told to wait: then there is room after all.
+    return room || writable_;
   }
   void end(std::span<const Field> trailers) override {
     if (!body_) return;
@@ -84,6 +87,9 @@ class Http2Connection::StreamResponse final : public Response {
     owner_.flush_later();
   }
 
+  // The session said the stream drained (before its Exchange's on_writable).
+  void drained() { writable_ = true; }
+
   // Body bytes the Exchange was given: its window opens for them now, or on resume_body().
   void took(std::size_t n) {
     if (paused_)
@@ -98,6 +104,7 @@ class Http2Connection::StreamResponse final : public Response {
   bool head_request_;
   bool body_ = false;
   bool paused_ = false;
+  bool writable_ = false;  // drained() since the last body() began
   std::size_t unconsumed_ = 0;
 };
 
@@ -243,6 +250,7 @@ void Http2Connection::on_request(std::int32_t id, Http2Request& request, bool en
   head.content_length = request.content_length;
   head.has_body = !end_stream;
   head.stream = static_cast<std::uint32_t>(id);
+  head.connect_protocol = request.protocol;
   s.exchange->on_request(head, *s.response);
 }
 
@@ -258,7 +266,10 @@ void Http2Connection::on_request_end(std::int32_t id, const Fields& trailers) {
 }
 
 void Http2Connection::on_stream_writable(std::int32_t id) {
-  if (Stream* s = find(id)) s->exchange->on_writable();
+  if (Stream* s = find(id)) {
+    s->response->drained();
+    s->exchange->on_writable();
+  }
 }
 
 void Http2Connection::on_stream_closed(std::int32_t id, std::uint32_t error_code) {

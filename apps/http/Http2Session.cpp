@@ -272,8 +272,11 @@ Http2Session::Http2Session(Http2Events& events, Http2Limits limits)
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits.stream_window},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
        static_cast<std::uint32_t>(limits.max_header_list_bytes)},
+      {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
   };
-  nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+  // The last entry only when extended CONNECT is on.
+  nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings,
+                          std::size(settings) - (limits.extended_connect ? 0 : 1));
   const std::uint64_t connection_window = std::min<std::uint64_t>(
       std::uint64_t{limits.stream_window} * limits.max_concurrent_streams, NGHTTP2_MAX_WINDOW_SIZE);
   nghttp2_session_set_local_window_size(session, NGHTTP2_FLAG_NONE, 0,

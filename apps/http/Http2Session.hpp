@@ -82,6 +82,9 @@ struct Http2Limits {
   // connection ended (GOAWAY ENHANCE_YOUR_CALM) when the connection's window is, and the
   // connection aborted by the driver when the peer reads nothing of the socket. 0: never.
   std::chrono::milliseconds stall_timeout{60000};
+  // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): clients may open extended CONNECT streams
+  // (:protocol, e.g. WebSockets over HTTP/2). For apps that handle them.
+  bool extended_connect = false;
 };
 
 // What the session reports, from inside feed() (and from output(), for streams that end while

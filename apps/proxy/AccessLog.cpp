@@ -123,6 +123,8 @@ void text_line(std::string& out, const AccessRecord& r) {
   text(" alpn=", r.alpn);
   out.append(r.resumed ? " resumed=1" : " resumed=0");
   ms(" handshake_ms=", r.handshake_ms);
+  text(" protocol=", r.protocol);
+  number(" stream=", r.stream);
   out.push_back('\n');
 }
 
@@ -158,6 +160,9 @@ void json_line(std::string& out, const AccessRecord& r) {
   append_ms(out, r.upstream_ms);
   key("total_ms");
   append_ms(out, r.total_ms);
+  string("protocol", r.protocol);
+  key("stream");
+  append_number(out, r.stream);
   out.append("}\n");
 }
 

@@ -17,6 +17,8 @@ struct AccessRecord {
   std::string cipher;
   bool resumed = false;
   double handshake_ms = 0;
+  std::string protocol;      // "HTTP/1.1" ("HTTP/1.0" as the client said), "HTTP/2"
+  std::uint32_t stream = 0;  // the HTTP/2 stream id; 0 over HTTP/1.x
   std::string method;
   std::string target;
   int status = 0;               // 0: the client went away before any response

@@ -163,23 +163,28 @@ void write_request_head(std::string& out, const RequestFacts& facts, const Heade
   out.append("\r\n");
 }
 
+namespace {
+
+// Whether the upstream's response field `i` goes on to the client.
+bool forwarded_response_field(const HeaderList& headers, std::size_t i, bool bodiless,
+                              bool switching) {
+  // A HEAD or 304 response keeps the Content-Length the full response would have had.
+  if (bodiless && headers.kind(i) == FieldName::content_length) return true;
+  if (switching && headers.kind(i) == FieldName::upgrade) return true;
+  if (dropped(kResponseDropped, headers.kind(i))) return false;
+  return !headers.has(FieldName::connection) || !named_by_connection(headers, headers.name(i));
+}
+
+}  // namespace
+
 void write_response_head(std::string& out, const ResponseFacts& facts, const HeaderList& headers) {
   char digits[8];
   const auto end = std::to_chars(digits, digits + sizeof digits, facts.status).ptr;
   out.append("HTTP/1.1 ").append(digits, end).append(" ").append(facts.reason).append("\r\n");
   const bool bodiless = facts.body == BodyFraming::none;
-  const bool has_connection = headers.has(FieldName::connection);
-  for (std::size_t i = 0; i < headers.size(); ++i) {
-    const auto name = headers.name(i);
-    // A HEAD or 304 response keeps the Content-Length the full response would have had.
-    const bool kept_length = bodiless && headers.kind(i) == FieldName::content_length;
-    const bool kept_upgrade = facts.switching && headers.kind(i) == FieldName::upgrade;
-    if (!kept_length && !kept_upgrade &&
-        (dropped(kResponseDropped, headers.kind(i)) ||
-         (has_connection && named_by_connection(headers, name))))
-      continue;
-    field(out, name, headers.value(i));
-  }
+  for (std::size_t i = 0; i < headers.size(); ++i)
+    if (forwarded_response_field(headers, i, bodiless, facts.switching))
+      field(out, headers.name(i), headers.value(i));
   joined_field(out, headers, FieldName::via, "Via", "1.1 tlsreactor");
   framing_fields(out, facts.body, facts.content_length);
   if (facts.switching)
@@ -189,6 +194,17 @@ void write_response_head(std::string& out, const ResponseFacts& facts, const Hea
   else if (facts.client_http10)
     field(out, "Connection", "keep-alive");
   out.append("\r\n");
+}
+
+void response_fields(const HeaderList& headers, bool bodiless, HeaderList& out) {
+  out.clear();
+  for (std::size_t i = 0; i < headers.size(); ++i)
+    if (forwarded_response_field(headers, i, bodiless, false))
+      out.add(headers.name(i), headers.value(i));
+  std::string via;
+  joined_field(via, headers, FieldName::via, "", "1.1 tlsreactor");
+  // joined_field wrote ": VALUE\r\n" after an empty name.
+  out.add("via", std::string_view(via).substr(2, via.size() - 4));
 }
 
 std::string error_response(int status, std::string_view why) {

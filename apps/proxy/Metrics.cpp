@@ -17,6 +17,8 @@ constexpr std::array<const char*, static_cast<std::size_t>(Metrics::UpstreamErro
                           "tls",     "protocol",        "closed"};
 constexpr std::array<const char*, static_cast<std::size_t>(Metrics::TunnelKind::count)>
     tunnel_kind_labels{"websocket", "connect"};
+constexpr std::array<const char*, static_cast<std::size_t>(Metrics::Protocol::count)>
+    protocol_labels{"HTTP/1.1", "HTTP/2"};
 // requests_by_class[0] counts requests that got no response at all.
 constexpr std::array<const char*, 6> request_class_labels{"none", "1xx", "2xx",
                                                           "3xx",  "4xx", "5xx"};
@@ -83,6 +85,10 @@ const char* label(Metrics::TunnelKind kind) noexcept {
   return tunnel_kind_labels[static_cast<std::size_t>(kind)];
 }
 
+const char* label(Metrics::Protocol protocol) noexcept {
+  return protocol_labels[static_cast<std::size_t>(protocol)];
+}
+
 std::optional<CertificateExpiry> read_certificate_expiry(const std::string& file,
                                                          std::string& error) {
   const auto info = tls::read_certificate_info(file, error);
@@ -106,6 +112,9 @@ std::string render_prometheus(const Metrics& m, const std::vector<CertificateExp
   out.family("requests_total", "counter",
              "Requests by response status class (none: the client got no response).");
   out.labelled("requests_total", "class", request_class_labels, m.requests_by_class);
+  out.family("requests_by_protocol_total", "counter",
+             "Requests by the HTTP their client spoke (HTTP/1.0 counts as HTTP/1.1).");
+  out.labelled("requests_by_protocol_total", "protocol", protocol_labels, m.requests_by_protocol);
   out.family("upstream_errors_total", "counter", "Failures talking to upstreams, by kind.");
   out.labelled("upstream_errors_total", "kind", upstream_error_labels, m.upstream_errors);
   out.family("bytes_in_total", "counter", "Plaintext bytes received from clients.");

@@ -29,6 +29,8 @@ struct Metrics {
 
   // What a tunnel carries (the label of tunnels_total).
   enum class TunnelKind : std::size_t { websocket, connect, count };
+  // The HTTP a request came over (the label of requests_by_protocol).
+  enum class Protocol : std::size_t { http1, http2, count };
 
   using Counter = std::atomic<std::uint64_t>;
 
@@ -38,6 +40,7 @@ struct Metrics {
   std::array<Counter, static_cast<std::size_t>(HandshakeFailure::count)> handshakes_failed{};
   Counter resumptions{0};
   std::array<Counter, 6> requests_by_class{};  // [status / 100]; [0] counts unanswered requests
+  std::array<Counter, static_cast<std::size_t>(Protocol::count)> requests_by_protocol{};
   std::array<Counter, static_cast<std::size_t>(UpstreamError::count)> upstream_errors{};
   Counter bytes_in{0};        // from clients (plaintext)
   Counter bytes_out{0};       // to clients (plaintext)
@@ -47,9 +50,10 @@ struct Metrics {
   static void add(Counter& counter, std::uint64_t n = 1) {
     counter.fetch_add(n, std::memory_order_relaxed);
   }
-  void count_request(int status) {
+  void count_request(int status, Protocol protocol) {
     add(requests_by_class[status >= 100 && status < 600 ? static_cast<std::size_t>(status / 100)
                                                         : 0]);
+    add(requests_by_protocol[static_cast<std::size_t>(protocol)]);
   }
   void count(HandshakeFailure why) { add(handshakes_failed[static_cast<std::size_t>(why)]); }
   void count(UpstreamError why) { add(upstream_errors[static_cast<std::size_t>(why)]); }
@@ -86,5 +90,6 @@ std::string render_prometheus(const Metrics& metrics, const std::vector<Certific
 const char* label(Metrics::HandshakeFailure why) noexcept;
 const char* label(Metrics::UpstreamError why) noexcept;
 const char* label(Metrics::TunnelKind kind) noexcept;
+const char* label(Metrics::Protocol protocol) noexcept;
 
 }  // namespace apps::proxy

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "apps/common/Http2Options.hpp"
 #include "apps/common/TlsOptions.hpp"
 #include "tls/Context.hpp"
 
@@ -78,7 +79,7 @@ std::optional<UpstreamUrl> UpstreamUrl::parse(std::string_view url, std::string&
 }
 
 std::vector<Args::Option> proxy_option_list() {
-  return {
+  std::vector<Args::Option> options{
       {"upstream", "URL", "forward requests to http://HOST:PORT or https://HOST:PORT, round robin",
        "", true},
       {"upstream-ca", "FILE", "CA certificates (PEM) for https upstreams (default: system store)",
@@ -115,6 +116,8 @@ std::vector<Args::Option> proxy_option_list() {
        "client address then replaces theirs",
        ""},
   };
+  for (auto& option : http2_options()) options.push_back(std::move(option));
+  return options;
 }
 
 std::shared_ptr<const ProxyOptions> proxy_options_from(const Args& args, std::string& error) {

@@ -10,9 +10,13 @@
 #include "apps/http/Chunked.hpp"
 #include "apps/http/Fields.hpp"
 #include "apps/http/HttpParser.hpp"
+#include "apps/http/VersionSelect.hpp"
+#include "apps/proxy/ClientRecord.hpp"
 #include "apps/proxy/ConnectProxy.hpp"
 #include "apps/proxy/HeaderRewrite.hpp"
+#include "apps/proxy/ProxyExchange.hpp"
 #include "apps/proxy/Tunnel.hpp"
+#include "apps/proxy/UpstreamRoute.hpp"
 #include "apps/proxy/Upstreams.hpp"
 #include "reactor/Log.hpp"
 #include "reactor/Loop.hpp"
@@ -32,24 +36,6 @@ constexpr std::size_t kPendingLimit = 64 * 1024;
 // its data): one TLS record and one syscall instead of several. Larger ones go out directly.
 constexpr std::size_t kCoalesce = 16 * 1024;
 
-std::string seconds_text(Ms ms) {
-  const auto whole = ms.count() / 1000;
-  const auto tenths = (ms.count() % 1000) / 100;
-  return std::to_string(whole) + (tenths != 0 ? "." + std::to_string(tenths) : "") + " s";
-}
-
-Metrics::HandshakeFailure handshake_failure(const reactor::Error& error) {
-  using Why = Metrics::HandshakeFailure;
-  const std::error_code& code = error.code();
-  if (code == tls::make_error_code(tls::Errc::handshake_timeout) ||
-      code == reactor::make_error_code(reactor::Errc::idle_timeout))
-    return Why::timeout;
-  if (code.category() != tls::tls_category()) return code ? Why::peer_closed : Why::other;
-  if (code == tls::make_error_code(tls::Errc::stream_truncated)) return Why::peer_closed;
-  if (code == tls::make_error_code(tls::Errc::internal)) return Why::other;
-  return Why::protocol;
-}
-
 // What the client timer is measuring.
 enum class Wait { none, idle, head, body };
 
@@ -63,37 +49,20 @@ class ClientHandler final : public reactor::Handler,
         upstreams_(std::move(upstreams)),
         metrics_(metrics),
         access_log_(log),
-        parser_(http::HttpParser::Type::request, *this, options_->limits) {
-    Metrics::add(metrics_.connections_total);
-    Metrics::add(metrics_.connections_active);
-  }
+        parser_(http::HttpParser::Type::request, *this, options_->limits) {}
 
   void on_open(reactor::Connection& conn) override {
     conn_ = &conn;
-    opened_ = true;
     conn.set_idle_timeout(Ms(0));  // this handler times each phase itself
     timer_.emplace(conn.loop());
     pool_ = &upstreams_->on_this_thread();
-    const reactor::Address peer = conn.peer_address();
-    client_ip_ = peer.ip();
-    record_.client = peer.to_string();
-    if (const tls::TlsInfo* info = tls::info(conn)) {
-      record_.sni = info->server_name;
-      record_.alpn = info->alpn;
-      record_.tls_version = info->protocol;
-      record_.cipher = info->cipher;
-      record_.resumed = info->resumed;
-      record_.handshake_ms =
-          std::chrono::duration<double, std::milli>(info->handshake_time).count();
-      Metrics::add(metrics_.handshakes_ok);
-      if (info->resumed) Metrics::add(metrics_.resumptions);
-    }
+    client_ip_ = conn.peer_address().ip();
+    record_connection(conn, record_);
     // Until a first byte arrives, a silent connection is closed as silently.
     arm(Wait::idle, options_->header_timeout);
   }
 
   void on_data(reactor::Connection&, std::span<const std::byte> data) override {
-    Metrics::add(metrics_.bytes_in, data.size());
     if (tunnel_) return tunnel_->data(Tunnel::Side::client, data);
     if (closing_) return;
     last_read_ = now();
@@ -127,12 +96,10 @@ class ClientHandler final : public reactor::Handler,
     if (!in_request_ && pending_.empty()) close_now();
   }
 
-  void on_close(reactor::Connection& conn, const reactor::Error& error) override {
+  void on_close(reactor::Connection&, const reactor::Error&) override {
     if (tunnel_) tunnel_->closed(Tunnel::Side::client);
     drop_upstream();
     if (in_request_) finish_request(response_started_ ? status_ : 0);
-    if (!opened_ && tls::info(conn) != nullptr) metrics_.count(handshake_failure(error));
-    Metrics::add(metrics_.connections_active, static_cast<std::uint64_t>(-1));
     timer_.reset();
     conn_ = nullptr;
   }
@@ -282,8 +249,8 @@ class ClientHandler final : public reactor::Handler,
   void on_message_begin() override {
     in_request_ = true;
     head_done_ = request_done_ = response_started_ = false;
-    connect_ = websocket_ = expect_continue_ = retried_ = false;
-    tried_ = 0;
+    connect_ = websocket_ = expect_continue_ = false;
+    route_.begin();
     req_headers_.clear();
     trailers_.clear();
     record_.method.clear();
@@ -301,6 +268,7 @@ class ClientHandler final : public reactor::Handler,
     record_.method.assign(line.method);
     record_.target.assign(line.target);
     http10_ = line.http_major == 1 && line.http_minor == 0;
+    record_.protocol = http10_ ? "HTTP/1.0" : "HTTP/1.1";
     connect_ = line.method == "CONNECT";
   }
 
@@ -319,10 +287,7 @@ class ClientHandler final : public reactor::Handler,
                  is_websocket_upgrade(record_.method, http10_, req_headers_, framing.has_body);
     req_chunked_ = framing.chunked;
     keep_alive_ = framing.keep_alive;
-    if (upstreams_count() == 0) return fail(503, "no upstream is configured (--upstream)");
-    const auto index = pool_->balancer().pick(now(), tried_);
-    if (!index) return fail(503, "no healthy upstream: every one failed recently");
-    use_upstream(*index);
+    go(route_.first(*pool_, now()));
   }
 
   void on_body(std::string_view bytes) override {
@@ -362,15 +327,16 @@ class ClientHandler final : public reactor::Handler,
     parser_.pause();  // a pipelined request waits for this one's response
   }
 
-  std::size_t upstreams_count() const { return options_->upstreams.size(); }
-
-  // Takes a pooled connection to upstream `index`, or starts a new one.
-  void use_upstream(std::size_t index) {
-    index_ = index;
-    tried_ |= std::uint64_t{1} << index;
-    if (access_log_ != nullptr) record_.upstream = options_->upstreams[index].text;
-    if (UpstreamLink* pooled = pool_->take_idle(index, *this)) return start_exchange(*pooled);
-    connect_to(index);
+  // Takes the route's next step: a pooled connection to its upstream (or a new one), a new
+  // connection, or the error answer.
+  void go(const UpstreamRoute::Next& next) {
+    using Step = UpstreamRoute::Next::Step;
+    if (next.step == Step::answer) return fail(next.status, next.why);
+    if (access_log_ != nullptr) record_.upstream = options_->upstreams[next.index].text;
+    if (next.step == Step::pooled)
+      if (UpstreamLink* pooled = pool_->take_idle(next.index, *this))
+        return start_exchange(*pooled);
+    connect_to(next.index);
   }
 
   void connect_to(std::size_t index) {
@@ -417,14 +383,9 @@ class ClientHandler final : public reactor::Handler,
   void on_upstream_failed(const reactor::Error& error, Metrics::UpstreamError) override {
     link_ = nullptr;
     connecting_ = false;
-    pool_->balancer().mark_down(index_, now());
-    reactor::log::info("upstream " + options_->upstreams[index_].text + " marked down for " +
-                       seconds_text(options_->upstream_down_time) + ": " + error.message());
-    if (const auto next = pool_->balancer().pick(now(), tried_)) {
-      use_upstream(*next);
-      return pump({});
-    }
-    fail(502, "no upstream could be reached: " + error.message());
+    const UpstreamRoute::Next next = route_.connect_failed(*pool_, now(), error);
+    go(next);
+    if (next.step != UpstreamRoute::Next::Step::answer) pump({});
   }
 
   void on_upstream_drain() override {
@@ -533,28 +494,14 @@ class ClientHandler final : public reactor::Handler,
                          "), aborting the client connection");
       return abort_client();
     }
-    // A pooled connection the upstream closed just as it was reused: the request never
-    // reached it. Without a body it is safe to send again, once, on a fresh connection.
-    if (link_reused_ && !response_begun && !req_framing_.has_body && !retried_ &&
-        kind == Metrics::UpstreamError::closed) {
-      retried_ = true;
-      return connect_to(index_);
-    }
-    if (kind == Metrics::UpstreamError::response_timeout)
-      return fail(504, "upstream " + options_->upstreams[index_].text +
-                           " sent no response within " + seconds_text(options_->response_timeout));
-    fail(502, "upstream " + options_->upstreams[index_].text + " failed: " + error.message());
+    go(route_.lost(*options_, error, kind, link_reused_, response_begun, req_framing_.has_body));
   }
 
   // The end of a request, answered or not: one access-log line and the counters.
   void finish_request(int status) {
     if (!in_request_) return;
     in_request_ = false;
-    metrics_.count_request(status);
-    if (access_log_ == nullptr) return;
-    record_.status = status;
-    record_.total_ms = milliseconds_since(started_);
-    access_log_->write(record_);
+    proxy::finish_request(metrics_, access_log_, record_, status, started_);
   }
 
   bool write_client(std::string_view bytes) {
@@ -636,14 +583,10 @@ class ClientHandler final : public reactor::Handler,
 
   // The request in flight.
   http::Framing req_framing_{};
-  std::size_t index_ = 0;    // its upstream
-  std::uint64_t tried_ = 0;  // upstreams tried for it (bit per index)
+  UpstreamRoute route_;
   // The access log's timings want better than the loop's millisecond clock, which serves the
   // timeouts: four clock reads per request, none without an access log.
-  using Clock = std::chrono::steady_clock;
-  static double milliseconds_since(Clock::time_point start) {
-    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-  }
+  using Clock = RequestClock;
   Clock::time_point started_{}, upstream_started_{};
   std::uint64_t last_read_ = 0;
   int status_ = 0;
@@ -651,8 +594,7 @@ class ClientHandler final : public reactor::Handler,
   Wait wait_ = Wait::none;
   std::uint64_t deadline_ = 0;   // loop time at which wait_ ends
   std::uint64_t timer_due_ = 0;  // loop time the timer fires at; 0: not running
-  bool opened_ = false;
-  bool in_request_ = false;  // from the request's first byte to the end of its response
+  bool in_request_ = false;      // from the request's first byte to the end of its response
   bool head_done_ = false;
   bool request_done_ = false;  // the whole request went to the upstream
   bool response_started_ = false;
@@ -665,7 +607,6 @@ class ClientHandler final : public reactor::Handler,
   bool expect_continue_ = false;
   bool connecting_ = false;
   bool link_reused_ = false;
-  bool retried_ = false;
   bool up_blocked_ = false;    // the upstream's write queue is full: the request body waits
   bool down_blocked_ = false;  // the client's write queue is full: the upstream waits
   bool reading_paused_ = false;
@@ -678,15 +619,26 @@ class ClientHandler final : public reactor::Handler,
 }  // namespace
 
 reactor::HandlerFactory reverse_proxy_factory(std::shared_ptr<const ProxyOptions> options,
-                                              Metrics& metrics, AccessLog* access_log) {
+                                              const Http2Settings& http2, Metrics& metrics,
+                                              AccessLog* access_log) {
   if (options->upstream_insecure)
     reactor::log::warn(
         "--upstream-insecure: https upstreams are NOT verified; anyone on the path can "
         "impersonate them");
   auto upstreams = std::make_shared<const Upstreams>(options, metrics);
-  return [options = std::move(options), upstreams = std::move(upstreams), &metrics, access_log] {
+  http::VersionChoice choice;
+  if (http2.enabled) {
+    http::Http2Limits limits = http2.limits;
+    limits.extended_connect = true;  // WebSockets over HTTP/2 (RFC 8441)
+    choice.http2 = proxy_http2_factory(options, upstreams, metrics, access_log, limits);
+  }
+  // Over TLS, ALPN decides; plain listeners take the HTTP/2 preface as prior knowledge.
+  choice.prior_knowledge = !options->tls;
+  choice.http1 = [options = std::move(options), upstreams = std::move(upstreams), &metrics,
+                  access_log] {
     return std::make_unique<ClientHandler>(options, upstreams, metrics, access_log);
   };
+  return counted_clients(metrics, http::select_http_version(std::move(choice)));
 }
 
 }  // namespace apps::proxy

@@ -1,4 +1,6 @@
-// The proxy's client side: one handler per downstream connection that reads HTTP/1.1 requests
+// The proxy's client side: one handler per downstream connection, which speaks HTTP/2 when the
+// client chose it (ALPN h2; the preface on a plain listener: apps/http/VersionSelect), each
+// stream a ProxyExchange (apps/proxy/ProxyExchange.hpp), and otherwise reads HTTP/1.1 requests
 // and either forwards each to an upstream (keep-alive both ways, bodies streamed with
 // backpressure, heads rewritten as a proxy must) or becomes a tunnel (apps/proxy/Tunnel.hpp):
 // after an allowed CONNECT, or after the upstream answered a WebSocket request with 101.
@@ -6,6 +8,7 @@
 
 #include <memory>
 
+#include "apps/common/Http2Options.hpp"
 #include "apps/proxy/AccessLog.hpp"
 #include "apps/proxy/Metrics.hpp"
 #include "apps/proxy/ProxyOptions.hpp"
@@ -13,10 +16,12 @@
 
 namespace apps::proxy {
 
-// Makes the client handlers; callable on any loop's thread. `metrics` and `access_log` (null:
-// no access log) belong to the caller and must outlive every handler (main owns them and
+// Makes the client handlers (counted as ClientRecord's counted_clients says); callable on any
+// loop's thread. `http2`: whether HTTP/2 is taken, and its limits. `metrics` and `access_log`
+// (null: no access log) belong to the caller and must outlive every handler (main owns them and
 // destroys them after Server::run returned). Logs a warning when upstream verification is off.
 reactor::HandlerFactory reverse_proxy_factory(std::shared_ptr<const ProxyOptions> options,
-                                              Metrics& metrics, AccessLog* access_log);
+                                              const Http2Settings& http2, Metrics& metrics,
+                                              AccessLog* access_log);
 
 }  // namespace apps::proxy

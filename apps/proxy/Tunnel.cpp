@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "apps/proxy/ClientRecord.hpp"
+
 namespace apps::proxy {
 namespace {
 
@@ -129,12 +131,7 @@ void Tunnel::move_to(State next) {
   }
   if (next != State::ended) return;
   if (counted_) metrics.tunnel_closed();
-  metrics.count_request(setup_.record.status);
-  if (setup_.access_log == nullptr) return;
-  setup_.record.total_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - setup_.started)
-          .count();
-  setup_.access_log->write(setup_.record);
+  finish_request(metrics, setup_.access_log, setup_.record, setup_.record.status, setup_.started);
 }
 
 }  // namespace apps::proxy

@@ -21,11 +21,25 @@
 
 namespace apps::proxy {
 
+// What an upstream connection taken over after a 101 forwards its callbacks to, from
+// UpstreamLink::hand_over on: a Tunnel to a client connection, or an HTTP/2 stream's relay
+// (ProxyExchange's WebSocket over HTTP/2). Loop thread only.
+class UpstreamRelay {
+ public:
+  virtual void upstream_data(std::span<const std::byte> bytes) = 0;
+  virtual void upstream_drain() = 0;        // the upstream's write queue drained
+  virtual void upstream_peer_closed() = 0;  // the upstream sent its FIN
+  virtual void upstream_closed() = 0;       // its on_close: the connection is gone after this
+
+ protected:
+  ~UpstreamRelay() = default;
+};
+
 // Lifetime: shared (std::shared_ptr) by the two side handlers, each of which drops its share
 // when its connection's on_close returns; the tunnel so outlives both connections' last call.
 // The connection pointers it holds are cleared by closed(), the side's on_close. Loop thread
 // only (both connections live on one loop).
-class Tunnel {
+class Tunnel final : public UpstreamRelay {
  public:
   enum class Side : std::uint8_t { client, upstream };
 
@@ -64,6 +78,12 @@ class Tunnel {
   void drain(Side side);  // `side`'s write queue drained: the other may read again
   void peer_closed(Side side);
   void closed(Side side);  // `side`'s on_close: its connection is gone after this
+
+  // UpstreamRelay: the upstream side's callbacks.
+  void upstream_data(std::span<const std::byte> bytes) override { data(Side::upstream, bytes); }
+  void upstream_drain() override { drain(Side::upstream); }
+  void upstream_peer_closed() override { peer_closed(Side::upstream); }
+  void upstream_closed() override { closed(Side::upstream); }
 
  private:
   // Moves only in move_to(). connecting -> relaying -> (one side finished) -> closing -> ended;

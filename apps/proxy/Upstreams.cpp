@@ -108,8 +108,8 @@ void UpstreamLink::detach() {
   if (conn_ != nullptr) conn_->close();
 }
 
-reactor::Connection& UpstreamLink::hand_over(std::shared_ptr<Tunnel> tunnel) {
-  tunnel_ = std::move(tunnel);
+reactor::Connection& UpstreamLink::hand_over(std::shared_ptr<UpstreamRelay> relay) {
+  relay_ = std::move(relay);
   return *conn_;
 }
 
@@ -121,7 +121,7 @@ void UpstreamLink::on_open(reactor::Connection& conn) {
 }
 
 void UpstreamLink::on_data(reactor::Connection& conn, std::span<const std::byte> data) {
-  if (tunnel_) return tunnel_->data(Tunnel::Side::upstream, data);
+  if (relay_) return relay_->upstream_data(data);
   if (user_ == nullptr) return conn.close();  // an idle upstream must not talk
   heard_from_ = conn.loop().now();
   const std::string_view bytes(reinterpret_cast<const char*>(data.data()), data.size());
@@ -139,7 +139,7 @@ void UpstreamLink::on_data(reactor::Connection& conn, std::span<const std::byte>
     stray_ = true;  // never pooled again
     if (response_timer_) response_timer_->stop();
     std::exchange(user_, nullptr)->on_upstream_switched(*this, bytes.substr(result.consumed));
-    if (!tunnel_) conn.close();
+    if (!relay_) conn.close();
     return;
   }
   if (result.status == http::HttpParser::Status::upgraded) {
@@ -156,13 +156,13 @@ void UpstreamLink::on_data(reactor::Connection& conn, std::span<const std::byte>
 }
 
 void UpstreamLink::on_drain(reactor::Connection& conn) {
-  if (tunnel_) return tunnel_->drain(Tunnel::Side::upstream);
+  if (relay_) return relay_->upstream_drain();
   heard_from_ = conn.loop().now();  // it read what we sent
   if (user_ != nullptr) user_->on_upstream_drain();
 }
 
 void UpstreamLink::on_peer_closed(reactor::Connection& conn) {
-  if (tunnel_) return tunnel_->peer_closed(Tunnel::Side::upstream);
+  if (relay_) return relay_->upstream_peer_closed();
   if (user_ != nullptr) {
     // A body that runs until the upstream closes ends here; anything else was cut short.
     finishing_ = true;  // no pause at the end: there is no later feed to resume in
@@ -184,14 +184,14 @@ void UpstreamLink::on_peer_closed(reactor::Connection& conn) {
 void UpstreamLink::on_server_stopping(reactor::Connection& conn) {
   stopping_ = true;
   // A tunnel runs on until it ends or the drain deadline aborts it, like the client's side.
-  if (user_ == nullptr && !tunnel_) conn.close();
+  if (user_ == nullptr && !relay_) conn.close();
 }
 
 void UpstreamLink::on_close(reactor::Connection&, const reactor::Error& error) {
   const bool opened = conn_ != nullptr;
   conn_ = nullptr;
   response_timer_.reset();
-  if (tunnel_) return tunnel_->closed(Tunnel::Side::upstream);
+  if (relay_) return relay_->upstream_closed();
   if (pooled_) pool_->forget(*this);
   if (user_ == nullptr) return;
   if (!opened) {

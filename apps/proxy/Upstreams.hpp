@@ -123,9 +123,9 @@ class UpstreamLink final : public reactor::Handler, private http::HttpEvents {
   // `upgrade`: the request asks to switch protocols, so a 101 answer is final (see
   // UpstreamUser::on_upstream_switched) instead of interim.
   void begin_exchange(std::string_view method, bool upgrade = false);
-  // From on_upstream_switched: from now on this connection's callbacks go to `tunnel` as its
-  // upstream side, until its on_close; never pooled again. Returns the connection to relay to.
-  reactor::Connection& hand_over(std::shared_ptr<Tunnel> tunnel);
+  // From on_upstream_switched: from now on this connection's callbacks go to `relay`, until
+  // its on_close; never pooled again. Returns the connection to relay to.
+  reactor::Connection& hand_over(std::shared_ptr<UpstreamRelay> relay);
   // The exchange ended well: back to the pool when `reusable` (and the response left no stray
   // bytes and the pool has room), else closed.
   void release(bool reusable);
@@ -163,7 +163,7 @@ class UpstreamLink final : public reactor::Handler, private http::HttpEvents {
   std::size_t index_;
   UpstreamUser* user_;
   reactor::Connection* conn_ = nullptr;
-  std::shared_ptr<Tunnel> tunnel_;  // set once switched: the link only forwards from then on
+  std::shared_ptr<UpstreamRelay> relay_;          // set once switched: the link only forwards to it
   std::optional<reactor::Timer> response_timer_;  // made on open, on the connection's loop
   // Loop time of the exchange's last traffic with the upstream. Reading paused for a slow
   // client makes none: a client that never reads cannot hold both connections for ever.

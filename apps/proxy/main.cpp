@@ -1,8 +1,10 @@
-// tlsreactor-proxy: terminates TLS and forwards HTTP/1.1 to upstreams (reverse proxy), and
+// tlsreactor-proxy: terminates TLS and forwards HTTP/1.1 and HTTP/2 requests as HTTP/1.1 to
+// upstreams (reverse proxy), and
 // relays CONNECT tunnels to allowed destinations (forward proxy).
 #include <ctime>
 #include <iostream>
 
+#include "apps/common/Http2Options.hpp"
 #include "apps/common/ServerApp.hpp"
 #include "apps/proxy/AccessLog.hpp"
 #include "apps/proxy/Admin.hpp"
@@ -38,8 +40,8 @@ int main(int argc, char** argv) {
   apps::Args args(
       "tlsreactor-proxy",
       "Terminates TLS (a development certificate without --cert; --plain for cleartext) and\n"
-      "forwards HTTP/1.1 requests to the --upstream servers, round robin, with keep-alive on\n"
-      "both sides, and relays WebSockets. CONNECT HOST:PORT is relayed to the destinations\n"
+      "forwards HTTP/1.1 and HTTP/2 requests (as HTTP/1.1) to the --upstream servers, round\n"
+      "robin, with keep-alive on both sides, and relays WebSockets. CONNECT HOST:PORT is relayed to the destinations\n"
       "given with --allow-connect. SIGTERM finishes the requests in flight, then exits 0;\n"
       "SIGHUP re-reads the configuration, certificates and ticket keys for new connections.",
       apps::server_options("127.0.0.1:8443", proxy_option_list(), apps::TlsDefault::on));
@@ -103,7 +105,9 @@ int main(int argc, char** argv) {
                                                   std::string& error) -> reactor::HandlerFactory {
     auto options = proxy_options_from(built, error);
     if (!options) return {};
-    return reverse_proxy_factory(std::move(options), metrics, log);
+    apps::Http2Settings http2;
+    if (!apps::read_http2(built, http2)) return {};
+    return reverse_proxy_factory(std::move(options), http2, metrics, log);
   };
-  return apps::serve(args, "tlsreactor-proxy", build, {"http/1.1"}, std::move(extras));
+  return apps::serve(args, "tlsreactor-proxy", build, apps::http_alpn(args), std::move(extras));
 }

@@ -144,11 +144,14 @@ TEST_CASE("proxy admin /metrics counts the traffic curl sent through the proxy")
   // and received of each.
   const std::string sizes = "%{http_code} %{size_request} %{size_header} %{size_download}\n";
   const std::string release = dir.path("release");  // created once the 504 is in
+  // HTTP/1.1: curl's sizes are then the bytes on the wire inside TLS.
   const std::string out =
-      curl({"--write-out", sizes, "--output", "/dev/null", proxy.url("/name"), "--output",
-            "/dev/null", proxy.url("/name"), "--output", "/dev/null", proxy.url("/name")}) +
-      curl({"--write-out", sizes, "--output", "/dev/null", proxy.url("/missing")}) +
-      curl({"--write-out", sizes, "--output", "/dev/null", proxy.url("/until?file=" + release)});
+      curl({"--http1.1", "--write-out", sizes, "--output", "/dev/null", proxy.url("/name"),
+            "--output", "/dev/null", proxy.url("/name"), "--output", "/dev/null",
+            proxy.url("/name")}) +
+      curl({"--http1.1", "--write-out", sizes, "--output", "/dev/null", proxy.url("/missing")}) +
+      curl({"--http1.1", "--write-out", sizes, "--output", "/dev/null",
+            proxy.url("/until?file=" + release)});
   // The upstream may answer now (to a connection the proxy closed): it closes its side too, so
   // the proxy's exit does not wait out the close's linger.
   dir.write("release", "");
@@ -206,8 +209,8 @@ TEST_CASE("on SIGTERM the proxy's /readyz turns 503 while the request in flight 
 
   // A request the upstream holds until the test releases it.
   const std::string release = dir.path("release");
-  Process client({"curl", "--silent", "--show-error", "--max-time", "60", "--insecure", "--include",
-                  proxy.url("/until?file=" + release)});
+  Process client({"curl", "--silent", "--show-error", "--max-time", "60", "--insecure", "--http1.1",
+                  "--include", proxy.url("/until?file=" + release)});
   const auto received = upstream.process().read_line(20s);
   REQUIRE_MESSAGE(received == "received /until?file=" + release, upstream.process().transcript());
 

@@ -4,7 +4,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <fstream>
 #include <regex>
 #include <string>
 #include <vector>
@@ -78,6 +81,35 @@ inline std::string curl(std::vector<std::string> args) {
   argv.insert(argv.end(), args.begin(), args.end());
   Process peer(std::move(argv));
   return output_of(peer, std::chrono::seconds(40));
+}
+
+// `size` bytes of a xorshift stream: not a pattern the transfer could reproduce by accident.
+inline std::string write_noise(const test_support::TestDir& dir, const std::string& name,
+                               std::uint64_t size) {
+  const std::string file = dir.path(name);
+  std::ofstream out(file, std::ios::binary);
+  constexpr std::uint64_t kBlock = 1024 * 1024;  // written at a time
+  std::vector<std::uint64_t> block(kBlock / sizeof(std::uint64_t));
+  std::uint64_t x = 0x9e3779b97f4a7c15ULL;
+  for (std::uint64_t written = 0; written < size; written += kBlock) {
+    for (auto& word : block) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      word = x;
+    }
+    out.write(reinterpret_cast<const char*>(block.data()),
+              static_cast<std::streamsize>(std::min<std::uint64_t>(kBlock, size - written)));
+  }
+  REQUIRE(out.good());
+  return file;
+}
+
+// The sha256 of a file as sha256sum prints it.
+inline std::string sha256_of(const std::string& file) {
+  Process sum({"sha256sum", file});
+  const std::string out = output_of(sum);
+  return out.substr(0, out.find(' '));
 }
 
 }  // namespace integration

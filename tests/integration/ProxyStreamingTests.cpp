@@ -17,6 +17,7 @@
 
 #include "tests/integration/Nginx.hpp"
 #include "tests/integration/Peers.hpp"
+#include "tests/integration/ProxyPeers.hpp"
 #include "tests/support/TestDir.hpp"
 #include "tests/support/TestPki.hpp"
 
@@ -26,6 +27,8 @@ using integration::HelloServer;
 using integration::output_of;
 using integration::Process;
 using integration::python_peer;
+using integration::sha256_of;
+using integration::write_noise;
 
 namespace {
 
@@ -77,11 +80,12 @@ class Proxy {
   std::string url(const std::string& path) const {
     return "https://127.0.0.1:" + server_.port_text() + path;
   }
-  // curl verifying the proxy against its dev CA, bounded below CTest's 120 s backstop (a 1 GiB
+  // curl over HTTP/1.1 (these are its streaming tests), verifying the proxy against its dev
+  // CA, bounded below CTest's 120 s backstop (a 1 GiB
   // transfer takes about 5 s, under ASan too).
   std::vector<std::string> curl(const std::string& path, std::vector<std::string> extra) const {
     std::vector<std::string> argv{"curl", "--silent", "--show-error", "--max-time",
-                                  "100",  "--cacert", ca_file()};
+                                  "100",  "--cacert", ca_file(),      "--http1.1"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.push_back(url(path));
     return argv;
@@ -147,34 +151,6 @@ void report(const char* what, const Memory& before, const Memory& during) {
 
 std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));
-}
-
-// `size` bytes of a xorshift stream: not a pattern the transfer could reproduce by accident.
-std::string write_noise(const test_support::TestDir& dir, const std::string& name,
-                        std::uint64_t size) {
-  const std::string file = dir.path(name);
-  std::ofstream out(file, std::ios::binary);
-  std::vector<std::uint64_t> block(MiB / sizeof(std::uint64_t));
-  std::uint64_t x = 0x9e3779b97f4a7c15ULL;
-  for (std::uint64_t written = 0; written < size; written += MiB) {
-    for (auto& word : block) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      word = x;
-    }
-    out.write(reinterpret_cast<const char*>(block.data()),
-              static_cast<std::streamsize>(std::min<std::uint64_t>(MiB, size - written)));
-  }
-  REQUIRE(out.good());
-  return file;
-}
-
-// The sha256 of a file as sha256sum prints it.
-std::string sha256_of(const std::string& file) {
-  Process sum({"sha256sum", file});
-  const std::string out = output_of(sum);
-  return out.substr(0, out.find(' '));
 }
 
 // peers/upstream_peer.py (POST /digest answers "LENGTH SHA256", GET /connections counts).

@@ -28,7 +28,6 @@
 
 using integration::AppServer;
 using integration::contains;
-using integration::curl;
 using integration::HelloServer;
 using integration::occurrences;
 using integration::output_of;
@@ -55,6 +54,13 @@ std::string write_body(const test_support::TestDir& dir, std::size_t size) {
     out.put(static_cast<char>(x >> 24));
   }
   return file;
+}
+
+// These are the HTTP/1.1 side's tests (ProxyHttp2Tests.cpp has HTTP/2's): curl is told so,
+// where it would otherwise take the h2 the proxy offers.
+std::string curl(std::vector<std::string> args) {
+  args.insert(args.begin(), "--http1.1");
+  return integration::curl(std::move(args));
 }
 
 std::string read_file(const std::string& file) {
@@ -347,8 +353,8 @@ TEST_CASE("SIGTERM lets the request in flight finish with Connection close, then
   test_support::TestDir dir;
   Upstream upstream;
   Proxy proxy(dir, {"--upstream", upstream.url()});
-  Process client({"curl", "--silent", "--show-error", "--max-time", "30", "--insecure", "--include",
-                  proxy.url("/slow?delay=2")});
+  Process client({"curl", "--silent", "--show-error", "--max-time", "30", "--insecure", "--http1.1",
+                  "--include", proxy.url("/slow?delay=2")});
   // Once the upstream has the request, the proxy is in the middle of it.
   const auto received = upstream.process().read_line(std::chrono::seconds(20));
   REQUIRE_MESSAGE(received.has_value(), upstream.process().transcript());
@@ -456,8 +462,9 @@ TEST_CASE("an upstream that breaks off a response after its head aborts the clie
   test_support::TestDir dir;
   Upstream upstream;
   Proxy proxy(dir, {"--upstream", upstream.url()});
-  Process client({"curl", "--silent", "--max-time", "30", "--insecure", "--output", "/dev/null",
-                  "--write-out", "%{http_code} %{size_download}\n", proxy.url("/truncated")});
+  Process client({"curl", "--silent", "--max-time", "30", "--insecure", "--http1.1", "--output",
+                  "/dev/null", "--write-out", "%{http_code} %{size_download}\n",
+                  proxy.url("/truncated")});
   const auto line = client.read_line(std::chrono::seconds(40));
   const int code = integration::finish(client);
   INFO(client.transcript());
@@ -522,7 +529,7 @@ TEST_CASE("the proxy's counters match the traffic it carried") {
   REQUIRE(server.call([&] {
     auto factory =
         tls::server_factory(test_support::server_context(test_support::serving(pki.ecdsa)),
-                            apps::proxy::reverse_proxy_factory(options, metrics, nullptr));
+                            apps::proxy::reverse_proxy_factory(options, {}, metrics, nullptr));
     auto& listener =
         server.own(std::make_unique<reactor::TcpListener>(server.loop(), std::move(factory)));
     REQUIRE(!listener.listen(*reactor::Address::from_ip("127.0.0.1", 0)));

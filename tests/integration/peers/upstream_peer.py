@@ -195,6 +195,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The streams of one HTTP/2 client connect up to 100 upstream connections at once; the
+    # default backlog of 5 would have the kernel reset some of them.
+    request_queue_size = 128
 
 
 def main():

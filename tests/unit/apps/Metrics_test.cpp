@@ -16,11 +16,12 @@ TEST_CASE("render_prometheus writes every family with HELP and TYPE and the coun
   m.count(Metrics::HandshakeFailure::protocol);
   m.count(Metrics::HandshakeFailure::protocol);
   Metrics::add(m.resumptions, 3);
-  m.count_request(200);
-  m.count_request(204);
-  m.count_request(404);
-  m.count_request(502);
-  m.count_request(0);  // the client left before any response
+  using Protocol = Metrics::Protocol;
+  m.count_request(200, Protocol::http1);
+  m.count_request(204, Protocol::http2);
+  m.count_request(404, Protocol::http2);
+  m.count_request(502, Protocol::http1);
+  m.count_request(0, Protocol::http2);  // the client left before any response
   m.count(Metrics::UpstreamError::refused);
   m.count(Metrics::UpstreamError::response_timeout);
   Metrics::add(m.bytes_in, 1000);
@@ -61,6 +62,10 @@ tlsreactor_proxy_requests_total{class="2xx"} 2
 tlsreactor_proxy_requests_total{class="3xx"} 0
 tlsreactor_proxy_requests_total{class="4xx"} 1
 tlsreactor_proxy_requests_total{class="5xx"} 1
+# HELP tlsreactor_proxy_requests_by_protocol_total Requests by the HTTP their client spoke (HTTP/1.0 counts as HTTP/1.1).
+# TYPE tlsreactor_proxy_requests_by_protocol_total counter
+tlsreactor_proxy_requests_by_protocol_total{protocol="HTTP/1.1"} 2
+tlsreactor_proxy_requests_by_protocol_total{protocol="HTTP/2"} 3
 # HELP tlsreactor_proxy_upstream_errors_total Failures talking to upstreams, by kind.
 # TYPE tlsreactor_proxy_upstream_errors_total counter
 tlsreactor_proxy_upstream_errors_total{kind="refused"} 1

@@ -1,0 +1,540 @@
+#include "apps/proxy/ProxyExchange.hpp"
+
+#include <array>
+#include <optional>
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "apps/http/Base64.hpp"
+#include "apps/http/Chunked.hpp"
+#include "apps/http/Fields.hpp"
+#include "apps/http/Http2Connection.hpp"
+#include "apps/http/WebSocketHandshake.hpp"
+#include "apps/proxy/ClientRecord.hpp"
+#include "apps/proxy/HeaderRewrite.hpp"
+#include "apps/proxy/UpstreamRoute.hpp"
+#include "apps/proxy/Upstreams.hpp"
+#include "reactor/Log.hpp"
+#include "reactor/Loop.hpp"
+#include "reactor/Timer.hpp"
+
+namespace apps::proxy {
+namespace {
+
+using Ms = std::chrono::milliseconds;
+
+// A Sec-WebSocket-Key for the upstream's handshake (RFC 6455 4.1: 16 random bytes, base64).
+std::string websocket_key() {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  std::array<std::byte, 16> nonce{};
+  for (auto& b : nonce) b = static_cast<std::byte>(random());
+  return http::base64_encode(nonce);
+}
+
+std::vector<http::Field> views(const HeaderList& list) {
+  std::vector<http::Field> out;
+  out.reserve(list.size());
+  for (std::size_t i = 0; i < list.size(); ++i) out.push_back({list.name(i), list.value(i)});
+  return out;
+}
+
+class ProxyExchange final : public http::Exchange, private UpstreamUser {
+ public:
+  // A stream waiting for its upstream makes no traffic on the client's connection: that is
+  // not idle while an exchange is open, and idle (--idle-timeout) again once none is.
+  explicit ProxyExchange(ClientSide& client) : client_(client) {
+    if (client_.exchanges++ == 0) set_idle_timeout(Ms(0));
+  }
+  ~ProxyExchange() override {
+    // on_closed did this, unless the driver went without its on_close: no link nor relay may
+    // call back into a destroyed exchange either way.
+    drop_upstream();
+    if (relay_) relay_->exchange = nullptr;
+    if (--client_.exchanges == 0) set_idle_timeout(client_.options->idle_timeout);
+  }
+  ProxyExchange(const ProxyExchange&) = delete;
+  ProxyExchange& operator=(const ProxyExchange&) = delete;
+
+  void on_request(const http::RequestHead& head, http::Response& response) override {
+    response_ = &response;
+    started_ = RequestClock::now();
+    record_ = client_.record;
+    record_.protocol = head.protocol;
+    record_.stream = head.stream;
+    record_.method = head.method;
+    record_.target = head.target;
+    method_ = head.method;
+    target_ = head.target;
+    read_head(head);
+    if (head.method == "CONNECT") {
+      // RFC 8441: a WebSocket over this stream becomes an HTTP/1.1 Upgrade upstream.
+      if (head.connect_protocol != "websocket")
+        return fail(501, head.connect_protocol.empty()
+                             ? "CONNECT is not relayed over HTTP/2"
+                             : "extended CONNECT is only relayed for websocket");
+      websocket_ = true;
+      method_ = "GET";
+      ws_key_ = websocket_key();
+      headers_.add("Sec-WebSocket-Key", ws_key_);
+      // The stream's DATA is the tunnel's, from the switch on: held back until then.
+      response.pause_body();
+    } else if (head.has_body) {
+      if (!head.content_length) {
+        body_ = BodyFraming::chunked;
+      } else {
+        body_ = BodyFraming::length;
+        content_length_ = *head.content_length;
+      }
+      // Nowhere to send it yet: what is in flight waits in early_, the rest in the client.
+      response.pause_body();
+      last_read_ = now();
+      arm_body_timer(client_.options->body_timeout);
+    } else {
+      request_done_ = true;
+    }
+    route_.begin();
+    go(route_.first(*client_.pool, now()));
+  }
+
+  void on_body(std::span<const std::byte> bytes) override {
+    const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    record_.bytes_in += text.size();
+    last_read_ = now();
+    if (phase_ == Phase::finished) return;  // answered already: the rest is dropped
+    if (websocket_) return tunnel_up(text);
+    if (body_ != BodyFraming::chunked) return send_up(text);
+    chunk_.clear();
+    http::append_chunk(chunk_, text);
+    send_up(chunk_);
+  }
+
+  void on_body_end(std::span<const http::Field> trailers) override {
+    if (request_done_) return;
+    request_done_ = true;
+    // The client's half of a tunnel ended: the upstream's half-close follows.
+    if (phase_ == Phase::tunnelling && relay_->upstream != nullptr)
+      return relay_->upstream->shutdown();
+    if (body_timer_) body_timer_->stop();
+    if (phase_ == Phase::finished || body_ != BodyFraming::chunked) return;
+    std::string fields;
+    for (const http::Field& f : trailers)
+      fields.append(f.name).append(": ").append(f.value).append("\r\n");
+    chunk_.clear();
+    http::append_last_chunk(chunk_, fields);
+    send_up(chunk_);
+  }
+
+  void on_writable() override {
+    if (!down_blocked_) return;
+    if (link_ != nullptr) {
+      down_blocked_ = false;
+      link_->resume_reading();
+    } else if (relay_ && relay_->upstream != nullptr) {
+      down_blocked_ = false;
+      relay_->upstream->resume_reading();
+    }
+  }
+
+  void on_closed(bool) override {
+    drop_upstream();
+    if (relay_) {
+      relay_->exchange = nullptr;
+      if (relay_->upstream != nullptr) relay_->upstream->close();
+      client_.metrics->tunnel_closed();
+    }
+    body_timer_.reset();
+    if (phase_ != Phase::finished) move_to(Phase::finished);
+    finish_request(*client_.metrics, client_.access_log, record_, head_sent_ ? status_ : 0,
+                   started_);
+  }
+
+ private:
+  // Moves only in move_to(). routing -> connecting -> exchanging -> (response head out)
+  // responding -> finished; any phase -> finished on an answer, an abort or the close.
+  // A WebSocket (RFC 8441) goes exchanging -> tunnelling once the upstream switched.
+  enum class Phase { routing, connecting, exchanging, responding, tunnelling, finished };
+
+  // The upstream connection of a tunnel: its callbacks, for the exchange while it lives.
+  // Shared by the exchange and the UpstreamLink it was handed over from.
+  struct Relay final : UpstreamRelay {
+    ProxyExchange* exchange = nullptr;  // null once the exchange is gone
+    reactor::Connection* upstream = nullptr;
+
+    void upstream_data(std::span<const std::byte> bytes) override {
+      if (exchange != nullptr) exchange->tunnel_down(bytes);
+    }
+    void upstream_drain() override {
+      if (exchange != nullptr) exchange->tunnel_drained();
+    }
+    void upstream_peer_closed() override {
+      if (exchange != nullptr) return exchange->tunnel_ended();
+      if (upstream != nullptr) upstream->close();
+    }
+    void upstream_closed() override {
+      upstream = nullptr;
+      if (exchange != nullptr) exchange->tunnel_ended();
+    }
+  };
+
+  void move_to(Phase next) { phase_ = next; }
+  void set_idle_timeout(Ms timeout) {
+    if (client_.conn != nullptr && !client_.conn->is_closing())
+      client_.conn->set_idle_timeout(timeout);
+  }
+  std::uint64_t now() const { return client_.conn->loop().now(); }
+
+  // The request's fields for the upstream's head: Host from the authority when no Host came,
+  // HTTP/2's cookie fields joined as one (RFC 9113 8.2.3), Expect noted.
+  void read_head(const http::RequestHead& head) {
+    headers_.clear();
+    bool has_host = false;
+    std::string cookies;
+    for (const http::Field& f : head.fields) {
+      if (http::equals_nocase(f.name, "expect") && http::lists_token(f.value, "100-continue"))
+        expect_continue_ = true;
+      if (head.stream != 0 && http::equals_nocase(f.name, "cookie")) {
+        cookies.append(cookies.empty() ? "" : "; ").append(f.value);
+        continue;
+      }
+      has_host = has_host || http::equals_nocase(f.name, "host");
+      headers_.add(f.name, f.value);
+    }
+    if (!has_host && !head.authority.empty()) headers_.add("host", head.authority);
+    if (!cookies.empty()) headers_.add("cookie", cookies);
+  }
+
+  // Takes the route's next step: an upstream connection (pooled or new), or the answer.
+  void go(const UpstreamRoute::Next& next) {
+    using Step = UpstreamRoute::Next::Step;
+    if (next.step == Step::answer) return fail(next.status, next.why);
+    record_.upstream = client_.options->upstreams[next.index].text;
+    if (next.step == Step::pooled)
+      if (UpstreamLink* pooled = client_.pool->take_idle(next.index, *this))
+        return start_exchange(*pooled);
+    move_to(Phase::connecting);
+    reused_ = false;
+    link_ = client_.pool->connect(client_.conn->loop(), next.index, *this);
+  }
+
+  void start_exchange(UpstreamLink& link) {
+    link_ = &link;
+    reused_ = link.reused();
+    move_to(Phase::exchanging);
+    link.begin_exchange(method_, websocket_);
+    RequestFacts facts;
+    facts.method = method_;
+    facts.target = target_;
+    facts.client_ip = client_.client_ip;
+    facts.client_tls = client_.options->tls;
+    facts.upstream_host = client_.options->upstreams[link.index()].authority;
+    facts.body = body_;
+    facts.content_length = content_length_;
+    facts.websocket = websocket_;
+    std::string out;
+    write_request_head(out, facts, headers_);
+    out.append(std::exchange(early_, {}));
+    upstream_started_ = RequestClock::now();
+    if (!link.write(out)) up_blocked_ = true;
+    if (request_done_ || websocket_) return;
+    if (expect_continue_) response_->informational(100);
+    if (!up_blocked_) response_->resume_body();
+  }
+
+  // Request bytes (framed) for the upstream: written once the exchange has a connection,
+  // kept in early_ until then (at most what was in flight when the body was paused).
+  void send_up(std::string_view bytes) {
+    if (phase_ != Phase::exchanging && phase_ != Phase::responding) {
+      early_.append(bytes);
+      return;
+    }
+    if (!link_->write(bytes) && !up_blocked_) {
+      up_blocked_ = true;
+      if (!request_done_) response_->pause_body();
+    }
+  }
+
+  // UpstreamUser
+  void on_upstream_ready(UpstreamLink& link) override { start_exchange(link); }
+
+  void on_upstream_failed(const reactor::Error& error, Metrics::UpstreamError) override {
+    link_ = nullptr;
+    go(route_.connect_failed(*client_.pool, now(), error));
+  }
+
+  void on_upstream_drain() override {
+    if (!up_blocked_) return;
+    up_blocked_ = false;
+    if (!request_done_) response_->resume_body();
+  }
+
+  void on_response_head(int status, std::string_view, const HeaderList& headers,
+                        const http::Framing& framing) override {
+    status_ = status;
+    resp_keep_alive_ = framing.keep_alive;
+    resp_has_body_ = framing.has_body;
+    if (status == 101) {
+      // The switch (on_upstream_switched comes next): only the WebSocket's own answers go on;
+      // Sec-WebSocket-Accept belongs to this hop's handshake, and is checked here.
+      std::string_view accept;
+      accepted_ =
+          headers.find("sec-websocket-accept", accept) && accept == http::websocket_accept(ws_key_);
+      resp_fields_.clear();
+      for (const char* name : {"sec-websocket-protocol", "sec-websocket-extensions"})
+        if (std::string_view value; headers.find(name, value)) resp_fields_.add(name, value);
+      return;
+    }
+    // A 2xx would tell an RFC 8441 client its tunnel is open.
+    if (websocket_ && status / 100 == 2)
+      return fail(502, "upstream answered " + std::to_string(status) + " to a WebSocket upgrade");
+    response_fields(headers, !framing.has_body, resp_fields_);
+    resp_trailers_.clear();
+    // A bodiless answer ends the stream with its head, which may close the exchange at once:
+    // it goes out last, from on_response_complete.
+    if (!framing.has_body) return;
+    std::optional<std::uint64_t> length;
+    if (framing.content_length && !framing.chunked) length = framing.content_length;
+    move_to(Phase::responding);
+    head_sent_ = true;
+    const auto fields = views(resp_fields_);
+    response_->head(status, fields, length, true);
+  }
+
+  void on_response_body(std::string_view bytes) override {
+    record_.bytes_out += bytes.size();
+    Metrics::add(client_.metrics->bytes_out, bytes.size());
+    if (!response_->body(std::as_bytes(std::span(bytes.data(), bytes.size()))) &&
+        link_ != nullptr && !down_blocked_) {
+      down_blocked_ = true;
+      link_->pause_reading();
+    }
+  }
+
+  void on_response_trailer(std::string_view name, std::string_view value) override {
+    resp_trailers_.add(name, value);
+  }
+
+  void on_upstream_input_done() override {}
+
+  void on_response_complete() override {
+    record_.upstream_ms = milliseconds_since(upstream_started_);
+    UpstreamLink* link = std::exchange(link_, nullptr);
+    down_blocked_ = false;
+    // An upstream that answered before the whole request came leaves its connection unusable.
+    link->release(resp_keep_alive_ && request_done_ && !up_blocked_);
+    up_blocked_ = false;
+    move_to(Phase::finished);
+    // The rest of a request body the upstream did not wait for is taken and dropped.
+    if (!request_done_) response_->resume_body();
+    // Each of these may end the stream and with it this exchange: the last thing done here.
+    if (!resp_has_body_) {
+      head_sent_ = true;
+      const auto fields = views(resp_fields_);
+      return response_->head(status_, fields, std::nullopt, false);
+    }
+    const auto trailers = views(resp_trailers_);
+    response_->end(trailers);
+  }
+
+  // The upstream took the WebSocket: the stream answers 200 and its DATA and the upstream
+  // connection become one tunnel, with what either side sent early.
+  void on_upstream_switched(UpstreamLink& link, std::string_view rest) override {
+    link_ = nullptr;
+    if (!accepted_) return fail(502, "upstream switched without the right Sec-WebSocket-Accept");
+    record_.upstream_ms = milliseconds_since(upstream_started_);
+    relay_ = std::make_shared<Relay>();
+    relay_->exchange = this;
+    relay_->upstream = &link.hand_over(relay_);
+    relay_->upstream->set_idle_timeout(client_.options->tunnel_idle_timeout);
+    client_.metrics->tunnel_opened(Metrics::TunnelKind::websocket);
+    move_to(Phase::tunnelling);
+    status_ = 200;
+    head_sent_ = true;
+    const auto fields = views(resp_fields_);
+    response_->head(200, fields, std::nullopt, true);
+    if (!rest.empty()) tunnel_down(std::as_bytes(std::span(rest.data(), rest.size())));
+    if (!early_.empty()) tunnel_up(std::exchange(early_, {}));
+    if (!up_blocked_) response_->resume_body();
+  }
+
+  // Client bytes for the tunnel's upstream (kept until it is there).
+  void tunnel_up(std::string_view bytes) {
+    if (phase_ != Phase::tunnelling) {
+      early_.append(bytes);
+      return;
+    }
+    if (relay_->upstream == nullptr) return;
+    if (!relay_->upstream->write(bytes) && !up_blocked_) {
+      up_blocked_ = true;
+      response_->pause_body();
+    }
+  }
+
+  // Upstream bytes for the tunnel's client.
+  void tunnel_down(std::span<const std::byte> bytes) {
+    record_.bytes_out += bytes.size();
+    Metrics::add(client_.metrics->bytes_out, bytes.size());
+    if (!response_->body(bytes) && !down_blocked_ && relay_->upstream != nullptr) {
+      down_blocked_ = true;
+      relay_->upstream->pause_reading();
+    }
+  }
+
+  void tunnel_drained() {
+    if (!up_blocked_) return;
+    up_blocked_ = false;
+    if (!request_done_) response_->resume_body();
+  }
+
+  // The upstream finished (its FIN: the stream ends too) or went away (its close without one:
+  // the stream is reset). Last call: either may end the exchange.
+  void tunnel_ended() {
+    if (phase_ != Phase::tunnelling) return;
+    move_to(Phase::finished);
+    if (relay_->upstream == nullptr) return response_->abort();
+    relay_->upstream->close();
+    response_->end();
+  }
+
+  void on_upstream_lost(const reactor::Error& error, Metrics::UpstreamError kind,
+                        bool response_begun) override {
+    link_ = nullptr;
+    down_blocked_ = up_blocked_ = false;
+    if (head_sent_) {
+      reactor::log::info(record_.client + " " + method_ + " " + target_ + " (stream " +
+                         std::to_string(record_.stream) + "): upstream broke off the response (" +
+                         error.message() + "), aborting it");
+      move_to(Phase::finished);
+      return response_->abort();
+    }
+    go(route_.lost(*client_.options, error, kind, reused_, response_begun,
+                   body_ != BodyFraming::none));
+  }
+
+  void arm_body_timer(Ms delay) {
+    if (client_.options->body_timeout.count() == 0) return;
+    if (!body_timer_) body_timer_.emplace(client_.conn->loop());
+    body_timer_->start(delay, Ms(0), [this] { on_body_timer(); });
+  }
+
+  // Reads do not restart the timer: the deadline is checked against the last read when it
+  // fires, and is no one's while the proxy itself holds the body back.
+  void on_body_timer() {
+    if (request_done_ || phase_ == Phase::finished) return;
+    const auto limit = client_.options->body_timeout;
+    if (up_blocked_ || phase_ == Phase::connecting || phase_ == Phase::routing)
+      return arm_body_timer(limit);
+    const auto quiet = now() - last_read_;
+    if (quiet < static_cast<std::uint64_t>(limit.count()))
+      return arm_body_timer(Ms(static_cast<std::uint64_t>(limit.count()) - quiet));
+    fail(408, "request body stalled for " + seconds_text(limit));
+  }
+
+  // An error answer (or, once a head went out, an abort) and one log line. Last call of
+  // whatever calls it: the answer may end the exchange.
+  void fail(int status, const std::string& why) {
+    if (phase_ == Phase::finished) return;
+    drop_upstream();
+    move_to(Phase::finished);
+    if (head_sent_) return response_->abort();
+    reactor::log::info(record_.client + " " + method_ + " " + target_ + " (stream " +
+                       std::to_string(record_.stream) + "): " + std::to_string(status) + " " + why);
+    status_ = status;
+    head_sent_ = true;
+    const std::string text = why + "\n";
+    record_.bytes_out += text.size();
+    const http::Field type{"content-type", "text/plain"};
+    response_->head(status, std::span(&type, 1), text.size(), true);
+    response_->body(std::as_bytes(std::span(text.data(), text.size())));
+    if (!request_done_) response_->resume_body();
+    response_->end();
+  }
+
+  void drop_upstream() {
+    if (link_ != nullptr) std::exchange(link_, nullptr)->detach();
+    up_blocked_ = down_blocked_ = false;
+  }
+
+  ClientSide& client_;
+  http::Response* response_ = nullptr;
+  UpstreamLink* link_ = nullptr;
+  UpstreamRoute route_;
+  std::optional<reactor::Timer> body_timer_;
+  AccessRecord record_;
+  HeaderList headers_;        // the request's, for the upstream's head
+  HeaderList resp_fields_;    // the response's, for the client
+  HeaderList resp_trailers_;  // the response's trailers
+  std::string method_, target_;
+  std::string early_;  // request bytes (framed) waiting for the upstream connection
+  std::string chunk_;  // a chunk being framed
+  RequestClock::time_point started_{}, upstream_started_{};
+  std::uint64_t last_read_ = 0;
+  std::uint64_t content_length_ = 0;
+  BodyFraming body_ = BodyFraming::none;
+  Phase phase_ = Phase::routing;
+  int status_ = 0;
+  bool request_done_ = false;  // the client's body ended (or there was none)
+  bool expect_continue_ = false;
+  bool reused_ = false;  // the link came from the pool
+  bool head_sent_ = false;
+  bool resp_has_body_ = false;
+  bool resp_keep_alive_ = true;
+  bool websocket_ = false;        // an extended CONNECT for a WebSocket (RFC 8441)
+  bool accepted_ = false;         // the upstream's 101 carried the right Sec-WebSocket-Accept
+  std::string ws_key_;            // the Sec-WebSocket-Key sent upstream
+  std::shared_ptr<Relay> relay_;  // once tunnelling
+  bool up_blocked_ = false;       // the upstream's write queue is full: the request body waits
+  bool down_blocked_ = false;     // the client's stream is full: the upstream's reading waits
+};
+
+// One HTTP/2 client connection: the ClientSide its exchanges share, and the driver.
+class Http2Client final : public reactor::Handler {
+ public:
+  Http2Client(ClientSide side, const http::Http2Limits& limits)
+      : side_(std::move(side)), driver_([this] { return proxy_exchange(side_); }, limits) {}
+
+  void on_open(reactor::Connection& conn) override {
+    side_.conn = &conn;
+    side_.pool = &side_.upstreams->on_this_thread();
+    side_.client_ip = conn.peer_address().ip();
+    record_connection(conn, side_.record);
+    conn.set_idle_timeout(side_.options->idle_timeout);
+    driver_.on_open(conn);
+  }
+  void on_data(reactor::Connection& conn, std::span<const std::byte> data) override {
+    driver_.on_data(conn, data);
+  }
+  void on_drain(reactor::Connection& conn) override { driver_.on_drain(conn); }
+  void on_peer_closed(reactor::Connection& conn) override { driver_.on_peer_closed(conn); }
+  void on_server_stopping(reactor::Connection& conn) override { driver_.on_server_stopping(conn); }
+  void on_close(reactor::Connection& conn, const reactor::Error& error) override {
+    driver_.on_close(conn, error);
+    side_.conn = nullptr;
+  }
+
+ private:
+  ClientSide side_;
+  http::Http2Connection driver_;  // after side_: its exchanges refer to side_
+};
+
+}  // namespace
+
+std::unique_ptr<http::Exchange> proxy_exchange(ClientSide& client) {
+  return std::make_unique<ProxyExchange>(client);
+}
+
+reactor::HandlerFactory proxy_http2_factory(std::shared_ptr<const ProxyOptions> options,
+                                            std::shared_ptr<const Upstreams> upstreams,
+                                            Metrics& metrics, AccessLog* access_log,
+                                            http::Http2Limits limits) {
+  ClientSide side;
+  side.options = std::move(options);
+  side.upstreams = std::move(upstreams);
+  side.metrics = &metrics;
+  side.access_log = access_log;
+  return [side = std::move(side), limits]() -> std::unique_ptr<reactor::Handler> {
+    return std::make_unique<Http2Client>(side, limits);
+  };
+}
+
+}  // namespace apps::proxy

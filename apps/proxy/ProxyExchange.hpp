@@ -1,0 +1,60 @@
+// The proxy's request path as an http::Exchange: one client request, whichever HTTP it came
+// over, forwarded as HTTP/1.1 to an upstream from the keep-alive pool (apps/proxy/Upstreams),
+// its response streamed back through http::Response. Only the Exchange/Response API faces the
+// client, so the HTTP/2 driver (Http2Connection) runs one per stream, and an HTTP/1.1 driver
+// can run the same.
+//
+// - The head is rewritten for the upstream by HeaderRewrite's rules (hop-by-hop and
+//   connection-specific fields dropped, X-Forwarded-For/-Proto and Via, Expect answered here);
+//   the authority (HTTP/2's :authority) becomes Host; HTTP/2's split cookie fields are joined.
+// - Bodies stream both ways with backpressure: a full upstream write queue pauses the request
+//   body (its HTTP/2 window stays shut), a response body the client does not take pauses the
+//   upstream's reading. Streams of one client connection each take their own upstream
+//   connection, so they spread over the pool.
+// - Errors: no upstream reachable 502, none configured or all down 503, no response within
+//   --response-timeout 504, a request body stalled past --body-timeout 408; once a response head
+//   went out, a failure aborts (HTTP/2: RST_STREAM INTERNAL_ERROR).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "apps/http/Exchange.hpp"
+#include "apps/http/Http2Session.hpp"
+#include "apps/proxy/AccessLog.hpp"
+#include "apps/proxy/Metrics.hpp"
+#include "apps/proxy/ProxyOptions.hpp"
+#include "reactor/Handler.hpp"
+
+namespace apps::proxy {
+
+class Upstreams;
+class LoopUpstreams;
+
+// What the exchanges of one client connection share. Owned by the connection's handler, which
+// outlives them (its driver destroys every exchange before the handler goes).
+struct ClientSide {
+  std::shared_ptr<const ProxyOptions> options;
+  std::shared_ptr<const Upstreams> upstreams;
+  Metrics* metrics = nullptr;           // required; outlives every handler (main owns it)
+  AccessLog* access_log = nullptr;      // null: no access log; else outlives every handler
+  reactor::Connection* conn = nullptr;  // the client connection, from its on_open to on_close
+  LoopUpstreams* pool = nullptr;        // this loop's pool of the upstream set, from on_open
+  std::string client_ip;                // for X-Forwarded-For
+  AccessRecord record;                  // the connection's fields of every line
+  std::size_t exchanges = 0;            // open now (the connection is idle when none is)
+};
+
+// One exchange of `client`'s connection. Loop thread only; made by the driver's factory when a
+// request head arrived, destroyed by it after on_closed.
+std::unique_ptr<http::Exchange> proxy_exchange(ClientSide& client);
+
+// The HTTP/2 side of the proxy: handlers that run Http2Connection with a proxy_exchange per
+// stream. A connection has no idle timeout while a stream is open and the proxy's
+// --idle-timeout while none is. Callable on any loop's thread.
+reactor::HandlerFactory proxy_http2_factory(std::shared_ptr<const ProxyOptions> options,
+                                            std::shared_ptr<const Upstreams> upstreams,
+                                            Metrics& metrics, AccessLog* access_log,
+                                            http::Http2Limits limits);
+
+}  // namespace apps::proxy

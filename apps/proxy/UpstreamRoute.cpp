@@ -1,0 +1,74 @@
+#include "apps/proxy/UpstreamRoute.hpp"
+
+#include "apps/proxy/Upstreams.hpp"
+#include "reactor/Log.hpp"
+
+namespace apps::proxy {
+
+std::string seconds_text(std::chrono::milliseconds ms) {
+  const auto whole = ms.count() / 1000;
+  const auto tenths = (ms.count() % 1000) / 100;
+  return std::to_string(whole) + (tenths != 0 ? "." + std::to_string(tenths) : "") + " s";
+}
+
+UpstreamRoute::Next UpstreamRoute::take(std::size_t index) {
+  index_ = index;
+  tried_ |= std::uint64_t{1} << index;
+  Next next;
+  next.step = Next::Step::pooled;
+  next.index = index;
+  return next;
+}
+
+UpstreamRoute::Next UpstreamRoute::first(LoopUpstreams& pool, std::uint64_t now) {
+  Next answer;
+  answer.status = 503;
+  if (pool.options().upstreams.empty()) {
+    answer.why = "no upstream is configured (--upstream)";
+    return answer;
+  }
+  if (const auto index = pool.balancer().pick(now, tried_)) return take(*index);
+  answer.why = "no healthy upstream: every one failed recently";
+  return answer;
+}
+
+UpstreamRoute::Next UpstreamRoute::connect_failed(LoopUpstreams& pool, std::uint64_t now,
+                                                  const reactor::Error& error) {
+  const ProxyOptions& options = pool.options();
+  pool.balancer().mark_down(index_, now);
+  reactor::log::info("upstream " + options.upstreams[index_].text + " marked down for " +
+                     seconds_text(options.upstream_down_time) + ": " + error.message());
+  if (const auto next = pool.balancer().pick(now, tried_)) return take(*next);
+  Next answer;
+  answer.status = 502;
+  answer.why = "no upstream could be reached: " + error.message();
+  return answer;
+}
+
+UpstreamRoute::Next UpstreamRoute::lost(const ProxyOptions& options, const reactor::Error& error,
+                                        Metrics::UpstreamError kind, bool reused,
+                                        bool response_begun, bool has_body) {
+  // A pooled connection the upstream closed just as it was reused: the request never reached
+  // it. Without a body it is safe to send again, once, on a fresh connection.
+  if (reused && !response_begun && !has_body && !retried_ &&
+      kind == Metrics::UpstreamError::closed) {
+    retried_ = true;
+    Next again;
+    again.step = Next::Step::fresh;
+    again.index = index_;
+    return again;
+  }
+  Next answer;
+  const std::string& name = options.upstreams[index_].text;
+  if (kind == Metrics::UpstreamError::response_timeout) {
+    answer.status = 504;
+    answer.why =
+        "upstream " + name + " sent no response within " + seconds_text(options.response_timeout);
+  } else {
+    answer.status = 502;
+    answer.why = "upstream " + name + " failed: " + error.message();
+  }
+  return answer;
+}
+
+}  // namespace apps::proxy

@@ -1,0 +1,66 @@
+// The upstreams one request may be sent to, and what each failure on the way means for it:
+// the first pick (round robin over those not marked down), the next after a failed connect
+// (the failed one marked down for --upstream-down-time), one resend of a bodiless request on a
+// fresh connection when a pooled one turned out closed, and the error answer (502, 503, 504)
+// once nothing is left to try. One policy for the HTTP/1.1 handler and the HTTP/2 exchanges.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "apps/proxy/Metrics.hpp"
+#include "apps/proxy/ProxyOptions.hpp"
+#include "reactor/Error.hpp"
+
+namespace apps::proxy {
+
+class LoopUpstreams;
+
+// "2.5 s", for the messages that name a timeout.
+std::string seconds_text(std::chrono::milliseconds ms);
+
+// One request's route. Loop thread only; reused by the next request after begin().
+class UpstreamRoute {
+ public:
+  struct Next {
+    enum class Step {
+      pooled,  // send to upstream `index`: an idle pooled connection, else a new one
+      fresh,   // send to upstream `index` on a new connection (the resend)
+      answer,  // nothing left to try: answer `status` saying `why`
+    };
+    Step step = Step::answer;
+    std::size_t index = 0;
+    int status = 0;
+    std::string why;
+  };
+
+  // A new request: nothing tried yet.
+  void begin() {
+    tried_ = 0;
+    retried_ = false;
+  }
+  // The upstream to try first.
+  Next first(LoopUpstreams& pool, std::uint64_t now);
+  // The connect to index() failed with `error` at `now`: it is marked down (with a log line)
+  // and the next is picked.
+  Next connect_failed(LoopUpstreams& pool, std::uint64_t now, const reactor::Error& error);
+  // The connection to index() ended before the response was complete, and no byte of the
+  // response had gone to the client. `reused`: it came from the pool; `has_body`: the request
+  // had one (which may have gone out in part, so is never sent twice).
+  Next lost(const ProxyOptions& options, const reactor::Error& error, Metrics::UpstreamError kind,
+            bool reused, bool response_begun, bool has_body);
+
+  // The upstream of the last Next that was not an answer.
+  std::size_t index() const { return index_; }
+
+ private:
+  Next take(std::size_t index);
+
+  std::size_t index_ = 0;
+  std::uint64_t tried_ = 0;  // upstreams tried for this request (bit per index)
+  bool retried_ = false;
+};
+
+}  // namespace apps::proxy
