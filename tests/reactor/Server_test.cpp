@@ -145,20 +145,25 @@ TEST_CASE("an extra listener answers through a drain and its open connection doe
   options.handle_signals = false;
   options.drain_timeout = 20s;  // only the main connection's close may end this drain
   reactor::Server* running = nullptr;
+  // Which server-side connection ended first (the server's loop thread; read after join). The
+  // client side cannot tell: both FINs may arrive in one poll of its loop.
+  std::vector<std::string> order;
   // The extra listener's handler answers each byte with whether the server drains.
   reactor::ExtraListener extra;
   extra.address = *reactor::Address::from_ip("127.0.0.1", 0);
-  extra.factory = [&running] {
+  extra.factory = [&running, &order] {
     auto h = std::make_unique<Recorder>(std::make_shared<Record>());
     h->data = [&running](reactor::Connection& c, std::span<const std::byte>) {
       c.write(running->draining() ? "1" : "0");
     };
+    h->closed = [&order](reactor::Connection&, const reactor::Error&) { order.push_back("admin"); };
     return h;
   };
   options.extra_listeners.push_back(extra);
-  reactor::Server server(options, [] {
+  reactor::Server server(options, [&order] {
     auto h = std::make_unique<Recorder>(std::make_shared<Record>());
     h->data = [](reactor::Connection& c, std::span<const std::byte> d) { c.write(d); };
+    h->closed = [&order](reactor::Connection&, const reactor::Error&) { order.push_back("main"); };
     return h;
   });
   running = &server;
@@ -169,7 +174,6 @@ TEST_CASE("an extra listener answers through a drain and its open connection doe
   reactor::Loop loop;
   auto admin = std::make_shared<Record>();
   auto main = std::make_shared<Record>();
-  std::vector<std::string> order;  // which client connection ended first
   reactor::Connection* admin_conn = nullptr;
   {
     test_support::Watchdog dog(loop, 20s);
@@ -187,16 +191,12 @@ TEST_CASE("an extra listener answers through a drain and its open connection doe
           admin_conn->write("?");  // asked during the drain, on the same connection
           c.close();               // the only connection the drain waits for
         };
-        m->closed = [&](reactor::Connection&, const reactor::Error&) { order.push_back("main"); };
         reactor::TcpConnector(loop).connect({"127.0.0.1", server.local_address().port()},
                                             std::move(m));
       }
     };
     h->peer_closed = [](reactor::Connection& c) { c.close(); };
-    h->closed = [&](reactor::Connection&, const reactor::Error&) {
-      order.push_back("admin");
-      loop.stop();
-    };
+    h->closed = [&](reactor::Connection&, const reactor::Error&) { loop.stop(); };
     reactor::TcpConnector(loop).connect({"127.0.0.1", server.extra_address(0).port()},
                                         std::move(h));
     loop.run();
