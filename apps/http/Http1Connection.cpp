@@ -291,7 +291,7 @@ void Http1Connection::input_ended() {
     return conn_->close();
   }
   // The request can never complete, and a response already under way is cut off.
-  if (state_ == State::reading) conn_->abort();
+  if (state_ == State::reading) cut_off();
 }
 
 void Http1Connection::hand_over(std::string_view& fresh) {
@@ -315,7 +315,7 @@ void Http1Connection::hand_over(std::string_view& fresh) {
 // answer and close. A response that has begun can only be cut off.
 void Http1Connection::refuse(int status, std::string_view reason) {
   parser_.pause();
-  if (exchange_ && answer_ != Answer::pending) return conn_->abort();
+  if (exchange_ && answer_ != Answer::pending) return cut_off();
   last_ = true;
   append_status_line(out_, status);
   out_ += "Server: tlsreactor\r\nDate: ";
@@ -591,7 +591,16 @@ void Http1Connection::end(std::span<const Field> trailers) {
 }
 
 void Http1Connection::abort() {
-  if (conn_ != nullptr && !conn_->is_closing()) conn_->abort();
+  if (conn_ != nullptr && !conn_->is_closing()) cut_off();
+}
+
+// What the Exchange handed to body() reaches the connection before the abort, however much of
+// it out_ was still gathering: the gathering is an optimization and must not decide what a
+// client that cuts its request short gets (the hello-request fuzzer compares whole and split
+// inputs and found it did).
+void Http1Connection::cut_off() {
+  flush();
+  conn_->abort();
 }
 
 void Http1Connection::pause_body() {

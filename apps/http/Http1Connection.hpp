@@ -104,6 +104,7 @@ class Http1Connection final : public reactor::Handler, private HttpEvents, priva
   void input_ended();  // the peer half-closed and everything it sent was parsed
   void hand_over(std::string_view& fresh);  // to successor_, with the input after the request
   void refuse(int status, std::string_view reason);
+  void cut_off();  // aborts the connection after handing it what out_ holds
   void send_continue();
   // A call from the Exchange outside of any event of ours finished something: advance soon,
   // once the Exchange's call has returned (it may be destroyed then).
