@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The HTTP/2 benchmark (not a test): tlsreactor-hello --tls against nginx (`listen ... ssl
-# http2`, a `return 200` of the same 22-byte body), loopback only, in one run that prints one
-# table. Usage: bench/h2.sh [REQUESTS per run, default 200000]
+# The HTTP/2 benchmark (not a test), loopback only, in one run that prints two tables:
+# tlsreactor-hello --tls against nginx (`listen ... ssl http2`, a `return 200` of the same
+# 22-byte body), and tlsreactor-proxy against nginx `proxy_pass` (both HTTP/2 to the client,
+# HTTP/1.1 with keep-alive to the same upstream). Usage: bench/h2.sh [REQUESTS per run, default
+# 200000]; H2_PARTS="server proxy" (the default) picks the tables.
 #
 # Method
 # - Servers, each started alone and stopped before the other starts, alternating hello, nginx,
@@ -16,15 +18,25 @@
 #   the server's processes from /proc/PID/stat, read around the measured run: what the rate
 #   would be on a dedicated core, the least noisy figure on a shared machine), h2load's req/s,
 #   and the p99 of the request times in h2load's --log-file. The table shows medians.
+# - Through a proxy: the upstream is tlsreactor-hello, plain HTTP, one loop, on CPU 1 with
+#   h2load (as in bench/proxy.sh; the same for both proxies). tlsreactor-proxy --threads 1 and
+#   nginx (one worker, bench/lib.sh's start_proxy_nginx with `listen ... ssl http2`) on CPU 0,
+#   alternating. -c 100 -m 10 keeps up to 1,000 requests in flight, each on an upstream
+#   connection of its own, so both keep KEEPALIVE (default 1000) idle upstream connections
+#   (tlsreactor-proxy --upstream-keepalive, nginx `keepalive`): after the warm-up neither
+#   reconnects, and the figure is the forwarding path's. "Busy proxy-core second" counts only
+#   the proxy's CPU, not the upstream's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200000}
 RUNS=${RUNS:-3}
 CONNECTIONS=100
 STREAMS=10
+PARTS=${H2_PARTS:-server proxy}
+KEEPALIVE=${KEEPALIVE:-1000}
 
 . bench/lib.sh
-bench_build tlsreactor-hello
+bench_build tlsreactor-hello tlsreactor-proxy
 BIN=$BUILD/apps
 bench_need_cpus 2
 bench_setup
@@ -85,14 +97,31 @@ measure() {
 echo
 echo "bench: $RUNS x h2load -c$CONNECTIONS -m$STREAMS -n$N per server, loopback, TLS 1.3, h2;" \
   "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-for run in $(seq "$RUNS"); do
-  start_hello
-  measure tlsreactor-hello
-  stop "$SERVER_PID"
-  start_h2_nginx
-  measure nginx
-  stop "$SERVER_PID"
-done
+if [[ " $PARTS " == *" server "* ]]; then
+  for run in $(seq "$RUNS"); do
+    start_hello
+    measure tlsreactor-hello
+    stop "$SERVER_PID"
+    start_h2_nginx
+    measure nginx
+    stop "$SERVER_PID"
+  done
+fi
+if [[ " $PARTS " == *" proxy "* ]]; then
+  start_app "$WORK/upstream.log" taskset -c 1 "$BIN/hello/tlsreactor-hello" \
+    --listen 127.0.0.1:0 --threads 1 --idle-timeout 0
+  UPSTREAM_PID=$APP_PID
+  UPSTREAM_PORT=$APP_PORT
+  for run in $(seq "$RUNS"); do
+    start_tlsreactor_proxy "$UPSTREAM_PORT" --upstream-keepalive "$KEEPALIVE" --idle-timeout 0
+    measure tlsreactor-proxy
+    stop "$SERVER_PID"
+    start_proxy_nginx "$UPSTREAM_PORT" "$KEEPALIVE" http2
+    measure nginx-proxy
+    stop "$SERVER_PID"
+  done
+  stop "$UPSTREAM_PID"
+fi
 
 python3 - "$WORK/results" "$CLK_TCK" <<'EOF'
 import statistics, sys
@@ -101,12 +130,17 @@ for line in open(sys.argv[1]):
     name, rps, p99, total, ticks = line.split()
     rows.setdefault(name, []).append((float(rps), float(p99), int(total) / (int(ticks) / float(sys.argv[2]))))
 f = {n: [statistics.median(r[i] for r in rows[n]) for i in range(3)] for n in rows}
-h, n = f["tlsreactor-hello"], f["nginx"]
-print()
-print("| h2load -c 100 -m 10, medians of %d runs | requests per busy server-core second | requests/s | p99 |" % len(rows["nginx"]))
-print("|---|---|---|---|")
-for name, v in (("tlsreactor-hello", h), ("nginx 1 worker", n)):
-    print(f"| {name} | {v[2]:.0f} | {v[0]:.0f} | {v[1]:.2f} ms |")
-print(f"| hello / nginx | {h[2] / n[2]:.2f} | {h[0] / n[0]:.2f} | {h[1] / n[1]:.2f} |")
+for ours, theirs, label, ratio in (("tlsreactor-hello", "nginx", "nginx 1 worker", "hello / nginx"),
+                                   ("tlsreactor-proxy", "nginx-proxy", "nginx 1 worker proxy_pass",
+                                    "proxy / nginx")):
+    if ours not in f:
+        continue
+    h, n = f[ours], f[theirs]
+    print()
+    print("| h2load -c 100 -m 10, medians of %d runs | requests per busy server-core second | requests/s | p99 |" % len(rows[theirs]))
+    print("|---|---|---|---|")
+    for name, v in ((ours, h), (label, n)):
+        print(f"| {name} | {v[2]:.0f} | {v[0]:.0f} | {v[1]:.2f} ms |")
+    print(f"| {ratio} | {h[2] / n[2]:.2f} | {h[0] / n[0]:.2f} | {h[1] / n[1]:.2f} |")
 EOF
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

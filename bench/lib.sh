@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # CLK_TCK, BUILD, APP_PORT, SERVER_PIDS... are for the sourcing script
-# Shell helpers shared by the benchmark scripts (bench/proxy.sh, bench/tls.sh, bench/idle.sh).
+# Shell helpers shared by the benchmark scripts (bench/proxy.sh, bench/h2.sh, bench/tls.sh,
+# bench/idle.sh).
 # Source it from a script that has done `set -euo pipefail` and `cd` to the repository root:
 #   . bench/lib.sh
 # It defines functions only; bench_setup creates the work directory and the EXIT trap that
@@ -220,4 +221,52 @@ start_cpu_sampler() {
   python3 bench/cpu_sampler.py "$1" "$$" &
   SAMPLER_PID=$!
   PIDS+=("$SAMPLER_PID")
+}
+
+# tlsreactor-proxy (PROXY_BIN, else the release build's) on CPU 0, one thread, access log off,
+# TLS with $WORK/cert.pem and key.pem, in front of the plain-HTTP upstream on UPSTREAM_PORT, with
+# any further OPTIONs. Sets SERVER_PID, SERVER_PIDS and SERVER_PORT.
+#   start_tlsreactor_proxy UPSTREAM_PORT [OPTION...]
+start_tlsreactor_proxy() {
+  local upstream=$1
+  shift
+  start_app "$WORK/proxy.log" taskset -c 0 "${PROXY_BIN:-$BUILD/apps/proxy/tlsreactor-proxy}" \
+    --listen 127.0.0.1:0 --threads 1 --cert "$WORK/cert.pem" --key "$WORK/key.pem" \
+    --access-log off --upstream "http://127.0.0.1:$upstream" "$@"
+  SERVER_PID=$APP_PID
+  SERVER_PIDS=("$SERVER_PID")
+  SERVER_PORT=$APP_PORT
+}
+
+# The nginx that tlsreactor-proxy is compared with: one worker on CPU 0, TLS 1.3 with the same
+# certificate, `listen ... ssl` plus LISTEN_FLAGS (say http2), `proxy_pass` over HTTP/1.1 to an
+# `upstream` block on UPSTREAM_PORT with `keepalive KEEPALIVE` idle connections, no request limit
+# on keep-alive on either side, and the forwarding headers the proxy adds (X-Forwarded-For,
+# X-Forwarded-Proto, Via). Sets SERVER_PID, SERVER_PIDS and SERVER_PORT.
+#   start_proxy_nginx UPSTREAM_PORT KEEPALIVE [LISTEN_FLAGS]
+start_proxy_nginx() {
+  SERVER_PORT=$(free_port)
+  start_nginx "$WORK/nginx" 0 1 4096 "$SERVER_PORT" "
+  keepalive_requests 1000000000;
+  upstream hello {
+    server 127.0.0.1:$1;
+    keepalive $2;
+    keepalive_requests 1000000000;
+  }
+  server {
+    listen 127.0.0.1:$SERVER_PORT ssl ${3:-};
+    ssl_certificate $WORK/cert.pem;
+    ssl_certificate_key $WORK/key.pem;
+    ssl_protocols TLSv1.3;
+    location / {
+      proxy_pass http://hello;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header Via \"1.1 nginx\";
+      add_header Via \"1.1 nginx\";
+    }
+  }"
 }

@@ -63,39 +63,7 @@ curl -sf "http://127.0.0.1:$UPSTREAM_PORT/" >/dev/null
 # --- the two proxies ---------------------------------------------------------------------------
 # start_tlsreactor [UPSTREAM_PORT]: in front of the hello upstream unless another port is given.
 start_tlsreactor() {
-  start_app "$WORK/proxy.log" taskset -c 0 "${PROXY_BIN:-$BIN/proxy/tlsreactor-proxy}" --listen 127.0.0.1:0 \
-    --threads 1 --cert "$WORK/cert.pem" --key "$WORK/key.pem" --access-log off \
-    --upstream "http://127.0.0.1:${1:-$UPSTREAM_PORT}"
-  SERVER_PID=$APP_PID
-  SERVER_PIDS=("$SERVER_PID")
-  SERVER_PORT=$APP_PORT
-}
-
-start_proxy_nginx() {
-  SERVER_PORT=$(free_port)
-  start_nginx "$WORK/nginx" 0 1 1024 "$SERVER_PORT" "
-  keepalive_requests 1000000000;
-  upstream hello {
-    server 127.0.0.1:$UPSTREAM_PORT;
-    keepalive $NGINX_KEEPALIVE;
-    keepalive_requests 1000000000;
-  }
-  server {
-    listen 127.0.0.1:$SERVER_PORT ssl;
-    ssl_certificate $WORK/cert.pem;
-    ssl_certificate_key $WORK/key.pem;
-    ssl_protocols TLSv1.3;
-    location / {
-      proxy_pass http://hello;
-      proxy_http_version 1.1;
-      proxy_set_header Connection \"\";
-      proxy_set_header Host \$host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-      proxy_set_header Via \"1.1 nginx\";
-      add_header Via \"1.1 nginx\";
-    }
-  }"
+  start_tlsreactor_proxy "${1:-$UPSTREAM_PORT}"
 }
 
 measure() {
@@ -123,7 +91,7 @@ for run in $(seq "$RUNS"); do
   start_tlsreactor
   measure tlsreactor-proxy
   stop "$SERVER_PID"
-  start_proxy_nginx
+  start_proxy_nginx "$UPSTREAM_PORT" "$NGINX_KEEPALIVE"
   measure nginx
   # nginx's graceful stop is SIGQUIT; SIGTERM is its fast one, fine once the load has ended.
   stop "$SERVER_PID"

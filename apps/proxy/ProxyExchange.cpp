@@ -12,6 +12,7 @@
 #include "apps/http/Http2Connection.hpp"
 #include "apps/http/WebSocketHandshake.hpp"
 #include "apps/proxy/ClientRecord.hpp"
+#include "apps/proxy/ConnectProxy.hpp"
 #include "apps/proxy/HeaderRewrite.hpp"
 #include "apps/proxy/UpstreamRoute.hpp"
 #include "apps/proxy/Upstreams.hpp"
@@ -67,13 +68,12 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     method_ = head.method;
     target_ = head.target;
     read_head(head);
+    if (head.method == "CONNECT" && head.connect_protocol.empty()) return start_connect(head);
     if (head.method == "CONNECT") {
       // RFC 8441: a WebSocket over this stream becomes an HTTP/1.1 Upgrade upstream.
       if (head.connect_protocol != "websocket")
-        return fail(501, head.connect_protocol.empty()
-                             ? "CONNECT is not relayed over HTTP/2"
-                             : "extended CONNECT is only relayed for websocket");
-      websocket_ = true;
+        return fail(501, "extended CONNECT is only relayed for websocket");
+      tunnel_ = Tunnelled::websocket;
       method_ = "GET";
       ws_key_ = websocket_key();
       headers_.add("Sec-WebSocket-Key", ws_key_);
@@ -102,7 +102,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     record_.bytes_in += text.size();
     last_read_ = now();
     if (phase_ == Phase::finished) return;  // answered already: the rest is dropped
-    if (websocket_) return tunnel_up(text);
+    if (tunnel_ != Tunnelled::no) return tunnel_up(text);
     if (body_ != BodyFraming::chunked) return send_up(text);
     chunk_.clear();
     http::append_chunk(chunk_, text);
@@ -113,8 +113,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     if (request_done_) return;
     request_done_ = true;
     // The client's half of a tunnel ended: the upstream's half-close follows.
-    if (phase_ == Phase::tunnelling && relay_->upstream != nullptr)
-      return relay_->upstream->shutdown();
+    if (tunnelling() && relay_->upstream != nullptr) return relay_->upstream->shutdown();
     if (body_timer_) body_timer_->stop();
     if (phase_ == Phase::finished || body_ != BodyFraming::chunked) return;
     std::string fields;
@@ -141,7 +140,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     if (relay_) {
       relay_->exchange = nullptr;
       if (relay_->upstream != nullptr) relay_->upstream->close();
-      client_.metrics->tunnel_closed();
+      if (relay_->counted) client_.metrics->tunnel_closed();
     }
     body_timer_.reset();
     if (phase_ != Phase::finished) move_to(Phase::finished);
@@ -152,14 +151,36 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
  private:
   // Moves only in move_to(). routing -> connecting -> exchanging -> (response head out)
   // responding -> finished; any phase -> finished on an answer, an abort or the close.
-  // A WebSocket (RFC 8441) goes exchanging -> tunnelling once the upstream switched.
-  enum class Phase { routing, connecting, exchanging, responding, tunnelling, finished };
+  // A WebSocket (RFC 8441) goes exchanging -> tunnelling once the upstream switched; a plain
+  // CONNECT goes connecting -> tunnelling once the destination opened, then -> upstream_done
+  // when the destination's FIN went out as END_STREAM while the client still sends.
+  enum class Phase {
+    routing,
+    connecting,
+    exchanging,
+    responding,
+    tunnelling,
+    upstream_done,
+    finished
+  };
+  // What the stream is: a request, or a tunnel (RFC 8441 WebSocket, RFC 9113 8.5 CONNECT).
+  enum class Tunnelled { no, websocket, connect };
 
   // The upstream connection of a tunnel: its callbacks, for the exchange while it lives.
-  // Shared by the exchange and the UpstreamLink it was handed over from.
-  struct Relay final : UpstreamRelay {
+  // Shared by the exchange and the UpstreamLink it was handed over from, or by the exchange
+  // and a CONNECT's destination handler from the connect on.
+  struct Relay final : ConnectRelay {
     ProxyExchange* exchange = nullptr;  // null once the exchange is gone
     reactor::Connection* upstream = nullptr;
+    bool counted = false;  // in tunnels_active (its 200 went out)
+
+    void connected(reactor::Connection& destination) override {
+      if (exchange == nullptr) return destination.close();  // the stream went meanwhile
+      exchange->connect_opened(destination);
+    }
+    void connect_failed(const std::string& why) override {
+      if (exchange != nullptr) exchange->fail(502, why);
+    }
 
     void upstream_data(std::span<const std::byte> bytes) override {
       if (exchange != nullptr) exchange->tunnel_down(bytes);
@@ -183,6 +204,31 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
       client_.conn->set_idle_timeout(timeout);
   }
   std::uint64_t now() const { return client_.conn->loop().now(); }
+  bool tunnelling() const { return phase_ == Phase::tunnelling || phase_ == Phase::upstream_done; }
+
+  // A plain CONNECT (RFC 9113 8.5): the same policy as HTTP/1.1's CONNECT (check_connect), then
+  // a TCP connection to the authority; the stream's DATA waits for it.
+  void start_connect(const http::RequestHead& head) {
+    target_ = record_.target = head.authority;
+    const ConnectCheck check = check_connect(client_.options->allow_connect, head.authority);
+    if (check.refusal != 0) return fail(check.refusal, check.why);
+    record_.upstream = "tcp://" + check.target;
+    tunnel_ = Tunnelled::connect;
+    response_->pause_body();
+    move_to(Phase::connecting);
+    relay_ = std::make_shared<Relay>();
+    relay_->exchange = this;
+    upstream_started_ = RequestClock::now();
+    connect_destination(client_.conn->loop(), *check.destination, client_.options->connect_timeout,
+                        *client_.metrics, relay_);
+  }
+
+  void connect_opened(reactor::Connection& destination) {
+    if (phase_ != Phase::connecting) return destination.close();
+    record_.upstream_ms = milliseconds_since(upstream_started_);
+    relay_->upstream = &destination;
+    begin_tunnel(Metrics::TunnelKind::connect, {});
+  }
 
   // The request's fields for the upstream's head: Host from the authority when no Host came,
   // HTTP/2's cookie fields joined as one (RFC 9113 8.2.3), Expect noted.
@@ -221,7 +267,8 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     link_ = &link;
     reused_ = link.reused();
     move_to(Phase::exchanging);
-    link.begin_exchange(method_, websocket_);
+    const bool websocket = tunnel_ == Tunnelled::websocket;
+    link.begin_exchange(method_, websocket);
     RequestFacts facts;
     facts.method = method_;
     facts.target = target_;
@@ -230,13 +277,13 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     facts.upstream_host = client_.options->upstreams[link.index()].authority;
     facts.body = body_;
     facts.content_length = content_length_;
-    facts.websocket = websocket_;
+    facts.websocket = websocket;
     std::string out;
     write_request_head(out, facts, headers_);
     out.append(std::exchange(early_, {}));
     upstream_started_ = RequestClock::now();
     if (!link.write(out)) up_blocked_ = true;
-    if (request_done_ || websocket_) return;
+    if (request_done_ || websocket) return;
     if (expect_continue_) response_->informational(100);
     if (!up_blocked_) response_->resume_body();
   }
@@ -285,7 +332,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
       return;
     }
     // A 2xx would tell an RFC 8441 client its tunnel is open.
-    if (websocket_ && status / 100 == 2)
+    if (tunnel_ == Tunnelled::websocket && status / 100 == 2)
       return fail(502, "upstream answered " + std::to_string(status) + " to a WebSocket upgrade");
     response_fields(headers, !framing.has_body, resp_fields_);
     resp_trailers_.clear();
@@ -345,8 +392,15 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     relay_ = std::make_shared<Relay>();
     relay_->exchange = this;
     relay_->upstream = &link.hand_over(relay_);
+    begin_tunnel(Metrics::TunnelKind::websocket, rest);
+  }
+
+  // The tunnel's upstream connection is there: 200 on the stream, then what either side sent
+  // early, and the relay (an END_STREAM that came meanwhile becomes the upstream's half-close).
+  void begin_tunnel(Metrics::TunnelKind kind, std::string_view rest) {
     relay_->upstream->set_idle_timeout(client_.options->tunnel_idle_timeout);
-    client_.metrics->tunnel_opened(Metrics::TunnelKind::websocket);
+    relay_->counted = true;
+    client_.metrics->tunnel_opened(kind);
     move_to(Phase::tunnelling);
     status_ = 200;
     head_sent_ = true;
@@ -354,12 +408,13 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     response_->head(200, fields, std::nullopt, true);
     if (!rest.empty()) tunnel_down(std::as_bytes(std::span(rest.data(), rest.size())));
     if (!early_.empty()) tunnel_up(std::exchange(early_, {}));
+    if (request_done_) return relay_->upstream->shutdown();
     if (!up_blocked_) response_->resume_body();
   }
 
   // Client bytes for the tunnel's upstream (kept until it is there).
   void tunnel_up(std::string_view bytes) {
-    if (phase_ != Phase::tunnelling) {
+    if (!tunnelling()) {
       early_.append(bytes);
       return;
     }
@@ -387,11 +442,21 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
   }
 
   // The upstream finished (its FIN: the stream ends too) or went away (its close without one:
-  // the stream is reset). Last call: either may end the exchange.
+  // the stream is reset). A CONNECT's client may go on sending after the FIN (half-close, RFC
+  // 9113 8.5), so its destination stays open until the stream closes. Last call: either may
+  // end the exchange.
   void tunnel_ended() {
-    if (phase_ != Phase::tunnelling) return;
+    if (!tunnelling()) return;
+    if (relay_->upstream == nullptr) {
+      move_to(Phase::finished);
+      return response_->abort();
+    }
+    if (phase_ == Phase::upstream_done) return;
+    if (tunnel_ == Tunnelled::connect && !request_done_) {
+      move_to(Phase::upstream_done);
+      return response_->end();
+    }
     move_to(Phase::finished);
-    if (relay_->upstream == nullptr) return response_->abort();
     relay_->upstream->close();
     response_->end();
   }
@@ -479,7 +544,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
   bool head_sent_ = false;
   bool resp_has_body_ = false;
   bool resp_keep_alive_ = true;
-  bool websocket_ = false;        // an extended CONNECT for a WebSocket (RFC 8441)
+  Tunnelled tunnel_ = Tunnelled::no;
   bool accepted_ = false;         // the upstream's 101 carried the right Sec-WebSocket-Accept
   std::string ws_key_;            // the Sec-WebSocket-Key sent upstream
   std::shared_ptr<Relay> relay_;  // once tunnelling

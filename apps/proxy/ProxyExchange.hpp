@@ -14,6 +14,10 @@
 // - Errors: no upstream reachable 502, none configured or all down 503, no response within
 //   --response-timeout 504, a request body stalled past --body-timeout 408; once a response head
 //   went out, a failure aborts (HTTP/2: RST_STREAM INTERNAL_ERROR).
+// - Tunnels: an RFC 8441 WebSocket becomes the upstream's HTTP/1.1 Upgrade; a plain CONNECT
+//   (RFC 9113 8.5) takes ConnectProxy's policy and destination side, as HTTP/1.1's CONNECT does.
+//   Either way the stream's DATA and the upstream connection are then one relay with
+//   backpressure and half-close both ways.
 #pragma once
 
 #include <memory>

@@ -527,19 +527,12 @@ class ClientHandler final : public reactor::Handler,
   }
 
   void start_tunnel(std::string_view early) {
-    std::string target = record_.target;
-    std::transform(target.begin(), target.end(), target.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (options_->allow_connect.empty())
-      return fail(501, "CONNECT is not enabled on this proxy (no --allow-connect)");
-    const auto destination = reactor::HostPort::parse(target);
-    if (!destination) return fail(400, "CONNECT needs HOST:PORT, got " + target);
-    if (!connect_allowed(options_->allow_connect, target))
-      return fail(403, "CONNECT to " + target + " is not allowed");
-    record_.upstream = "tcp://" + target;
+    const ConnectCheck check = check_connect(options_->allow_connect, record_.target);
+    if (check.refusal != 0) return fail(check.refusal, check.why);
+    record_.upstream = "tcp://" + check.target;
     in_request_ = false;  // the tunnel counts and logs the request when it ends
     tunnel_ = std::make_shared<Tunnel>(*conn_, tunnel_setup(Metrics::TunnelKind::connect), early);
-    connect_tunnel(tunnel_, *conn_, *destination, options_->connect_timeout, metrics_);
+    connect_tunnel(tunnel_, *conn_, *check.destination, options_->connect_timeout, metrics_);
   }
 
   void drop_upstream() {

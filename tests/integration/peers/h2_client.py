@@ -22,31 +22,10 @@ when the connection fails or the 60 s watchdog runs out.
 import argparse
 import hashlib
 import json
-import select
-import socket
-import ssl
 import sys
 import time
 
-try:
-    import h2.config
-    import h2.connection
-    import h2.events
-    import h2.exceptions
-    import h2.settings
-except ImportError:
-    sys.path.append("/usr/lib/python3/dist-packages")
-    import h2.config
-    import h2.connection
-    import h2.events
-    import h2.exceptions
-    import h2.settings
-
-PATTERN = bytes(range(251))
-
-
-def pattern(size):
-    return (PATTERN * (size // 251 + 1))[:size]
+from h2_peer import close_client, h2, open_client, pattern, pump
 
 
 def pattern_sha256(size, known={}):
@@ -88,29 +67,7 @@ def main():
     parser.add_argument("--timeout", type=float, default=60)
     args = parser.parse_args()
 
-    raw = socket.create_connection((args.host, args.port), timeout=args.timeout)
-    if args.plain:
-        sock = raw
-    else:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        context.set_alpn_protocols(["h2"])
-        sock = context.wrap_socket(raw, server_hostname="localhost")
-        if sock.selected_alpn_protocol() != "h2":
-            fail(f"ALPN chose {sock.selected_alpn_protocol()!r}, not h2")
-    sock.setblocking(False)
-
-    config = h2.config.H2Configuration(client_side=True, header_encoding="utf-8",
-                                       validate_outbound_headers=False,
-                                       normalize_outbound_headers=False,
-                                       validate_inbound_headers=False)
-    conn = h2.connection.H2Connection(config=config)
-    conn.initiate_connection()
-    # Windows as large as browsers open them (16 MiB a stream, 64 MiB the connection): a few
-    # WINDOW_UPDATEs per connection, not one per 32 KiB of every stream.
-    conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 24})
-    conn.increment_flow_control_window(64 * 1024 * 1024)
+    sock, conn = open_client(args.host, args.port, args.plain, args.timeout, fail)
     authority = args.authority or f"{args.host}:{args.port}"
     extra = [tuple(h.split(":", 1)) for h in args.header]
     extra = [(n.strip().lower(), v.strip()) for n, v in extra]
@@ -164,23 +121,9 @@ def main():
         if time.monotonic() > deadline:
             fail(f"timed out with {sum(not s.done for s in streams.values())} streams open, "
                  f"{waiting} not started")
-        readable, writable, _ = select.select([sock], [sock] if outbuf else [], [], 0.5)
-        if writable:
-            try:
-                n = sock.send(outbuf)
-                del outbuf[:n]
-            except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
-                pass
-        if not readable:
+        data = pump(sock, outbuf, fail)
+        if data is None:
             continue
-        try:
-            data = sock.recv(1 << 16)
-        except (ssl.SSLWantReadError, BlockingIOError):
-            continue
-        except (ConnectionError, ssl.SSLError) as e:
-            fail(f"connection failed: {e}")
-        if not data:
-            fail("the server closed the connection")
         for event in conn.receive_data(data):
             if isinstance(event, h2.events.RemoteSettingsChanged):
                 settings_seen = True
@@ -221,13 +164,7 @@ def main():
                           "body": s.text.decode("latin-1")}))
     print(f"h2_client: done {len(streams)} streams")
     sys.stdout.flush()
-    try:
-        conn.close_connection()
-        sock.setblocking(True)
-        sock.sendall(conn.data_to_send())
-        sock.close()
-    except OSError:
-        pass
+    close_client(sock, conn)
 
 
 if __name__ == "__main__":
