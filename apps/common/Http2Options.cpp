@@ -93,6 +93,7 @@ bool read_http2(const Args& args, Http2Settings& out) {
   }
   out.enabled = on == "on";
   http::Http2Limits& l = out.limits;
+  const http::Http2Limits defaults;  // where neither an h2 option nor the app's own is set
   constexpr unsigned max_window = (1u << 31) - 1;  // RFC 9113 6.9.1
   if (!read_count(args, "h2-max-concurrent-streams", 1, 1u << 20, l.max_concurrent_streams) ||
       !read_count(args, "h2-stream-window", 1024, max_window, l.stream_window) ||
@@ -109,13 +110,13 @@ bool read_http2(const Args& args, Http2Settings& out) {
 
   const std::string header_bytes = own_or(args, "h2-max-header-bytes", "max-header-bytes");
   if (args.get(header_bytes).empty())
-    l.max_header_list_bytes = 32768;
+    l.max_header_list_bytes = defaults.max_header_list_bytes;
   else if (!read_count(args, header_bytes, 256, 1u << 30, l.max_header_list_bytes))
     return false;
 
   const std::string stall = own_or(args, "h2-stall-timeout", "body-timeout");
   if (args.get(stall).empty()) {
-    l.stall_timeout = std::chrono::seconds(60);
+    l.stall_timeout = defaults.stall_timeout;
   } else {
     const auto timeout = args.seconds(stall);
     if (!timeout) return false;
