@@ -124,6 +124,34 @@ void LoopImpl::close_own_handles() noexcept {
   uv_close(reinterpret_cast<uv_handle_t*>(&turn_), nullptr);
 }
 
+void* LoopImpl::find_local(const void* key) const noexcept {
+  for (const Local& l : locals_)
+    if (l.key == key) return l.value;
+  return nullptr;
+}
+
+void LoopImpl::add_local(const void* key, void* value, void (*destroy)(void*)) {
+  try {
+    locals_.push_back(Local{key, value, destroy});
+  } catch (...) {
+    destroy(value);
+    throw;
+  }
+}
+
+void LoopImpl::destroy_locals() noexcept {
+  // A destructor may still ask for another slot: take them one at a time from the back.
+  while (!locals_.empty()) {
+    const Local last = locals_.back();
+    locals_.pop_back();
+    try {
+      last.destroy(last.value);
+    } catch (...) {
+      log::error("a per-loop object's destructor threw");
+    }
+  }
+}
+
 int LoopImpl::close() {
   if (uv_closed_) return close_result_;
   close_own_handles();
@@ -143,6 +171,9 @@ int LoopImpl::close() {
     uv_run(&loop_, UV_RUN_DEFAULT);
     if (!uv_loop_alive(&loop_)) break;
   }
+  // After the connections (their on_close may use them); their destructors may close handles.
+  destroy_locals();
+  uv_run(&loop_, UV_RUN_DEFAULT);
   close_result_ = uv_loop_close(&loop_);
   uv_closed_ = true;
   return close_result_;
@@ -191,6 +222,14 @@ void Loop::for_each_connection(const std::function<void(Connection&)>& fn) {
 
 int Loop::close() {
   return impl_->close();
+}
+
+void* Loop::find_local(const void* key) const noexcept {
+  return impl_->find_local(key);
+}
+
+void Loop::add_local(const void* key, void* value, void (*destroy)(void*)) {
+  impl_->add_local(key, value, destroy);
 }
 
 }  // namespace reactor

@@ -6,6 +6,8 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <type_traits>
+#include <utility>
 
 namespace reactor {
 
@@ -55,9 +57,36 @@ class Loop {
   // every handle and request was released (tests assert it). Idempotent.
   int close();
 
+  // The loop's one instance of T: state a subsystem keeps per loop (a pool of upstream
+  // connections, scratch buffers, bookkeeping of asynchronous jobs) instead of per thread, so
+  // that two loops on one thread never share it and it dies with its loop. Made on first use,
+  // from `T(Loop&)` when T has that constructor, else `T()`. Destroyed in reverse order of
+  // creation when the loop closes, after every connection saw on_close and every handle was
+  // closed, so a connection's on_close may still use it; T's destructor may close handles of
+  // its own. Loop thread only; the reference is valid until the loop closes.
+  template <typename T>
+  T& local() {
+    if (void* found = find_local(&local_key<T>)) return *static_cast<T*>(found);
+    std::unique_ptr<T> made;
+    if constexpr (std::is_constructible_v<T, Loop&>)
+      made = std::make_unique<T>(*this);
+    else
+      made = std::make_unique<T>();
+    T& ref = *made;
+    add_local(&local_key<T>, made.release(),
+              [](void* p) { std::default_delete<T>()(static_cast<T*>(p)); });
+    return ref;
+  }
+
   detail::LoopImpl& impl() noexcept { return *impl_; }
 
  private:
+  template <typename T>
+  static constexpr char local_key = 0;  // its address names T's slot
+  void* find_local(const void* key) const noexcept;
+  // Takes ownership of `value`, destroyed with `destroy`.
+  void add_local(const void* key, void* value, void (*destroy)(void*));
+
   std::unique_ptr<detail::LoopImpl> impl_;
 };
 

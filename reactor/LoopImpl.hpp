@@ -40,6 +40,8 @@ class LoopImpl {
   static constexpr std::size_t read_buffer_size = 64 * 1024;
 
   LoopImpl();
+  // Slots made after close() (nothing else can be left by then).
+  ~LoopImpl() { destroy_locals(); }
   LoopImpl(const LoopImpl&) = delete;
   LoopImpl& operator=(const LoopImpl&) = delete;
 
@@ -59,6 +61,10 @@ class LoopImpl {
   // Loop::trim_memory_soon.
   void trim_memory_soon() noexcept;
 
+  // Loop::local's slots.
+  void* find_local(const void* key) const noexcept;
+  void add_local(const void* key, void* value, void (*destroy)(void*));
+
   // TurnTicket::admit: counts the step in this iteration or queues the ticket.
   bool admit(TurnTicket& ticket, std::size_t per_turn);
   std::uint64_t waited() const noexcept { return waited_; }
@@ -71,6 +77,7 @@ class LoopImpl {
   void start_turn() noexcept;
   void run_posted() noexcept;
   void close_own_handles() noexcept;
+  void destroy_locals() noexcept;
 
   uv_loop_t loop_{};
   uv_async_t async_{};
@@ -92,6 +99,12 @@ class LoopImpl {
       mutex_;  // guards posted_ and closed_ only: the cross-thread door, never per connection
   std::vector<std::function<void()>> posted_;
   bool closed_ = false;
+  struct Local {
+    const void* key;
+    void* value;
+    void (*destroy)(void*);
+  };
+  std::vector<Local> locals_;  // in order of creation; few, so a linear search is the fastest
   bool uv_closed_ = false;
   int close_result_ = 0;
   alignas(64) std::array<std::byte, read_buffer_size> read_buffer_{};
