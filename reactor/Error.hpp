@@ -4,6 +4,8 @@
 // "handshake: certificate verify failed: hostname mismatch".
 #pragma once
 
+#include <cassert>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -50,6 +52,34 @@ class Error {
   std::error_code code_;
   std::string context_;
   std::string detail_;
+};
+
+// What a fallible call that produces a value returns (the project's one error convention,
+// docs/errors.md): the value, or the Error saying why there is none. Like std::expected (C++23):
+// true when it holds a value, which is the opposite of Error's own test.
+template <typename T>
+class Result {
+ public:
+  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  // `error` must be set: a Result without a value says why.
+  Result(Error error) : error_(std::move(error)) { assert(error_); }  // NOLINT
+
+  explicit operator bool() const noexcept { return value_.has_value(); }
+  bool has_value() const noexcept { return value_.has_value(); }
+  // Only when has_value().
+  T& value() & { return *value_; }
+  const T& value() const& { return *value_; }
+  T&& value() && { return std::move(*value_); }
+  T& operator*() & { return *value_; }
+  const T& operator*() const& { return *value_; }
+  T* operator->() { return &*value_; }
+  const T* operator->() const { return &*value_; }
+  // Empty when has_value().
+  const Error& error() const noexcept { return error_; }
+
+ private:
+  std::optional<T> value_;
+  Error error_;
 };
 
 }  // namespace reactor
