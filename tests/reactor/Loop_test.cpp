@@ -1,10 +1,12 @@
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "reactor/Loop.hpp"
 #include "reactor/Timer.hpp"
+#include "reactor/WheelTimer.hpp"
 #include "tests/support/Pair.hpp"
 
 using test_support::Pair;
@@ -69,4 +71,33 @@ TEST_CASE("per-loop objects die with the loop, newest first, after connections c
   CHECK(local_alive_at_close);
   CHECK(order == std::vector<std::string>{"timer", "named"});
   destroyed = nullptr;
+}
+
+TEST_CASE("a WheelTimer fires when armed, not once stopped, and may re-arm itself") {
+  using namespace std::chrono_literals;
+  reactor::Loop loop;
+  int stopped_fired = 0;
+  int fired = 0;
+  reactor::WheelTimer stopped(loop, [&] { ++stopped_fired; });
+  std::optional<reactor::WheelTimer> again;
+  again.emplace(loop, [&] {
+    if (++fired < 3)
+      again->start(10ms);
+    else
+      loop.stop();
+  });
+  stopped.start(10ms);
+  again->start(10ms);
+  stopped.stop();
+  CHECK_FALSE(stopped.active());
+  CHECK(again->active());
+  // The wheel's own tick does not keep the loop alive; this timer does, and is the hang guard.
+  reactor::Timer guard(loop);
+  guard.start(20s, {}, [&] { loop.stop(); });
+  loop.run();
+  CHECK(fired == 3);
+  CHECK(stopped_fired == 0);
+  CHECK_FALSE(again->active());
+  guard.stop();
+  CHECK(loop.close() == 0);
 }

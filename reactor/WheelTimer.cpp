@@ -1,0 +1,36 @@
+#include "reactor/WheelTimer.hpp"
+
+#include <exception>
+#include <string>
+
+#include "reactor/Log.hpp"
+#include "reactor/Loop.hpp"
+#include "reactor/LoopImpl.hpp"
+
+namespace reactor {
+
+WheelTimer::WheelTimer(Loop& loop, std::function<void()> on_expired)
+    : loop_(loop), on_expired_(std::move(on_expired)) {}
+
+void WheelTimer::start(std::chrono::milliseconds delay) noexcept {
+  detail::LoopImpl& impl = loop_.impl();
+  // A zero delay still waits for the next tick: at == 0 means "not armed".
+  const auto ms = static_cast<std::uint64_t>(delay.count() > 0 ? delay.count() : 1);
+  impl.wheel().schedule(*this, impl.now() + ms);
+}
+
+void WheelTimer::stop() noexcept {
+  if (active()) loop_.impl().wheel().cancel(*this);
+}
+
+void WheelTimer::on_deadline() noexcept {
+  try {
+    on_expired_();
+  } catch (const std::exception& e) {
+    log::error(std::string("a deadline's callback threw: ") + e.what());
+  } catch (...) {
+    log::error("a deadline's callback threw a non-standard exception");
+  }
+}
+
+}  // namespace reactor
