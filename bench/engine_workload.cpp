@@ -159,21 +159,23 @@ struct Contexts {
 Contexts contexts() {
   std::string dir = (std::filesystem::temp_directory_path() / "engine-workload-XXXXXX").string();
   if (::mkdtemp(dir.data()) == nullptr) die("mkdtemp");
-  std::error_code code;
-  std::string message;
-  const auto files = tls::dev::write(tls::dev::generate({"localhost"}), dir, code, message);
-  if (code) die(message);
+  const auto files = tls::dev::write(tls::dev::generate({"localhost"}), dir);
+  if (!files) die(files.error().message());
   tls::ServerConfig server;
-  server.certificates = {files.leaf};
+  server.certificates = {files->leaf};
   tls::ClientConfig client;
-  client.ca_file = files.ca_file;
+  client.ca_file = files->ca_file;
+  const auto must = [](reactor::Result<std::shared_ptr<const tls::Context>> made) {
+    if (!made) die(made.error().message());
+    return *made;
+  };
   Contexts c;
-  c.server = tls::Context::server(server, code, message);
-  if (c.server) c.resuming = tls::Context::client(client, code, message);
+  c.server = must(tls::Context::server(server));
+  c.resuming = must(tls::Context::client(client));
   client.session_resumption = false;
-  if (c.resuming) c.fresh = tls::Context::client(client, code, message);
-  std::filesystem::remove_all(dir, code);  // the Contexts hold everything in memory now
-  if (!c.fresh) die(message);
+  c.fresh = must(tls::Context::client(client));
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);  // the Contexts hold everything in memory now
   return c;
 }
 

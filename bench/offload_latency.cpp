@@ -30,13 +30,13 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::shared_ptr<const tls::Context> must(std::shared_ptr<const tls::Context> ctx,
-                                         const std::string& message) {
-  if (!ctx) {
-    std::fprintf(stderr, "bench: %s\n", message.c_str());
+std::shared_ptr<const tls::Context> must(
+    reactor::Result<std::shared_ptr<const tls::Context>> made) {
+  if (!made) {
+    std::fprintf(stderr, "bench: %s\n", made.error().message().c_str());
     std::exit(1);
   }
-  return ctx;
+  return *made;
 }
 
 // An established connection that pings, waits for the echo, records the round trip, repeats.
@@ -96,13 +96,11 @@ Result run(bool offload, const tls::dev::Files& files, double seconds) {
   tls::ServerConfig sc;
   sc.certificates = {files.leaf};
   sc.offload_private_key = offload;
-  std::error_code code;
-  std::string message;
-  auto server_ctx = must(tls::Context::server(sc, code, message), message);
+  auto server_ctx = must(tls::Context::server(sc));
   tls::ClientConfig cc;
   cc.ca_file = files.ca_file;
   cc.session_resumption = false;  // every load connection is a full handshake
-  auto client_ctx = must(tls::Context::client(cc, code, message), message);
+  auto client_ctx = must(tls::Context::client(cc));
 
   reactor::Loop server_loop;
   reactor::TcpListener listener(server_loop,
@@ -186,14 +184,13 @@ int main(int argc, char** argv) {
   }
   std::string dir = "/tmp/tlsreactor-bench-XXXXXX";
   if (::mkdtemp(dir.data()) == nullptr) return 1;
-  std::error_code code;
-  std::string message;
-  const auto files = tls::dev::write(tls::dev::generate({"localhost"}, tls::dev::KeyType::rsa_4096),
-                                     dir, code, message);
-  if (code) {
-    std::fprintf(stderr, "bench: %s\n", message.c_str());
+  const auto written =
+      tls::dev::write(tls::dev::generate({"localhost"}, tls::dev::KeyType::rsa_4096), dir);
+  if (!written) {
+    std::fprintf(stderr, "bench: %s\n", written.error().message().c_str());
     return 1;
   }
+  const tls::dev::Files& files = *written;
   std::printf(
       "RSA-4096 full handshakes (4 in flight, no resumption) against 8 established echo\n"
       "connections on the same server loop; %.0f s per mode; %u cores\n\n",

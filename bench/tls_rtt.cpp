@@ -139,13 +139,12 @@ int main(int argc, char** argv) {
   tls::ClientConfig config;
   config.ca_file = args.get("ca");
   config.verify = !config.ca_file.empty();
-  std::error_code code;
-  std::string message;
-  const auto context = tls::Context::client(config, code, message);
-  if (!context) {
-    std::fprintf(stderr, "bench-tls-rtt: %s\n", message.c_str());
+  const auto made = tls::Context::client(config);
+  if (!made) {
+    std::fprintf(stderr, "bench-tls-rtt: %s\n", made.error().message().c_str());
     return 1;
   }
+  const std::shared_ptr<const tls::Context> context = *made;
   Result result;
   reactor::Loop loop;
   tls::connect(loop, *target, context, std::make_unique<Pinger>(settings, result));

@@ -21,8 +21,8 @@ set(_tlsreactor_pc_requires libuv)
 tlsreactor_install_headers(reactor ${TLSREACTOR_REACTOR_PUBLIC_HEADERS} detail/HandleOwner.hpp
   detail/AcceptGate.hpp detail/IntrusiveList.hpp TimerWheel.hpp)
 
-# The tls layer does not exist yet. When it does, its targets join the package here, and
-# TLSREACTOR_TLS_PUBLIC_HEADERS (relative to tls/) is set the way reactor/ sets its list.
+# The tls libraries join the package with their public headers (TLSREACTOR_TLS_PUBLIC_HEADERS,
+# relative to tls/, listed in tls/CMakeLists.txt the way reactor/ lists its own).
 foreach(_tlsreactor_lib tlsreactor_tls_engine tlsreactor_tls)
   if(TARGET ${_tlsreactor_lib})
     list(APPEND _tlsreactor_libs ${_tlsreactor_lib})

@@ -41,13 +41,12 @@ int main(int argc, char** argv) {
   tls::ClientConfig config;  // verification on: the system store, or the CA file given
   config.ca_file = argc > 3 ? argv[3] : "";
   config.alpn = {"http/1.1"};
-  std::error_code code;
-  std::string message;
-  auto context = tls::Context::client(config, code, message);
-  if (!context) {
-    std::cerr << "error: " << message << "\n";
+  auto made = tls::Context::client(config);
+  if (!made) {
+    std::cerr << "error: " << made.error().message() << "\n";
     return 1;
   }
+  std::shared_ptr<const tls::Context> context = *made;
   reactor::Loop loop;
   bool ok = false;
   auto fetch = std::make_unique<Fetch>(target->host, argc > 2 ? argv[2] : "/", ok);

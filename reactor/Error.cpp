@@ -68,11 +68,4 @@ std::error_code uv_error(int status) noexcept {
   return {status, uv_category()};
 }
 
-std::string Error::message() const {
-  if (!code_) return {};
-  std::string text = context_.empty() ? code_.message() : context_ + ": " + code_.message();
-  if (!detail_.empty()) text += ": " + detail_;
-  return text;
-}
-
 }  // namespace reactor

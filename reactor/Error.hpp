@@ -45,8 +45,14 @@ class Error {
   const std::error_code& code() const noexcept { return code_; }
   const std::string& context() const noexcept { return context_; }
   const std::string& detail() const noexcept { return detail_; }
-  // "context: reason: detail" (context and detail when present), or "" for success.
-  std::string message() const;
+  // "context: reason: detail" (context and detail when present), or "" for success. Inline, so
+  // that the TLS engine's library (which does not link the reactor) can use Error too.
+  std::string message() const {
+    if (!code_) return {};
+    std::string text = context_.empty() ? code_.message() : context_ + ": " + code_.message();
+    if (!detail_.empty()) text += ": " + detail_;
+    return text;
+  }
 
  private:
   std::error_code code_;

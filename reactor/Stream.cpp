@@ -10,6 +10,7 @@
 #include "reactor/Log.hpp"
 #include "reactor/Loop.hpp"
 #include "reactor/detail/OwnedHandleImpl.hpp"
+#include "reactor/detail/Platform.hpp"
 
 namespace reactor::detail {
 namespace {
@@ -368,15 +369,16 @@ bool Stream::write_last(std::span<const std::byte> data) {
     shutdown();
     return below_high;
   }
-  // MSG_MORE holds the bytes in the kernel (TCP_NODELAY would send them at once) until the
-  // shutdown(2) right after pushes them with the FIN: one segment instead of two, which on a
-  // short connection is one fewer trip through the peer's TCP stack.
+  // MSG_MORE (Linux; detail/Platform.hpp) holds the bytes in the kernel (TCP_NODELAY would send
+  // them at once) until the shutdown(2) right after pushes them with the FIN: one segment instead
+  // of two, which on a short connection is one fewer trip through the peer's TCP stack.
   uv_os_fd_t fd{};
   ssize_t n = -1;
   errno = EBADF;
   if (uv_fileno(as_handle(&tcp_), &fd) == 0) {
     do {
-      n = ::send(fd, data.data(), data.size(), MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+      n = ::send(fd, data.data(), data.size(),
+                 detail::send_more_flag | detail::send_nosignal_flag | MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
   }
   if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {

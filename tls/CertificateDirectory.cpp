@@ -35,10 +35,14 @@ std::shared_ptr<CertificateDirectory> CertificateDirectory::create(std::string d
 }
 
 CertificateDirectory::CertificateDirectory(std::string directory, ServerConfig policy)
-    : directory_(std::move(directory)), policy_(std::move(policy)) {
+    : directory_(std::move(directory)),
+      policy_(std::move(policy)),
+      workers_(policy_.workers ? policy_.workers : std::make_shared<WorkerPool>()) {
   // The per-name Contexts serve the name they were built for; asking again would loop.
   policy_.on_client_hello = nullptr;
   policy_.strict_sni = false;
+  // Their offloaded signatures share the directory's threads rather than start a pool each.
+  policy_.workers = workers_;
 }
 
 std::function<void(const ClientHello&, HelloDecision)> CertificateDirectory::hook() {
@@ -74,7 +78,7 @@ void CertificateDirectory::decide(const ClientHello& hello, HelloDecision decisi
   }
   // Inside the hook (on OpenSSL's stack): only start the load, never wait for it.
   if (first)
-    run_on_workers([self = shared_from_this(), name = hello.server_name] { self->load(name); });
+    workers_->submit([self = shared_from_this(), name = hello.server_name] { self->load(name); });
 }
 
 // On a worker thread.
@@ -87,11 +91,11 @@ void CertificateDirectory::load(const std::string& name) {
     if (std::filesystem::is_regular_file(base / "cert.pem", ignored)) {
       ServerConfig config = policy_;
       config.certificates = {{(base / "cert.pem").string(), (base / "key.pem").string()}};
-      std::error_code code;
-      std::string message;
-      context = Context::server(config, code, message);
       // Files that are there but do not load are our fault, not the client's.
-      if (!context) alert = SSL_AD_INTERNAL_ERROR;
+      if (auto made = Context::server(config))
+        context = *made;
+      else
+        alert = SSL_AD_INTERNAL_ERROR;
     }
   } catch (...) {
     alert = SSL_AD_INTERNAL_ERROR;

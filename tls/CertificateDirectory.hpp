@@ -51,6 +51,7 @@ class CertificateDirectory : public std::enable_shared_from_this<CertificateDire
 
   const std::string directory_;
   ServerConfig policy_;
+  std::shared_ptr<WorkerPool> workers_;  // policy_.workers, or our own
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const Context>> contexts_;
   std::map<std::string, std::vector<HelloDecision>> waiting_;  // loads in flight

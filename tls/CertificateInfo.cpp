@@ -22,16 +22,15 @@ std::string rfc2253(const X509_NAME* name) {
 
 }  // namespace
 
-std::optional<CertificateInfo> read_certificate_info(const std::string& path,
-                                                     std::string& message) {
+reactor::Result<CertificateInfo> read_certificate_info(const std::string& path) {
   std::vector<X509Ptr> certificates;
-  if (!load_certificates(path, "certificate", certificates, message)) return std::nullopt;
+  if (std::string why; !load_certificates(path, "certificate", certificates, why))
+    return reactor::Error(Errc::config, {}, std::move(why));
   const X509* leaf = certificates.front().get();
   std::tm tm{};
   if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm) != 1) {
     ERR_clear_error();
-    message = "load certificate " + path + ": unreadable notAfter";
-    return std::nullopt;
+    return reactor::Error(Errc::config, {}, "load certificate " + path + ": unreadable notAfter");
   }
   CertificateInfo info;
   info.subject = rfc2253(X509_get_subject_name(leaf));

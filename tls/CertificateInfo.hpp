@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "reactor/Error.hpp"
+
 namespace tls {
 
 struct CertificateInfo {
@@ -13,9 +15,9 @@ struct CertificateInfo {
   std::int64_t not_after_unix = 0;  // the leaf's notAfter, seconds since 1970-01-01 UTC
 };
 
-// Reads the first certificate (the leaf) of a PEM file such as a served chain. nullopt with
-// `message` set when the file cannot be read or holds no valid certificate, e.g.
-// "load certificate /c.pem: No such file or directory". Thread-safe.
-std::optional<CertificateInfo> read_certificate_info(const std::string& path, std::string& message);
+// Reads the first certificate (the leaf) of a PEM file such as a served chain. An Error
+// (Errc::config) when the file cannot be read or holds no valid certificate; its detail() says
+// why, e.g. "load certificate /c.pem: No such file or directory". Thread-safe.
+reactor::Result<CertificateInfo> read_certificate_info(const std::string& path);
 
 }  // namespace tls

@@ -352,6 +352,7 @@ bool Context::Impl::build_server(Context& context, const ServerConfig& config,
   hooks.names = &names;
 
   std::vector<LoadedCertificate> loaded(config.certificates.size());
+  std::shared_ptr<WorkerPool> workers;  // made for the first offloaded certificate
   for (std::size_t i = 0; i < loaded.size(); ++i) {
     const CertificateFiles& files = config.certificates[i];
     if (files.key_file.empty() && !files.signer) {
@@ -362,14 +363,16 @@ bool Context::Impl::build_server(Context& context, const ServerConfig& config,
       return false;
     }
     std::shared_ptr<Signer> signer = files.signer;
-    if (!signer && config.offload_private_key)
-      signer = std::make_shared<PoolSigner>(std::move(loaded[i].key));
+    if (!signer && config.offload_private_key) {
+      if (!workers) workers = config.workers ? config.workers : std::make_shared<WorkerPool>();
+      signer = std::make_shared<PoolSigner>(std::move(loaded[i].key), workers);
+    }
     if (signer) {
-      std::string why;
-      loaded[i].key =
-          make_signer_key(X509_get0_pubkey(loaded[i].leaf.get()), std::move(signer), why);
-      if (!loaded[i].key)
-        return fail_plain(code, message, "certificate " + files.cert_file + ": " + why);
+      auto wrapped = make_signer_key(X509_get0_pubkey(loaded[i].leaf.get()), std::move(signer));
+      if (!wrapped)
+        return fail_plain(code, message,
+                          "certificate " + files.cert_file + ": " + wrapped.error().detail());
+      loaded[i].key = std::move(wrapped).value();
       context.uses_signer_ = true;
     }
   }
@@ -396,8 +399,12 @@ bool Context::Impl::build_server(Context& context, const ServerConfig& config,
     if (!TicketKey::random(keys.back())) {
       return fail(code, message, "generate a session ticket key");
     }
-  } else if (!TicketKeys::load(config.ticket_key_files, keys, code, message)) {
+  } else if (auto read = TicketKeys::load(config.ticket_key_files); !read) {
+    code = read.error().code();
+    message = read.error().detail();
     return false;
+  } else {
+    keys = std::move(read).value();
   }
   ticket_keys.set(std::move(keys));
 
@@ -607,14 +614,18 @@ std::shared_ptr<const Context> Context::make(bool server, const Config& config, 
   return context;
 }
 
-std::shared_ptr<const Context> Context::server(const ServerConfig& config, std::error_code& code,
-                                               std::string& message) {
-  return make(true, config, &Impl::build_server, code, message);
+reactor::Result<std::shared_ptr<const Context>> Context::server(const ServerConfig& config) {
+  std::error_code code;
+  std::string message;
+  if (auto made = make(true, config, &Impl::build_server, code, message)) return made;
+  return reactor::Error(code, {}, std::move(message));
 }
 
-std::shared_ptr<const Context> Context::client(const ClientConfig& config, std::error_code& code,
-                                               std::string& message) {
-  return make(false, config, &Impl::build_client, code, message);
+reactor::Result<std::shared_ptr<const Context>> Context::client(const ClientConfig& config) {
+  std::error_code code;
+  std::string message;
+  if (auto made = make(false, config, &Impl::build_client, code, message)) return made;
+  return reactor::Error(code, {}, std::move(message));
 }
 
 Context::~Context() {
@@ -623,10 +634,16 @@ Context::~Context() {
   impl_.reset();
 }
 
+reactor::Error Context::prepare_client(SSL* ssl, std::string_view host, std::uint16_t port) const {
+  std::error_code code;
+  std::string message;
+  if (!prepare_client(ssl, host, port, code, message))
+    return reactor::Error(code, {}, std::move(message));
+  return {};
+}
+
 bool Context::prepare_client(SSL* ssl, std::string_view host, std::uint16_t port,
                              std::error_code& code, std::string& message) const {
-  code.clear();
-  message.clear();
   if (server_) return fail_plain(code, message, "prepare_client needs a client Context");
   std::string name(host);
   if (name.size() >= 2 && name.front() == '[' && name.back() == ']') {
@@ -682,12 +699,9 @@ bool Context::refuses_server_name(std::string_view server_name) const noexcept {
   }
 }
 
-bool Context::rotate_ticket_keys(const std::vector<std::string>& files, std::error_code& code,
-                                 std::string& message) const {
-  code.clear();
-  message.clear();
-  if (!server_) return fail_plain(code, message, "ticket keys belong to server Contexts");
-  return impl_->ticket_keys.rotate(files, code, message);
+reactor::Error Context::rotate_ticket_keys(const std::vector<std::string>& files) const {
+  if (!server_) return reactor::Error(Errc::config, {}, "ticket keys belong to server Contexts");
+  return impl_->ticket_keys.rotate(files);
 }
 
 }  // namespace tls

@@ -14,9 +14,11 @@
 #include <system_error>
 #include <vector>
 
+#include "reactor/Error.hpp"
 #include "tls/Errors.hpp"
 #include "tls/Hooks.hpp"
 #include "tls/Ptr.hpp"
+#include "tls/WorkerPool.hpp"
 
 namespace tls {
 
@@ -101,6 +103,10 @@ struct ServerConfig {
   // instead of on the loop: a full RSA-4096 signature no longer stalls every other
   // connection of the loop. Certificates with their own `signer` use that one.
   bool offload_private_key = false;
+  // The threads for offloaded signatures and CertificateDirectory's loads. Null: the Context
+  // (or directory) starts its own, one thread per core, stopped when the last user is gone. An
+  // application that reloads names one pool here each time, so a reload does not restart them.
+  std::shared_ptr<WorkerPool> workers;
 };
 
 struct ClientConfig {
@@ -139,12 +145,10 @@ struct ClientConfig {
 // callback (to keep renewed TLS 1.2 sessions); an SSL_set_info_callback on the SSL hides it.
 class Context : public std::enable_shared_from_this<Context> {
  public:
-  // Errors name the file and OpenSSL's reason, e.g.
-  // "load certificate /etc/x/cert.pem: no start line" (code Errc::config).
-  static std::shared_ptr<const Context> server(const ServerConfig& config, std::error_code& code,
-                                               std::string& message);
-  static std::shared_ptr<const Context> client(const ClientConfig& config, std::error_code& code,
-                                               std::string& message);
+  // The Context, or an Error (code Errc::config) whose detail() names the file and OpenSSL's
+  // reason, e.g. "load certificate /etc/x/cert.pem: no start line". Any thread.
+  static reactor::Result<std::shared_ptr<const Context>> server(const ServerConfig& config);
+  static reactor::Result<std::shared_ptr<const Context>> client(const ClientConfig& config);
   ~Context();
 
   bool is_server() const noexcept { return server_; }
@@ -159,8 +163,8 @@ class Context : public std::enable_shared_from_this<Context> {
   // DNS name or an IP literal ("127.0.0.1", "::1" or "[::1]"). False (Errc::config) when the
   // name cannot be used, e.g. "server name aaa...: ssl3 ext invalid servername" for a name
   // over 255 bytes; the SSL must not be used then, as it would not check the name.
-  [[nodiscard]] bool prepare_client(SSL* ssl, std::string_view host, std::uint16_t port,
-                                    std::error_code& code, std::string& message) const;
+  [[nodiscard]] reactor::Error prepare_client(SSL* ssl, std::string_view host,
+                                              std::uint16_t port) const;
 
   // Server side: whether a ClientHello naming `server_name` is refused (strict SNI and no
   // certificate for the name). The Engine uses it to name the failure.
@@ -168,8 +172,7 @@ class Context : public std::enable_shared_from_this<Context> {
 
   // Server side: replaces the ticket keys (same formats as ticket_key_files) at run time.
   // New tickets use the first; tickets under any listed key still resume.
-  bool rotate_ticket_keys(const std::vector<std::string>& files, std::error_code& code,
-                          std::string& message) const;
+  reactor::Error rotate_ticket_keys(const std::vector<std::string>& files) const;
 
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
@@ -177,6 +180,8 @@ class Context : public std::enable_shared_from_this<Context> {
  private:
   Context() = default;
   struct Impl;
+  bool prepare_client(SSL* ssl, std::string_view host, std::uint16_t port, std::error_code& code,
+                      std::string& message) const;
   template <typename Config, typename Build>
   static std::shared_ptr<const Context> make(bool server, const Config& config, Build build,
                                              std::error_code& code, std::string& message);

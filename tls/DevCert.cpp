@@ -148,20 +148,14 @@ std::string pem_of(EVP_PKEY* key) {
   return {data, static_cast<std::size_t>(size)};
 }
 
-std::string os_reason(int error) {
-  return std::error_code(error, std::generic_category()).message();
-}
-
 // Writes through a temporary file and a rename, so a reader never sees half a file.
-bool write_file(const std::string& path, const std::string& contents, mode_t mode,
-                std::error_code& code, std::string& message) {
+reactor::Error write_file(const std::string& path, const std::string& contents, mode_t mode) {
   const std::string temporary = path + ".tmp";
   const auto failed = [&](const char* what) {
     const int error = errno;
     ::unlink(temporary.c_str());
-    code = std::error_code(error, std::generic_category());
-    message = std::string(what) + " " + path + ": " + os_reason(error);
-    return false;
+    return reactor::Error(std::error_code(error, std::generic_category()),
+                          std::string(what) + " " + path);
   };
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return failed("write");
@@ -186,7 +180,7 @@ bool write_file(const std::string& path, const std::string& contents, mode_t mod
   }
   if (::close(fd) != 0) return failed("write");
   if (::rename(temporary.c_str(), path.c_str()) != 0) return failed("rename into");
-  return true;
+  return {};
 }
 
 }  // namespace
@@ -235,29 +229,21 @@ Pem generate(const std::vector<std::string>& names, KeyType type, int days) {
   return pem;
 }
 
-Files write(const Pem& pem, const std::string& dir, std::error_code& code, std::string& message) {
-  code.clear();
-  message.clear();
+reactor::Result<Files> write(const Pem& pem, const std::string& dir) {
   std::error_code fs_error;
   if (std::filesystem::create_directories(dir, fs_error)) {
     std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
                                  std::filesystem::perm_options::replace, fs_error);
   }
-  if (fs_error) {
-    code = fs_error;
-    message = "create directory " + dir + ": " + fs_error.message();
-    return {};
-  }
+  if (fs_error) return reactor::Error(fs_error, "create directory " + dir);
   Files files;
   const std::string base = dir.empty() || dir.back() == '/' ? dir : dir + "/";
   files.ca_file = base + "ca.pem";
   files.leaf.cert_file = base + "cert.pem";
   files.leaf.key_file = base + "key.pem";
-  if (!write_file(files.ca_file, pem.ca_cert, 0644, code, message) ||
-      !write_file(files.leaf.cert_file, pem.cert + pem.ca_cert, 0644, code, message) ||
-      !write_file(files.leaf.key_file, pem.key, 0600, code, message)) {
-    return {};
-  }
+  if (auto e = write_file(files.ca_file, pem.ca_cert, 0644)) return e;
+  if (auto e = write_file(files.leaf.cert_file, pem.cert + pem.ca_cert, 0644)) return e;
+  if (auto e = write_file(files.leaf.key_file, pem.key, 0600)) return e;
   return files;
 }
 

@@ -6,6 +6,7 @@
 #include <system_error>
 #include <vector>
 
+#include "reactor/Error.hpp"
 #include "tls/Context.hpp"
 
 namespace tls::dev {
@@ -20,7 +21,9 @@ struct Pem {
 
 // `names` become the leaf's subjectAltNames: DNS names ("localhost", "*.test") and IP
 // literals ("127.0.0.1", "::1"); the first is also the subject CN. Valid from now - 1 h for
-// `days` days. Keys come from the OS RNG; nothing is reused between calls.
+// `days` days. Keys come from the OS RNG; nothing is reused between calls. Throws
+// std::invalid_argument for no names and std::runtime_error when OpenSSL fails (it only does out
+// of memory): a development aid whose failures are programming errors (docs/errors.md).
 Pem generate(const std::vector<std::string>& names, KeyType type = KeyType::ecdsa_p256,
              int days = 30);
 
@@ -29,7 +32,8 @@ struct Files {
   CertificateFiles leaf;  // cert_file holds the leaf then the CA (a full chain)
 };
 
-// Writes ca.pem, cert.pem and key.pem (mode 0600) into `dir` (created if missing).
-Files write(const Pem& pem, const std::string& dir, std::error_code& code, std::string& message);
+// Writes ca.pem, cert.pem and key.pem (mode 0600) into `dir` (created if missing). The Error
+// names the file or directory and the system's reason ("write /d/key.pem: Permission denied").
+reactor::Result<Files> write(const Pem& pem, const std::string& dir);
 
 }  // namespace tls::dev

@@ -149,14 +149,12 @@ Engine::Engine(std::shared_ptr<const Context> context, const EngineOptions& opti
     if (context_->uses_signer()) SSL_set_mode(ssl_.get(), SSL_MODE_ASYNC);
   } else {
     SSL_set_connect_state(ssl_.get());
-    std::error_code code;
-    std::string message;
     // A name that cannot be checked must not be connected to: the engine starts closed.
-    if (!context_->prepare_client(ssl_.get(), options.host, options.port, code, message)) {
+    if (reactor::Error refused = context_->prepare_client(ssl_.get(), options.host, options.port)) {
       TlsError& error = error_for_update();
-      error.code = code;
+      error.code = refused.code();
       error.context = "handshake";
-      error.detail = message;
+      error.detail = refused.detail();
       closed_ = true;
       events_ |= failed;
     }

@@ -16,7 +16,7 @@ enum class Errc {
   stream_truncated,     // the transport ended without close_notify
   handshake_timeout,    // the handshake did not finish in time
   unrecognized_name,    // strict SNI: no certificate for the requested name
-  internal,             // an SSL_get_error result that cannot happen over memory BIOs
+  internal,             // an SSL_get_error result that cannot happen over the engine's BIO
   renegotiation_limit,  // the peer started more renegotiations per minute than allowed
   key_update_limit,     // the peer sent more KeyUpdates per minute than allowed
 };

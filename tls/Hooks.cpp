@@ -44,26 +44,19 @@ void VerifyDecision::reject(std::string reason) const {
 
 // ---- Certificate ---------------------------------------------------------------------------
 
-std::shared_ptr<const Certificate> Certificate::load(const CertificateFiles& files,
-                                                     std::error_code& code, std::string& message) {
-  code.clear();
-  message.clear();
-  if (files.key_file.empty()) {
-    code = Errc::config;
-    message = "certificate " + files.cert_file + " has no key file";
-    return nullptr;
-  }
+reactor::Result<std::shared_ptr<const Certificate>> Certificate::load(
+    const CertificateFiles& files) {
+  if (files.key_file.empty())
+    return reactor::Error(Errc::config, {}, "certificate " + files.cert_file + " has no key file");
   LoadedCertificate loaded;
-  if (!load_certificate(files, loaded, message)) {
-    code = Errc::config;
-    return nullptr;
-  }
+  if (std::string why; !load_certificate(files, loaded, why))
+    return reactor::Error(Errc::config, {}, std::move(why));
   struct Shared : Certificate {};
   auto certificate = std::make_shared<Shared>();
   certificate->leaf_ = std::move(loaded.leaf);
   certificate->chain_ = std::move(loaded.chain);
   certificate->key_ = std::move(loaded.key);
-  return certificate;
+  return std::shared_ptr<const Certificate>(std::move(certificate));
 }
 
 namespace {

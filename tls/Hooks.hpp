@@ -19,6 +19,7 @@
 #include <system_error>
 #include <vector>
 
+#include "reactor/Error.hpp"
 #include "tls/Decision.hpp"
 #include "tls/Ptr.hpp"
 
@@ -42,9 +43,9 @@ struct ClientHello {
 // shareable by any number of connections on any thread.
 class Certificate {
  public:
-  // Errors name the file and the reason ("load certificate /c: No such file or directory").
-  static std::shared_ptr<const Certificate> load(const CertificateFiles& files,
-                                                 std::error_code& code, std::string& message);
+  // The Error's detail() names the file and the reason ("load certificate /c: No such file or
+  // directory"; code Errc::config).
+  static reactor::Result<std::shared_ptr<const Certificate>> load(const CertificateFiles& files);
   X509* leaf() const noexcept { return leaf_.get(); }
   STACK_OF(X509) * chain() const noexcept { return chain_.get(); }  // after the leaf
   EVP_PKEY* key() const noexcept { return key_.get(); }

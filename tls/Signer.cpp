@@ -7,92 +7,51 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <deque>
 #include <mutex>
-#include <thread>
+
+#include "reactor/detail/Platform.hpp"
+#include "tls/Errors.hpp"
 
 namespace tls {
 namespace {
 
-// ---- the worker pool --------------------------------------------------------------------
-
-// One pool for every PoolSigner: signing is CPU-bound, so one thread per core.
-class WorkerPool {
- public:
-  static WorkerPool& instance() {
-    static WorkerPool pool(std::max(1u, std::thread::hardware_concurrency()));
-    return pool;
-  }
-
-  void submit(std::function<void()> task) {
-    {
-      const std::lock_guard lock(mutex_);
-      tasks_.push_back(std::move(task));
-    }
-    ready_.notify_one();
-  }
-
-  ~WorkerPool() {
-    {
-      const std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    ready_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
-
- private:
-  explicit WorkerPool(unsigned threads) {
-    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
-  }
-
-  void work() {
-    for (;;) {
-      std::function<void()> task;
-      {
-        std::unique_lock lock(mutex_);
-        ready_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
-        if (tasks_.empty()) return;  // stopping, and nothing left to do
-        task = std::move(tasks_.front());
-        tasks_.pop_front();
-      }
-      task();
-    }
-  }
-
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<std::function<void()>> tasks_;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
-};
-
 // ---- waiting for a Signer inside (or outside) an async job ------------------------------
 
-// The key under which our eventfd is registered in each SSL's ASYNC_WAIT_CTX.
+// The key under which our wake-up is registered in each SSL's ASYNC_WAIT_CTX.
 const int wait_fd_tag = 0;
 
-// One eventfd per ASYNC_WAIT_CTX (per SSL), registered once and closed by OpenSSL's cleanup
-// when the SSL is freed. It is never cleared by a job: the transport polls it, and closing it
-// under an active poll is what libuv forbids.
-int wait_fd(ASYNC_WAIT_CTX* ctx) {
+void* as_custom(int fd) {
+  return reinterpret_cast<void*>(static_cast<std::intptr_t>(fd));
+}
+int from_custom(void* custom) {
+  return static_cast<int>(reinterpret_cast<std::intptr_t>(custom));
+}
+
+// One wake-up descriptor per ASYNC_WAIT_CTX (per SSL; reactor/detail/Platform.hpp: an eventfd on
+// Linux, a pipe elsewhere), registered once and closed by OpenSSL's cleanup when the SSL is
+// freed. Its read end is what the transport polls; the write end rides in the entry's custom
+// data. It is never cleared by a job: closing it under an active poll is what libuv forbids.
+reactor::detail::WakeFd wake_of(ASYNC_WAIT_CTX* ctx) {
   OSSL_ASYNC_FD fd = -1;
   void* custom = nullptr;
-  if (ASYNC_WAIT_CTX_get_fd(ctx, &wait_fd_tag, &fd, &custom) == 1) return fd;
-  fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (fd < 0) return -1;
-  const auto cleanup = [](ASYNC_WAIT_CTX*, const void*, OSSL_ASYNC_FD f, void*) { ::close(f); };
-  if (ASYNC_WAIT_CTX_set_wait_fd(ctx, &wait_fd_tag, fd, nullptr, cleanup) != 1) {
-    ::close(fd);
-    return -1;
+  if (ASYNC_WAIT_CTX_get_fd(ctx, &wait_fd_tag, &fd, &custom) == 1) return {fd, from_custom(custom)};
+  reactor::detail::WakeFd wake;
+  if (!reactor::detail::open_wake(wake)) return {};
+  const auto cleanup = [](ASYNC_WAIT_CTX*, const void*, OSSL_ASYNC_FD f, void* write_end) {
+    reactor::detail::close_wake({f, from_custom(write_end)});
+  };
+  if (ASYNC_WAIT_CTX_set_wait_fd(ctx, &wait_fd_tag, wake.read_fd, as_custom(wake.write_fd),
+                                 cleanup) != 1) {
+    reactor::detail::close_wake(wake);
+    return {};
   }
-  return fd;
+  return wake;
 }
 
 struct Pending {
@@ -100,13 +59,13 @@ struct Pending {
   std::condition_variable cv;
   bool done = false;
   SignResult result;
-  int fd = -1;
+  reactor::detail::WakeFd wake;  // read_fd -1: not in an async job
 };
 
 SignResult run(Signer& signer, SignRequest request) {
   auto pending = std::make_shared<Pending>();
   ASYNC_JOB* job = ASYNC_get_current_job();
-  if (job != nullptr) pending->fd = wait_fd(ASYNC_get_wait_ctx(job));
+  if (job != nullptr) pending->wake = wake_of(ASYNC_get_wait_ctx(job));
   try {
     signer.sign(std::move(request), [pending](SignResult result) {
       const std::lock_guard lock(pending->mutex);
@@ -114,16 +73,13 @@ SignResult run(Signer& signer, SignRequest request) {
       pending->done = true;
       // Under the lock: once the job sees `done` the wake-up has been written, so no write
       // can land after the connection (and its fd) are gone.
-      if (pending->fd >= 0) {
-        const std::uint64_t one = 1;
-        (void)!::write(pending->fd, &one, sizeof one);
-      }
+      if (pending->wake.write_fd >= 0) reactor::detail::signal_wake(pending->wake.write_fd);
       pending->cv.notify_all();
     });
   } catch (...) {
     return std::nullopt;
   }
-  if (pending->fd >= 0) {
+  if (pending->wake.read_fd >= 0) {
     // Inside the handshake's async job: give the loop back until the fd says we are done.
     // A wake-up without a result (a stale count) just pauses again.
     for (;;) {
@@ -133,8 +89,7 @@ SignResult run(Signer& signer, SignRequest request) {
       }
       if (ASYNC_pause_job() != 1) return std::nullopt;
     }
-    std::uint64_t drained = 0;
-    (void)!::read(pending->fd, &drained, sizeof drained);
+    reactor::detail::drain_wake(pending->wake.read_fd);
   } else {
     // Not in async mode (a renegotiation the peer started): wait on this thread.
     std::unique_lock lock(pending->mutex);
@@ -230,7 +185,8 @@ std::string queue_text(const char* what) {
 
 }  // namespace
 
-PoolSigner::PoolSigner(EvpPkeyPtr key) : key_(key.release(), EVP_PKEY_free) {}
+PoolSigner::PoolSigner(EvpPkeyPtr key, std::shared_ptr<WorkerPool> workers)
+    : key_(key.release(), EVP_PKEY_free), workers_(std::move(workers)) {}
 
 namespace {
 
@@ -255,7 +211,7 @@ SignResult sign_with(EVP_PKEY* key, const SignRequest& request) {
 }  // namespace
 
 void PoolSigner::sign(SignRequest request, std::function<void(SignResult)> done) {
-  WorkerPool::instance().submit([key = key_, request = std::move(request), done = std::move(done)] {
+  workers_->submit([key = key_, request = std::move(request), done = std::move(done)] {
     SignResult result = sign_with(key.get(), request);
     ERR_clear_error();
     done(std::move(result));
@@ -266,13 +222,12 @@ SignResult PoolSigner::sign_now(const SignRequest& request) const {
   return sign_with(key_.get(), request);
 }
 
-EvpPkeyPtr make_signer_key(EVP_PKEY* public_key, std::shared_ptr<Signer> signer,
-                           std::string& error) {
+reactor::Result<EvpPkeyPtr> make_signer_key(EVP_PKEY* public_key, std::shared_ptr<Signer> signer) {
+  const auto refuse = [](std::string why) {
+    return reactor::Error(Errc::config, {}, std::move(why));
+  };
   EvpPkeyPtr key(EVP_PKEY_new());
-  if (!key || !signer) {
-    error = "no signer";
-    return nullptr;
-  }
+  if (!key || !signer) return refuse("no signer");
   auto binding = std::make_unique<Binding>(Binding{std::move(signer)});
   if (EVP_PKEY_get_base_id(public_key) == EVP_PKEY_EC) {
     std::unique_ptr<EC_KEY, Free<EC_KEY_free>> ec(EC_KEY_new());
@@ -280,17 +235,13 @@ EvpPkeyPtr make_signer_key(EVP_PKEY* public_key, std::shared_ptr<Signer> signer,
     if (!ec || source == nullptr || EC_KEY_set_method(ec.get(), ec_method()) != 1 ||
         EC_KEY_set_group(ec.get(), EC_KEY_get0_group(source)) != 1 ||
         EC_KEY_set_public_key(ec.get(), EC_KEY_get0_public_key(source)) != 1 ||
-        EC_KEY_set_ex_data(ec.get(), ec_index(), binding.get()) != 1) {
-      error = queue_text("wrap EC key for the signer");
-      return nullptr;
-    }
+        EC_KEY_set_ex_data(ec.get(), ec_index(), binding.get()) != 1)
+      return refuse(queue_text("wrap EC key for the signer"));
     (void)binding.release();  // the EC_KEY's ex_data frees it with the key
-    if (EVP_PKEY_assign_EC_KEY(key.get(), ec.get()) != 1) {
-      error = queue_text("wrap EC key for the signer");
-      return nullptr;
-    }
+    if (EVP_PKEY_assign_EC_KEY(key.get(), ec.get()) != 1)
+      return refuse(queue_text("wrap EC key for the signer"));
     (void)ec.release();
-    return key;
+    return EvpPkeyPtr(std::move(key));
   }
   if (EVP_PKEY_get_base_id(public_key) == EVP_PKEY_RSA) {
     std::unique_ptr<RSA, Free<RSA_free>> rsa(RSA_new());
@@ -302,32 +253,25 @@ EvpPkeyPtr make_signer_key(EVP_PKEY* public_key, std::shared_ptr<Signer> signer,
     if (EVP_PKEY_get_bn_param(public_key, "e", &raw_e) == 1) e.reset(raw_e);
     if (!rsa || !n || !e || RSA_set_method(rsa.get(), rsa_method()) != 1 ||
         RSA_set_ex_data(rsa.get(), rsa_index(), binding.get()) != 1 ||
-        RSA_set0_key(rsa.get(), n.get(), e.get(), nullptr) != 1) {
-      error = queue_text("wrap RSA key for the signer");
-      return nullptr;
-    }
+        RSA_set0_key(rsa.get(), n.get(), e.get(), nullptr) != 1)
+      return refuse(queue_text("wrap RSA key for the signer"));
     (void)n.release();  // the RSA owns them now
     (void)e.release();
     (void)binding.release();
-    if (EVP_PKEY_assign_RSA(key.get(), rsa.get()) != 1) {
-      error = queue_text("wrap RSA key for the signer");
-      return nullptr;
-    }
+    if (EVP_PKEY_assign_RSA(key.get(), rsa.get()) != 1)
+      return refuse(queue_text("wrap RSA key for the signer"));
     (void)rsa.release();
-    return key;
+    return EvpPkeyPtr(std::move(key));
   }
-  error = "a signer handles EC and RSA keys only";
-  return nullptr;
+  return refuse("a signer handles EC and RSA keys only");
 }
 
-void run_on_workers(std::function<void()> task) {
-  WorkerPool::instance().submit(std::move(task));
-}
-
-bool limit_async_jobs(std::size_t max_jobs) {
+reactor::Error limit_async_jobs(std::size_t max_jobs) {
   // The pool can only be resized empty; with no bound, OpenSSL makes jobs on demand.
   ASYNC_cleanup_thread();
-  return max_jobs == 0 || ASYNC_init_thread(max_jobs, 0) == 1;
+  if (max_jobs == 0 || ASYNC_init_thread(max_jobs, 0) == 1) return {};
+  return reactor::Error(Errc::config, "bound the OpenSSL async job pool",
+                        queue_text("ASYNC_init_thread"));
 }
 
 }  // namespace tls

@@ -23,7 +23,9 @@
 #include <string>
 #include <vector>
 
+#include "reactor/Error.hpp"
 #include "tls/Ptr.hpp"
+#include "tls/WorkerPool.hpp"
 
 namespace tls {
 
@@ -51,33 +53,28 @@ class Signer {
   virtual void sign(SignRequest request, std::function<void(SignResult)> done) = 0;
 };
 
-// The built-in Signer: the private key stays in this process, operations run on a pool of
-// worker threads shared by every PoolSigner (one per core).
+// The built-in Signer: the private key stays in this process, operations run on `workers`
+// (which it keeps alive; a Context's signers share one pool).
 class PoolSigner final : public Signer {
  public:
-  explicit PoolSigner(EvpPkeyPtr key);
+  PoolSigner(EvpPkeyPtr key, std::shared_ptr<WorkerPool> workers);
   void sign(SignRequest request, std::function<void(SignResult)> done) override;
   // Signs on the calling thread (what the pool's workers run).
   SignResult sign_now(const SignRequest& request) const;
 
  private:
   std::shared_ptr<EVP_PKEY> key_;
+  std::shared_ptr<WorkerPool> workers_;
 };
 
 // A key with the public half of `public_key` (the certificate's) whose private operations go
-// to `signer`. Null (and `error` set) for key types other than EC and RSA.
-EvpPkeyPtr make_signer_key(EVP_PKEY* public_key, std::shared_ptr<Signer> signer,
-                           std::string& error);
-
-// Runs `task` on the worker threads PoolSigner uses (one per core), for other work that must not
-// stall a loop: loading a certificate from disk for a hello decision, say. Tasks must not block
-// for long: signatures wait behind them.
-void run_on_workers(std::function<void()> task);
+// to `signer`. An Error (Errc::config) for key types other than EC and RSA.
+reactor::Result<EvpPkeyPtr> make_signer_key(EVP_PKEY* public_key, std::shared_ptr<Signer> signer);
 
 // Bounds this thread's pool of OpenSSL async jobs (ASYNC_init_thread): at most `max_jobs`
 // handshakes can be parked on a Signer at once; more get SSL_ERROR_WANT_ASYNC_JOB and wait
 // for a free job. Call on the loop thread while none of its jobs is in use; 0 removes the bound
 // (OpenSSL's default).
-bool limit_async_jobs(std::size_t max_jobs);
+reactor::Error limit_async_jobs(std::size_t max_jobs);
 
 }  // namespace tls

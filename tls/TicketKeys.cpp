@@ -68,47 +68,38 @@ const EVP_CIPHER* TicketKey::cipher() const noexcept {
   return aes_size == 32 ? EVP_aes_256_cbc() : EVP_aes_128_cbc();
 }
 
-bool TicketKeys::load(const std::vector<std::string>& files, TicketKeyList& out,
-                      std::error_code& code, std::string& message) {
+reactor::Result<TicketKeyList> TicketKeys::load(const std::vector<std::string>& files) {
+  const auto refuse = [](std::string why) {
+    return reactor::Error(Errc::config, {}, std::move(why));
+  };
   TicketKeyList keys;
   for (const std::string& file : files) {
     SecretString contents;
     std::string reason;
-    if (!read_file(file, contents.value, reason, 4096)) {
-      code = Errc::config;
-      message = "ticket key file " + file + ": " + reason;
-      return false;
-    }
+    if (!read_file(file, contents.value, reason, 4096))
+      return refuse("ticket key file " + file + ": " + reason);
     TicketKey key;
     const auto* data = reinterpret_cast<const unsigned char*>(contents.value.data());
     if (!TicketKey::parse({data, contents.value.size()}, key)) {
-      code = Errc::config;
-      message = "ticket key file " + file + ": is " + std::to_string(contents.value.size()) +
-                " bytes; it must be 80 (AES-256) or 48 (AES-128), as nginx's "
-                "ssl_session_ticket_key";
-      return false;
+      return refuse("ticket key file " + file + ": is " + std::to_string(contents.value.size()) +
+                    " bytes; it must be 80 (AES-256) or 48 (AES-128), as nginx's "
+                    "ssl_session_ticket_key");
     }
     keys.push_back(key);
   }
-  if (keys.empty()) {
-    code = Errc::config;
-    message = "no ticket key files given";
-    return false;
-  }
-  out = std::move(keys);
-  return true;
+  if (keys.empty()) return refuse("no ticket key files given");
+  return keys;
 }
 
 void TicketKeys::set(TicketKeyList keys) {
   keys_.store(std::make_shared<const TicketKeyList>(std::move(keys)));
 }
 
-bool TicketKeys::rotate(const std::vector<std::string>& files, std::error_code& code,
-                        std::string& message) {
-  TicketKeyList keys;
-  if (!load(files, keys, code, message)) return false;
-  set(std::move(keys));
-  return true;
+reactor::Error TicketKeys::rotate(const std::vector<std::string>& files) {
+  auto keys = load(files);
+  if (!keys) return keys.error();
+  set(std::move(keys).value());
+  return {};
 }
 
 int TicketKeys::on_ticket(bool tls13, unsigned char* name, unsigned char* iv,

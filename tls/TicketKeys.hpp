@@ -18,6 +18,8 @@
 #include <system_error>
 #include <vector>
 
+#include "reactor/Error.hpp"
+
 namespace tls {
 
 struct TicketKey {
@@ -53,12 +55,12 @@ class TicketKeys {
   TicketKeys& operator=(const TicketKeys&) = delete;
 
   // Loads the key files; on error names the file ("ticket key file /k: is 47 bytes, ...").
-  static bool load(const std::vector<std::string>& files, TicketKeyList& out, std::error_code& code,
-                   std::string& message);
+  static reactor::Result<TicketKeyList> load(const std::vector<std::string>& files);
 
   // Replaces the list (the first key encrypts new tickets; every key still decrypts).
   void set(TicketKeyList keys);
-  bool rotate(const std::vector<std::string>& files, std::error_code& code, std::string& message);
+  // Loads and sets, or leaves the list as it was and says why.
+  reactor::Error rotate(const std::vector<std::string>& files);
   std::shared_ptr<const TicketKeyList> current() const noexcept { return keys_.load(); }
 
   // The body of SSL_CTX_set_tlsext_ticket_key_evp_cb: returns 1 (ok), 2 (ok, issue a fresh

@@ -79,7 +79,8 @@ std::optional<Generation> Reloader::build(const Args& args, std::string& error) 
     if (!dev_certificate_) return fail(std::move(why));
     certificates->push_back(*dev_certificate_);
   }
-  auto context = server_context_from(args, std::move(*certificates), alpn_, why);
+  if (!workers_ && args.flag("offload-private-key")) workers_ = std::make_shared<tls::WorkerPool>();
+  auto context = server_context_from(args, std::move(*certificates), alpn_, workers_, why);
   if (!context) return fail(located(args, std::move(why)));
   // --max-buffered also sizes the TCP layer's cap, which only a restart changes.
   const auto max_buffered = started_.count("max-buffered", 0, UINT32_MAX);

@@ -53,6 +53,8 @@ class Reloader {
   decltype(ServeExtras::outer) outer_;
   decltype(ServeExtras::on_built) on_built_;
   std::optional<tls::CertificateFiles> dev_certificate_;
+  // Started by the first build that offloads signatures; every later one reuses it.
+  std::shared_ptr<tls::WorkerPool> workers_;
 };
 
 }  // namespace apps

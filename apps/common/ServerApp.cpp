@@ -73,7 +73,7 @@ int serve(const Args& parsed, const std::string& program, FactoryBuilder build,
   options.drain_timeout = *drain;
   if (*jobs > 0) {
     options.on_loop_start = [n = *jobs] {
-      if (!tls::limit_async_jobs(n)) reactor::log::error("could not bound the async job pool");
+      if (const reactor::Error e = tls::limit_async_jobs(n)) reactor::log::error(e.message());
     };
   }
 

@@ -82,16 +82,18 @@ std::optional<std::vector<tls::CertificateFiles>> certificate_pairs(const Args& 
 
 std::optional<tls::CertificateFiles> development_certificate(const std::string& dir,
                                                              std::string& error) {
-  std::error_code code;
   // 90 days, as a public CA would issue: scanners (testssl.sh) rate a certificate that
   // expires within 60 days as a finding, and a demo left running should not trip on it.
   const auto files = tls::dev::write(
-      tls::dev::generate({"localhost", "127.0.0.1", "::1"}, tls::dev::KeyType::ecdsa_p256, 90), dir,
-      code, error);
-  if (code) return std::nullopt;
+      tls::dev::generate({"localhost", "127.0.0.1", "::1"}, tls::dev::KeyType::ecdsa_p256, 90),
+      dir);
+  if (!files) {
+    error = files.error().message();
+    return std::nullopt;
+  }
   reactor::log::info("development certificate for localhost, 127.0.0.1, ::1: " +
-                     files.leaf.cert_file + " (trust " + files.ca_file + " to verify it)");
-  return files.leaf;
+                     files->leaf.cert_file + " (trust " + files->ca_file + " to verify it)");
+  return files->leaf;
 }
 
 std::optional<tls::TransportOptions> transport_options_from(const Args& args,
@@ -117,7 +119,7 @@ std::optional<tls::TransportOptions> transport_options_from(const Args& args,
 
 std::shared_ptr<const tls::Context> server_context_from(
     const Args& args, std::vector<tls::CertificateFiles> certificates,
-    std::vector<std::string> alpn, std::string& error) {
+    std::vector<std::string> alpn, std::shared_ptr<tls::WorkerPool> workers, std::string& error) {
   tls::ServerConfig config;
   config.alpn = std::move(alpn);
   config.certificates = std::move(certificates);
@@ -136,8 +138,13 @@ std::shared_ptr<const tls::Context> server_context_from(
   config.peer_limits = {*renegotiations, *key_updates};
   config.keylog_file = args.get("keylog");
   config.offload_private_key = args.flag("offload-private-key");
-  std::error_code code;
-  return tls::Context::server(config, code, error);
+  config.workers = std::move(workers);
+  auto made = tls::Context::server(config);
+  if (!made) {
+    error = made.error().detail();
+    return nullptr;
+  }
+  return *made;
 }
 
 }  // namespace apps

@@ -43,10 +43,11 @@ std::optional<tls::CertificateFiles> development_certificate(const std::string& 
 std::optional<tls::TransportOptions> transport_options_from(const Args& args,
                                                             std::size_t max_buffered);
 
-// Builds the server Context from the parsed options and `certificates` (not empty). On failure
-// returns nullptr and sets `error` to a sentence naming the file and the reason.
+// Builds the server Context from the parsed options and `certificates` (not empty); offloaded
+// signatures (--offload-private-key) run on `workers` (the caller's, kept across reloads). On
+// failure returns nullptr and sets `error` to a sentence naming the file and the reason.
 std::shared_ptr<const tls::Context> server_context_from(
     const Args& args, std::vector<tls::CertificateFiles> certificates,
-    std::vector<std::string> alpn, std::string& error);
+    std::vector<std::string> alpn, std::shared_ptr<tls::WorkerPool> workers, std::string& error);
 
 }  // namespace apps

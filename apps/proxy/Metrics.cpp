@@ -91,8 +91,11 @@ const char* label(Metrics::Protocol protocol) noexcept {
 
 std::optional<CertificateExpiry> read_certificate_expiry(const std::string& file,
                                                          std::string& error) {
-  const auto info = tls::read_certificate_info(file, error);
-  if (!info) return std::nullopt;
+  const auto info = tls::read_certificate_info(file);
+  if (!info) {
+    error = info.error().detail();
+    return std::nullopt;
+  }
   return CertificateExpiry{file, info->subject, info->not_after_unix};
 }
 

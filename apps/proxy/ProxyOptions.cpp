@@ -167,13 +167,12 @@ std::shared_ptr<const ProxyOptions> proxy_options_from(const Args& args, std::st
     config.verify = !options->upstream_insecure;
     config.ca_file = args.get("upstream-ca");
     config.alpn = {"http/1.1"};
-    std::error_code code;
-    std::string why;
-    options->upstream_tls = tls::Context::client(config, code, why);
-    if (!options->upstream_tls) {
-      error = args.located("upstream-ca", "--upstream-ca: " + why);
+    auto made = tls::Context::client(config);
+    if (!made) {
+      error = args.located("upstream-ca", "--upstream-ca: " + made.error().detail());
       return nullptr;
     }
+    options->upstream_tls = *made;
   }
   return options;
 }

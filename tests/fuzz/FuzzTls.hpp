@@ -25,23 +25,23 @@ inline const TlsContexts& tls_contexts() {
     std::string dir_template =
         (std::filesystem::temp_directory_path() / "fuzz-tls-XXXXXX").string();
     if (::mkdtemp(dir_template.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    std::error_code code;
-    std::string message;
-    const auto files =
-        tls::dev::write(tls::dev::generate({"localhost"}), dir_template, code, message);
-    if (code) throw std::runtime_error(message);
+    const auto files = tls::dev::write(tls::dev::generate({"localhost"}), dir_template);
+    if (!files) throw std::runtime_error(files.error().message());
     tls::ServerConfig server;
-    server.certificates = {files.leaf};
+    server.certificates = {files->leaf};
     tls::ClientConfig client;
-    client.ca_file = files.ca_file;
+    client.ca_file = files->ca_file;
     client.session_resumption = false;
     TlsContexts out;
-    out.server = tls::Context::server(server, code, message);
-    if (!out.server) throw std::runtime_error(message);
-    out.client = tls::Context::client(client, code, message);
-    if (!out.client) throw std::runtime_error(message);
+    auto made_server = tls::Context::server(server);
+    if (!made_server) throw std::runtime_error(made_server.error().message());
+    auto made_client = tls::Context::client(client);
+    if (!made_client) throw std::runtime_error(made_client.error().message());
+    out.server = *made_server;
+    out.client = *made_client;
     // The contexts hold the certificate and key in memory now.
-    std::filesystem::remove_all(dir_template, code);
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_template, ignored);
     return out;
   }();
   return contexts;

@@ -15,6 +15,7 @@
 #include "tests/integration/Peers.hpp"
 #include "tests/support/Recorder.hpp"
 #include "tests/support/TestDir.hpp"
+#include "tests/support/TestPki.hpp"
 #include "tests/support/Watchdog.hpp"
 #include "tls/TlsTransport.hpp"
 
@@ -488,10 +489,7 @@ struct ChoosingClient {
           choice.decline();
       });
     };
-    std::error_code code;
-    std::string message;
-    auto context = tls::Context::client(config, code, message);
-    REQUIRE_MESSAGE(context, message);
+    auto context = test_support::client_context(config);
     auto handler = std::make_unique<test_support::Recorder>(record_);
     handler->open = [](reactor::Connection& c) { c.write("GET / HTTP/1.0\r\n\r\n"); };
     handler->closed = [&loop](reactor::Connection&, const reactor::Error&) { loop.stop(); };
@@ -517,10 +515,7 @@ TEST_CASE(
   const Identity server_ca = make_ca(dir, "server-ca");
   const Identity client_ca = make_ca(dir, "client-ca");
   const Identity alice = client_leaf(dir, "alice", client_ca);
-  std::error_code code;
-  std::string message;
-  const auto mine = tls::Certificate::load({alice.cert, alice.key}, code, message);
-  REQUIRE_MESSAGE(mine, message);
+  const auto mine = test_support::must(tls::Certificate::load({alice.cert, alice.key}));
   for (const std::string version : {"-tls1_2", "-tls1_3"}) {
     CAPTURE(version);
     SServer server(server_leaf(dir, server_ca, "localhost"),

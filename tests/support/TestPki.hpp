@@ -52,12 +52,9 @@ class TestPki {
  private:
   tls::dev::Files make(const std::string& name, const std::vector<std::string>& names,
                        tls::dev::KeyType type) {
-    std::error_code code;
-    std::string message;
-    auto files =
-        tls::dev::write(tls::dev::generate(names, type), (dir_ / name).string(), code, message);
-    REQUIRE_MESSAGE(!code, message);
-    return files;
+    auto files = tls::dev::write(tls::dev::generate(names, type), (dir_ / name).string());
+    REQUIRE_MESSAGE(files, files.error().message());
+    return *files;
   }
   static std::string read(const std::string& file) {
     std::ifstream in(file);
@@ -67,20 +64,24 @@ class TestPki {
   std::filesystem::path dir_;
 };
 
+// The value of a call that must succeed in a test (docs/errors.md's Result), or the test stops
+// with the Error's message.
+template <typename T>
+T must(reactor::Result<T> made) {
+  REQUIRE_MESSAGE(made, made.error().message());
+  return std::move(made).value();
+}
+
 inline std::shared_ptr<const tls::Context> server_context(const tls::ServerConfig& config) {
-  std::error_code code;
-  std::string message;
-  auto ctx = tls::Context::server(config, code, message);
-  REQUIRE_MESSAGE(ctx, message);
-  return ctx;
+  auto ctx = tls::Context::server(config);
+  REQUIRE_MESSAGE(ctx, ctx.error().message());
+  return *ctx;
 }
 
 inline std::shared_ptr<const tls::Context> client_context(const tls::ClientConfig& config) {
-  std::error_code code;
-  std::string message;
-  auto ctx = tls::Context::client(config, code, message);
-  REQUIRE_MESSAGE(ctx, message);
-  return ctx;
+  auto ctx = tls::Context::client(config);
+  REQUIRE_MESSAGE(ctx, ctx.error().message());
+  return *ctx;
 }
 
 // A server that presents `files`' certificate, with every other setting at its default.

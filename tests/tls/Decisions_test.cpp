@@ -122,11 +122,8 @@ struct Tenants {
     all_cas = pki.path("tenant-cas.pem");
     std::ofstream bundle(all_cas);
     for (const std::string& name : names) {
-      std::error_code code;
-      std::string message;
-      files[name] =
-          tls::dev::write(tls::dev::generate({name}), pki.path("tenant-" + name), code, message);
-      REQUIRE_MESSAGE(!code, message);
+      files[name] = test_support::must(
+          tls::dev::write(tls::dev::generate({name}), pki.path("tenant-" + name)));
       std::ifstream ca(files[name].ca_file);
       bundle << ca.rdbuf();
     }
@@ -219,11 +216,8 @@ TEST_CASE("CertificateDirectory serves a name whose files appeared after the ser
   CHECK(early->error.message() == "handshake: handshake failed: tlsv1 unrecognized name");
   CHECK(directory->loaded() == 0);
 
-  std::error_code code;
-  std::string message;
   const auto files =
-      tls::dev::write(tls::dev::generate({"late.test"}), dir + "/late.test", code, message);
-  REQUIRE_MESSAGE(!code, message);
+      test_support::must(tls::dev::write(tls::dev::generate({"late.test"}), dir + "/late.test"));
   std::string subject;
   const auto late = rig.connect(trusting(files.ca_file), "late.test",
                                 [&](Recorder& h) { note_subject_and_close(h, subject); });
@@ -237,10 +231,7 @@ TEST_CASE("CertificateDirectory serves a name whose files appeared after the ser
 
 TEST_CASE("a server certificate chosen 30 ms later on a timer is the one our client verifies") {
   test_support::TestPki pki;
-  std::error_code code;
-  std::string message;
-  const auto rsa = tls::Certificate::load(pki.rsa.leaf, code, message);
-  REQUIRE_MESSAGE(rsa, message);
+  const auto rsa = test_support::must(tls::Certificate::load(pki.rsa.leaf));
   std::unique_ptr<Rig> rig;
   std::string asked_name;
   tls::ServerConfig sc;
@@ -273,10 +264,7 @@ TEST_CASE(
   sc.client_auth = tls::ClientAuth::require;
   sc.client_ca_file = pki.client.ca_file;
   Rig rig(test_support::server_context(sc));
-  std::error_code code;
-  std::string message;
-  const auto mine = tls::Certificate::load(pki.client.leaf, code, message);
-  REQUIRE_MESSAGE(mine, message);
+  const auto mine = test_support::must(tls::Certificate::load(pki.client.leaf));
   tls::ClientConfig cc;
   cc.ca_file = pki.ecdsa.ca_file;
   int asked = 0;
@@ -368,10 +356,7 @@ TEST_CASE(
 TEST_CASE(
     "a certificate choice still pending when the peer resets is dropped, and the next client is served") {
   test_support::TestPki pki;
-  std::error_code code;
-  std::string message;
-  const auto rsa = tls::Certificate::load(pki.rsa.leaf, code, message);
-  REQUIRE_MESSAGE(rsa, message);
+  const auto rsa = test_support::must(tls::Certificate::load(pki.rsa.leaf));
   std::unique_ptr<Rig> rig;
   std::optional<tls::CertificateChoice> held;
   tls::ServerConfig sc;

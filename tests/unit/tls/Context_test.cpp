@@ -23,11 +23,9 @@ struct Fixture {
   tls::dev::Files other = make("other", {"other.test"});
 
   tls::dev::Files make(const std::string& name, const std::vector<std::string>& names) const {
-    std::error_code code;
-    std::string message;
-    auto written = tls::dev::write(tls::dev::generate(names), dir.path(name), code, message);
-    REQUIRE_MESSAGE(!code, message);
-    return written;
+    auto written = tls::dev::write(tls::dev::generate(names), dir.path(name));
+    REQUIRE_MESSAGE(written, written.error().message());
+    return *written;
   }
 
   tls::ServerConfig server_config() const {
@@ -38,29 +36,24 @@ struct Fixture {
 };
 
 std::shared_ptr<const tls::Context> server(const tls::ServerConfig& config) {
-  std::error_code code;
-  std::string message;
-  auto context = tls::Context::server(config, code, message);
-  REQUIRE_MESSAGE(context, message);
-  CHECK(!code);
-  return context;
+  auto context = tls::Context::server(config);
+  REQUIRE_MESSAGE(context, context.error().message());
+  CHECK_FALSE(context.error());
+  return *context;
 }
 
 std::shared_ptr<const tls::Context> client(const tls::ClientConfig& config) {
-  std::error_code code;
-  std::string message;
-  auto context = tls::Context::client(config, code, message);
-  REQUIRE_MESSAGE(context, message);
-  return context;
+  auto context = tls::Context::client(config);
+  REQUIRE_MESSAGE(context, context.error().message());
+  return *context;
 }
 
 // The message of a server Context that must fail to build, after checking it is a config error.
 std::string server_error(const tls::ServerConfig& config) {
-  std::error_code code;
-  std::string message;
-  CHECK(tls::Context::server(config, code, message) == nullptr);
-  CHECK((code == tls::Errc::config));
-  return message;
+  const auto refused = tls::Context::server(config);
+  CHECK_FALSE(refused);
+  CHECK((refused.error().code() == tls::Errc::config));
+  return refused.error().detail();
 }
 
 tls::X509Ptr cert_from(const std::string& file) {
@@ -237,19 +230,16 @@ TEST_CASE_FIXTURE(Fixture, "a key log file is opened private and in append mode"
 TEST_CASE_FIXTURE(Fixture,
                   "ticket keys rotate on server Contexts only, and bad files are refused") {
   const auto context = server(server_config());
-  std::error_code code;
-  std::string message;
-  CHECK(context->rotate_ticket_keys({dir.write("good.key", std::string(80, 'g'))}, code, message));
-  CHECK(!code);
-  CHECK_FALSE(
-      context->rotate_ticket_keys({dir.write("bad.key", std::string(47, 'b'))}, code, message));
-  CHECK((code == tls::Errc::config));
-  CHECK(message.find("47 bytes") != std::string::npos);
+  CHECK_FALSE(context->rotate_ticket_keys({dir.write("good.key", std::string(80, 'g'))}));
+  const reactor::Error bad =
+      context->rotate_ticket_keys({dir.write("bad.key", std::string(47, 'b'))});
+  CHECK((bad.code() == tls::Errc::config));
+  CHECK(bad.detail().find("47 bytes") != std::string::npos);
 
   tls::ClientConfig client_config;
   client_config.ca_file = files.ca_file;
-  CHECK_FALSE(client(client_config)->rotate_ticket_keys({dir.path("good.key")}, code, message));
-  CHECK(message == "ticket keys belong to server Contexts");
+  const reactor::Error wrong = client(client_config)->rotate_ticket_keys({dir.path("good.key")});
+  CHECK(wrong.detail() == "ticket keys belong to server Contexts");
 }
 
 TEST_CASE_FIXTURE(Fixture, "a client Context builds with a CA file and with the system store") {
@@ -280,33 +270,31 @@ TEST_CASE_FIXTURE(Fixture, "a client Context builds with a CA file and with the 
 }
 
 TEST_CASE_FIXTURE(Fixture, "client Context errors name the file at fault") {
-  std::error_code code;
-  std::string message;
+  const auto refusal = [](const tls::ClientConfig& config) {
+    const auto made = tls::Context::client(config);
+    CHECK_FALSE(made);
+    CHECK((made.error().code() == tls::Errc::config));
+    return made.error().detail();
+  };
   tls::ClientConfig config;
   config.ca_file = dir.write("empty-ca.pem", "");
-  CHECK(tls::Context::client(config, code, message) == nullptr);
-  CHECK((code == tls::Errc::config));
-  CHECK(message == "load CA file " + config.ca_file + ": no certificates in the file");
+  CHECK(refusal(config) == "load CA file " + config.ca_file + ": no certificates in the file");
   config.ca_file = files.ca_file;
   config.client_certificate = {files.leaf.cert_file, other.leaf.key_file};
-  CHECK(tls::Context::client(config, code, message) == nullptr);
-  CHECK(message.starts_with("certificate " + files.leaf.cert_file + " and key "));
+  CHECK(refusal(config).starts_with("certificate " + files.leaf.cert_file + " and key "));
   config.client_certificate = {files.leaf.cert_file, ""};
-  CHECK(tls::Context::client(config, code, message) == nullptr);
-  CHECK(message == "a client certificate needs both cert_file and key_file");
+  CHECK(refusal(config) == "a client certificate needs both cert_file and key_file");
   config.client_certificate = files.leaf;
-  CHECK(tls::Context::client(config, code, message) != nullptr);
+  CHECK(tls::Context::client(config));
 }
 
 TEST_CASE_FIXTURE(Fixture, "prepare_client sends SNI for names and checks the name or the IP") {
   tls::ClientConfig config;
   config.ca_file = files.ca_file;
   const auto context = client(config);
-  std::error_code code;
-  std::string message;
 
   const tls::SslPtr named(SSL_new(context->native()));
-  REQUIRE(context->prepare_client(named.get(), "Example.COM", 443, code, message));
+  REQUIRE_FALSE(context->prepare_client(named.get(), "Example.COM", 443));
   CHECK(SSL_get_servername(named.get(), TLSEXT_NAMETYPE_host_name) == std::string("Example.COM"));
   CHECK(X509_VERIFY_PARAM_get0_host(SSL_get0_param(named.get()), 0) == std::string("Example.COM"));
   CHECK(*tls::SessionCache::key_of(named.get()) == "example.com:443");  // one entry per host
@@ -314,7 +302,7 @@ TEST_CASE_FIXTURE(Fixture, "prepare_client sends SNI for names and checks the na
   for (const char* ip : {"127.0.0.1", "::1", "[::1]"}) {
     CAPTURE(ip);
     const tls::SslPtr literal(SSL_new(context->native()));
-    REQUIRE(context->prepare_client(literal.get(), ip, 8443, code, message));
+    REQUIRE_FALSE(context->prepare_client(literal.get(), ip, 8443));
     CHECK(SSL_get_servername(literal.get(), TLSEXT_NAMETYPE_host_name) == nullptr);  // RFC 6066
     CHECK(X509_VERIFY_PARAM_get0_host(SSL_get0_param(literal.get()), 0) == nullptr);
     char* checked = X509_VERIFY_PARAM_get1_ip_asc(SSL_get0_param(literal.get()));
@@ -331,18 +319,16 @@ TEST_CASE_FIXTURE(Fixture, "prepare_client refuses what it cannot check") {
   tls::ClientConfig config;
   config.ca_file = files.ca_file;
   const auto context = client(config);
-  std::error_code code;
-  std::string message;
   const tls::SslPtr ssl(SSL_new(context->native()));
-  CHECK_FALSE(context->prepare_client(ssl.get(), "", 443, code, message));
-  CHECK((code == tls::Errc::config));
-  CHECK_FALSE(context->prepare_client(ssl.get(), std::string(300, 'a'), 443, code, message));
-  CHECK(message.starts_with("server name aaaa"));
+  CHECK((context->prepare_client(ssl.get(), "", 443).code() == tls::Errc::config));
+  CHECK(context->prepare_client(ssl.get(), std::string(300, 'a'), 443)
+            .detail()
+            .starts_with("server name aaaa"));
 
   const auto server_context = server(server_config());
   const tls::SslPtr server_ssl(SSL_new(server_context->native()));
-  CHECK_FALSE(server_context->prepare_client(server_ssl.get(), "localhost", 443, code, message));
-  CHECK(message == "prepare_client needs a client Context");
+  CHECK(server_context->prepare_client(server_ssl.get(), "localhost", 443).detail() ==
+        "prepare_client needs a client Context");
 }
 
 TEST_CASE("SNI wildcards cover exactly one left-most label, ignoring case") {

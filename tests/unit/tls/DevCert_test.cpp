@@ -118,10 +118,9 @@ TEST_CASE("a dev certificate with no names is refused") {
 TEST_CASE("writing dev files puts the chain in cert.pem and keeps the key private") {
   const test_support::TestDir dir;
   const auto pem = tls::dev::generate({"localhost"});
-  std::error_code code;
-  std::string message;
-  const auto files = tls::dev::write(pem, dir.path("certs/dev"), code, message);
-  REQUIRE_MESSAGE(!code, message);
+  const auto written = tls::dev::write(pem, dir.path("certs/dev"));
+  REQUIRE_MESSAGE(written, written.error().message());
+  const tls::dev::Files& files = *written;
   CHECK(files.ca_file == dir.path("certs/dev/ca.pem"));
   CHECK(files.leaf.cert_file == dir.path("certs/dev/cert.pem"));
   CHECK(files.leaf.key_file == dir.path("certs/dev/key.pem"));
@@ -138,8 +137,8 @@ TEST_CASE("writing dev files puts the chain in cert.pem and keeps the key privat
   CHECK((info.st_mode & 0777) == 0700);
 
   // Writing again over the same files works and leaves no temporary files behind.
-  tls::dev::write(tls::dev::generate({"localhost"}), dir.path("certs/dev"), code, message);
-  CHECK_MESSAGE(!code, message);
+  const auto again = tls::dev::write(tls::dev::generate({"localhost"}), dir.path("certs/dev"));
+  CHECK_MESSAGE(again, again.error().message());
   CHECK(test_support::TestDir::read(files.leaf.key_file) != pem.key);
   CHECK_FALSE(std::filesystem::exists(files.leaf.key_file + ".tmp"));
 }
@@ -147,11 +146,8 @@ TEST_CASE("writing dev files puts the chain in cert.pem and keeps the key privat
 TEST_CASE("writing dev files where no directory can be made names the path") {
   const test_support::TestDir dir;
   const std::string blocker = dir.write("file", "x");
-  std::error_code code;
-  std::string message;
-  const auto files =
-      tls::dev::write(tls::dev::generate({"localhost"}), blocker + "/sub", code, message);
-  CHECK(code);
-  CHECK(message.find(blocker + "/sub") != std::string::npos);
-  CHECK(files.ca_file.empty());
+  const auto files = tls::dev::write(tls::dev::generate({"localhost"}), blocker + "/sub");
+  CHECK_FALSE(files);
+  CHECK(files.error().code());
+  CHECK(files.error().message().find(blocker + "/sub") != std::string::npos);
 }

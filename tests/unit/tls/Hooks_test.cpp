@@ -55,11 +55,7 @@ void from_another_thread(F&& answer) {
 }
 
 std::shared_ptr<const tls::Certificate> load(const tls::dev::Files& files) {
-  std::error_code code;
-  std::string message;
-  auto certificate = tls::Certificate::load(files.leaf, code, message);
-  REQUIRE_MESSAGE(certificate, message);
-  return certificate;
+  return test_support::must(tls::Certificate::load(files.leaf));
 }
 
 int peer_key_type(const tls::Engine& engine) {
@@ -488,11 +484,8 @@ TEST_CASE(
     "CertificateDirectory: a name with files is loaded on the worker pool and used, an unknown one refused") {
   TestPki pki;
   const std::string dir = pki.path("sites");
-  std::error_code code;
-  std::string message;
-  const auto files =
-      tls::dev::write(tls::dev::generate({"tenant.test"}), dir + "/tenant.test", code, message);
-  REQUIRE_MESSAGE(!code, message);
+  const auto files = test_support::must(
+      tls::dev::write(tls::dev::generate({"tenant.test"}), dir + "/tenant.test"));
   auto sc = serving(pki.ecdsa);
   auto directory = tls::CertificateDirectory::create(dir, sc);
   sc.on_client_hello = directory->hook();

@@ -97,11 +97,9 @@ int open_ticket(const tls::TicketKeys& keys, Sealed sealed, bool tls13, std::str
 }
 
 tls::TicketKeyList load(const std::vector<std::string>& files) {
-  tls::TicketKeyList keys;
-  std::error_code code;
-  std::string message;
-  REQUIRE_MESSAGE(tls::TicketKeys::load(files, keys, code, message), message);
-  return keys;
+  auto keys = tls::TicketKeys::load(files);
+  REQUIRE_MESSAGE(keys, keys.error().message());
+  return *keys;
 }
 
 }  // namespace
@@ -136,27 +134,23 @@ TEST_CASE("a ticket key file of the wrong size is refused with its name and size
   const test_support::TestDir dir;
   const std::string good = dir.write("good.key", counting_bytes(80));
   const std::string short_file = dir.write("short.key", counting_bytes(47));
-  tls::TicketKeyList keys;
-  std::error_code code;
-  std::string message;
-  CHECK_FALSE(tls::TicketKeys::load({good, short_file}, keys, code, message));
-  CHECK((code == tls::Errc::config));
-  CHECK(message.find(short_file) != std::string::npos);
-  CHECK(message.find("47 bytes") != std::string::npos);
-  CHECK(keys.empty());
+  const auto refused = tls::TicketKeys::load({good, short_file});
+  CHECK_FALSE(refused);
+  CHECK((refused.error().code() == tls::Errc::config));
+  CHECK(refused.error().detail().find(short_file) != std::string::npos);
+  CHECK(refused.error().detail().find("47 bytes") != std::string::npos);
 
-  CHECK_FALSE(
-      tls::TicketKeys::load({dir.write("long.key", counting_bytes(81))}, keys, code, message));
-  CHECK(message.find("81 bytes") != std::string::npos);
+  const auto too_long = tls::TicketKeys::load({dir.write("long.key", counting_bytes(81))});
+  CHECK_FALSE(too_long);
+  CHECK(too_long.error().detail().find("81 bytes") != std::string::npos);
 }
 
 TEST_CASE("a missing ticket key file is refused with the OS's reason") {
   const test_support::TestDir dir;
-  tls::TicketKeyList keys;
-  std::error_code code;
-  std::string message;
-  CHECK_FALSE(tls::TicketKeys::load({dir.path("absent.key")}, keys, code, message));
-  CHECK(message == "ticket key file " + dir.path("absent.key") + ": No such file or directory");
+  const auto refused = tls::TicketKeys::load({dir.path("absent.key")});
+  CHECK_FALSE(refused);
+  CHECK(refused.error().detail() ==
+        "ticket key file " + dir.path("absent.key") + ": No such file or directory");
 }
 
 TEST_CASE("random ticket keys use the 80-byte layout and differ every time") {
@@ -201,9 +195,8 @@ TEST_CASE("rotation makes new tickets under the new key and renews those under t
   const Sealed old_ticket = seal(keys, "before", result);
   REQUIRE(result == 1);
 
-  std::error_code code;
-  std::string message;
-  REQUIRE_MESSAGE(keys.rotate({new_key, old_key}, code, message), message);
+  const reactor::Error rotated = keys.rotate({new_key, old_key});
+  REQUIRE_MESSAGE(!rotated, rotated.message());
   REQUIRE(keys.current()->size() == 2);
   CHECK(keys.current()->front().name[0] == 100);
   const Sealed new_ticket = seal(keys, "after", result);
@@ -217,9 +210,9 @@ TEST_CASE("rotation makes new tickets under the new key and renews those under t
   CHECK(session == "after");
 
   // A rotation that fails keeps the keys in use.
-  CHECK_FALSE(keys.rotate({dir.write("bad.key", "short")}, code, message));
+  CHECK(keys.rotate({dir.write("bad.key", "short")}));
   CHECK(keys.current()->size() == 2);
-  REQUIRE_MESSAGE(keys.rotate({new_key}, code, message), message);
+  REQUIRE_FALSE(keys.rotate({new_key}));
   CHECK(open_ticket(keys, old_ticket, false, session) == 0);
 }
 
