@@ -716,21 +716,32 @@ struct NotAccepting final : tls::Sink {
   bool accepting() const override { return false; }
 };
 
+// A handshaken pair whose client writes through OpenSSL's socket BIO to a loopback TCP
+// connection its peer has reset. The engine's own BIO never fails (its driver handles the
+// socket); here write(2) fails with EPIPE, no retry and nothing on the error queue, which
+// OpenSSL reports as SSL_ERROR_SYSCALL.
+struct WritingToResetSocket {
+  TestPki pki;
+  EnginePair p{client_context(trusting(pki.ecdsa.ca_file)),
+               server_context(serving(pki.ecdsa)),
+               {"localhost", 443, 4096},
+               {}};
+  TcpPair tcp;
+  IgnoreSigpipe quiet;
+
+  WritingToResetSocket() {
+    REQUIRE(p.handshake());
+    tcp.kill_near();
+    SSL_set0_wbio(p.client.native(), BIO_new_socket(tcp.near, BIO_NOCLOSE));
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a write to a socket its peer reset gives SSL_ERROR_SYSCALL and a clean end") {
-  TestPki pki;
-  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)),
-               {"localhost", 443, 4096}, {});
-  REQUIRE(p.handshake());
-  // The engine's own BIO never fails (its driver handles the socket), so the client's SSL is
-  // given OpenSSL's socket BIO over a loopback TCP connection its peer has reset: write(2)
-  // fails with EPIPE, no retry and nothing on the error queue, which OpenSSL reports as
-  // SSL_ERROR_SYSCALL. The transport was not seen to end first: a failure, not a truncation.
-  TcpPair tcp;
-  tcp.kill_near();
-  const IgnoreSigpipe quiet;
-  SSL_set0_wbio(p.client.native(), BIO_new_socket(tcp.near, BIO_NOCLOSE));
+  // The transport was not seen to end first: a failure, not a truncation.
+  WritingToResetSocket w;
+  EnginePair& p = w.p;
   p.client.write(bytes("lost"));
   CHECK(p.client.advance(p.client_in, p.scratch) == Want::closed);
   CHECK(p.client.error().ssl_error == SSL_ERROR_SYSCALL);
@@ -769,16 +780,10 @@ TEST_CASE("a TCP reset in the middle of a record gives SSL_ERROR_SYSCALL, after 
 }
 
 TEST_CASE("SSL_ERROR_SYSCALL from a write after the transport ended is a truncation") {
-  TestPki pki;
-  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)),
-               {"localhost", 443, 4096}, {});
-  REQUIRE(p.handshake());
   // The peer reset: the read side saw the end, and the socket write fails with EPIPE. The
   // sink has paused, so the write (not a read) is the call that meets the failure.
-  TcpPair tcp;
-  tcp.kill_near();
-  const IgnoreSigpipe quiet;
-  SSL_set0_wbio(p.client.native(), BIO_new_socket(tcp.near, BIO_NOCLOSE));
+  WritingToResetSocket w;
+  EnginePair& p = w.p;
   p.client.feed_eof();
   p.client.write(bytes(pattern(100, 1)));
   NotAccepting paused;
