@@ -209,7 +209,8 @@ TEST_CASE("admin /healthz /readyz answer with keep-alive, other paths 404, other
         "/readyz 200 ready\\n\n"
         "/nowhere 404 no such admin path: try /healthz, /readyz or /metrics\\n\n"
         "/healthz?verbose=1 200 ok\\n\n"
-        "content-type: text/plain; charset=utf-8\n");
+        "content-type: text/plain; charset=utf-8\n"
+        "connections: 1\n");  // all four on one connection, kept alive
   const Curl post =
       curl({"-X", "POST", "-d", "x", "-D", "-", "-o", "/dev/null", server.admin_url("/healthz")});
   CHECK(post.code == 0);

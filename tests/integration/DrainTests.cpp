@@ -51,7 +51,8 @@ TEST_CASE("SIGTERM lets a slow echo finish byte-exact and refuses new connection
   REQUIRE_MESSAGE(first == "first-echo", client.transcript());
 
   server.process().signal(SIGTERM);
-  CHECK_MESSAGE(refused_within(server.port(), 3s), "still accepting 3 s after SIGTERM");
+  // 20 s is only the hang guard: each try is either accepted or refused.
+  CHECK_MESSAGE(refused_within(server.port(), 20s), "still accepting 20 s after SIGTERM");
   // The refusal must come from a server that is still draining, not from one already gone.
   CHECK_MESSAGE(!server.process().try_wait(), server.process().transcript());
 
@@ -62,19 +63,20 @@ TEST_CASE("SIGTERM lets a slow echo finish byte-exact and refuses new connection
 
 TEST_CASE("drain timeout aborts a connection that never finishes") {
   integration::EchoServer server({"--drain-timeout", "1"});
-  // --ping proves the server accepted the connection before the drain begins.
+  // --ping proves the server accepted the connection before the drain begins; 30 s is only
+  // the peer's hang guard.
   auto peer = python_peer("idle_peer.py", {"--port", server.port_text(), "--ping", "--expect",
-                                           "either", "--min-seconds", "0.8", "--max-seconds", "8"});
+                                           "either", "--max-seconds", "30"});
   auto connected = peer.read_line(20s);
   REQUIRE_MESSAGE(connected == "connected", peer.transcript());
 
-  auto start = std::chrono::steady_clock::now();
   server.process().signal(SIGTERM);
-  int code = integration::finish(server.process(), 8s);
-  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - start);
+  int code = integration::finish(server.process(), 30s);
   CHECK_MESSAGE(code == 0, server.process().transcript());
-  CHECK_MESSAGE(took >= 800ms,
-                "exited after " << took.count() << " ms, before the 1 s drain timeout");
+  // The drain deadline is what ended it (the server says so when it aborts), not a close of
+  // its own before the deadline.
+  CHECK_MESSAGE(server.process().transcript().find(
+                    "drain deadline passed: aborting 1 connection") != std::string::npos,
+                server.process().transcript());
   integration::check_peer_succeeds(peer, 10s);
 }

@@ -12,6 +12,10 @@ using integration::Process;
 
 namespace {
 
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 struct Setup {
   explicit Setup(const test_support::TestDir& dir, const std::string& allow_extra = "")
       : upstream({"--tls", "--dev-cert-dir", dir.path("upstream")}),
@@ -22,13 +26,16 @@ struct Setup {
         upstream_ca(dir.path("upstream/ca.pem")) {}
 
   // curl through the proxy (whose dev certificate it does not check) to `url`, verifying the
-  // destination against its CA end to end.
+  // destination against its CA end to end. `--noproxy ""` overrides a NO_PROXY/no_proxy
+  // inherited from the environment, which would send curl to localhost around the proxy.
   std::vector<std::string> curl_argv(const std::string& url, std::vector<std::string> extra) const {
     std::vector<std::string> argv{"curl",
                                   "--silent",
                                   "--show-error",
                                   "--max-time",
                                   "60",
+                                  "--noproxy",
+                                  "",
                                   "--proxy",
                                   "https://127.0.0.1:" + proxy.port_text(),
                                   "--proxy-insecure",
@@ -49,14 +56,18 @@ struct Setup {
     return {code, peer.transcript()};
   }
 
+  // The proxy's next access-log line (its stdout), written when a tunnel ends: the request
+  // went through the proxy as a CONNECT to `destination` answered 200, not around it.
+  void check_tunnelled(const std::string& destination) {
+    const auto line = proxy.process().read_line(std::chrono::seconds(20));
+    REQUIRE_MESSAGE(line.has_value(), proxy.process().transcript());
+    CHECK_MESSAGE(has(*line, "\"CONNECT " + destination + "\" 200 "), *line);
+  }
+
   HelloServer upstream;
   AppServer proxy;
   std::string upstream_ca;
 };
-
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 }  // namespace
 
@@ -65,10 +76,13 @@ TEST_CASE(
   test_support::TestDir dir;
   Setup s(dir);
   const std::string base = "https://localhost:" + s.upstream.port_text();
+  const std::string destination = "localhost:" + s.upstream.port_text();
   CHECK(s.curl(base + "/") == "hello from tlsreactor\n");
+  s.check_tunnelled(destination);
   const auto file = dir.path("download");
   CHECK(s.curl(base + "/bytes/67108864", {"--output", file, "--write-out",
                                           "%{http_code} %{size_download}\n"}) == "200 67108864\n");
+  s.check_tunnelled(destination);
   auto verify = integration::python_peer("http_peer.py",
                                          {"verify-file", "--file", file, "--bytes", "67108864"});
   integration::check_peer_succeeds(verify);

@@ -10,6 +10,8 @@
 #include <map>
 #include <random>
 
+#include <sys/stat.h>
+
 #include "reactor/Loop.hpp"
 #include "reactor/TcpConnector.hpp"
 #include "reactor/TcpListener.hpp"
@@ -200,33 +202,61 @@ TEST_CASE(
   CHECK(rig->close() == 0);
 }
 
-TEST_CASE("CertificateDirectory serves a name whose files appeared after the server started") {
+TEST_CASE(
+    "CertificateDirectory serves a name whose files appeared after the server started, the handshake parked on WANT_CLIENT_HELLO_CB while they load") {
   test_support::TestPki pki;
   const std::string dir = pki.path("sites");
   std::filesystem::create_directories(dir);
   tls::ServerConfig sc;
   sc.certificates = {pki.ecdsa.leaf};
   auto directory = tls::CertificateDirectory::create(dir, sc);
-  sc.on_client_hello = directory->hook();
-  Rig rig(test_support::server_context(sc));
+  const auto directory_hook = directory->hook();
+  std::unique_ptr<Rig> rig;
+  // The late name's key is a FIFO that the loop fills only after the hook has returned, so the
+  // worker's load cannot finish before OpenSSL was told SSL_CLIENT_HELLO_RETRY: the handshake
+  // parks however the threads are scheduled. (Were the load made inside the hook, the loop
+  // would block on the FIFO and the watchdog would fail the test.)
+  std::string key_fifo;
+  std::string key_pem;
+  sc.on_client_hello = [&](const tls::ClientHello& hello, tls::HelloDecision decision) {
+    directory_hook(hello, std::move(decision));
+    if (key_fifo.empty()) return;
+    rig->later(0ms, [&, fifo = std::exchange(key_fifo, {})] { std::ofstream(fifo) << key_pem; });
+  };
+  rig = std::make_unique<Rig>(test_support::server_context(sc));
+  std::uint64_t parks = 0;
+  rig->server_script = [&](Recorder& h) {
+    h.open = [&](reactor::Connection& c) {
+      parks = dynamic_cast<tls::TlsTransport&>(c).engine().result_count(
+          tls::Engine::Op::handshake, SSL_ERROR_WANT_CLIENT_HELLO_CB);
+    };
+  };
 
   // Not there yet: refused, and not remembered as missing.
-  const auto early = rig.connect(trusting(pki.ecdsa.ca_file), "late.test");
-  rig.run();
+  const auto early = rig->connect(trusting(pki.ecdsa.ca_file), "late.test");
+  rig->run();
   CHECK(early->error.message() == "handshake: handshake failed: tlsv1 unrecognized name");
   CHECK(directory->loaded() == 0);
 
   const auto files =
       test_support::must(tls::dev::write(tls::dev::generate({"late.test"}), dir + "/late.test"));
+  {
+    std::ifstream key(files.leaf.key_file);
+    key_pem.assign(std::istreambuf_iterator<char>(key), {});
+  }
+  REQUIRE(std::filesystem::remove(files.leaf.key_file));
+  REQUIRE(::mkfifo(files.leaf.key_file.c_str(), 0600) == 0);
+  key_fifo = files.leaf.key_file;
   std::string subject;
-  const auto late = rig.connect(trusting(files.ca_file), "late.test",
-                                [&](Recorder& h) { note_subject_and_close(h, subject); });
-  rig.run();
+  const auto late = rig->connect(trusting(files.ca_file), "late.test",
+                                 [&](Recorder& h) { note_subject_and_close(h, subject); });
+  rig->run();
   CHECK_MESSAGE(!late->error, late->error.message());
   CHECK(subject.ends_with("/CN=late.test"));
+  CHECK(parks == 1);
   CHECK(directory->loaded() == 1);
   CHECK(directory->loads() == 2);
-  CHECK(rig.close() == 0);
+  CHECK(rig->close() == 0);
 }
 
 TEST_CASE("a server certificate chosen 30 ms later on a timer is the one our client verifies") {
@@ -362,19 +392,23 @@ TEST_CASE(
   tls::ServerConfig sc;
   sc.certificates = {pki.ecdsa.leaf};
   sc.max_version = TLS1_2_VERSION;  // so the cipher names the key type
+  std::shared_ptr<Record> second;
+  std::string cipher;
+  // Once the first handshake has parked (its hook holds the choice), on the loop's next turn:
+  // the reset and the second client follow that event, not a timer that might come first.
+  std::function<void()> reset_and_connect_again;
   sc.on_certificate = [&](const tls::CertificateRequest&, tls::CertificateChoice choice) {
-    if (!held)
-      held = choice;  // the first connection waits; the next ones are answered at once
-    else
-      choice.use(rsa);
+    if (held) {
+      choice.use(rsa);  // the next ones are answered at once
+      return;
+    }
+    held = choice;  // the first connection waits
+    rig->later(0ms, reset_and_connect_again);
   };
   rig = std::make_unique<Rig>(test_support::server_context(sc));
   const auto ca = trusting(pki.all_server_cas);
   const auto first = rig->connect(ca, "localhost");
-  std::shared_ptr<Record> second;
-  std::string cipher;
-  rig->later(50ms, [&] {
-    REQUIRE(held);
+  reset_and_connect_again = [&] {
     // The client of the parked handshake resets its TCP connection (its peer is the listener).
     rig->loop.for_each_connection([&](reactor::Connection& c) {
       if (c.peer_address().port() == rig->port()) c.abort();
@@ -390,7 +424,7 @@ TEST_CASE(
         c.close();
       };
     });
-  });
+  };
   rig->run();
   REQUIRE(rig->servers().size() == 2);
   CHECK((rig->servers()[0]->error.code() == std::errc::connection_reset));

@@ -3,15 +3,18 @@
 
     admin_peer.py get --port P PATH...
         GETs each PATH in turn on one connection; prints "PATH STATUS BODY" per request (the
-        body's newlines shown as \\n) and the connection's Content-Type of the last one as
-        "content-type: ...".
+        body's newlines shown as \\n), the connection's Content-Type of the last one as
+        "content-type: ...", and "connections: N", the TCP connections the requests took
+        (http.client reconnects silently when the server closes; the socket's local port
+        tells each connection apart).
     admin_peer.py metrics --port P
         GETs /metrics and parses it with the Prometheus client library's own text parser;
         prints one "NAME{k=v,...} VALUE" line per sample (labels sorted) and "types: N".
     admin_peer.py until-draining --port P
         On one keep-alive connection: GET /readyz (prints "first: STATUS BODY"), then again
         every 50 ms until it answers 503 (at most --tries times; prints "then: STATUS BODY"),
-        then waits until the server closes the connection and prints "closed".
+        then waits until the server closes the connection and prints "closed". Fails if a
+        request had to open a second connection.
 Exits 0 on success; 1 with "admin_peer: FAIL: ..." on stderr otherwise.
 """
 import argparse
@@ -33,8 +36,10 @@ def fail(message):
     sys.exit(1)
 
 
-def get(conn, path):
+def get(conn, path, ports=None):
     conn.request("GET", path)
+    if ports is not None:
+        ports.add(conn.sock.getsockname()[1])  # the connection this request went out on
     response = conn.getresponse()
     return response, response.read().decode()
 
@@ -54,10 +59,12 @@ def main():
     conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=args.timeout)
     try:
         if args.mode == "get":
+            ports = set()
             for path in args.paths:
-                response, body = get(conn, path)
+                response, body = get(conn, path, ports)
                 print(f"{path} {response.status} {shown(body)}", flush=True)
             print(f"content-type: {response.getheader('Content-Type')}", flush=True)
+            print(f"connections: {len(ports)}", flush=True)
         elif args.mode == "metrics":
             response, body = get(conn, "/metrics")
             if response.status != 200:
@@ -69,10 +76,13 @@ def main():
                     print(f"{sample.name}{{{labels}}} {int(sample.value)}", flush=True)
             print(f"types: {len(families)}", flush=True)
         else:
-            response, body = get(conn, "/readyz")
+            ports = set()
+            response, body = get(conn, "/readyz", ports)
             print(f"first: {response.status} {shown(body)}", flush=True)
             for _ in range(args.tries):
-                response, body = get(conn, "/readyz")
+                response, body = get(conn, "/readyz", ports)
+                if len(ports) != 1:
+                    fail(f"/readyz went out on a new connection (local ports {sorted(ports)})")
                 if response.status == 503:
                     break
                 time.sleep(0.05)

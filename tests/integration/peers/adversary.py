@@ -6,16 +6,21 @@ Every subcommand ends with one line "adversary: ok ..." (exit 0) or "adversary: 
 "hello from tlsreactor"):
 
   garbage     N connections that send random bytes instead of a ClientHello: each must be
-              closed by the server (alert, FIN or RST) within --within seconds
+              closed by the server (alert, FIN or RST); --within is only a hang guard
   dribble     a real ClientHello sent one byte at a time, then the handshake and a GET
   slowloris   N connections that send 3 bytes of a record header and nothing more, while a
-              normal client is served; all must be closed by the server within --within
+              normal client is served; all must be closed by the server (--within is only a
+              hang guard). With --witness, a TLS connection opened after them that asks for
+              nothing must still be open when the last of them is closed: run the server with
+              an idle timeout longer than its handshake timeout but shorter than the default
+              handshake timeout, and this shows which timeout closed them, by order of events
   resets      N connections that start downloading a large body and reset (RST) mid-transfer
   never-read  one connection asks for a huge body and never reads, for --hold seconds
   many        N concurrent TLS connections: all handshake, then each sends a request and
               reads the answer, then all close
-  hold        N idle TLS connections held open for --hold seconds (they may be shed), then one
-              normal client that must be served once they are gone
+  hold        N idle TCP connections held open for --hold seconds (they may be shed: prints
+              "adversary: shed K", those the server closed meanwhile), then one normal client
+              that must be served once they are gone
   normal      just the normal client
   records     against an echo server: application records of exactly 16 KiB of plaintext
               echo back byte-exact; a record header announcing 16 KiB + 1 of plaintext, and
@@ -164,6 +169,17 @@ def closed_by_server(sock, deadline):
             return False
 
 
+def closed_now(sock):
+    """Whether the server has already closed `sock` (EOF or reset), without waiting."""
+    sock.setblocking(False)
+    try:
+        return not sock.recv(65536)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
 def cmd_garbage(args):
     rng = random.Random(args.seed)
     socks = []
@@ -235,20 +251,47 @@ def cmd_dribble(args):
     finish(ok, f"ClientHello of {len(hello)} bytes dribbled, response {'ok' if ok else repr(response[:80])}")
 
 
+def idle_witness(args):
+    """A TLS connection, handshake done, that asks for nothing: only the idle timeout ends it."""
+    raw = socket.create_connection((args.host, args.port), timeout=10)
+    return context(args).wrap_socket(raw, server_hostname="localhost")
+
+
+def still_open(tls):
+    """Whether the server has not ended `tls` yet; reads what it sent (session tickets)
+    without waiting."""
+    tls.setblocking(False)
+    try:
+        while True:
+            if not tls.recv(65536):
+                return False
+    except (ssl.SSLWantReadError, BlockingIOError):
+        return True
+    except (ssl.SSLError, OSError):
+        return False
+
+
 def cmd_slowloris(args):
     socks = []
     for _ in range(args.count):
         s = socket.create_connection((args.host, args.port), timeout=10)
         s.sendall(b"\x16\x03\x01")
         socks.append(s)
+    witness = idle_witness(args) if args.witness else None  # its idle time starts after them
     served = still_serves(args)  # while they all hang
     deadline = time.monotonic() + args.within
     open_after = sum(0 if closed_by_server(s, deadline) else 1 for s in socks)
+    witness_ok = witness is None or still_open(witness)
     for s in socks:
         s.close()
-    finish(served is None and open_after == 0,
-           f"{args.count} slow handshakes, {open_after} still open after {args.within}s; "
-           f"{served or 'a normal client was served meanwhile'}")
+    if witness is not None:
+        witness.close()
+    finish(served is None and open_after == 0 and witness_ok,
+           f"{args.count} slow handshakes, {open_after} still open; "
+           f"{served or 'a normal client was served meanwhile'}"
+           + ("" if witness is None else
+              "; the idle witness was " + ("still open after them" if witness_ok else
+                                           "closed first: they outlived the idle timeout")))
 
 
 def cmd_resets(args):
@@ -347,10 +390,17 @@ def cmd_hold(args):
             pass
     print(f"adversary: holding {len(socks)}", flush=True)
     time.sleep(args.hold)
+    shed = sum(1 for s in socks if closed_now(s))
+    print(f"adversary: shed {shed}", flush=True)  # closed by the server while we held them
     for s in socks:
         s.close()
-    time.sleep(0.5)
-    problem = still_serves(args)
+    # The server frees their descriptors as it notices the closes: served again once it has
+    # (a bounded number of tries, not a fixed pause that might be too short).
+    for _ in range(100):
+        problem = still_serves(args)
+        if problem is None:
+            break
+        time.sleep(0.1)
     finish(problem is None, f"held {len(socks)} connections for {args.hold}s; "
            f"{problem or 'served once they were gone'}")
 
@@ -364,7 +414,9 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--ca", required=True, help="the CA that signed the server's certificate")
     p.add_argument("--count", type=int, default=50)
-    p.add_argument("--within", type=float, default=15.0, help="seconds the server has to react")
+    p.add_argument("--within", type=float, default=60.0,
+                   help="hang guard: seconds to wait for the server's reaction before failing")
+    p.add_argument("--witness", action="store_true", help="slowloris: hold an idle TLS witness")
     p.add_argument("--hold", type=float, default=3.0)
     p.add_argument("--gap", type=float, default=0.002, help="seconds between dribbled bytes")
     p.add_argument("--bytes", type=int, default=64 << 20)

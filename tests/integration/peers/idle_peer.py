@@ -23,7 +23,8 @@ def main():
     ap.add_argument("--ping", action="store_true", help="exchange one echoed byte first")
     ap.add_argument("--expect", choices=["eof", "reset", "either"], default="eof")
     ap.add_argument("--min-seconds", type=float, default=0.0, help="an earlier end is a failure")
-    ap.add_argument("--max-seconds", type=float, required=True, help="a later end is a failure")
+    ap.add_argument("--max-seconds", type=float, required=True,
+                    help="hang guard: no end after this long is a failure")
     args = ap.parse_args()
 
     try:

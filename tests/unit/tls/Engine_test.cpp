@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <fstream>
 
 #include "tests/support/Pattern.hpp"
@@ -225,6 +226,51 @@ TEST_CASE("plaintext queued before the handshake is sent after it, in records of
     CHECK(r.length <= Engine::max_record + 1 + 16);
   }
   CHECK(app_records >= (1 << 20) / Engine::max_record);
+}
+
+TEST_CASE("the engine hands SSL_write_ex at most 16 KiB per call, never a whole large write") {
+  // OpenSSL cuts records at 16 KiB by itself, so record sizes on the wire cannot tell what the
+  // engine offered per call. Partial-write mode (which the Context sets) can: with it, an
+  // SSL_write_ex returns after one record, so a call offered more than a record's plaintext
+  // comes back short and the engine counts a partial write.
+  TestPki pki;
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
+  REQUIRE(p.handshake());
+  REQUIRE((SSL_get_mode(p.client.native()) & SSL_MODE_ENABLE_PARTIAL_WRITE) != 0);
+  const auto before = p.client.result_count(Op::write, SSL_ERROR_NONE);
+  const std::string message = pattern((1 << 20) + 5, 7);
+  p.client.write(bytes(message));
+  p.pump();
+  CHECK(p.server_in.data == message);
+  CHECK(p.client.partial_writes() == 0);
+  // 64 calls of exactly 16 KiB and one of the 5 bytes left.
+  CHECK(p.client.result_count(Op::write, SSL_ERROR_NONE) - before == 65);
+}
+
+TEST_CASE("a write that got WANT_WRITE is retried with its own length when the budget shrank") {
+  TestPki pki;
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)),
+               {"localhost", 443, 4096}, {});
+  REQUIRE(p.handshake());
+  const std::string message = pattern(64 * 1024, 5);
+  p.client.write(bytes(message));
+  // A whole record (16 KiB) does not fit the 4 KiB output: the call wants a retry.
+  CHECK(p.client.advance(p.client_in, p.scratch) == Want::output);
+  CHECK(p.client.result_count(Op::write, SSL_ERROR_WANT_WRITE) == 1);
+  // From now on each advance may encrypt only 100 bytes, far less than the call left pending.
+  // OpenSSL fails a retry offered fewer bytes than the first try (SSL_R_BAD_LENGTH), so the
+  // pending call must be repeated with its 16 KiB whatever the budget says.
+  for (int i = 0; i < 10'000 && p.server_in.data.size() < message.size(); ++i) {
+    p.client_want = p.client.advance(p.client_in, p.scratch, 100);
+    p.server_want = p.server.advance(p.server_in, p.scratch);
+    p.flush(p.client, p.server);
+    p.flush(p.server, p.client);
+    if (p.client.error()) break;
+  }
+  CHECK_MESSAGE(!p.client.error(), p.client.error().message());
+  CHECK(p.server_in.data == message);
+  CHECK(p.client.result_count(Op::write, SSL_ERROR_WANT_WRITE) >= 1);
+  CHECK(p.client.result_count(Op::write, SSL_ERROR_SSL) == 0);
 }
 
 TEST_CASE("a zero-length write is never issued to OpenSSL") {
@@ -612,34 +658,140 @@ TEST_CASE("the write budget bounds how much plaintext one advance encrypts") {
   CHECK(p.client.output_size() < 40 * 1024);
 }
 
-TEST_CASE("an output that fails like a dead socket gives SSL_ERROR_SYSCALL and a clean end") {
+namespace {
+
+// A connected pair of blocking loopback TCP sockets.
+struct TcpPair {
+  int near = -1;
+  int far = -1;
+  TcpPair() {
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(listener >= 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    REQUIRE(::listen(listener, 1) == 0);
+    socklen_t len = sizeof sa;
+    REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&sa), &len) == 0);
+    near = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(::connect(near, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    far = ::accept(listener, nullptr, nullptr);
+    REQUIRE(far >= 0);
+    ::close(listener);
+  }
+  ~TcpPair() {
+    if (near >= 0) ::close(near);
+    if (far >= 0) ::close(far);
+  }
+  TcpPair(const TcpPair&) = delete;
+  TcpPair& operator=(const TcpPair&) = delete;
+  // Ends `far` with a reset (SO_LINGER 0) instead of a FIN.
+  void reset_far() {
+    const linger hard{1, 0};
+    ::setsockopt(far, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    ::close(far);
+    far = -1;
+  }
+  // Resets `far` and waits until `near` has seen the reset: writes to `near` now fail (EPIPE).
+  void kill_near() {
+    reset_far();
+    char byte = 0;
+    REQUIRE(::recv(near, &byte, 1, 0) <= 0);
+  }
+};
+
+// OpenSSL's socket BIO writes with write(2): an EPIPE must not end the test as a signal.
+struct IgnoreSigpipe {
+  void (*previous)(int) = std::signal(SIGPIPE, SIG_IGN);
+  ~IgnoreSigpipe() { std::signal(SIGPIPE, previous); }
+  IgnoreSigpipe() = default;
+  IgnoreSigpipe(const IgnoreSigpipe&) = delete;
+  IgnoreSigpipe& operator=(const IgnoreSigpipe&) = delete;
+};
+
+// A sink that has paused: advance() reads nothing.
+struct NotAccepting final : tls::Sink {
+  bool plaintext(std::span<const std::byte>) override { return true; }
+  bool accepting() const override { return false; }
+};
+
+// A handshaken pair whose client writes through OpenSSL's socket BIO to a loopback TCP
+// connection its peer has reset. The engine's own BIO never fails (its driver handles the
+// socket); here write(2) fails with EPIPE, no retry and nothing on the error queue, which
+// OpenSSL reports as SSL_ERROR_SYSCALL.
+struct WritingToResetSocket {
   TestPki pki;
-  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)),
-               {"localhost", 443, 4096}, {});
-  REQUIRE(p.handshake());
-  // What a socket BIO does when the connection died: write fails, errno says why, no retry
-  // and nothing on the error queue. OpenSSL turns exactly that into SSL_ERROR_SYSCALL.
-  static BIO_METHOD* dead = [] {
-    BIO_METHOD* m = BIO_meth_new(BIO_TYPE_SOURCE_SINK | BIO_get_new_index(), "dead socket");
-    BIO_meth_set_write(m, [](BIO*, const char*, int) {
-      errno = EPIPE;
-      return -1;
-    });
-    BIO_meth_set_ctrl(
-        m, [](BIO*, int cmd, long, void*) -> long { return cmd == BIO_CTRL_FLUSH ? 1 : 0; });
-    BIO_meth_set_create(m, [](BIO* b) {
-      BIO_set_init(b, 1);
-      return 1;
-    });
-    return m;
-  }();
-  SSL_set0_wbio(p.client.native(), BIO_new(dead));
+  EnginePair p{client_context(trusting(pki.ecdsa.ca_file)),
+               server_context(serving(pki.ecdsa)),
+               {"localhost", 443, 4096},
+               {}};
+  TcpPair tcp;
+  IgnoreSigpipe quiet;
+
+  WritingToResetSocket() {
+    REQUIRE(p.handshake());
+    tcp.kill_near();
+    SSL_set0_wbio(p.client.native(), BIO_new_socket(tcp.near, BIO_NOCLOSE));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a write to a socket its peer reset gives SSL_ERROR_SYSCALL and a clean end") {
+  // The transport was not seen to end first: a failure, not a truncation.
+  WritingToResetSocket w;
+  EnginePair& p = w.p;
   p.client.write(bytes("lost"));
   CHECK(p.client.advance(p.client_in, p.scratch) == Want::closed);
   CHECK(p.client.error().ssl_error == SSL_ERROR_SYSCALL);
   CHECK(p.client.result_count(Op::write, SSL_ERROR_SYSCALL) == 1);
   CHECK(p.client.error().message() == "write: TLS protocol error: the transport failed");
   CHECK(p.client.advance(p.client_in, p.scratch) == Want::closed);  // and stays closed
+}
+
+TEST_CASE("a TCP reset in the middle of a record gives SSL_ERROR_SYSCALL, after EOF a truncation") {
+  // The engine's own BIO never fails (the transport handles the socket), so SYSCALL is
+  // produced here by giving the client's SSL a real socket BIO for its input: the server's
+  // record travels over loopback TCP, cut in half by a reset. OpenSSL's socket BIO read fails
+  // with ECONNRESET and no retry, which OpenSSL reports as SSL_ERROR_SYSCALL.
+  TestPki pki;
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)),
+               {"localhost", 443, 4096}, {});
+  REQUIRE(p.handshake());
+  p.server.write(bytes(pattern(4000, 3)));
+  p.server.advance(p.server_in, p.scratch);
+  const auto record = p.server.peek_output();
+  REQUIRE(record.size() > 4000);
+  TcpPair tcp;
+  REQUIRE(::send(tcp.far, record.data(), record.size() / 2, 0) ==
+          static_cast<ssize_t>(record.size() / 2));
+  tcp.reset_far();
+  SSL_set0_rbio(p.client.native(), BIO_new_socket(tcp.near, BIO_NOCLOSE));
+  // The driver saw the transport end (as TlsTransport does on a reset) before the failing
+  // read: that makes it a truncation, not a protocol error.
+  p.client.feed_eof();
+  CHECK(p.client.advance(p.client_in, p.scratch) == Want::closed);
+  CHECK(p.client_in.data.empty());
+  CHECK(p.client.result_count(Op::read, SSL_ERROR_SYSCALL) == 1);
+  CHECK(p.client.error().ssl_error == SSL_ERROR_SYSCALL);
+  CHECK(p.client.error().code == tls::Errc::stream_truncated);
+  CHECK(p.client.error().context == "read");
+}
+
+TEST_CASE("SSL_ERROR_SYSCALL from a write after the transport ended is a truncation") {
+  // The peer reset: the read side saw the end, and the socket write fails with EPIPE. The
+  // sink has paused, so the write (not a read) is the call that meets the failure.
+  WritingToResetSocket w;
+  EnginePair& p = w.p;
+  p.client.feed_eof();
+  p.client.write(bytes(pattern(100, 1)));
+  NotAccepting paused;
+  CHECK(p.client.advance(paused, p.scratch) == Want::closed);
+  CHECK(p.client.result_count(Op::write, SSL_ERROR_SYSCALL) == 1);
+  CHECK(p.client.error().ssl_error == SSL_ERROR_SYSCALL);
+  CHECK(p.client.error().code == tls::Errc::stream_truncated);
+  CHECK(p.client.error().context == "write");
 }
 
 TEST_CASE("WANT_CONNECT comes only from a connect BIO, which the engine never uses") {
