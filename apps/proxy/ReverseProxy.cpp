@@ -55,7 +55,7 @@ class ClientHandler final : public reactor::Handler,
     conn_ = &conn;
     conn.set_idle_timeout(Ms(0));  // this handler times each phase itself
     timer_.emplace(conn.loop());
-    pool_ = &upstreams_->on_this_thread();
+    pool_ = &upstreams_->on_loop(conn.loop());
     client_ip_ = conn.peer_address().ip();
     record_connection(conn, record_);
     // Until a first byte arrives, a silent connection is closed as silently.
