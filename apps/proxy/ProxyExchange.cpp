@@ -18,7 +18,7 @@
 #include "apps/proxy/Upstreams.hpp"
 #include "reactor/Log.hpp"
 #include "reactor/Loop.hpp"
-#include "reactor/Timer.hpp"
+#include "reactor/WheelTimer.hpp"
 
 namespace apps::proxy {
 namespace {
@@ -478,8 +478,8 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
 
   void arm_body_timer(Ms delay) {
     if (client_.options->body_timeout.count() == 0) return;
-    if (!body_timer_) body_timer_.emplace(client_.conn->loop());
-    body_timer_->start(delay, Ms(0), [this] { on_body_timer(); });
+    if (!body_timer_) body_timer_.emplace(client_.conn->loop(), [this] { on_body_timer(); });
+    body_timer_->start(delay);
   }
 
   // Reads do not restart the timer: the deadline is checked against the last read when it
@@ -524,7 +524,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
   http::Response* response_ = nullptr;
   UpstreamLink* link_ = nullptr;
   UpstreamRoute route_;
-  std::optional<reactor::Timer> body_timer_;
+  std::optional<reactor::WheelTimer> body_timer_;  // a deadline on the loop's wheel, no handle
   AccessRecord record_;
   HeaderList headers_;        // the request's, for the upstream's head
   HeaderList resp_fields_;    // the response's, for the client
@@ -560,7 +560,7 @@ class Http2Client final : public reactor::Handler {
 
   void on_open(reactor::Connection& conn) override {
     side_.conn = &conn;
-    side_.pool = &side_.upstreams->on_this_thread();
+    side_.pool = &side_.upstreams->on_loop(conn.loop());
     side_.client_ip = conn.peer_address().ip();
     record_connection(conn, side_.record);
     conn.set_idle_timeout(side_.options->idle_timeout);

@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "reactor/Log.hpp"
-#include "reactor/Timer.hpp"
+#include "reactor/WheelTimer.hpp"
 
 namespace apps::proxy {
 namespace {
@@ -31,10 +31,10 @@ class ProxyProtocolTransport final : public reactor::Handler, public reactor::Co
       return;
     }
     parser_.emplace(options_->max_v2_bytes);
-    timer_.emplace(tcp.loop());
-    timer_->start(options_->header_timeout, std::chrono::milliseconds(0), [this] {
+    timer_.emplace(tcp.loop(), [this] {
       refuse("no PROXY header within " + std::to_string(options_->header_timeout.count()) + " ms");
     });
+    timer_->start(options_->header_timeout);
   }
 
   void on_data(reactor::Connection&, std::span<const std::byte> data) override {
@@ -163,9 +163,9 @@ class ProxyProtocolTransport final : public reactor::Handler, public reactor::Co
   std::unique_ptr<reactor::Handler> inner_;
   reactor::Connection* tcp_ = nullptr;  // from on_open until on_close returns
   reactor::Loop* loop_ = nullptr;
-  reactor::Address peer_;                    // the header's client, or the TCP peer
-  std::optional<ProxyHeaderParser> parser_;  // while a trusted source owes its header
-  std::optional<reactor::Timer> timer_;      // the header deadline
+  reactor::Address peer_;                     // the header's client, or the TCP peer
+  std::optional<ProxyHeaderParser> parser_;   // while a trusted source owes its header
+  std::optional<reactor::WheelTimer> timer_;  // the header deadline, on the loop's wheel
   std::vector<std::byte> held_;  // bytes after the header, kept while the next layer paused
   reactor::Error error_;
   bool inner_open_ = false;

@@ -20,7 +20,7 @@
 #include "apps/proxy/Upstreams.hpp"
 #include "reactor/Log.hpp"
 #include "reactor/Loop.hpp"
-#include "reactor/Timer.hpp"
+#include "reactor/WheelTimer.hpp"
 #include "tls/Errors.hpp"
 #include "tls/TlsTransport.hpp"
 
@@ -54,8 +54,8 @@ class ClientHandler final : public reactor::Handler,
   void on_open(reactor::Connection& conn) override {
     conn_ = &conn;
     conn.set_idle_timeout(Ms(0));  // this handler times each phase itself
-    timer_.emplace(conn.loop());
-    pool_ = &upstreams_->on_this_thread();
+    timer_.emplace(conn.loop(), [this] { on_timer(); });
+    pool_ = &upstreams_->on_loop(conn.loop());
     client_ip_ = conn.peer_address().ip();
     record_connection(conn, record_);
     // Until a first byte arrives, a silent connection is closed as silently.
@@ -203,10 +203,10 @@ class ClientHandler final : public reactor::Handler,
       conn_->resume_reading();
   }
 
-  // The one timer moves lazily: arm() records the deadline and restarts the timer only when it
-  // would fire too late; one that fires early starts again for the deadline, and one no longer
-  // wanted fires into Wait::none. A keep-alive request so costs no timer operation (it was a
-  // stop and two starts of a libuv heap timer, about 3 % of the proxy's instructions).
+  // The one deadline (on the loop's wheel) moves lazily: arm() records the deadline and
+  // re-arms only when the armed one would come too late; one that comes early is armed again
+  // for the deadline, and one no longer wanted fires into Wait::none. A keep-alive request so
+  // costs no timer operation at all, not even the wheel's store.
   void arm(Wait wait, Ms timeout) {
     wait_ = timeout.count() == 0 ? Wait::none : wait;
     if (wait_ == Wait::none) return;
@@ -217,7 +217,7 @@ class ClientHandler final : public reactor::Handler,
 
   void start_timer(Ms delay) {
     timer_due_ = now() + static_cast<std::uint64_t>(delay.count());
-    timer_->start(delay, Ms(0), [this] { on_timer(); });
+    timer_->start(delay);
   }
 
   void on_timer() {
@@ -562,7 +562,7 @@ class ClientHandler final : public reactor::Handler,
   http::HttpParser parser_;
   reactor::Connection* conn_ = nullptr;
   LoopUpstreams* pool_ = nullptr;
-  std::optional<reactor::Timer> timer_;
+  std::optional<reactor::WheelTimer> timer_;  // the deadline of wait_, on the loop's wheel
   std::shared_ptr<Tunnel> tunnel_;
   UpstreamLink* link_ = nullptr;
 
@@ -586,7 +586,7 @@ class ClientHandler final : public reactor::Handler,
   BodyFraming resp_body_ = BodyFraming::none;
   Wait wait_ = Wait::none;
   std::uint64_t deadline_ = 0;   // loop time at which wait_ ends
-  std::uint64_t timer_due_ = 0;  // loop time the timer fires at; 0: not running
+  std::uint64_t timer_due_ = 0;  // loop time the deadline is armed for; 0: not armed
   bool in_request_ = false;      // from the request's first byte to the end of its response
   bool head_done_ = false;
   bool request_done_ = false;  // the whole request went to the upstream

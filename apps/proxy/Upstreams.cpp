@@ -74,7 +74,7 @@ bool UpstreamLink::write(std::string_view bytes) {
 
 void UpstreamLink::arm_response_timer(std::chrono::milliseconds delay) {
   if (delay.count() == 0 || !response_timer_) return;  // 0: no response timeout
-  response_timer_->start(delay, std::chrono::milliseconds(0), [this] { on_response_timer(); });
+  response_timer_->start(delay);
 }
 
 void UpstreamLink::on_response_timer() {
@@ -115,7 +115,7 @@ reactor::Connection& UpstreamLink::hand_over(std::shared_ptr<UpstreamRelay> rela
 
 void UpstreamLink::on_open(reactor::Connection& conn) {
   conn_ = &conn;
-  response_timer_.emplace(conn.loop());
+  response_timer_.emplace(conn.loop(), [this] { on_response_timer(); });
   if (user_ != nullptr) return user_->on_upstream_ready(*this);
   if (stopping_ || !pool_->park(*this)) conn.close();
 }
@@ -351,17 +351,25 @@ std::uint64_t next_id() {
 Upstreams::Upstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics)
     : options_(std::move(options)), metrics_(metrics), id_(next_id()) {}
 
-LoopUpstreams& Upstreams::on_this_thread() const {
+namespace {
+// A loop's LoopUpstreams, one per upstream set still alive (a reload makes a new set while
+// connections of the old one finish).
+struct LoopUpstreamSets {
   struct Entry {
     std::uint64_t id;
     std::weak_ptr<const Upstreams> set;
     std::shared_ptr<LoopUpstreams> loop_side;
   };
-  thread_local std::vector<Entry> entries;
-  for (const Entry& e : entries)
+  std::vector<Entry> entries;
+};
+}  // namespace
+
+LoopUpstreams& Upstreams::on_loop(reactor::Loop& loop) const {
+  auto& entries = loop.local<LoopUpstreamSets>().entries;
+  for (const auto& e : entries)
     if (e.id == id_) return *e.loop_side;
   // A new set (the first, or a reload's): forget those that are gone.
-  std::erase_if(entries, [](const Entry& e) { return e.set.expired(); });
+  std::erase_if(entries, [](const auto& e) { return e.set.expired(); });
   entries.push_back({id_, weak_from_this(), std::make_shared<LoopUpstreams>(options_, metrics_)});
   return *entries.back().loop_side;
 }

@@ -19,6 +19,7 @@
 #include "apps/proxy/Tunnel.hpp"
 #include "reactor/Handler.hpp"
 #include "reactor/Timer.hpp"
+#include "reactor/WheelTimer.hpp"
 
 namespace apps::proxy {
 
@@ -163,8 +164,10 @@ class UpstreamLink final : public reactor::Handler, private http::HttpEvents {
   std::size_t index_;
   UpstreamUser* user_;
   reactor::Connection* conn_ = nullptr;
-  std::shared_ptr<UpstreamRelay> relay_;          // set once switched: the link only forwards to it
-  std::optional<reactor::Timer> response_timer_;  // made on open, on the connection's loop
+  std::shared_ptr<UpstreamRelay> relay_;  // set once switched: the link only forwards to it
+  // Made on open, on the connection's loop: a deadline on the loop's wheel, not a libuv handle
+  // per upstream connection.
+  std::optional<reactor::WheelTimer> response_timer_;
   // Loop time of the exchange's last traffic with the upstream. Reading paused for a slow
   // client makes none: a client that never reads cannot hold both connections for ever.
   std::uint64_t heard_from_ = 0;
@@ -223,14 +226,16 @@ class LoopUpstreams : public std::enable_shared_from_this<LoopUpstreams> {
   std::optional<reactor::Timer> sweep_timer_;  // made on the loop of the first surplus
 };
 
-// The upstream set shared by every loop: hands each loop thread its own LoopUpstreams. Make it
-// with make_shared (a thread forgets its LoopUpstreams once the set is gone).
+// The upstream set shared by every loop: hands each loop its own LoopUpstreams. Make it with
+// make_shared (a loop forgets its LoopUpstreams once the set is gone).
 class Upstreams : public std::enable_shared_from_this<Upstreams> {
  public:
   Upstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics);
-  // This thread's LoopUpstreams for this set, made on first use. The thread keeps it while the
-  // set lives; connections still using it (pooled after a reload made a new set) keep it too.
-  LoopUpstreams& on_this_thread() const;
+  // `loop`'s LoopUpstreams for this set, made on first use and kept in the loop's slot
+  // (reactor::Loop::local), so two loops on one thread never share a pool. The loop keeps it
+  // while the set lives and until it closes; connections still using it (pooled after a reload
+  // made a new set) keep it too. Called on `loop`'s thread.
+  LoopUpstreams& on_loop(reactor::Loop& loop) const;
 
  private:
   std::shared_ptr<const ProxyOptions> options_;

@@ -159,6 +159,20 @@ TEST_SUITE("proxy-http2") {
     proxy.stop();
   }
 
+  TEST_CASE("an HTTP/2 request body that stops coming gets 408 at --body-timeout on its stream") {
+    test_support::TestDir dir;
+    Upstream upstream;
+    ProxyServer proxy(dir, {"--upstream", upstream.url(), "--body-timeout", "1"});
+    // 100 of the 1000 bytes its content-length promises, then silence: the upstream waits for
+    // the rest and says nothing, so only the proxy's body deadline can answer the stream.
+    const std::string out =
+        h2_client(proxy, {"--method", "POST", "--path", "/digest", "--body-bytes", "1000",
+                          "--stall-after", "100", "--timeout", "30"});
+    CHECK_MESSAGE(contains(out, "\"status\": 408"), out);
+    CHECK_MESSAGE(contains(out, "request body stalled for 1 s"), out);
+    proxy.stop();
+  }
+
   TEST_CASE("100 concurrent HTTP/2 streams of 1 MiB each arrive byte-exact") {
     test_support::TestDir dir;
     HelloServer hello({});

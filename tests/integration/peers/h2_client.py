@@ -4,12 +4,13 @@ requests as concurrent streams of one connection, over TLS (ALPN h2, certificate
 or, with --plain, h2c with prior knowledge.
 
     h2_client.py --port P [--plain] [--count N] [--method M] [--path PATH] [--body-bytes B]
-                 [--header NAME:VALUE ...] [--authority A]
+                 [--header NAME:VALUE ...] [--authority A] [--stall-after S]
 
 N streams (default 1) each send METHOD PATH with the extra headers (sent as given, not checked
 by h2, so a connection-specific one goes out too) and, with --body-bytes, a body of B bytes of
 the pattern i % 251 (honouring the server's flow-control windows). At most the server's
-SETTINGS_MAX_CONCURRENT_STREAMS are open at once. Prints one JSON object per stream, in stream
+SETTINGS_MAX_CONCURRENT_STREAMS are open at once. --stall-after S sends only the body's first S
+bytes and then nothing more (no END_STREAM), for the server's body timeout. Prints one JSON object per stream, in stream
 order:
 
     {"stream": 1, "status": 200, "headers": {...}, "trailers": {...}, "length": N,
@@ -65,6 +66,7 @@ def main():
     parser.add_argument("--body-bytes", type=int, default=None)
     parser.add_argument("--header", action="append", default=[])
     parser.add_argument("--timeout", type=float, default=60)
+    parser.add_argument("--stall-after", type=int, default=None)
     args = parser.parse_args()
 
     sock, conn = open_client(args.host, args.port, args.plain, args.timeout, fail)
@@ -97,13 +99,14 @@ def main():
         for sid, s in streams.items():
             if s.body is None or s.sent >= len(s.body) or s.done:
                 continue
-            while s.sent < len(s.body):
+            limit = len(s.body) if args.stall_after is None else min(len(s.body), args.stall_after)
+            while s.sent < limit:
                 try:
                     window = conn.local_flow_control_window(sid)
                 except h2.exceptions.StreamClosedError:
                     s.sent = len(s.body)
                     break
-                n = min(window, conn.max_outbound_frame_size, len(s.body) - s.sent)
+                n = min(window, conn.max_outbound_frame_size, limit - s.sent)
                 if n <= 0:
                     break
                 end = s.sent + n == len(s.body)

@@ -2,9 +2,12 @@
 
 #include <doctest/doctest.h>
 
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "apps/proxy/ProxyOptions.hpp"
+#include "reactor/Loop.hpp"
 
 using apps::proxy::Balancer;
 using apps::proxy::UpstreamUrl;
@@ -138,4 +141,25 @@ TEST_CASE("a sweep closes no more idle connections than stayed unused through it
   IdleSurplus none(0);
   CHECK(none.sweep(3) == 0);
   CHECK(none.sweep(3) == 3);
+}
+
+TEST_CASE("each loop has its own pool of an upstream set, even two loops on one thread") {
+  using apps::proxy::Upstreams;
+  apps::proxy::Metrics metrics;
+  auto options = std::make_shared<apps::proxy::ProxyOptions>();
+  std::string error;
+  options->upstreams.push_back(*UpstreamUrl::parse("http://127.0.0.1:8081", error));
+  auto set = std::make_shared<const Upstreams>(options, metrics);
+  reactor::Loop first;
+  reactor::Loop second;
+  // One loop asks twice: the same pool. Another loop on this same thread: a pool of its own
+  // (a thread_local registry would hand both loops one pool, and connections of one loop to
+  // exchanges of the other).
+  CHECK(&set->on_loop(first) == &set->on_loop(first));
+  CHECK(&set->on_loop(first) != &set->on_loop(second));
+  // A reload's new set gets a new pool on the same loop; the old one's stays while it lives.
+  auto reloaded = std::make_shared<const Upstreams>(options, metrics);
+  CHECK(&reloaded->on_loop(first) != &set->on_loop(first));
+  CHECK(first.close() == 0);
+  CHECK(second.close() == 0);
 }
