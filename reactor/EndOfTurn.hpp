@@ -32,9 +32,10 @@ class EndOfTurn final : private detail::ListNode {
   EndOfTurn(const EndOfTurn&) = delete;
   EndOfTurn& operator=(const EndOfTurn&) = delete;
 
-  // Asks for one call at the end of this turn; a no-op if one is already pending. Requests
-  // made outside the loop's I/O phase (from a timer, before run()) are served at the end of
-  // the next iteration, which then polls without blocking. Dropped once the loop is closing.
+  // Asks for one call at the end of this turn; a no-op if one is already pending. A request
+  // made before the turn's poll (from a timer, or before run()) is served at the end of that
+  // turn, whose poll then does not block; one made by another end-of-turn callback, at the end
+  // of the next. Dropped once the loop is closing.
   void request() noexcept;
   // The pending call, if any, will not happen.
   void cancel() noexcept { unlink(); }
