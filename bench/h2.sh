@@ -26,6 +26,8 @@
 #   (tlsreactor-proxy --upstream-keepalive, nginx `keepalive`): after the warm-up neither
 #   reconnects, and the figure is the forwarding path's. "Busy proxy-core second" counts only
 #   the proxy's CPU, not the upstream's.
+# - HELLO_BIN=PATH / PROXY_BIN=PATH measure another build of the server hello / the proxy (a
+#   before/after comparison); the upstream is always this tree's release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200000}
@@ -44,7 +46,7 @@ make_cert ec "$WORK/cert.pem" "$WORK/key.pem"
 BODY="hello from tlsreactor\n"
 
 start_hello() {
-  start_app "$WORK/hello.log" taskset -c 0 "$BIN/hello/tlsreactor-hello" --tls \
+  start_app "$WORK/hello.log" taskset -c 0 "${HELLO_BIN:-$BIN/hello/tlsreactor-hello}" --tls \
     --cert "$WORK/cert.pem" --key "$WORK/key.pem" --listen 127.0.0.1:0 --threads 1 \
     --idle-timeout 0
   SERVER_PID=$APP_PID
@@ -76,6 +78,9 @@ measure() {
   }
   taskset -c 1 h2load -c"$CONNECTIONS" -m"$STREAMS" -n$((N / 10)) "$url" >/dev/null
   local before after out
+  # h2load appends to its --log-file: without this each run's p99 would be taken over every
+  # earlier run's requests too (the first figures of this bench were, the servers' mixed).
+  rm -f "$WORK/h2load.log"
   before=$(cpu_ticks "${SERVER_PIDS[@]}")
   out=$(taskset -c 1 h2load -c"$CONNECTIONS" -m"$STREAMS" -n"$N" --log-file="$WORK/h2load.log" \
     "$url")
@@ -88,7 +93,7 @@ measure() {
   local rps p99
   rps=$(awk '/^finished in/ { print $4 }' <<<"$out")
   # --log-file: start time, status, request time in microseconds, tab-separated.
-  p99=$(sort -n -k3,3 "$WORK/h2load.log" | awk -v n="$N" 'NR == int(n * 0.99) { print $3 / 1000 }')
+  p99=$(sort -n -k3,3 "$WORK/h2load.log" | awk '{ t[NR] = $3 } END { print t[int(NR * 0.99)] / 1000 }')
   echo "$name $rps $p99 $N $((after - before))" >>"$WORK/results"
   printf '  %-16s run %d: %9.0f req/s  p99 %7.3f ms  CPU %5.2f s\n' \
     "$name" "$run" "$rps" "$p99" "$(awk "BEGIN { print $((after - before)) / $CLK_TCK }")"

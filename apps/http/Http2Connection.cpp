@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <exception>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,12 +65,10 @@ class Http2Connection::StreamResponse final : public Response {
   }
   bool body(std::span<const std::byte> bytes) override {
     if (!body_) return true;
-    writable_ = false;
+    // The frames go out at the end of the turn, so on_writable cannot come before this answer.
     const bool room = owner_.session_.write(id_, bytes);
     owner_.flush_later();
-    // The flush may have drained the queue and spent the stream's on_writable on an Exchange
-    // that had not yet been told to wait: then there is room after all.
-    return room || writable_;
+    return room;
   }
   void end(std::span<const Field> trailers) override {
     if (!body_) return;
@@ -87,9 +86,6 @@ class Http2Connection::StreamResponse final : public Response {
     owner_.flush_later();
   }
 
-  // The session said the stream drained (before its Exchange's on_writable).
-  void drained() { writable_ = true; }
-
   // Body bytes the Exchange was given: its window opens for them now, or on resume_body().
   void took(std::size_t n) {
     if (paused_)
@@ -104,7 +100,6 @@ class Http2Connection::StreamResponse final : public Response {
   bool head_request_;
   bool body_ = false;
   bool paused_ = false;
-  bool writable_ = false;  // drained() since the last body() began
   std::size_t unconsumed_ = 0;
 };
 
@@ -121,6 +116,7 @@ Http2Connection::~Http2Connection() = default;
 void Http2Connection::start(reactor::Connection& conn, std::span<const std::byte> early) {
   conn_ = &conn;
   if (session_.limits().stall_timeout.count() > 0) stall_timer_.emplace(conn.loop());
+  flush_turn_.emplace(conn.loop(), [this] { flush_guarded(); });
   if (!early.empty())
     feed(early);
   else
@@ -132,16 +128,10 @@ void Http2Connection::on_data(reactor::Connection&, std::span<const std::byte> d
 }
 
 void Http2Connection::feed(std::span<const std::byte> bytes) {
-  feeding_ = true;
-  try {
-    // A failure is flush()'s to log, and to close on once the GOAWAY went out.
-    session_.feed(bytes);
-  } catch (...) {
-    feeding_ = false;
-    throw;  // the reactor aborts this connection (handler_failed) and logs it
-  }
-  feeding_ = false;
-  flush();
+  // A failure is flush()'s to log, and to close on once the GOAWAY went out. What an event
+  // throws reaches the reactor, which aborts this connection (handler_failed) and logs it.
+  session_.feed(bytes);
+  flush_later();
 }
 
 void Http2Connection::log(std::string_view what) const {
@@ -175,11 +165,26 @@ void Http2Connection::on_stall_timer() {
     return conn_->abort();
   }
   session_.sweep_stalled();
-  flush();  // sends the resets or the GOAWAY, and starts the next period unless it closed
+  flush_guarded();  // sends the resets or the GOAWAY, and starts the next period unless it closed
+}
+
+void Http2Connection::flush_guarded() noexcept {
+  // Outside the reactor's handler calls, what an Exchange throws from inside output() is this
+  // connection's to end, as the reactor would have.
+  try {
+    flush();
+  } catch (const std::exception& e) {
+    log(std::string("an exchange threw: ") + e.what() + "; connection aborted");
+    if (conn_ != nullptr) conn_->abort();
+  } catch (...) {
+    log("an exchange threw a non-standard exception; connection aborted");
+    if (conn_ != nullptr) conn_->abort();
+  }
 }
 
 void Http2Connection::flush_later() {
-  if (!feeding_) flush();
+  // Inside flush(), output() serializes what was just queued before flush() returns.
+  if (!flushing_ && flush_turn_) flush_turn_->request();
 }
 
 void Http2Connection::flush() {
@@ -226,6 +231,7 @@ void Http2Connection::on_server_stopping(reactor::Connection&) {
 void Http2Connection::on_close(reactor::Connection&, const reactor::Error&) {
   conn_ = nullptr;
   stall_timer_.reset();
+  flush_turn_.reset();
   for (auto& [id, stream] : std::exchange(streams_, {})) stream->exchange->on_closed(false);
 }
 
@@ -266,10 +272,7 @@ void Http2Connection::on_request_end(std::int32_t id, const Fields& trailers) {
 }
 
 void Http2Connection::on_stream_writable(std::int32_t id) {
-  if (Stream* s = find(id)) {
-    s->response->drained();
-    s->exchange->on_writable();
-  }
+  if (Stream* s = find(id)) s->exchange->on_writable();
 }
 
 void Http2Connection::on_stream_closed(std::int32_t id, std::uint32_t error_code) {

@@ -21,6 +21,7 @@
 
 #include "apps/http/Exchange.hpp"
 #include "apps/http/Http2Session.hpp"
+#include "reactor/EndOfTurn.hpp"
 #include "reactor/Handler.hpp"
 #include "reactor/Timer.hpp"
 
@@ -62,7 +63,12 @@ class Http2Connection final : public reactor::Handler, private Http2Events {
   // Writes what the session has serialized while the connection takes it; closes once the
   // session is done.
   void flush();
-  void flush_later();  // flush() now, unless inside feed(), which flushes once it returns
+  // flush() at the end of this loop turn: every stream answered in the turn (and every frame
+  // the peer's bytes called for) leaves in one write, so one TLS record, not one per call.
+  void flush_later();
+  // flush() for callers outside the reactor's handler calls (the end of a turn, the stall
+  // timer): an Exchange's exception aborts the connection instead of crossing libuv.
+  void flush_guarded() noexcept;
   Stream* find(std::int32_t stream);
   // "PEER: HTTP/2: what", once the connection's peer is known.
   void log(std::string_view what) const;
@@ -76,7 +82,8 @@ class Http2Connection final : public reactor::Handler, private Http2Events {
   std::map<std::int32_t, std::unique_ptr<Stream>> streams_;
   bool blocked_ = false;   // the connection's write() said stop: wait for on_drain
   bool flushing_ = false;  // inside flush(): an Exchange's write from on_writable joins it
-  bool feeding_ = false;   // inside feed(): flush once it returns
+  // flush_later's; made on start(), gone at on_close.
+  std::optional<reactor::EndOfTurn> flush_turn_;
   bool error_logged_ = false;
   std::optional<reactor::Timer> stall_timer_;  // made on start(), gone at on_close
   bool stall_timer_armed_ = false;

@@ -17,6 +17,7 @@ class FakeConnection final : public reactor::Connection {
   FakeConnection(reactor::Loop& loop, std::size_t high) : loop_(loop), high_(high) {}
 
   std::string out;         // everything written, in order
+  std::size_t writes = 0;  // write() calls that took bytes
   std::size_t queued = 0;  // written since the peer last read
   std::size_t max_queued = 0;
   bool full = false;                   // write() returned false; no drain() since
@@ -28,6 +29,7 @@ class FakeConnection final : public reactor::Connection {
   bool write(std::span<const std::byte> data) override {
     if (closing) return true;  // dropped, as a real connection does
     out.append(reinterpret_cast<const char*>(data.data()), data.size());
+    ++writes;
     queued += data.size();
     max_queued = std::max(max_queued, queued);
     if (full) {
