@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "reactor/CallbackFailure.hpp"
 #include "reactor/Log.hpp"
 #include "reactor/LoopImpl.hpp"
 #include "reactor/detail/OwnedHandleImpl.hpp"
@@ -102,10 +103,8 @@ void LoopImpl::run_posted() noexcept {
   for (auto& fn : batch) {
     try {
       fn();
-    } catch (const std::exception& e) {
-      log::error(std::string("posted function threw: ") + e.what());
     } catch (...) {
-      log::error("posted function threw a non-standard exception");
+      log_callback_failure("a posted function");
     }
   }
 }

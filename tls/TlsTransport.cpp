@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "reactor/CallbackFailure.hpp"
 #include "reactor/Log.hpp"
 #include "reactor/Loop.hpp"
 
@@ -133,7 +134,7 @@ TlsTransport::TlsTransport(std::shared_ptr<const Context> context,
       app_(std::move(app)),
       options_(options),
       alive_(std::make_shared<TlsTransport*>(this)),
-      admission_([this] { on_admitted(); }) {}
+      admission_([this] { loop_call([this] { on_admitted(); }); }) {}
 
 TlsTransport::~TlsTransport() {
   // The connection is gone but OpenSSL's async job may still be paused inside the SSL (a
@@ -156,7 +157,8 @@ void TlsTransport::on_open(reactor::Connection& tcp) {
   // after the connection is gone: hop to the loop, then only if this transport still exists.
   engine_->set_waker([loop = loop_, alive = std::weak_ptr<TlsTransport*>(alive_)] {
     loop->post([alive] {
-      if (const auto transport = alive.lock()) (*transport)->unpark();
+      if (const auto transport = alive.lock())
+        (*transport)->loop_call([&] { (*transport)->unpark(); });
     });
   });
   // The TCP layer only reports on_drain after a write took it over its high-water mark. With
@@ -211,7 +213,7 @@ void TlsTransport::settle_fin() {
     if (!error_)
       error_ = std::make_unique<reactor::Error>(Errc::stream_truncated, "read",
                                                 "the peer closed without close_notify");
-    app_->on_peer_closed(*this);
+    app_call([&] { app_->on_peer_closed(*this); });
     return;
   }
   fin_ = Fin::fed;
@@ -227,7 +229,7 @@ void TlsTransport::close_after_fin() {
 
 void TlsTransport::on_server_stopping(reactor::Connection& tcp) {
   if (app_open_)
-    app_->on_server_stopping(*this);
+    app_call([&] { app_->on_server_stopping(*this); });
   else
     tcp.close();  // a handshake still in progress is not worth waiting for
 }
@@ -241,6 +243,46 @@ void TlsTransport::on_close(reactor::Connection& tcp, const reactor::Error& erro
   // the TCP layer saw while closing.
   const reactor::Error& reason = error_ ? *error_ : error;
   if (app_) app_->on_close(*this, reason);
+}
+
+// ---- exceptions ----------------------------------------------------------------------------
+
+// Every call into the application goes through here, so that what it throws ends this one
+// connection (as Stream::up_call does for a plain TCP handler) and never unwinds through the
+// engine or a drive: the drive that made the call finishes its round with the connection
+// closing, and its flags are left as on any other return.
+template <typename Fn>
+void TlsTransport::app_call(Fn&& fn) noexcept {
+  try {
+    fn();
+  } catch (...) {
+    app_threw();
+  }
+}
+
+void TlsTransport::app_threw() noexcept {
+  const reactor::Error failure = reactor::handler_failure();
+  reactor::log::error("handler threw: " + failure.context() + "; aborting " +
+                      peer_address().to_string());
+  // The handler's failure is why the connection ends, whatever end was already under way.
+  error_ = std::make_unique<reactor::Error>(failure);
+  closing_ = true;
+  if (tcp_ != nullptr) tcp_->abort();
+}
+
+// Entries from the loop that are not the TCP connection's (posted wake-ups, admission, async
+// fds, timers): the handler's exceptions are caught in app_call, but anything else thrown in a
+// drive (memory) must not leave it marked as running, or the connection would stall.
+template <typename Fn>
+void TlsTransport::loop_call(Fn&& fn) noexcept {
+  try {
+    fn();
+  } catch (...) {
+    driving_ = false;
+    drive_again_ = false;
+    in_app_call_ = false;
+    app_threw();
+  }
 }
 
 // ---- driving the engine ------------------------------------------------------------------
@@ -301,7 +343,7 @@ void TlsTransport::drive() {
   // on_drain must not run re-entrantly inside the call that caused it.
   if (above_high_ && !in_app_call_ && tcp_ != nullptr && !closing_ && buffered() <= limits_.low) {
     above_high_ = false;
-    app_->on_drain(*this);
+    app_call([&] { app_->on_drain(*this); });
   }
   settle_fin();  // a FIN that waited behind plaintext just delivered, or behind a handshake step
 }
@@ -338,7 +380,7 @@ void TlsTransport::step() {
     if (closing_)
       tcp_->close();  // the close_notify we waited for
     else if (app_open_)
-      app_->on_peer_closed(*this);
+      app_call([&] { app_->on_peer_closed(*this); });
   }
   if ((events & Engine::failed) != 0 && tcp_ != nullptr) {
     const TlsError& e = engine_->error();
@@ -362,7 +404,7 @@ void TlsTransport::open_app() {
   timer_.reset();  // the handshake deadline is met
   engine_->set_handshake_time(std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - opened_at_));
-  app_->on_open(*this);
+  app_call([&] { app_->on_open(*this); });
 }
 
 void TlsTransport::after_close_notify(std::span<const std::byte> last) {
@@ -451,7 +493,7 @@ void TlsTransport::park(Want want) {
   if (async_jobs.held == 0 && tcp_ != nullptr) {
     job_retry_ = std::make_unique<reactor::Timer>(tcp_->loop());
     job_retry_->start(std::chrono::milliseconds(10), std::chrono::milliseconds(0),
-                      [this] { unpark(); });
+                      [this] { loop_call([this] { unpark(); }); });
   }
 }
 
@@ -464,8 +506,9 @@ void TlsTransport::watch_async_fds() {
       async_polls_.push_back(std::make_unique<reactor::Poll>(tcp_->loop(), fd));
       it = std::prev(async_polls_.end());
     }
-    if (const reactor::Error e = (*it)->start(reactor::Poll::readable,
-                                              [this](int, const reactor::Error&) { unpark(); })) {
+    if (const reactor::Error e =
+            (*it)->start(reactor::Poll::readable,
+                         [this](int, const reactor::Error&) { loop_call([this] { unpark(); }); })) {
       fail_with(reactor::Error(Errc::internal, "async", e.message()));
       return;
     }
@@ -491,7 +534,7 @@ void TlsTransport::wake_job_waiter() {
     const auto next = async_jobs.waiting.front().lock();
     async_jobs.waiting.pop_front();
     if (next && (*next)->engine_ && (*next)->engine_->parked() == Want::async_job) {
-      (*next)->unpark();
+      (*next)->loop_call([&] { (*next)->unpark(); });
       return;
     }
   }
@@ -503,7 +546,7 @@ bool TlsTransport::plaintext(std::span<const std::byte> data) {
   plaintext_read_ += data.size();
   delivered_since_yield_ += data.size();
   if (records_since_quiet_ < 2) ++records_since_quiet_;
-  app_->on_data(*this, data);
+  app_call([&] { app_->on_data(*this, data); });
   if (options_.max_plaintext_per_turn != 0 &&
       delivered_since_yield_ >= options_.max_plaintext_per_turn && !closing_) {
     yield_turn();
@@ -518,7 +561,8 @@ void TlsTransport::yield_turn() {
   if (yielded_ || loop_ == nullptr) return;
   yielded_ = true;
   loop_->post([alive = std::weak_ptr<TlsTransport*>(alive_)] {
-    if (const auto transport = alive.lock()) (*transport)->end_yield();
+    if (const auto transport = alive.lock())
+      (*transport)->loop_call([&] { (*transport)->end_yield(); });
   });
 }
 

@@ -93,6 +93,14 @@ class TlsTransport final : public reactor::Handler,
   // IdleWatch: quiet for release_buffers_after.
   void on_idle() noexcept override;
 
+  // Calls into the application (app_) with what it throws caught: the connection is aborted
+  // with Errc::handler_failed and the drive goes on to its end.
+  template <typename Fn>
+  void app_call(Fn&& fn) noexcept;
+  void app_threw() noexcept;
+  // Runs an entry from the loop (a wake-up, an admission, a timer) with what escapes it caught.
+  template <typename Fn>
+  void loop_call(Fn&& fn) noexcept;
   void drive();
   void app_drive();  // drive() on behalf of an application call
   void step();

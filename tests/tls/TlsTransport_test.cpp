@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <optional>
+#include <stdexcept>
 #include <thread>
 
 #include "reactor/TcpConnector.hpp"
@@ -686,5 +687,41 @@ TEST_CASE(
   CHECK(releases[2] == releases[0]);
   CHECK(p.client->data == "123");
   CHECK_MESSAGE(!p.server->error, p.server->error.message());
+  CHECK(p.close() == 0);
+}
+
+TEST_CASE(
+    "a handler that throws from on_data inside its own resume_reading, called from a timer, is "
+    "aborted with handler_failed and its peer sees the reset") {
+  test_support::TestPki pki;
+  TlsPair p(pki);
+  reactor::Timer resume(p.loop);
+  bool buffered_at_resume = false;
+  p.script_client = [](Recorder& h) {
+    h.open = [](reactor::Connection& c) {
+      // Two records in one flush: the server reads both at once and takes the first.
+      c.write("first");
+      c.write("second");
+    };
+  };
+  p.script_server = [&](Recorder& h) {
+    h.data = [&](reactor::Connection& c, std::span<const std::byte>) {
+      if (p.server->data == "first") {
+        c.pause_reading();  // "second" stays in the engine
+        resume.start(10ms, 0ms, [&c, &buffered_at_resume] {
+          buffered_at_resume = dynamic_cast<tls::TlsTransport&>(c).engine().has_buffered_input();
+          c.resume_reading();  // delivers "second" from inside this call, out of a drive
+        });
+        return;
+      }
+      throw std::runtime_error("no second record wanted");
+    };
+  };
+  p.run();
+  CHECK(buffered_at_resume);  // the drive that threw was the application's, not the socket's
+  CHECK(p.server->data == "firstsecond");
+  CHECK(p.server->error.code() == reactor::Errc::handler_failed);
+  CHECK(p.server->error.message() == "no second record wanted: the handler threw an exception");
+  CHECK((p.client->error.code() == std::errc::connection_reset));
   CHECK(p.close() == 0);
 }
