@@ -215,6 +215,17 @@ std::size_t Loop::connection_count() const {
   return impl_->connection_count();
 }
 
+std::size_t Loop::handle_count() const {
+  std::size_t count = 0;
+  uv_walk(
+      impl_->uv(),
+      [](uv_handle_t* handle, void* arg) {
+        if (uv_is_closing(handle) == 0) ++*static_cast<std::size_t*>(arg);
+      },
+      &count);
+  return count;
+}
+
 void Loop::for_each_connection(const std::function<void(Connection&)>& fn) {
   impl_->for_each([&](detail::LoopMember& m) { fn(m.connection()); });
 }

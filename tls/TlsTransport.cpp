@@ -165,15 +165,8 @@ void TlsTransport::on_open(reactor::Connection& tcp) {
   // a mark of 0 it reports whenever its queue falls to `low`, which is when there is room to
   // encrypt more of the application's plaintext.
   tcp.set_write_limits({0, limits_.low});
-  timer_ = std::make_unique<reactor::Timer>(tcp.loop());
-  timer_->start(options_.handshake_timeout, std::chrono::milliseconds(0), [this] {
-    if (tcp_ == nullptr || app_open_) return;
-    error_ = std::make_unique<reactor::Error>(
-        Errc::handshake_timeout, "handshake",
-        "no handshake within " + std::to_string(options_.handshake_timeout.count()) + " ms");
-    closing_ = true;
-    tcp_->abort();
-  });
+  deadline_.emplace(tcp.loop(), [this] { on_time_limit(); });
+  deadline_->start(options_.handshake_timeout);
   // A client makes its key share and sends its ClientHello now. A server waits for one: an
   // SSL_do_handshake with no input could only say WANT_READ, after setting up (and, with
   // RELEASE_BUFFERS, freeing again) its read buffer, about 1 % of a full handshake's work.
@@ -237,7 +230,8 @@ void TlsTransport::on_server_stopping(reactor::Connection& tcp) {
 void TlsTransport::on_close(reactor::Connection& tcp, const reactor::Error& error) {
   (void)tcp;
   tcp_ = nullptr;
-  timer_.reset();
+  if (deadline_) deadline_->stop();
+  job_retry_.reset();
   admission_.cancel();
   // Our own reason (a TLS failure, the handshake deadline) explains the end better than what
   // the TCP layer saw while closing.
@@ -401,7 +395,7 @@ void TlsTransport::step() {
 
 void TlsTransport::open_app() {
   app_open_ = true;
-  timer_.reset();  // the handshake deadline is met
+  deadline_->stop();  // the handshake deadline is met
   engine_->set_handshake_time(std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - opened_at_));
   app_call([&] { app_->on_open(*this); });
@@ -414,10 +408,22 @@ void TlsTransport::after_close_notify(std::span<const std::byte> last) {
 }
 
 void TlsTransport::wait_for_bye() {
-  timer_ = std::make_unique<reactor::Timer>(tcp_->loop());
-  timer_->start(options_.bye_timeout, std::chrono::milliseconds(0), [this] {
-    if (tcp_ != nullptr) tcp_->close();  // the peer never answered; close without its notify
-  });
+  deadline_->start(options_.bye_timeout);
+}
+
+// The one deadline on the loop's wheel: the handshake's until the application is open, then,
+// once our close_notify is out, the wait for the peer's.
+void TlsTransport::on_time_limit() {
+  if (tcp_ == nullptr) return;
+  if (app_open_) {
+    tcp_->close();  // the peer never answered our close_notify; close without its notify
+    return;
+  }
+  error_ = std::make_unique<reactor::Error>(
+      Errc::handshake_timeout, "handshake",
+      "no handshake within " + std::to_string(options_.handshake_timeout.count()) + " ms");
+  closing_ = true;
+  tcp_->abort();
 }
 
 void TlsTransport::fail_with(const reactor::Error& error) {
@@ -490,10 +496,13 @@ void TlsTransport::park(Want want) {
   // waiter; if none of them is ours to wait for, try again shortly (bounded by the handshake
   // timeout), never in a busy loop.
   async_jobs.waiting.push_back(alive_);
+  // The wheel's tick (100 ms) is fine enough for this rare case: a pool emptied by jobs that
+  // are not this loop's connections' (another loop on the thread, or code outside tlsreactor).
   if (async_jobs.held == 0 && tcp_ != nullptr) {
-    job_retry_ = std::make_unique<reactor::Timer>(tcp_->loop());
-    job_retry_->start(std::chrono::milliseconds(10), std::chrono::milliseconds(0),
-                      [this] { loop_call([this] { unpark(); }); });
+    if (!job_retry_)
+      job_retry_ = std::make_unique<reactor::WheelTimer>(
+          *loop_, [this] { loop_call([this] { unpark(); }); });
+    job_retry_->start(std::chrono::milliseconds(1));
   }
 }
 
@@ -516,7 +525,7 @@ void TlsTransport::watch_async_fds() {
 }
 
 void TlsTransport::unpark() {
-  job_retry_.reset();
+  if (job_retry_) job_retry_->stop();
   parked_as_ = Want::nothing;
   for (auto& poll : async_polls_) poll->stop();
   if (engine_->parked() == Want::nothing) return;

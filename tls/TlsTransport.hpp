@@ -9,13 +9,14 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include "reactor/Handler.hpp"
 #include "reactor/IdleWatch.hpp"
 #include "reactor/Poll.hpp"
 #include "reactor/TcpConnector.hpp"
-#include "reactor/Timer.hpp"
 #include "reactor/TurnTicket.hpp"
+#include "reactor/WheelTimer.hpp"
 #include "tls/Engine.hpp"
 
 namespace tls {
@@ -109,6 +110,7 @@ class TlsTransport final : public reactor::Handler,
   // Hands `last` (the output ending in our close_notify, or nothing) and the FIN to TCP.
   void after_close_notify(std::span<const std::byte> last);
   void wait_for_bye();
+  void on_time_limit();
   void fail_with(const reactor::Error& error);
   void update_reading();
   void over_cap(std::size_t refused);
@@ -133,13 +135,13 @@ class TlsTransport final : public reactor::Handler,
   TransportOptions options_;
   reactor::Connection* tcp_ = nullptr;  // valid from on_open (TCP) until on_close
   reactor::Loop* loop_ = nullptr;       // the loop this connection lives on (from on_open)
-  // Timers exist only while a deadline runs (an idle connection carries none).
-  std::unique_ptr<reactor::Timer> timer_;  // the handshake deadline, then the bye deadline
+  // On the loop's wheel, not libuv handles: a connection costs the loop no handle but its TCP one.
+  std::optional<reactor::WheelTimer> deadline_;  // the handshake's, then the bye's (from on_open)
   std::vector<std::unique_ptr<reactor::Poll>> async_polls_;  // the engine's async fds
-  std::unique_ptr<reactor::Timer> job_retry_;  // WANT_ASYNC_JOB with no job of ours to wait for
-  std::shared_ptr<TlsTransport*> alive_;       // weak handles for wake-ups that may come late
-  reactor::TurnTicket admission_;              // a handshake step waiting for a later loop turn
-  bool in_async_job_ = false;                  // our engine holds one of the thread's async jobs
+  std::unique_ptr<reactor::WheelTimer> job_retry_;  // WANT_ASYNC_JOB, no job of ours to wait for
+  std::shared_ptr<TlsTransport*> alive_;            // weak handles for wake-ups that may come late
+  reactor::TurnTicket admission_;  // a handshake step waiting for a later loop turn
+  bool in_async_job_ = false;      // our engine holds one of the thread's async jobs
   // The peer's TCP FIN, and what became of it. Without a close_notify before it the stream is
   // truncated, but an application holding a complete request may still answer it (as nginx
   // does): the end is told to it once everything received has been delivered, and the EOF goes

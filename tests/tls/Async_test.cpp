@@ -174,7 +174,7 @@ TEST_CASE("1000 resets while the server's signature is pending leave no descript
   {
     test_support::Watchdog dog(loop, 60s);
     auto signer =
-        std::make_shared<TimerSigner>(loop, test_support::load_key(pki.ecdsa.leaf.key_file), 30ms);
+        std::make_shared<TimerSigner>(loop, test_support::load_key(pki.ecdsa.leaf.key_file), 500ms);
     tls::ServerConfig sc;
     sc.certificates = {{pki.ecdsa.leaf.cert_file, "", signer}};
     int server_opens = 0;
@@ -196,7 +196,8 @@ TEST_CASE("1000 resets while the server's signature is pending leave no descript
     cc.ca_file = pki.ecdsa.ca_file;
     auto client_ctx = test_support::client_context(cc);
     // Each client gives up long before the signature can come: its handshake timeout resets
-    // the connection while the server's handshake is parked on the signer.
+    // the connection while the server's handshake is parked on the signer. The deadline is on
+    // the loop's wheel, so it passes at the next tick (100 ms), before the signer's timer.
     tls::TransportOptions impatient = unlimited;
     impatient.handshake_timeout = 5ms;
     constexpr int total = 1000;
