@@ -16,29 +16,7 @@
 namespace tls {
 namespace {
 
-// Plaintext is decrypted into a per-thread buffer (a loop owns its thread), one TLS record at a
-// time. A handler that, from on_data, writes to another TLS connection drives that engine while
-// this buffer is still being read, so nested drives lease the next buffer of a small stack.
-class ScratchLease {
- public:
-  ScratchLease() {
-    if (depth_ == pool_.size()) pool_.push_back(std::make_unique<Buffer>());
-    buffer_ = pool_[depth_++].get();
-  }
-  ~ScratchLease() { --depth_; }
-  ScratchLease(const ScratchLease&) = delete;
-  ScratchLease& operator=(const ScratchLease&) = delete;
-  std::span<std::byte> span() noexcept { return *buffer_; }
-
- private:
-  using Buffer = std::array<std::byte, Engine::max_record>;
-  static thread_local std::vector<std::unique_ptr<Buffer>> pool_;
-  static thread_local std::size_t depth_;
-  Buffer* buffer_;
-};
-
-thread_local std::vector<std::unique_ptr<ScratchLease::Buffer>> ScratchLease::pool_;
-thread_local std::size_t ScratchLease::depth_ = 0;
+using ScratchBuffer = std::array<std::byte, Engine::max_record>;
 
 reactor::Error to_reactor(const TlsError& e) {
   return {e.code, e.context, e.detail};
@@ -47,14 +25,6 @@ reactor::Error to_reactor(const TlsError& e) {
 // While parked, ciphertext keeps arriving into the engine up to this much; then reading pauses.
 constexpr std::size_t parked_input_cap = 64 * 1024;
 
-// The thread's OpenSSL async jobs (a bounded pool per thread, see tls::limit_async_jobs):
-// how many our connections hold, and who waits for one, first come first served.
-struct AsyncJobs {
-  std::size_t held = 0;
-  std::deque<std::weak_ptr<TlsTransport*>> waiting;
-};
-thread_local AsyncJobs async_jobs;
-
 class DiscardSink final : public Sink {
  public:
   bool plaintext(std::span<const std::byte>) override { return true; }
@@ -62,68 +32,115 @@ class DiscardSink final : public Sink {
 
 }  // namespace
 
-// Engines whose connection ended while an async job was paused inside them. Each is kept, its
-// async fds polled, until the job finishes; then the SSL is freed.
+// An engine whose connection ended while an async job was paused inside it, kept (its async fds
+// polled) until the job finishes; then the SSL is freed.
+struct Reaping {
+  explicit Reaping(TransportLoopState& s) : state(s) {}
+  ~Reaping();
+  Reaping(const Reaping&) = delete;
+  Reaping& operator=(const Reaping&) = delete;
+  // The loop closes with the job still out: wait for the Signer here rather than free a paused
+  // SSL.
+  void finish_blocking();
+
+  TransportLoopState& state;
+  std::unique_ptr<Engine> engine;
+  std::vector<std::unique_ptr<reactor::Poll>> polls;  // stopped before the SSL closes its fds
+};
+
+// What the transport keeps per loop (Loop::local), made on the loop's first TLS connection and
+// destroyed when the loop closes, after every connection's on_close. Loop thread only.
+class TransportLoopState {
+ public:
+  explicit TransportLoopState(reactor::Loop& l) : loop(l) {}
+
+  reactor::Loop& loop;
+  // Plaintext is decrypted into one of these, one TLS record at a time. A handler that, from
+  // on_data, writes to another TLS connection drives that engine while this buffer is still
+  // being read, so nested drives lease the next buffer of a small stack.
+  std::vector<std::unique_ptr<ScratchBuffer>> scratch;
+  std::size_t scratch_depth = 0;
+  // OpenSSL's async jobs (a bounded pool per thread, see tls::limit_async_jobs; a loop has its
+  // thread): how many this loop's connections hold, and who waits for one, first come first
+  // served.
+  std::size_t jobs_held = 0;
+  std::deque<std::weak_ptr<TlsTransport*>> job_waiters;
+  // Last, so destroyed first: a paused job finished at close still leases a scratch buffer.
+  std::list<std::unique_ptr<Reaping>> reaping;
+};
+
+namespace {
+
+class ScratchLease {
+ public:
+  explicit ScratchLease(TransportLoopState& state) : state_(state) {
+    if (state_.scratch_depth == state_.scratch.size())
+      state_.scratch.push_back(std::make_unique<ScratchBuffer>());
+    buffer_ = state_.scratch[state_.scratch_depth++].get();
+  }
+  ~ScratchLease() { --state_.scratch_depth; }
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+  std::span<std::byte> span() noexcept { return *buffer_; }
+
+ private:
+  TransportLoopState& state_;
+  ScratchBuffer* buffer_;
+};
+
+void advance_discarding(TransportLoopState& state, Engine& engine) {
+  DiscardSink discard;
+  ScratchLease scratch(state);
+  engine.resume();
+  engine.advance(discard, scratch.span());
+}
+
+}  // namespace
+
+Reaping::~Reaping() {
+  polls.clear();
+  if (engine && engine->job_paused()) finish_blocking();
+}
+
+void Reaping::finish_blocking() {
+  for (int round = 0; round < 100 && engine->job_paused(); ++round) {
+    std::vector<pollfd> fds;
+    for (int fd : engine->async_fds()) fds.push_back({fd, POLLIN, 0});
+    (void)::poll(fds.data(), fds.size(), 100);
+    advance_discarding(state, *engine);
+  }
+  if (engine->job_paused()) {
+    reactor::log::error("an async job never finished; its connection's memory is left behind");
+    (void)engine.release();
+  }
+}
+
+// Adopts the engines whose job outlived their connection, and frees each once its job is done.
 class Reaper {
  public:
-  static void adopt(reactor::Loop& loop, std::unique_ptr<Engine> engine,
+  static void adopt(TransportLoopState& state, std::unique_ptr<Engine> engine,
                     std::vector<std::unique_ptr<reactor::Poll>> polls) {
-    auto& list = reaping();
-    list.push_back(std::make_unique<Reaping>());
-    Reaping* r = list.back().get();
+    state.reaping.push_back(std::make_unique<Reaping>(state));
+    Reaping* r = state.reaping.back().get();
     r->engine = std::move(engine);
     r->polls = std::move(polls);
     for (int fd : r->engine->async_fds()) {
       const bool watched =
           std::any_of(r->polls.begin(), r->polls.end(), [&](auto& p) { return p->fd() == fd; });
-      if (!watched) r->polls.push_back(std::make_unique<reactor::Poll>(loop, fd));
+      if (!watched) r->polls.push_back(std::make_unique<reactor::Poll>(state.loop, fd));
     }
     for (auto& poll : r->polls)
       poll->start(reactor::Poll::readable, [r](int, const reactor::Error&) { step(r); });
   }
 
  private:
-  struct Reaping {
-    std::unique_ptr<Engine> engine;
-    std::vector<std::unique_ptr<reactor::Poll>> polls;  // stopped before the SSL closes its fds
-    ~Reaping() {
-      polls.clear();
-      if (engine && engine->job_paused()) finish_blocking();
-    }
-    // Thread exit with a job still out: wait for the Signer here rather than free a paused SSL.
-    void finish_blocking() {
-      for (int round = 0; round < 100 && engine->job_paused(); ++round) {
-        std::vector<pollfd> fds;
-        for (int fd : engine->async_fds()) fds.push_back({fd, POLLIN, 0});
-        (void)::poll(fds.data(), fds.size(), 100);
-        advance(*engine);
-      }
-      if (engine->job_paused()) {
-        reactor::log::error("an async job never finished; its connection's memory is left behind");
-        (void)engine.release();
-      }
-    }
-  };
-
-  static std::list<std::unique_ptr<Reaping>>& reaping() {
-    thread_local std::list<std::unique_ptr<Reaping>> list;
-    return list;
-  }
-
-  static void advance(Engine& engine) {
-    DiscardSink discard;
-    ScratchLease scratch;
-    engine.resume();
-    engine.advance(discard, scratch.span());
-  }
-
   static void step(Reaping* r) {
-    advance(*r->engine);
+    TransportLoopState& state = r->state;
+    advance_discarding(state, *r->engine);
     if (r->engine->job_paused()) return;  // a stale wake-up: still waiting
-    auto& list = reaping();
     // Destroying the Reaping destroys the Poll whose callback this is; nothing touches it after.
-    list.remove_if([r](const auto& p) { return p.get() == r; });
-    TlsTransport::job_released();
+    state.reaping.remove_if([r](const auto& p) { return p.get() == r; });
+    TlsTransport::job_released(state);
   }
 };
 
@@ -140,11 +157,11 @@ TlsTransport::~TlsTransport() {
   // The connection is gone but OpenSSL's async job may still be paused inside the SSL (a
   // Signer has not answered): freeing it now would crash or leak the job, so it is kept until
   // the job finishes, its fds still watched through libuv.
-  if (engine_ && engine_->job_paused() && loop_ != nullptr) {
+  if (engine_ && engine_->job_paused() && per_loop_ != nullptr) {
     in_async_job_ = false;  // the reaper holds the job now
-    Reaper::adopt(*loop_, std::move(engine_), std::move(async_polls_));
+    Reaper::adopt(*per_loop_, std::move(engine_), std::move(async_polls_));
   }
-  if (in_async_job_) job_released();
+  if (in_async_job_) job_released(*per_loop_);
 }
 
 // ---- the TCP side ------------------------------------------------------------------------
@@ -153,6 +170,7 @@ void TlsTransport::on_open(reactor::Connection& tcp) {
   opened_at_ = std::chrono::steady_clock::now();
   tcp_ = &tcp;
   loop_ = &tcp.loop();
+  per_loop_ = &loop_->local<TransportLoopState>();
   // An application's decision (certificate, hello, verification) may come from any thread and
   // after the connection is gone: hop to the loop, then only if this transport still exists.
   engine_->set_waker([loop = loop_, alive = std::weak_ptr<TlsTransport*>(alive_)] {
@@ -287,7 +305,7 @@ void TlsTransport::drive() {
     return;
   }
   driving_ = true;
-  ScratchLease scratch;
+  ScratchLease scratch(*per_loop_);
   do {
     drive_again_ = false;
     if (tcp_ == nullptr) break;
@@ -302,10 +320,10 @@ void TlsTransport::drive() {
     flush();  // what the application wrote from on_open or on_peer_closed, inside step()
     if (want == Want::output) drive_again_ = true;  // only with a bounded output BIO
     if (want != parked_as_ && (want == Want::async || want == Want::async_job)) park(want);
-    // A call made in async mode took one of the thread's jobs; unless it paused, the job is
+    // A call made in async mode took one of the pool's jobs; unless it paused, the job is
     // back in the pool now, and the first connection waiting for one may have it.
     if (engine_->async_calls() != async_calls && !engine_->job_paused() && !in_async_job_)
-      wake_job_waiter();
+      wake_job_waiter(*per_loop_);
     if (engine_->is_handshake_done() && engine_->queued_plaintext() > 0 && !engine_->is_closed() &&
         tcp_ != nullptr && tcp_->stats().queued_bytes < limits_.high)
       drive_again_ = true;
@@ -321,7 +339,7 @@ void TlsTransport::drive() {
   driving_ = false;
   if (in_async_job_ && !engine_->job_paused()) {
     in_async_job_ = false;
-    job_released();
+    job_released(*per_loop_);
   }
   if (parked_as_ != Want::nothing && engine_->parked() == Want::nothing) parked_as_ = Want::nothing;
   if (options_.release_buffers_after.count() > 0 && tcp_ != nullptr) {
@@ -487,7 +505,7 @@ void TlsTransport::park(Want want) {
   if (want == Want::async) {
     if (!in_async_job_) {
       in_async_job_ = true;
-      ++async_jobs.held;
+      ++per_loop_->jobs_held;
     }
     watch_async_fds();
     return;
@@ -495,10 +513,10 @@ void TlsTransport::park(Want want) {
   // WANT_ASYNC_JOB: every job of this thread is taken. The next one to finish wakes the first
   // waiter; if none of them is ours to wait for, try again shortly (bounded by the handshake
   // timeout), never in a busy loop.
-  async_jobs.waiting.push_back(alive_);
+  per_loop_->job_waiters.push_back(alive_);
   // The wheel's tick (100 ms) is fine enough for this rare case: a pool emptied by jobs that
   // are not this loop's connections' (another loop on the thread, or code outside tlsreactor).
-  if (async_jobs.held == 0 && tcp_ != nullptr) {
+  if (per_loop_->jobs_held == 0 && tcp_ != nullptr) {
     if (!job_retry_)
       job_retry_ = std::make_unique<reactor::WheelTimer>(
           *loop_, [this] { loop_call([this] { unpark(); }); });
@@ -533,15 +551,15 @@ void TlsTransport::unpark() {
   drive();  // re-issues the very SSL call that parked
 }
 
-void TlsTransport::job_released() {
-  if (async_jobs.held > 0) --async_jobs.held;
-  wake_job_waiter();
+void TlsTransport::job_released(TransportLoopState& state) {
+  if (state.jobs_held > 0) --state.jobs_held;
+  wake_job_waiter(state);
 }
 
-void TlsTransport::wake_job_waiter() {
-  while (!async_jobs.waiting.empty()) {
-    const auto next = async_jobs.waiting.front().lock();
-    async_jobs.waiting.pop_front();
+void TlsTransport::wake_job_waiter(TransportLoopState& state) {
+  while (!state.job_waiters.empty()) {
+    const auto next = state.job_waiters.front().lock();
+    state.job_waiters.pop_front();
     if (next && (*next)->engine_ && (*next)->engine_->parked() == Want::async_job) {
       (*next)->loop_call([&] { (*next)->unpark(); });
       return;

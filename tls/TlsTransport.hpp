@@ -22,6 +22,7 @@
 namespace tls {
 
 class Reaper;
+class TransportLoopState;
 
 struct TransportOptions {
   std::chrono::milliseconds handshake_timeout{10000};
@@ -124,24 +125,25 @@ class TlsTransport final : public reactor::Handler,
   void park(Want want);
   void watch_async_fds();
   void unpark();
-  // One of the thread's async jobs is free again: the first connection waiting for one retries.
-  static void job_released();
-  static void wake_job_waiter();
+  // One of the loop's async jobs is free again: the first connection waiting for one retries.
+  static void job_released(TransportLoopState& state);
+  static void wake_job_waiter(TransportLoopState& state);
   friend class Reaper;
 
   // Destroyed after the polls below: the async fds belong to the SSL, which closes them.
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<reactor::Handler> app_;
   TransportOptions options_;
-  reactor::Connection* tcp_ = nullptr;  // valid from on_open (TCP) until on_close
-  reactor::Loop* loop_ = nullptr;       // the loop this connection lives on (from on_open)
+  reactor::Connection* tcp_ = nullptr;      // valid from on_open (TCP) until on_close
+  reactor::Loop* loop_ = nullptr;           // the loop this connection lives on (from on_open)
+  TransportLoopState* per_loop_ = nullptr;  // the loop's scratch buffers and jobs (from on_open)
   // On the loop's wheel, not libuv handles: a connection costs the loop no handle but its TCP one.
   std::optional<reactor::WheelTimer> deadline_;  // the handshake's, then the bye's (from on_open)
   std::vector<std::unique_ptr<reactor::Poll>> async_polls_;  // the engine's async fds
   std::unique_ptr<reactor::WheelTimer> job_retry_;  // WANT_ASYNC_JOB, no job of ours to wait for
   std::shared_ptr<TlsTransport*> alive_;            // weak handles for wake-ups that may come late
   reactor::TurnTicket admission_;  // a handshake step waiting for a later loop turn
-  bool in_async_job_ = false;      // our engine holds one of the thread's async jobs
+  bool in_async_job_ = false;      // our engine holds one of the loop's async jobs
   // The peer's TCP FIN, and what became of it. Without a close_notify before it the stream is
   // truncated, but an application holding a complete request may still answer it (as nginx
   // does): the end is told to it once everything received has been delivered, and the EOF goes
