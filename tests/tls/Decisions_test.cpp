@@ -448,7 +448,7 @@ TEST_CASE("handshake_time counts from TCP open and includes a ClientHello decisi
 
 TEST_CASE(
     "a client whose on_open throws after a verify decision's wake-up is aborted alone, with "
-    "handler_failed; the next client on the loop connects") {
+    "handler_failed, and the next client on the loop connects") {
   test_support::TestPki pki;
   tls::ServerConfig sc;
   sc.certificates = {pki.ecdsa.leaf};
