@@ -2,11 +2,9 @@
 
 #include <uv.h>
 
-#include <exception>
-#include <string>
 #include <utility>
 
-#include "reactor/Log.hpp"
+#include "reactor/CallbackFailure.hpp"
 #include "reactor/Loop.hpp"
 #include "reactor/LoopImpl.hpp"
 #include "reactor/detail/HandleOwner.hpp"
@@ -53,10 +51,8 @@ struct EndOfTurnQueue final : HandleOwner {
       registration.unlink();  // before the call: it may request again or die
       try {
         registration.fn_();
-      } catch (const std::exception& e) {
-        log::error(std::string("an end-of-turn callback threw: ") + e.what());
       } catch (...) {
-        log::error("an end-of-turn callback threw a non-standard exception");
+        log_callback_failure("an end-of-turn callback");
       }
     }
     if (queued_.empty() && check_) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "reactor/CallbackFailure.hpp"
 #include "reactor/Log.hpp"
 #include "reactor/LoopImpl.hpp"
 #include "reactor/detail/OwnedHandleImpl.hpp"
@@ -102,10 +103,8 @@ void LoopImpl::run_posted() noexcept {
   for (auto& fn : batch) {
     try {
       fn();
-    } catch (const std::exception& e) {
-      log::error(std::string("posted function threw: ") + e.what());
     } catch (...) {
-      log::error("posted function threw a non-standard exception");
+      log_callback_failure("a posted function");
     }
   }
 }
@@ -214,6 +213,17 @@ std::uint64_t Loop::now() const {
 
 std::size_t Loop::connection_count() const {
   return impl_->connection_count();
+}
+
+std::size_t Loop::handle_count() const {
+  std::size_t count = 0;
+  uv_walk(
+      impl_->uv(),
+      [](uv_handle_t* handle, void* arg) {
+        if (uv_is_closing(handle) == 0) ++*static_cast<std::size_t*>(arg);
+      },
+      &count);
+  return count;
 }
 
 void Loop::for_each_connection(const std::function<void(Connection&)>& fn) {

@@ -50,6 +50,9 @@ class Loop {
 
   // Live connections on this loop (accepted or connecting or closing).
   std::size_t connection_count() const;
+  // libuv handles open on this loop and not closing, the loop's own included: what connections,
+  // timers and polls cost the loop (tests assert that a connection costs one, its socket).
+  std::size_t handle_count() const;
   // Calls fn for each live connection. Closing a connection inside fn is safe.
   void for_each_connection(const std::function<void(Connection&)>& fn);
 

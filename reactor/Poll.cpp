@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "reactor/CallbackFailure.hpp"
 #include "reactor/Loop.hpp"
 #include "reactor/LoopImpl.hpp"
 #include "reactor/detail/OwnedHandleImpl.hpp"
@@ -46,10 +47,14 @@ void Poll::on_poll(uv_poll_t* handle, int status, int events) noexcept {
   int ready = 0;
   if ((events & UV_READABLE) != 0) ready |= readable;
   if ((events & UV_WRITABLE) != 0) ready |= writable;
-  const Error error =
-      status < 0 ? Error(uv_error(status), "poll fd " + std::to_string(self->fd_)) : Error();
-  auto fn = self->fn_;
-  fn(ready, error);
+  try {
+    const Error error =
+        status < 0 ? Error(uv_error(status), "poll fd " + std::to_string(self->fd_)) : Error();
+    auto fn = self->fn_;
+    fn(ready, error);
+  } catch (...) {
+    log_callback_failure("a poll's callback");  // no connection to end: the loop goes on
+  }
 }
 
 }  // namespace reactor

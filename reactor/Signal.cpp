@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "reactor/CallbackFailure.hpp"
 #include "reactor/Loop.hpp"
 #include "reactor/LoopImpl.hpp"
 #include "reactor/detail/OwnedHandleImpl.hpp"
@@ -38,8 +39,12 @@ void Signal::on_loop_closing() noexcept {
 void Signal::on_signal(uv_signal_t* handle, int signum) noexcept {
   auto* self = detail::owner_of<Signal>(handle);
   if (self == nullptr || !self->fn_) return;
-  auto fn = self->fn_;
-  fn(signum);
+  try {
+    auto fn = self->fn_;
+    fn(signum);
+  } catch (...) {
+    log_callback_failure("a signal's callback");  // no connection to end: the loop goes on
+  }
 }
 
 }  // namespace reactor

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "reactor/CallbackFailure.hpp"
 #include "reactor/Log.hpp"
 #include "reactor/Loop.hpp"
 #include "reactor/detail/OwnedHandleImpl.hpp"
@@ -35,12 +36,10 @@ template <typename Fn>
 void Stream::up_call(Fn&& fn) noexcept {
   try {
     fn();
-  } catch (const std::exception& e) {
-    log::error(std::string("handler threw: ") + e.what() + "; aborting " + peer_.to_string());
-    close_handle(Error(Errc::handler_failed, e.what()), true);
   } catch (...) {
-    log::error("handler threw a non-standard exception; aborting " + peer_.to_string());
-    close_handle(Error(Errc::handler_failed, "unknown exception"), true);
+    const Error failure = handler_failure();
+    log::error("handler threw: " + failure.context() + "; aborting " + peer_.to_string());
+    close_handle(failure, true);
   }
 }
 
@@ -483,10 +482,8 @@ void Stream::finish() noexcept {
   if (handler) {
     try {
       handler->on_close(*this, error_ ? *error_ : Error());
-    } catch (const std::exception& e) {
-      log::error(std::string("handler on_close threw: ") + e.what());
     } catch (...) {
-      log::error("handler on_close threw");
+      log_callback_failure("a handler's on_close");
     }
   }
   slot_.reset();  // may let the listener accept the next connection

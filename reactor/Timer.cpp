@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "reactor/CallbackFailure.hpp"
 #include "reactor/Loop.hpp"
 #include "reactor/LoopImpl.hpp"
 #include "reactor/detail/OwnedHandleImpl.hpp"
@@ -46,7 +47,12 @@ void Timer::on_timer(uv_timer_t* handle) noexcept {
   if (self == nullptr || !self->fn_) return;
   // Copy: the callback may restart the timer with a new function, or destroy this object.
   auto fn = self->fn_;
-  fn();
+  // A timer belongs to no connection: what its callback throws is logged and the loop goes on.
+  try {
+    fn();
+  } catch (...) {
+    log_callback_failure("a timer's callback");
+  }
 }
 
 }  // namespace reactor

@@ -1,10 +1,8 @@
 #include "reactor/TurnTicket.hpp"
 
-#include <exception>
-#include <string>
 #include <utility>
 
-#include "reactor/Log.hpp"
+#include "reactor/CallbackFailure.hpp"
 #include "reactor/Loop.hpp"
 #include "reactor/LoopImpl.hpp"
 
@@ -56,10 +54,8 @@ void LoopImpl::start_turn() noexcept {
     ++admitted_;
     try {
       ticket.on_admitted_();
-    } catch (const std::exception& e) {
-      log::error(std::string("admitted step threw: ") + e.what());
     } catch (...) {
-      log::error("admitted step threw a non-standard exception");
+      log_callback_failure("an admitted step");
     }
   }
   if (admitted_ == 0 && waiting_.empty() && turn_active_) {

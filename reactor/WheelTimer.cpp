@@ -1,9 +1,6 @@
 #include "reactor/WheelTimer.hpp"
 
-#include <exception>
-#include <string>
-
-#include "reactor/Log.hpp"
+#include "reactor/CallbackFailure.hpp"
 #include "reactor/Loop.hpp"
 #include "reactor/LoopImpl.hpp"
 
@@ -26,10 +23,8 @@ void WheelTimer::stop() noexcept {
 void WheelTimer::on_deadline() noexcept {
   try {
     on_expired_();
-  } catch (const std::exception& e) {
-    log::error(std::string("a deadline's callback threw: ") + e.what());
   } catch (...) {
-    log::error("a deadline's callback threw a non-standard exception");
+    log_callback_failure("a deadline's callback");
   }
 }
 

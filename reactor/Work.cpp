@@ -3,6 +3,7 @@
 #include <memory>
 #include <utility>
 
+#include "reactor/CallbackFailure.hpp"
 #include "reactor/Log.hpp"
 #include "reactor/Loop.hpp"
 #include "reactor/LoopImpl.hpp"
@@ -21,10 +22,8 @@ void run(uv_work_t* req) noexcept {
   auto* job = static_cast<Job*>(req->data);
   try {
     job->work();
-  } catch (const std::exception& e) {
-    log::error(std::string("work on the pool threw: ") + e.what());
   } catch (...) {
-    log::error("work on the pool threw");
+    log_callback_failure("work on the pool");
   }
 }
 
@@ -32,10 +31,8 @@ void after(uv_work_t* req, int status) noexcept {
   std::unique_ptr<Job> job(static_cast<Job*>(req->data));
   try {
     if (job->done) job->done(status == UV_ECANCELED);
-  } catch (const std::exception& e) {
-    log::error(std::string("work completion threw: ") + e.what());
   } catch (...) {
-    log::error("work completion threw");
+    log_callback_failure("a work's completion");
   }
 }
 

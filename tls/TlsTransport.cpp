@@ -9,35 +9,14 @@
 #include <utility>
 #include <vector>
 
+#include "reactor/CallbackFailure.hpp"
 #include "reactor/Log.hpp"
 #include "reactor/Loop.hpp"
 
 namespace tls {
 namespace {
 
-// Plaintext is decrypted into a per-thread buffer (a loop owns its thread), one TLS record at a
-// time. A handler that, from on_data, writes to another TLS connection drives that engine while
-// this buffer is still being read, so nested drives lease the next buffer of a small stack.
-class ScratchLease {
- public:
-  ScratchLease() {
-    if (depth_ == pool_.size()) pool_.push_back(std::make_unique<Buffer>());
-    buffer_ = pool_[depth_++].get();
-  }
-  ~ScratchLease() { --depth_; }
-  ScratchLease(const ScratchLease&) = delete;
-  ScratchLease& operator=(const ScratchLease&) = delete;
-  std::span<std::byte> span() noexcept { return *buffer_; }
-
- private:
-  using Buffer = std::array<std::byte, Engine::max_record>;
-  static thread_local std::vector<std::unique_ptr<Buffer>> pool_;
-  static thread_local std::size_t depth_;
-  Buffer* buffer_;
-};
-
-thread_local std::vector<std::unique_ptr<ScratchLease::Buffer>> ScratchLease::pool_;
-thread_local std::size_t ScratchLease::depth_ = 0;
+using ScratchBuffer = std::array<std::byte, Engine::max_record>;
 
 reactor::Error to_reactor(const TlsError& e) {
   return {e.code, e.context, e.detail};
@@ -46,14 +25,6 @@ reactor::Error to_reactor(const TlsError& e) {
 // While parked, ciphertext keeps arriving into the engine up to this much; then reading pauses.
 constexpr std::size_t parked_input_cap = 64 * 1024;
 
-// The thread's OpenSSL async jobs (a bounded pool per thread, see tls::limit_async_jobs):
-// how many our connections hold, and who waits for one, first come first served.
-struct AsyncJobs {
-  std::size_t held = 0;
-  std::deque<std::weak_ptr<TlsTransport*>> waiting;
-};
-thread_local AsyncJobs async_jobs;
-
 class DiscardSink final : public Sink {
  public:
   bool plaintext(std::span<const std::byte>) override { return true; }
@@ -61,68 +32,115 @@ class DiscardSink final : public Sink {
 
 }  // namespace
 
-// Engines whose connection ended while an async job was paused inside them. Each is kept, its
-// async fds polled, until the job finishes; then the SSL is freed.
+// An engine whose connection ended while an async job was paused inside it, kept (its async fds
+// polled) until the job finishes; then the SSL is freed.
+struct Reaping {
+  explicit Reaping(TransportLoopState& s) : state(s) {}
+  ~Reaping();
+  Reaping(const Reaping&) = delete;
+  Reaping& operator=(const Reaping&) = delete;
+  // The loop closes with the job still out: wait for the Signer here rather than free a paused
+  // SSL.
+  void finish_blocking();
+
+  TransportLoopState& state;
+  std::unique_ptr<Engine> engine;
+  std::vector<std::unique_ptr<reactor::Poll>> polls;  // stopped before the SSL closes its fds
+};
+
+// What the transport keeps per loop (Loop::local), made on the loop's first TLS connection and
+// destroyed when the loop closes, after every connection's on_close. Loop thread only.
+class TransportLoopState {
+ public:
+  explicit TransportLoopState(reactor::Loop& l) : loop(l) {}
+
+  reactor::Loop& loop;
+  // Plaintext is decrypted into one of these, one TLS record at a time. A handler that, from
+  // on_data, writes to another TLS connection drives that engine while this buffer is still
+  // being read, so nested drives lease the next buffer of a small stack.
+  std::vector<std::unique_ptr<ScratchBuffer>> scratch;
+  std::size_t scratch_depth = 0;
+  // OpenSSL's async jobs (a bounded pool per thread, see tls::limit_async_jobs; a loop has its
+  // thread): how many this loop's connections hold, and who waits for one, first come first
+  // served.
+  std::size_t jobs_held = 0;
+  std::deque<std::weak_ptr<TlsTransport*>> job_waiters;
+  // Last, so destroyed first: a paused job finished at close still leases a scratch buffer.
+  std::list<std::unique_ptr<Reaping>> reaping;
+};
+
+namespace {
+
+class ScratchLease {
+ public:
+  explicit ScratchLease(TransportLoopState& state) : state_(state) {
+    if (state_.scratch_depth == state_.scratch.size())
+      state_.scratch.push_back(std::make_unique<ScratchBuffer>());
+    buffer_ = state_.scratch[state_.scratch_depth++].get();
+  }
+  ~ScratchLease() { --state_.scratch_depth; }
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+  std::span<std::byte> span() noexcept { return *buffer_; }
+
+ private:
+  TransportLoopState& state_;
+  ScratchBuffer* buffer_;
+};
+
+void advance_discarding(TransportLoopState& state, Engine& engine) {
+  DiscardSink discard;
+  ScratchLease scratch(state);
+  engine.resume();
+  engine.advance(discard, scratch.span());
+}
+
+}  // namespace
+
+Reaping::~Reaping() {
+  polls.clear();
+  if (engine && engine->job_paused()) finish_blocking();
+}
+
+void Reaping::finish_blocking() {
+  for (int round = 0; round < 100 && engine->job_paused(); ++round) {
+    std::vector<pollfd> fds;
+    for (int fd : engine->async_fds()) fds.push_back({fd, POLLIN, 0});
+    (void)::poll(fds.data(), fds.size(), 100);
+    advance_discarding(state, *engine);
+  }
+  if (engine->job_paused()) {
+    reactor::log::error("an async job never finished; its connection's memory is left behind");
+    (void)engine.release();
+  }
+}
+
+// Adopts the engines whose job outlived their connection, and frees each once its job is done.
 class Reaper {
  public:
-  static void adopt(reactor::Loop& loop, std::unique_ptr<Engine> engine,
+  static void adopt(TransportLoopState& state, std::unique_ptr<Engine> engine,
                     std::vector<std::unique_ptr<reactor::Poll>> polls) {
-    auto& list = reaping();
-    list.push_back(std::make_unique<Reaping>());
-    Reaping* r = list.back().get();
+    state.reaping.push_back(std::make_unique<Reaping>(state));
+    Reaping* r = state.reaping.back().get();
     r->engine = std::move(engine);
     r->polls = std::move(polls);
     for (int fd : r->engine->async_fds()) {
       const bool watched =
           std::any_of(r->polls.begin(), r->polls.end(), [&](auto& p) { return p->fd() == fd; });
-      if (!watched) r->polls.push_back(std::make_unique<reactor::Poll>(loop, fd));
+      if (!watched) r->polls.push_back(std::make_unique<reactor::Poll>(state.loop, fd));
     }
     for (auto& poll : r->polls)
       poll->start(reactor::Poll::readable, [r](int, const reactor::Error&) { step(r); });
   }
 
  private:
-  struct Reaping {
-    std::unique_ptr<Engine> engine;
-    std::vector<std::unique_ptr<reactor::Poll>> polls;  // stopped before the SSL closes its fds
-    ~Reaping() {
-      polls.clear();
-      if (engine && engine->job_paused()) finish_blocking();
-    }
-    // Thread exit with a job still out: wait for the Signer here rather than free a paused SSL.
-    void finish_blocking() {
-      for (int round = 0; round < 100 && engine->job_paused(); ++round) {
-        std::vector<pollfd> fds;
-        for (int fd : engine->async_fds()) fds.push_back({fd, POLLIN, 0});
-        (void)::poll(fds.data(), fds.size(), 100);
-        advance(*engine);
-      }
-      if (engine->job_paused()) {
-        reactor::log::error("an async job never finished; its connection's memory is left behind");
-        (void)engine.release();
-      }
-    }
-  };
-
-  static std::list<std::unique_ptr<Reaping>>& reaping() {
-    thread_local std::list<std::unique_ptr<Reaping>> list;
-    return list;
-  }
-
-  static void advance(Engine& engine) {
-    DiscardSink discard;
-    ScratchLease scratch;
-    engine.resume();
-    engine.advance(discard, scratch.span());
-  }
-
   static void step(Reaping* r) {
-    advance(*r->engine);
+    TransportLoopState& state = r->state;
+    advance_discarding(state, *r->engine);
     if (r->engine->job_paused()) return;  // a stale wake-up: still waiting
-    auto& list = reaping();
     // Destroying the Reaping destroys the Poll whose callback this is; nothing touches it after.
-    list.remove_if([r](const auto& p) { return p.get() == r; });
-    TlsTransport::job_released();
+    state.reaping.remove_if([r](const auto& p) { return p.get() == r; });
+    TlsTransport::job_released(state);
   }
 };
 
@@ -133,17 +151,17 @@ TlsTransport::TlsTransport(std::shared_ptr<const Context> context,
       app_(std::move(app)),
       options_(options),
       alive_(std::make_shared<TlsTransport*>(this)),
-      admission_([this] { on_admitted(); }) {}
+      admission_([this] { loop_call([this] { on_admitted(); }); }) {}
 
 TlsTransport::~TlsTransport() {
   // The connection is gone but OpenSSL's async job may still be paused inside the SSL (a
   // Signer has not answered): freeing it now would crash or leak the job, so it is kept until
   // the job finishes, its fds still watched through libuv.
-  if (engine_ && engine_->job_paused() && loop_ != nullptr) {
+  if (engine_ && engine_->job_paused() && per_loop_ != nullptr) {
     in_async_job_ = false;  // the reaper holds the job now
-    Reaper::adopt(*loop_, std::move(engine_), std::move(async_polls_));
+    Reaper::adopt(*per_loop_, std::move(engine_), std::move(async_polls_));
   }
-  if (in_async_job_) job_released();
+  if (in_async_job_) job_released(*per_loop_);
 }
 
 // ---- the TCP side ------------------------------------------------------------------------
@@ -152,26 +170,21 @@ void TlsTransport::on_open(reactor::Connection& tcp) {
   opened_at_ = std::chrono::steady_clock::now();
   tcp_ = &tcp;
   loop_ = &tcp.loop();
+  per_loop_ = &loop_->local<TransportLoopState>();
   // An application's decision (certificate, hello, verification) may come from any thread and
   // after the connection is gone: hop to the loop, then only if this transport still exists.
   engine_->set_waker([loop = loop_, alive = std::weak_ptr<TlsTransport*>(alive_)] {
     loop->post([alive] {
-      if (const auto transport = alive.lock()) (*transport)->unpark();
+      if (const auto transport = alive.lock())
+        (*transport)->loop_call([&] { (*transport)->unpark(); });
     });
   });
   // The TCP layer only reports on_drain after a write took it over its high-water mark. With
   // a mark of 0 it reports whenever its queue falls to `low`, which is when there is room to
   // encrypt more of the application's plaintext.
   tcp.set_write_limits({0, limits_.low});
-  timer_ = std::make_unique<reactor::Timer>(tcp.loop());
-  timer_->start(options_.handshake_timeout, std::chrono::milliseconds(0), [this] {
-    if (tcp_ == nullptr || app_open_) return;
-    error_ = std::make_unique<reactor::Error>(
-        Errc::handshake_timeout, "handshake",
-        "no handshake within " + std::to_string(options_.handshake_timeout.count()) + " ms");
-    closing_ = true;
-    tcp_->abort();
-  });
+  deadline_.emplace(tcp.loop(), [this] { on_time_limit(); });
+  deadline_->start(options_.handshake_timeout);
   // A client makes its key share and sends its ClientHello now. A server waits for one: an
   // SSL_do_handshake with no input could only say WANT_READ, after setting up (and, with
   // RELEASE_BUFFERS, freeing again) its read buffer, about 1 % of a full handshake's work.
@@ -211,7 +224,7 @@ void TlsTransport::settle_fin() {
     if (!error_)
       error_ = std::make_unique<reactor::Error>(Errc::stream_truncated, "read",
                                                 "the peer closed without close_notify");
-    app_->on_peer_closed(*this);
+    app_call([&] { app_->on_peer_closed(*this); });
     return;
   }
   fin_ = Fin::fed;
@@ -227,7 +240,7 @@ void TlsTransport::close_after_fin() {
 
 void TlsTransport::on_server_stopping(reactor::Connection& tcp) {
   if (app_open_)
-    app_->on_server_stopping(*this);
+    app_call([&] { app_->on_server_stopping(*this); });
   else
     tcp.close();  // a handshake still in progress is not worth waiting for
 }
@@ -235,12 +248,53 @@ void TlsTransport::on_server_stopping(reactor::Connection& tcp) {
 void TlsTransport::on_close(reactor::Connection& tcp, const reactor::Error& error) {
   (void)tcp;
   tcp_ = nullptr;
-  timer_.reset();
+  if (deadline_) deadline_->stop();
+  job_retry_.reset();
   admission_.cancel();
   // Our own reason (a TLS failure, the handshake deadline) explains the end better than what
   // the TCP layer saw while closing.
   const reactor::Error& reason = error_ ? *error_ : error;
   if (app_) app_->on_close(*this, reason);
+}
+
+// ---- exceptions ----------------------------------------------------------------------------
+
+// Every call into the application goes through here, so that what it throws ends this one
+// connection (as Stream::up_call does for a plain TCP handler) and never unwinds through the
+// engine or a drive: the drive that made the call finishes its round with the connection
+// closing, and its flags are left as on any other return.
+template <typename Fn>
+void TlsTransport::app_call(Fn&& fn) noexcept {
+  try {
+    fn();
+  } catch (...) {
+    app_threw();
+  }
+}
+
+void TlsTransport::app_threw() noexcept {
+  const reactor::Error failure = reactor::handler_failure();
+  reactor::log::error("handler threw: " + failure.context() + "; aborting " +
+                      peer_address().to_string());
+  // The handler's failure is why the connection ends, whatever end was already under way.
+  error_ = std::make_unique<reactor::Error>(failure);
+  closing_ = true;
+  if (tcp_ != nullptr) tcp_->abort();
+}
+
+// Entries from the loop that are not the TCP connection's (posted wake-ups, admission, async
+// fds, timers): the handler's exceptions are caught in app_call, but anything else thrown in a
+// drive (memory) must not leave it marked as running, or the connection would stall.
+template <typename Fn>
+void TlsTransport::loop_call(Fn&& fn) noexcept {
+  try {
+    fn();
+  } catch (...) {
+    driving_ = false;
+    drive_again_ = false;
+    in_app_call_ = false;
+    app_threw();
+  }
 }
 
 // ---- driving the engine ------------------------------------------------------------------
@@ -251,7 +305,7 @@ void TlsTransport::drive() {
     return;
   }
   driving_ = true;
-  ScratchLease scratch;
+  ScratchLease scratch(*per_loop_);
   do {
     drive_again_ = false;
     if (tcp_ == nullptr) break;
@@ -266,10 +320,10 @@ void TlsTransport::drive() {
     flush();  // what the application wrote from on_open or on_peer_closed, inside step()
     if (want == Want::output) drive_again_ = true;  // only with a bounded output BIO
     if (want != parked_as_ && (want == Want::async || want == Want::async_job)) park(want);
-    // A call made in async mode took one of the thread's jobs; unless it paused, the job is
+    // A call made in async mode took one of the pool's jobs; unless it paused, the job is
     // back in the pool now, and the first connection waiting for one may have it.
     if (engine_->async_calls() != async_calls && !engine_->job_paused() && !in_async_job_)
-      wake_job_waiter();
+      wake_job_waiter(*per_loop_);
     if (engine_->is_handshake_done() && engine_->queued_plaintext() > 0 && !engine_->is_closed() &&
         tcp_ != nullptr && tcp_->stats().queued_bytes < limits_.high)
       drive_again_ = true;
@@ -285,7 +339,7 @@ void TlsTransport::drive() {
   driving_ = false;
   if (in_async_job_ && !engine_->job_paused()) {
     in_async_job_ = false;
-    job_released();
+    job_released(*per_loop_);
   }
   if (parked_as_ != Want::nothing && engine_->parked() == Want::nothing) parked_as_ = Want::nothing;
   if (options_.release_buffers_after.count() > 0 && tcp_ != nullptr) {
@@ -301,7 +355,7 @@ void TlsTransport::drive() {
   // on_drain must not run re-entrantly inside the call that caused it.
   if (above_high_ && !in_app_call_ && tcp_ != nullptr && !closing_ && buffered() <= limits_.low) {
     above_high_ = false;
-    app_->on_drain(*this);
+    app_call([&] { app_->on_drain(*this); });
   }
   settle_fin();  // a FIN that waited behind plaintext just delivered, or behind a handshake step
 }
@@ -338,7 +392,7 @@ void TlsTransport::step() {
     if (closing_)
       tcp_->close();  // the close_notify we waited for
     else if (app_open_)
-      app_->on_peer_closed(*this);
+      app_call([&] { app_->on_peer_closed(*this); });
   }
   if ((events & Engine::failed) != 0 && tcp_ != nullptr) {
     const TlsError& e = engine_->error();
@@ -359,10 +413,10 @@ void TlsTransport::step() {
 
 void TlsTransport::open_app() {
   app_open_ = true;
-  timer_.reset();  // the handshake deadline is met
+  deadline_->stop();  // the handshake deadline is met
   engine_->set_handshake_time(std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - opened_at_));
-  app_->on_open(*this);
+  app_call([&] { app_->on_open(*this); });
 }
 
 void TlsTransport::after_close_notify(std::span<const std::byte> last) {
@@ -372,10 +426,22 @@ void TlsTransport::after_close_notify(std::span<const std::byte> last) {
 }
 
 void TlsTransport::wait_for_bye() {
-  timer_ = std::make_unique<reactor::Timer>(tcp_->loop());
-  timer_->start(options_.bye_timeout, std::chrono::milliseconds(0), [this] {
-    if (tcp_ != nullptr) tcp_->close();  // the peer never answered; close without its notify
-  });
+  deadline_->start(options_.bye_timeout);
+}
+
+// The one deadline on the loop's wheel: the handshake's until the application is open, then,
+// once our close_notify is out, the wait for the peer's.
+void TlsTransport::on_time_limit() {
+  if (tcp_ == nullptr) return;
+  if (app_open_) {
+    tcp_->close();  // the peer never answered our close_notify; close without its notify
+    return;
+  }
+  error_ = std::make_unique<reactor::Error>(
+      Errc::handshake_timeout, "handshake",
+      "no handshake within " + std::to_string(options_.handshake_timeout.count()) + " ms");
+  closing_ = true;
+  tcp_->abort();
 }
 
 void TlsTransport::fail_with(const reactor::Error& error) {
@@ -439,7 +505,7 @@ void TlsTransport::park(Want want) {
   if (want == Want::async) {
     if (!in_async_job_) {
       in_async_job_ = true;
-      ++async_jobs.held;
+      ++per_loop_->jobs_held;
     }
     watch_async_fds();
     return;
@@ -447,11 +513,14 @@ void TlsTransport::park(Want want) {
   // WANT_ASYNC_JOB: every job of this thread is taken. The next one to finish wakes the first
   // waiter; if none of them is ours to wait for, try again shortly (bounded by the handshake
   // timeout), never in a busy loop.
-  async_jobs.waiting.push_back(alive_);
-  if (async_jobs.held == 0 && tcp_ != nullptr) {
-    job_retry_ = std::make_unique<reactor::Timer>(tcp_->loop());
-    job_retry_->start(std::chrono::milliseconds(10), std::chrono::milliseconds(0),
-                      [this] { unpark(); });
+  per_loop_->job_waiters.push_back(alive_);
+  // The wheel's tick (100 ms) is fine enough for this rare case: a pool emptied by jobs that
+  // are not this loop's connections' (another loop on the thread, or code outside tlsreactor).
+  if (per_loop_->jobs_held == 0 && tcp_ != nullptr) {
+    if (!job_retry_)
+      job_retry_ = std::make_unique<reactor::WheelTimer>(
+          *loop_, [this] { loop_call([this] { unpark(); }); });
+    job_retry_->start(std::chrono::milliseconds(1));
   }
 }
 
@@ -464,8 +533,9 @@ void TlsTransport::watch_async_fds() {
       async_polls_.push_back(std::make_unique<reactor::Poll>(tcp_->loop(), fd));
       it = std::prev(async_polls_.end());
     }
-    if (const reactor::Error e = (*it)->start(reactor::Poll::readable,
-                                              [this](int, const reactor::Error&) { unpark(); })) {
+    if (const reactor::Error e =
+            (*it)->start(reactor::Poll::readable,
+                         [this](int, const reactor::Error&) { loop_call([this] { unpark(); }); })) {
       fail_with(reactor::Error(Errc::internal, "async", e.message()));
       return;
     }
@@ -473,7 +543,7 @@ void TlsTransport::watch_async_fds() {
 }
 
 void TlsTransport::unpark() {
-  job_retry_.reset();
+  if (job_retry_) job_retry_->stop();
   parked_as_ = Want::nothing;
   for (auto& poll : async_polls_) poll->stop();
   if (engine_->parked() == Want::nothing) return;
@@ -481,17 +551,17 @@ void TlsTransport::unpark() {
   drive();  // re-issues the very SSL call that parked
 }
 
-void TlsTransport::job_released() {
-  if (async_jobs.held > 0) --async_jobs.held;
-  wake_job_waiter();
+void TlsTransport::job_released(TransportLoopState& state) {
+  if (state.jobs_held > 0) --state.jobs_held;
+  wake_job_waiter(state);
 }
 
-void TlsTransport::wake_job_waiter() {
-  while (!async_jobs.waiting.empty()) {
-    const auto next = async_jobs.waiting.front().lock();
-    async_jobs.waiting.pop_front();
+void TlsTransport::wake_job_waiter(TransportLoopState& state) {
+  while (!state.job_waiters.empty()) {
+    const auto next = state.job_waiters.front().lock();
+    state.job_waiters.pop_front();
     if (next && (*next)->engine_ && (*next)->engine_->parked() == Want::async_job) {
-      (*next)->unpark();
+      (*next)->loop_call([&] { (*next)->unpark(); });
       return;
     }
   }
@@ -503,7 +573,7 @@ bool TlsTransport::plaintext(std::span<const std::byte> data) {
   plaintext_read_ += data.size();
   delivered_since_yield_ += data.size();
   if (records_since_quiet_ < 2) ++records_since_quiet_;
-  app_->on_data(*this, data);
+  app_call([&] { app_->on_data(*this, data); });
   if (options_.max_plaintext_per_turn != 0 &&
       delivered_since_yield_ >= options_.max_plaintext_per_turn && !closing_) {
     yield_turn();
@@ -518,7 +588,8 @@ void TlsTransport::yield_turn() {
   if (yielded_ || loop_ == nullptr) return;
   yielded_ = true;
   loop_->post([alive = std::weak_ptr<TlsTransport*>(alive_)] {
-    if (const auto transport = alive.lock()) (*transport)->end_yield();
+    if (const auto transport = alive.lock())
+      (*transport)->loop_call([&] { (*transport)->end_yield(); });
   });
 }
 

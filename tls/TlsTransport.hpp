@@ -9,18 +9,20 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include "reactor/Handler.hpp"
 #include "reactor/IdleWatch.hpp"
 #include "reactor/Poll.hpp"
 #include "reactor/TcpConnector.hpp"
-#include "reactor/Timer.hpp"
 #include "reactor/TurnTicket.hpp"
+#include "reactor/WheelTimer.hpp"
 #include "tls/Engine.hpp"
 
 namespace tls {
 
 class Reaper;
+class TransportLoopState;
 
 struct TransportOptions {
   std::chrono::milliseconds handshake_timeout{10000};
@@ -93,6 +95,14 @@ class TlsTransport final : public reactor::Handler,
   // IdleWatch: quiet for release_buffers_after.
   void on_idle() noexcept override;
 
+  // Calls into the application (app_) with what it throws caught: the connection is aborted
+  // with Errc::handler_failed and the drive goes on to its end.
+  template <typename Fn>
+  void app_call(Fn&& fn) noexcept;
+  void app_threw() noexcept;
+  // Runs an entry from the loop (a wake-up, an admission, a timer) with what escapes it caught.
+  template <typename Fn>
+  void loop_call(Fn&& fn) noexcept;
   void drive();
   void app_drive();  // drive() on behalf of an application call
   void step();
@@ -101,6 +111,7 @@ class TlsTransport final : public reactor::Handler,
   // Hands `last` (the output ending in our close_notify, or nothing) and the FIN to TCP.
   void after_close_notify(std::span<const std::byte> last);
   void wait_for_bye();
+  void on_time_limit();
   void fail_with(const reactor::Error& error);
   void update_reading();
   void over_cap(std::size_t refused);
@@ -114,24 +125,25 @@ class TlsTransport final : public reactor::Handler,
   void park(Want want);
   void watch_async_fds();
   void unpark();
-  // One of the thread's async jobs is free again: the first connection waiting for one retries.
-  static void job_released();
-  static void wake_job_waiter();
+  // One of the loop's async jobs is free again: the first connection waiting for one retries.
+  static void job_released(TransportLoopState& state);
+  static void wake_job_waiter(TransportLoopState& state);
   friend class Reaper;
 
   // Destroyed after the polls below: the async fds belong to the SSL, which closes them.
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<reactor::Handler> app_;
   TransportOptions options_;
-  reactor::Connection* tcp_ = nullptr;  // valid from on_open (TCP) until on_close
-  reactor::Loop* loop_ = nullptr;       // the loop this connection lives on (from on_open)
-  // Timers exist only while a deadline runs (an idle connection carries none).
-  std::unique_ptr<reactor::Timer> timer_;  // the handshake deadline, then the bye deadline
+  reactor::Connection* tcp_ = nullptr;      // valid from on_open (TCP) until on_close
+  reactor::Loop* loop_ = nullptr;           // the loop this connection lives on (from on_open)
+  TransportLoopState* per_loop_ = nullptr;  // the loop's scratch buffers and jobs (from on_open)
+  // On the loop's wheel, not libuv handles: a connection costs the loop no handle but its TCP one.
+  std::optional<reactor::WheelTimer> deadline_;  // the handshake's, then the bye's (from on_open)
   std::vector<std::unique_ptr<reactor::Poll>> async_polls_;  // the engine's async fds
-  std::unique_ptr<reactor::Timer> job_retry_;  // WANT_ASYNC_JOB with no job of ours to wait for
-  std::shared_ptr<TlsTransport*> alive_;       // weak handles for wake-ups that may come late
-  reactor::TurnTicket admission_;              // a handshake step waiting for a later loop turn
-  bool in_async_job_ = false;                  // our engine holds one of the thread's async jobs
+  std::unique_ptr<reactor::WheelTimer> job_retry_;  // WANT_ASYNC_JOB, no job of ours to wait for
+  std::shared_ptr<TlsTransport*> alive_;            // weak handles for wake-ups that may come late
+  reactor::TurnTicket admission_;  // a handshake step waiting for a later loop turn
+  bool in_async_job_ = false;      // our engine holds one of the loop's async jobs
   // The peer's TCP FIN, and what became of it. Without a close_notify before it the stream is
   // truncated, but an application holding a complete request may still answer it (as nginx
   // does): the end is told to it once everything received has been delivered, and the EOF goes

@@ -115,7 +115,8 @@ Http2Connection::~Http2Connection() = default;
 
 void Http2Connection::start(reactor::Connection& conn, std::span<const std::byte> early) {
   conn_ = &conn;
-  if (session_.limits().stall_timeout.count() > 0) stall_timer_.emplace(conn.loop());
+  if (session_.limits().stall_timeout.count() > 0)
+    stall_timer_.emplace(conn.loop(), [this] { on_stall_timer(); });
   flush_turn_.emplace(conn.loop(), [this] { flush_guarded(); });
   if (!early.empty())
     feed(early);
@@ -149,8 +150,7 @@ void Http2Connection::arm_stall_timer() {
   if (session_.open_streams() == 0 && stats.queued_bytes == 0) return;
   stall_timer_armed_ = true;
   written_at_tick_ = stats.bytes_written;
-  stall_timer_->start(session_.limits().stall_timeout, std::chrono::milliseconds(0),
-                      [this] { on_stall_timer(); });
+  stall_timer_->start(session_.limits().stall_timeout);
 }
 
 void Http2Connection::on_stall_timer() {

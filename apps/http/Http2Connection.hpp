@@ -7,9 +7,9 @@
 // stops while the connection's queue is full, so a peer that does not read holds the server to
 // the write high-water mark plus Http2Limits::output_high, whatever it sends.
 //
-// Stalls: one timer per connection, running every Http2Limits::stall_timeout while streams are
-// open or bytes wait for the socket. A peer that took none of the socket's queued bytes over a
-// whole period is aborted; streams and a connection whose windows the peer keeps shut are
+// Stalls: one deadline per connection on the loop's wheel, every Http2Limits::stall_timeout while
+// streams are open or bytes wait for the socket. A peer that took none of the socket's queued bytes
+// over a whole period is aborted; streams and a connection whose windows the peer keeps shut are
 // the session's to end (Http2Session::sweep_stalled). Each limit that fires is one log line.
 #pragma once
 
@@ -23,7 +23,7 @@
 #include "apps/http/Http2Session.hpp"
 #include "reactor/EndOfTurn.hpp"
 #include "reactor/Handler.hpp"
-#include "reactor/Timer.hpp"
+#include "reactor/WheelTimer.hpp"
 
 namespace apps::http {
 
@@ -85,7 +85,7 @@ class Http2Connection final : public reactor::Handler, private Http2Events {
   // flush_later's; made on start(), gone at on_close.
   std::optional<reactor::EndOfTurn> flush_turn_;
   bool error_logged_ = false;
-  std::optional<reactor::Timer> stall_timer_;  // made on start(), gone at on_close
+  std::optional<reactor::WheelTimer> stall_timer_;  // made on start(), gone at on_close
   bool stall_timer_armed_ = false;
   std::uint64_t written_at_tick_ = 0;  // the socket's bytes_written at the last tick
 };

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <list>
+#include <thread>
+#include <vector>
 
 #include "reactor/Timer.hpp"
 #include "tests/support/Pair.hpp"
@@ -44,6 +46,31 @@ class TimerSigner final : public tls::Signer {
   tls::PoolSigner local_;
   std::chrono::milliseconds delay_;
   std::list<reactor::Timer> timers_;  // one per request, freed with the signer
+};
+
+// A signer that answers from a thread of its own after a delay: the answer comes even when the
+// loop that asked has closed meanwhile.
+class ThreadSigner final : public tls::Signer {
+ public:
+  ThreadSigner(tls::EvpPkeyPtr key, std::chrono::milliseconds delay)
+      : local_(std::move(key)), delay_(delay) {}
+  ~ThreadSigner() override {
+    for (auto& t : threads_) t.join();
+  }
+
+  void sign(tls::SignRequest request, std::function<void(tls::SignResult)> done) override {
+    ++started;
+    threads_.emplace_back([this, request = std::move(request), done = std::move(done)] {
+      std::this_thread::sleep_for(delay_);
+      done(local_.sign_now(request));
+    });
+  }
+  int started = 0;  // loop thread only
+
+ private:
+  tls::PoolSigner local_;
+  std::chrono::milliseconds delay_;
+  std::vector<std::thread> threads_;
 };
 
 // Descriptors open in this process (asking each one, so the count itself opens none).
@@ -174,7 +201,7 @@ TEST_CASE("1000 resets while the server's signature is pending leave no descript
   {
     test_support::Watchdog dog(loop, 60s);
     auto signer =
-        std::make_shared<TimerSigner>(loop, test_support::load_key(pki.ecdsa.leaf.key_file), 30ms);
+        std::make_shared<TimerSigner>(loop, test_support::load_key(pki.ecdsa.leaf.key_file), 500ms);
     tls::ServerConfig sc;
     sc.certificates = {{pki.ecdsa.leaf.cert_file, "", signer}};
     int server_opens = 0;
@@ -196,7 +223,8 @@ TEST_CASE("1000 resets while the server's signature is pending leave no descript
     cc.ca_file = pki.ecdsa.ca_file;
     auto client_ctx = test_support::client_context(cc);
     // Each client gives up long before the signature can come: its handshake timeout resets
-    // the connection while the server's handshake is parked on the signer.
+    // the connection while the server's handshake is parked on the signer. The deadline is on
+    // the loop's wheel, so it passes at the next tick (100 ms), before the signer's timer.
     tls::TransportOptions impatient = unlimited;
     impatient.handshake_timeout = 5ms;
     constexpr int total = 1000;
@@ -234,4 +262,40 @@ TEST_CASE("1000 resets while the server's signature is pending leave no descript
   }
   CHECK(loop.close() == 0);
   CHECK(open_fds() == baseline);
+}
+
+TEST_CASE(
+    "a signature still out when its loop closes is waited for and its SSL freed with that loop, "
+    "not at thread exit") {
+  test_support::TestPki pki;
+  { reactor::Loop warm_up; }  // libuv's process-wide pipe
+  const std::size_t baseline = open_fds();
+  auto signer =
+      std::make_shared<ThreadSigner>(test_support::load_key(pki.ecdsa.leaf.key_file), 200ms);
+  {
+    reactor::Loop loop;
+    {
+      test_support::Watchdog dog(loop, 20s);
+      tls::ServerConfig sc;
+      sc.certificates = {{pki.ecdsa.leaf.cert_file, "", signer}};
+      Server server(loop, sc, [] {
+        return std::make_unique<Recorder>(std::make_shared<test_support::Record>());
+      });
+      tls::ClientConfig cc;
+      cc.ca_file = pki.ecdsa.ca_file;
+      tls::connect(loop, server.target(), test_support::client_context(cc),
+                   std::make_unique<Recorder>(std::make_shared<test_support::Record>()));
+      // Until the server's handshake is parked on the signature.
+      reactor::Timer check(loop);
+      check.start(1ms, 1ms, [&] {
+        if (signer->started == 1) loop.stop();
+      });
+      loop.run();
+      REQUIRE(signer->started == 1);
+    }
+    // Closing ends both connections; the server's SSL, its job still paused, goes to the
+    // loop's reaper, which the loop's own teardown finishes (waiting for the signer's thread).
+    CHECK(loop.close() == 0);
+    CHECK(open_fds() == baseline);  // the job's descriptor closed with its SSL
+  }
 }

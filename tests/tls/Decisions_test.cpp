@@ -9,6 +9,7 @@
 #include <list>
 #include <map>
 #include <random>
+#include <stdexcept>
 
 #include <sys/stat.h>
 
@@ -462,4 +463,40 @@ TEST_CASE("handshake_time counts from TCP open and includes a ClientHello decisi
   CHECK(server_time >= 200ms);
   CHECK(client_time >= 200ms);
   CHECK(rig->close() == 0);
+}
+
+TEST_CASE(
+    "a client whose on_open throws after a verify decision's wake-up is aborted alone, with "
+    "handler_failed, and the next client on the loop connects") {
+  test_support::TestPki pki;
+  tls::ServerConfig sc;
+  sc.certificates = {pki.ecdsa.leaf};
+  Rig rig(test_support::server_context(sc));
+  tls::ClientConfig cc;
+  cc.ca_file = pki.ecdsa.ca_file;
+  int decisions = 0;
+  cc.on_verify = [&](const tls::VerifyRequest&, tls::VerifyDecision decision) {
+    ++decisions;
+    // The handshake resumes in the drive posted by the waker, which then calls on_open.
+    rig.later(10ms, [decision] { decision.accept(); });
+  };
+  const auto client_context = test_support::client_context(cc);
+  std::string second_subject;
+  const auto first = rig.connect(client_context, "localhost", [&](Recorder& h) {
+    h.open = [&](reactor::Connection&) {
+      rig.connect(client_context, "localhost",
+                  [&](Recorder& second) { note_subject_and_close(second, second_subject); });
+      throw std::runtime_error("refused after verification");
+    };
+  });
+  rig.run();
+  CHECK(decisions == 2);
+  CHECK(first->opened);
+  CHECK(first->error.code() == reactor::Errc::handler_failed);
+  CHECK(first->error.message() == "refused after verification: the handler threw an exception");
+  CHECK(second_subject.ends_with("/CN=localhost"));
+  REQUIRE(rig.servers().size() == 2);
+  CHECK(rig.servers()[0]->error);  // the reset, seen while reading or writing
+  CHECK_MESSAGE(!rig.servers()[1]->error, rig.servers()[1]->error.message());
+  CHECK(rig.close() == 0);
 }

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 
 #include "reactor/TcpConnector.hpp"
@@ -687,4 +689,109 @@ TEST_CASE(
   CHECK(p.client->data == "123");
   CHECK_MESSAGE(!p.server->error, p.server->error.message());
   CHECK(p.close() == 0);
+}
+
+TEST_CASE(
+    "a handler that throws from on_data inside its own resume_reading, called from a timer, is "
+    "aborted with handler_failed and its peer sees the reset") {
+  test_support::TestPki pki;
+  TlsPair p(pki);
+  reactor::Timer resume(p.loop);
+  bool buffered_at_resume = false;
+  p.script_client = [](Recorder& h) {
+    h.open = [](reactor::Connection& c) {
+      // Two records in one flush: the server reads both at once and takes the first.
+      c.write("first");
+      c.write("second");
+    };
+  };
+  p.script_server = [&](Recorder& h) {
+    h.data = [&](reactor::Connection& c, std::span<const std::byte>) {
+      if (p.server->data == "first") {
+        c.pause_reading();  // "second" stays in the engine
+        resume.start(10ms, 0ms, [&c, &buffered_at_resume] {
+          buffered_at_resume = dynamic_cast<tls::TlsTransport&>(c).engine().has_buffered_input();
+          c.resume_reading();  // delivers "second" from inside this call, out of a drive
+        });
+        return;
+      }
+      throw std::runtime_error("no second record wanted");
+    };
+  };
+  p.run();
+  CHECK(buffered_at_resume);  // the drive that threw was the application's, not the socket's
+  CHECK(p.server->data == "firstsecond");
+  CHECK(p.server->error.code() == reactor::Errc::handler_failed);
+  CHECK(p.server->error.message() == "no second record wanted: the handler threw an exception");
+  CHECK((p.client->error.code() == std::errc::connection_reset));
+  CHECK(p.close() == 0);
+}
+
+TEST_CASE("a TLS connection costs its loop one libuv handle, its socket, mid-handshake and open") {
+  test_support::TestPki pki;
+  TlsPair contexts(pki);
+  reactor::Loop loop;
+  // A hang guard that does not depend on run() (the phases below turn the loop one by one).
+  bool gave_up = false;
+  reactor::Timer guard(loop);
+  guard.start(60s, 0ms, [&] { gave_up = true; });
+  const auto run_until = [&](const std::function<bool()>& done) {
+    while (!done() && !gave_up) loop.run_once(true);
+    REQUIRE_FALSE(gave_up);
+  };
+  // The server holds each handshake at its certificate choice (deadlines armed, nothing sent
+  // back) until the test answers.
+  std::vector<tls::CertificateChoice> held;
+  tls::ServerConfig sc;
+  sc.certificates = {pki.ecdsa.leaf};
+  sc.on_certificate = [&](const tls::CertificateRequest&, tls::CertificateChoice choice) {
+    held.push_back(std::move(choice));
+  };
+  std::vector<std::shared_ptr<test_support::Record>> servers, clients;
+  int closed = 0;
+  const auto recorder = [&](std::vector<std::shared_ptr<test_support::Record>>& side) {
+    side.push_back(std::make_shared<test_support::Record>());
+    auto h = std::make_unique<Recorder>(side.back());
+    h->closed = [&](reactor::Connection&, const reactor::Error&) { ++closed; };
+    return h;
+  };
+  std::optional<reactor::TcpListener> listener(
+      std::in_place, loop,
+      tls::server_factory(test_support::server_context(sc), [&] { return recorder(servers); }));
+  REQUIRE_FALSE(listener->listen(*reactor::Address::from_ip("127.0.0.1", 0)));
+  const reactor::HostPort target{"localhost", listener->local_address().port()};
+  const auto connect = [&](std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i)
+      tls::connect(loop, target, contexts.client_tls, recorder(clients));
+  };
+  const auto opened = [](const std::vector<std::shared_ptr<test_support::Record>>& side) {
+    return std::count_if(side.begin(), side.end(), [](const auto& r) { return r->opened; });
+  };
+  constexpr std::size_t n = 8;
+
+  connect(n);
+  run_until([&] { return held.size() == n; });
+  const std::size_t handshaking_n = loop.handle_count();
+  connect(n);
+  run_until([&] { return held.size() == 2 * n; });
+  const std::size_t handshaking_2n = loop.handle_count();
+  // Each pair is a client and a server connection on this loop: one TCP handle each, and no
+  // timer for the handshake deadline.
+  CHECK(handshaking_2n - handshaking_n == 2 * n);
+
+  for (const auto& choice : held) choice.decline();  // the configured certificate
+  run_until([&] { return opened(clients) == 2 * n && opened(servers) == 2 * n; });
+  const std::size_t open_2n = loop.handle_count();
+  for (std::size_t i = 0; i < n; ++i) clients[i]->conn->close();
+  run_until([&] { return closed == static_cast<int>(2 * n); });
+  const std::size_t open_n = loop.handle_count();
+  CHECK(open_2n - open_n == 2 * n);
+  CHECK(closed == static_cast<int>(2 * n));  // every bye was answered: none waits on a deadline
+
+  for (std::size_t i = n; i < 2 * n; ++i) clients[i]->conn->close();
+  run_until([&] { return closed == static_cast<int>(4 * n); });
+  guard.stop();
+  listener.reset();
+  loop.run();
+  CHECK(loop.close() == 0);
 }
