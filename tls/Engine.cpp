@@ -453,29 +453,37 @@ void Engine::resume() noexcept {
   parked_ = Want::nothing;
 }
 
-bool Engine::renegotiate() {
-  if (!handshake_done_ || closed_) return false;
+namespace {
+
+// Why a renegotiation or KeyUpdate could not start: too early or too late, or OpenSSL's reason
+// (a TLS 1.3 connection cannot renegotiate, a TLS 1.2 one has no KeyUpdate).
+reactor::Error cannot_start(const char* what, bool connection_ready) {
+  if (!connection_ready)
+    return reactor::Error(std::make_error_code(std::errc::operation_not_permitted), what,
+                          "only between the handshake's end and the close");
+  return reactor::Error(Errc::protocol_error, what,
+                        last_reason(drain_error_queue(), "OpenSSL refused it"));
+}
+
+}  // namespace
+
+reactor::Error Engine::renegotiate() {
+  if (!handshake_done_ || closed_) return cannot_start("renegotiate", false);
   ERR_clear_error();
-  if (SSL_renegotiate(ssl_.get()) != 1) {
-    ERR_clear_error();
-    return false;
-  }
+  if (SSL_renegotiate(ssl_.get()) != 1) return cannot_start("renegotiate", true);
   // The renegotiation signs again: back to async mode until its handshake completes.
   if (context_->uses_signer()) SSL_set_mode(ssl_.get(), SSL_MODE_ASYNC);
   kick_handshake_ = true;
-  return true;
+  return {};
 }
 
-bool Engine::key_update(bool request_peer_update) {
-  if (!handshake_done_ || closed_) return false;
+reactor::Error Engine::key_update(bool request_peer_update) {
+  if (!handshake_done_ || closed_) return cannot_start("key update", false);
   ERR_clear_error();
   const int type = request_peer_update ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED;
-  if (SSL_key_update(ssl_.get(), type) != 1) {
-    ERR_clear_error();
-    return false;
-  }
+  if (SSL_key_update(ssl_.get(), type) != 1) return cannot_start("key update", true);
   kick_handshake_ = true;
-  return true;
+  return {};
 }
 
 // ---- buffers -------------------------------------------------------------------------------

@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "reactor/Error.hpp"
 #include "tls/ByteBuffer.hpp"
 #include "tls/Context.hpp"
 #include "tls/Errors.hpp"
@@ -146,9 +147,11 @@ class Engine {
   static Engine* of(const SSL* ssl) noexcept;
 
   // Renegotiation (TLS 1.2) or a KeyUpdate (TLS 1.3) started by this side; the messages are
-  // produced by the next advance().
-  bool renegotiate();
-  bool key_update(bool request_peer_update);
+  // produced by the next advance(). An Error when it cannot start: before the handshake ended
+  // or after the close (std::errc::operation_not_permitted), or refused by OpenSSL
+  // (Errc::protocol_error, e.g. renegotiation over TLS 1.3).
+  reactor::Error renegotiate();
+  reactor::Error key_update(bool request_peer_update);
 
   // ---- memory ----
   // Gives OpenSSL's record buffers (about 34 KiB once a connection has read and written) and

@@ -313,7 +313,7 @@ TEST_CASE(
   p.client.write(bytes(message));
   p.pump(20);  // part of the write is through
   CHECK(p.server_in.data.size() < message.size());
-  REQUIRE(p.server.renegotiate());
+  REQUIRE_FALSE(p.server.renegotiate());
   p.pump();
   CHECK(p.server_in.data == message);
   // The write had to wait for the renegotiation's reply: SSL_write reported WANT_READ.
@@ -333,7 +333,7 @@ TEST_CASE("client-initiated renegotiation is refused by default and allowed by t
     sc.allow_client_renegotiation = allow;
     EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(sc));
     REQUIRE(p.handshake());
-    REQUIRE(p.client.renegotiate());
+    REQUIRE_FALSE(p.client.renegotiate());
     p.client.write(bytes("after"));
     p.pump();
     if (allow) {
@@ -348,17 +348,32 @@ TEST_CASE("client-initiated renegotiation is refused by default and allowed by t
   }
 }
 
+TEST_CASE("renegotiate and key_update say why they cannot start: too early, or the wrong version") {
+  TestPki pki;
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
+  const reactor::Error early = p.client.renegotiate();
+  CHECK((early.code() == std::errc::operation_not_permitted));
+  CHECK(early.context() == "renegotiate");
+  CHECK((p.client.key_update(false).code() == std::errc::operation_not_permitted));
+  REQUIRE(p.handshake());
+  // TLS 1.3 has no renegotiation: OpenSSL refuses and says so.
+  const reactor::Error refused = p.client.renegotiate();
+  CHECK((refused.code() == tls::Errc::protocol_error));
+  CHECK_FALSE(refused.detail().empty());
+  CHECK_FALSE(p.client.key_update(false));
+}
+
 TEST_CASE("TLS 1.3 KeyUpdate both ways mid-stream, and a requested update is answered by a read") {
   TestPki pki;
   EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
   REQUIRE(p.handshake());
   p.client.write(bytes("one "));
   p.pump();
-  REQUIRE(p.client.key_update(false));
+  REQUIRE_FALSE(p.client.key_update(false));
   p.client.write(bytes("two "));
   p.pump();
   // The server asks the client to update too; the client's reply is produced by its read.
-  REQUIRE(p.server.key_update(true));
+  REQUIRE_FALSE(p.server.key_update(true));
   p.server.advance(p.server_in, p.scratch);
   p.flush(p.server, p.client);
   REQUIRE(p.client.output_size() == 0);
@@ -877,7 +892,7 @@ TEST_CASE(
   int sent = 0;
   std::size_t server_output = 0;
   for (; sent < 1000 && !p.server.is_closed(); ++sent) {
-    REQUIRE(p.client.key_update(true));  // asks for the server's KeyUpdate each time
+    REQUIRE_FALSE(p.client.key_update(true));  // asks for the server's KeyUpdate each time
     p.client.advance(p.client_in, p.scratch);
     p.flush(p.client, p.server);
     p.server.advance(p.server_in, p.scratch);  // answers into its output, which nobody reads
@@ -902,7 +917,7 @@ TEST_CASE("client renegotiations past the per-minute limit fail the connection")
   REQUIRE(p.handshake());
   int done = 0;
   for (; done < 10 && !p.server.is_closed(); ++done) {
-    REQUIRE(p.client.renegotiate());
+    REQUIRE_FALSE(p.client.renegotiate());
     p.client.write(bytes("x"));
     p.pump();
   }
@@ -920,7 +935,7 @@ TEST_CASE("peer limits of 0 mean no limit") {
   EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(sc));
   REQUIRE(p.handshake());
   for (int i = 0; i < 30; ++i) {
-    REQUIRE(p.client.key_update(false));
+    REQUIRE_FALSE(p.client.key_update(false));
     p.pump();
   }
   p.client.write(bytes("still here"));
