@@ -183,7 +183,7 @@ template <typename Call>
 int Engine::run(Op op, Call&& call) {
   // The error queue is per thread and SSL_get_error() reads it: it must start empty (junk
   // left by anyone else would turn a WANT_READ into an SSL error) ... Clearing an empty queue
-  // costs about 1,000 instructions (it walks every slot); peeking first is a few dozen.
+  // walks every slot of it, while peeking reads one: peek first.
   if (ERR_peek_error() != 0) ERR_clear_error();
   const bool async_mode = (SSL_get_mode(ssl_.get()) & SSL_MODE_ASYNC) != 0;
   io_since_release_ = true;

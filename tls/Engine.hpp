@@ -1,9 +1,10 @@
-// tls::Engine: one TLS connection as a pure state machine over two memory BIOs. Ciphertext
+// tls::Engine: one TLS connection as a pure state machine over one in-memory BIO of its own
+// (both directions are ByteBuffers, tls/ByteBuffer.hpp). Ciphertext
 // goes in with feed() and comes out of peek_output(); plaintext goes in with write() and comes
 // out through a Sink during advance(). It knows nothing of sockets or event loops: whoever
 // drives it (TlsTransport, a test wiring two engines back to back, a fuzzer) moves the bytes.
 //
-// Every OpenSSL I/O call goes through one place (perform()) that clears the thread's error
+// Every OpenSSL I/O call goes through one place (run()) that clears the thread's error
 // queue first, asks SSL_get_error() right after, and drains the queue into a TlsError on
 // failure; one table maps each SSL_get_error result to what the engine does next.
 #pragma once
@@ -263,9 +264,8 @@ class Engine {
   unsigned events_ = 0;
   Want parked_ = Want::nothing;
   bool server_ = false;
-  bool kick_handshake_ = false;
-  bool parked_was_async_ = false;  // the last handshake call paused in an async job  //
-                                   // renegotiate()/key_update() wait for an SSL_do_handshake
+  bool kick_handshake_ = false;    // renegotiate()/key_update() wait for an SSL_do_handshake
+  bool parked_was_async_ = false;  // the last handshake call paused in an async job
   bool handshake_done_ = false;
   bool peer_closed_ = false;
   bool eof_fed_ = false;

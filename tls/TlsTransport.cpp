@@ -187,7 +187,7 @@ void TlsTransport::on_open(reactor::Connection& tcp) {
   deadline_->start(options_.handshake_timeout);
   // A client makes its key share and sends its ClientHello now. A server waits for one: an
   // SSL_do_handshake with no input could only say WANT_READ, after setting up (and, with
-  // RELEASE_BUFFERS, freeing again) its read buffer, about 1 % of a full handshake's work.
+  // RELEASE_BUFFERS, freeing again) its read buffer: work for nothing.
   if (!engine_->is_server() && admit_handshake_step()) drive();
 }
 
