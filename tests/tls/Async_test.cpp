@@ -53,7 +53,7 @@ class TimerSigner final : public tls::Signer {
 class ThreadSigner final : public tls::Signer {
  public:
   ThreadSigner(tls::EvpPkeyPtr key, std::chrono::milliseconds delay)
-      : local_(std::move(key)), delay_(delay) {}
+      : local_(std::move(key), std::make_shared<tls::WorkerPool>(1)), delay_(delay) {}
   ~ThreadSigner() override {
     for (auto& t : threads_) t.join();
   }
