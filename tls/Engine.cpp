@@ -422,7 +422,7 @@ Want Engine::advance(Sink& sink, std::span<std::byte> scratch, std::size_t write
   // next SSL_write, which may be long in coming; answer now (RFC 8446 allows either). Not while
   // a write waits for its retry: that retry carries it.
   if (retry_len_ == 0 && SSL_get_key_update_type(ssl_.get()) != SSL_KEY_UPDATE_NONE &&
-      key_update(false) && kick() != Want::nothing)
+      !key_update(false) && kick() != Want::nothing)
     return closed_ ? Want::closed : parked_;
   const Want writing = write_queued(write_budget);
   if (closed_ || parked_ != Want::nothing) return closed_ ? Want::closed : parked_;
