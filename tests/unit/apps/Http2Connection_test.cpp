@@ -18,6 +18,7 @@
 #include "apps/http/Exchange.hpp"
 #include "apps/http/Http2Connection.hpp"
 #include "reactor/Loop.hpp"
+#include "reactor/Timer.hpp"
 #include "tests/fuzz/FakeConnection.hpp"
 
 namespace {
@@ -109,6 +110,10 @@ std::span<const std::byte> bytes_of(const std::string& text) {
 
 TEST_CASE("streams answered in one loop turn leave in one write, each answer whole") {
   reactor::Loop loop;
+  // A fake connection has no socket to keep the loop alive, and a loop with nothing alive does
+  // not even run a non-blocking turn: this timer (which never fires in the test) stands in.
+  reactor::Timer alive(loop);
+  alive.start(std::chrono::hours(1), {}, [] {});
   fuzz::FakeConnection conn(loop, std::numeric_limits<std::size_t>::max());
   Pending pending;
   apps::http::Http2Connection h2([&] { return std::make_unique<LaterExchange>(pending); }, {});
@@ -137,5 +142,6 @@ TEST_CASE("streams answered in one loop turn leave in one write, each answer who
   CHECK(client.completed == 10);
   for (const auto& [id, body] : client.bodies) CHECK(body == "hello");
   h2.on_close(conn, {});
+  alive.stop();
   CHECK(loop.close() == 0);
 }
