@@ -145,16 +145,14 @@ void Http2Connection::on_limit(std::string_view what) {
 }
 
 void Http2Connection::arm_stall_timer() {
-  if (!stall_timer_ || stall_timer_armed_ || conn_ == nullptr) return;
+  if (!stall_timer_ || stall_timer_->active() || conn_ == nullptr) return;
   const reactor::ConnectionStats stats = conn_->stats();
   if (session_.open_streams() == 0 && stats.queued_bytes == 0) return;
-  stall_timer_armed_ = true;
   written_at_tick_ = stats.bytes_written;
   stall_timer_->start(session_.limits().stall_timeout);
 }
 
 void Http2Connection::on_stall_timer() {
-  stall_timer_armed_ = false;
   if (conn_ == nullptr || conn_->is_closing()) return;
   const reactor::ConnectionStats stats = conn_->stats();
   if (stats.queued_bytes > 0 && stats.bytes_written == written_at_tick_) {

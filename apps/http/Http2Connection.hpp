@@ -86,8 +86,7 @@ class Http2Connection final : public reactor::Handler, private Http2Events {
   std::optional<reactor::EndOfTurn> flush_turn_;
   bool error_logged_ = false;
   std::optional<reactor::WheelTimer> stall_timer_;  // made on start(), gone at on_close
-  bool stall_timer_armed_ = false;
-  std::uint64_t written_at_tick_ = 0;  // the socket's bytes_written at the last tick
+  std::uint64_t written_at_tick_ = 0;               // the socket's bytes_written at the last tick
 };
 
 }  // namespace apps::http
