@@ -64,9 +64,13 @@ class Response {
   // protocols with `head`, a whole 101 response head ending in its blank line, and hands the
   // connection for good to `next` once the request was read: `next` gets on_open, then the
   // bytes that followed the request, then every later event of the connection (on_close too).
-  // The Exchange completes (on_closed(true)) before that. False, and nothing happens, where it
-  // cannot: over HTTP/2 (RFC 8441 is not offered), after head(), or when the request did not
-  // ask to Upgrade; the Exchange then answers as it would any other error.
+  // The Exchange completes (on_closed(true)) before that; `head` is written at once, so the
+  // caller may write what follows it to the connection right after (a tunnel's relay). A
+  // connection that ends before the hand-over gives `next` only its on_close. A CONNECT the
+  // driver let through (Http1Options::connect) switches the same way, with its own head ("" when
+  // `next` answers it). False, and nothing happens, where it cannot: over HTTP/2, after head(),
+  // or when the request did not ask to Upgrade (or CONNECT); the Exchange then answers as it
+  // would any other error.
   virtual bool switch_protocols(std::string_view head, std::unique_ptr<reactor::Handler> next) {
     (void)head;
     (void)next;

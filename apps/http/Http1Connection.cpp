@@ -122,12 +122,20 @@ struct Http1Connection::Busy {
 
 Http1Connection::Http1Connection(ExchangeFactory factory, Http1Options options)
     : factory_(std::move(factory)),
-      parser_(HttpParser::Type::request, static_cast<HttpEvents&>(*this), options.limits),
+      options_(std::move(options)),
+      parser_(HttpParser::Type::request, static_cast<HttpEvents&>(*this), options_.limits),
       turn_([this] { on_turn(); }) {}
 
 Http1Connection::~Http1Connection() = default;
 
 // ---- the connection's events -----------------------------------------------------------------
+
+void Http1Connection::on_open(reactor::Connection& conn) {
+  conn_ = &conn;
+  turn_end_.emplace(conn.loop(), [this] { at_turn_end(); });
+  if (options_.head_timeout.count() > 0)
+    head_timer_.emplace(conn.loop(), [this] { on_head_timer(); });
+}
 
 void Http1Connection::on_data(reactor::Connection& conn, std::span<const std::byte> data) {
   if (state_ == State::upgraded) return successor_->on_data(conn, data);
@@ -168,10 +176,30 @@ void Http1Connection::on_server_stopping(reactor::Connection& conn) {
 
 void Http1Connection::on_close(reactor::Connection& conn, const reactor::Error& error) {
   turn_.cancel();
+  head_timer_.reset();
+  turn_end_.reset();
   conn_ = nullptr;
-  alive_.reset();
   if (const auto exchange = std::move(exchange_)) exchange->on_closed(false);
-  if (state_ == State::upgraded) successor_->on_close(conn, error);
+  // Also a successor the connection ended before handing over to: it may hold the connection.
+  if (successor_) successor_->on_close(conn, error);
+}
+
+// Lazily armed (on_message_begin): the deadline is the head's first byte plus the timeout, and a
+// firing that finds an earlier head finished, or this one younger, only re-arms for the rest.
+void Http1Connection::on_head_timer() {
+  if (!in_head_ || conn_ == nullptr || conn_->is_closing()) return;
+  const auto limit = static_cast<std::uint64_t>(options_.head_timeout.count());
+  const std::uint64_t age = conn_->loop().now() - head_began_;
+  if (age < limit) return head_timer_->start(std::chrono::milliseconds(limit - age));
+  in_head_ = false;
+  std::string why = "request head not received within ";
+  append_number(why, limit / 1000);
+  if (limit % 1000 != 0) {
+    why += '.';
+    append_number(why, limit % 1000 / 100);
+  }
+  why += " s";
+  refuse(408, why);
 }
 
 void Http1Connection::on_turn() {
@@ -183,14 +211,11 @@ void Http1Connection::on_turn() {
 }
 
 void Http1Connection::later() {
-  if (conn_ == nullptr || deferred_ || state_ == State::upgraded) return;
-  deferred_ = true;
-  if (!alive_) alive_ = std::make_shared<char>();
-  conn_->loop().post([this, alive = std::weak_ptr<char>(alive_)] {
-    if (alive.expired()) return;  // the connection ended meanwhile
-    deferred_ = false;
-    if (conn_ != nullptr && !conn_->is_closing() && state_ != State::upgraded) advance({});
-  });
+  if (turn_end_ && state_ != State::upgraded) turn_end_->request();
+}
+
+void Http1Connection::at_turn_end() {
+  if (conn_ != nullptr && !conn_->is_closing() && state_ != State::upgraded) advance({});
 }
 
 void Http1Connection::writable() {
@@ -316,6 +341,7 @@ void Http1Connection::hand_over(std::string_view& fresh) {
 void Http1Connection::refuse(int status, std::string_view reason) {
   parser_.pause();
   if (exchange_ && answer_ != Answer::pending) return cut_off();
+  if (options_.on_refused) options_.on_refused(Refusal{status, reason});
   last_ = true;
   append_status_line(out_, status);
   out_ += "Server: tlsreactor\r\nDate: ";
@@ -336,6 +362,11 @@ void Http1Connection::send_continue() {
 // ---- HttpEvents ------------------------------------------------------------------------------
 
 void Http1Connection::on_message_begin() {
+  if (head_timer_) {
+    in_head_ = true;
+    head_began_ = conn_->loop().now();
+    if (!head_timer_->active()) head_timer_->start(options_.head_timeout);
+  }
   fields_.clear();
   trailers_.clear();
   authority_ = {};
@@ -363,16 +394,20 @@ void Http1Connection::on_header(std::string_view name, std::string_view value) {
 }
 
 void Http1Connection::on_headers_complete(const Framing& framing) {
+  in_head_ = false;
   if (conn_->is_closing()) return parser_.pause();
   // What RFC 9112 asks of a server beyond the parser's checks.
   if (http_major_ != 1) return refuse(505, "only HTTP/1.0 and HTTP/1.1 are supported");
   if (hosts_ > 1) return refuse(400, "more than one Host header");
   if (hosts_ == 0 && http_minor_ == 1) return refuse(400, "HTTP/1.1 request without Host");
-  if (!target_.starts_with('/'))
+  const bool connect = framing.connect && options_.connect;
+  if (!connect && !target_.starts_with('/'))
     return refuse(400, "request target must be a path starting with /");
+  if (connect) authority_ = target_;  // authority-form: the target names the destination
 
-  last_ = !framing.keep_alive || stopping_;
-  upgrade_asked_ = framing.upgrade && !framing.connect;
+  // After a CONNECT that did not become a tunnel, what the client sends next is not HTTP.
+  last_ = !framing.keep_alive || stopping_ || connect;
+  upgrade_asked_ = (framing.upgrade && !framing.connect) || connect;
   body_expected_ = framing.has_body;
   expects_continue_ = expects_continue_ && http_minor_ >= 1;
   continue_sent_ = false;
@@ -518,10 +553,9 @@ void Http1Connection::head(int status, std::span<const Field> fields,
     memo.last_after = last_;
   }
   answer_ = framing_ == BodyFraming::none ? Answer::done : Answer::open;
-  if (depth_ == 0) {
-    flush();
-    if (answer_ == Answer::done) later();
-  }
+  // From outside our events (an upstream's answer), the head waits for the turn's end, so that
+  // the body bytes the same turn brings leave with it in one write (one TLS record).
+  if (depth_ == 0) later();
 }
 
 void Http1Connection::informational(int status, std::span<const Field> fields) {
@@ -562,7 +596,11 @@ bool Http1Connection::body(std::span<const std::byte> bytes) {
     flush();
     write(text);
   }
-  if (out_.size() >= coalesce_bytes || depth_ == 0) flush();
+  if (out_.size() >= coalesce_bytes) {
+    flush();
+  } else if (depth_ == 0) {
+    later();  // gathered with what else the turn brings, up to coalesce_bytes
+  }
   if (text.size() >= fair_write_bytes && !take_turn()) {
     waiting_turn_ = true;
     owes_writable_ = true;
@@ -586,8 +624,7 @@ void Http1Connection::end(std::span<const Field> trailers) {
     out_ += "\r\n";
   }
   answer_ = Answer::done;
-  flush();
-  if (depth_ == 0) later();
+  if (depth_ == 0) later();  // flushed and finished at the turn's end
 }
 
 void Http1Connection::abort() {
@@ -628,10 +665,8 @@ bool Http1Connection::switch_protocols(std::string_view head,
   successor_ = std::move(next);
   last_ = false;
   answer_ = Answer::done;
-  if (depth_ == 0) {
-    flush();
-    later();
-  }
+  flush();  // now: the caller may relay to the connection right after this
+  if (depth_ == 0) later();
   return true;
 }
 

@@ -34,28 +34,59 @@
 // - The peer's half-close: complete requests are still answered, then the connection closes
 //   (aborts, if a response was cut short). The server's drain: idle connections close at once,
 //   a busy one after its response (which says "Connection: close" if its head had not gone).
-// - Response::abort() aborts the connection. Response::switch_protocols is the Upgrade hook.
+// - Response::abort() aborts the connection. Response::switch_protocols is the Upgrade hook, and
+//   with Http1Options::connect also CONNECT's: the connection becomes the app's tunnel.
+// - The head timeout (Http1Options::head_timeout): a request head not whole this long after its
+//   first byte gets 408 and the close, so a client trickling a head (slowloris) holds a
+//   connection for a bounded time. The idle time before a first byte and between requests is the
+//   connection's idle timeout (reactor::Connection::set_idle_timeout), the app's to set.
 // - An Exchange may answer from outside the driver's calls (a timer, an upstream's callback):
-//   what it writes goes out at once, and a response it completes there is finished (on_closed,
-//   the next request) at a later loop turn, once its call has returned (Loop::post).
+//   what it writes there is gathered and goes out at the end of the loop's turn (or at 16 KiB),
+//   so a head and the body bytes one upstream read brought leave in one write; a response it
+//   completes there is finished (on_closed, the next request) then too, once its call has
+//   returned (reactor::EndOfTurn).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "apps/http/Exchange.hpp"
 #include "apps/http/HttpParser.hpp"
+#include "reactor/EndOfTurn.hpp"
 #include "reactor/Handler.hpp"
 #include "reactor/TurnTicket.hpp"
+#include "reactor/WheelTimer.hpp"
 
 namespace apps::http {
+
+// A request the driver answered itself, without an Exchange: a head the parser refused (400, 414,
+// 431), a version it does not serve (505), a missing Host or a target that is not a path (400),
+// the head timeout (408). `reason` is the one line the response body says.
+struct Refusal {
+  int status = 400;
+  std::string_view reason;
+};
 
 struct Http1Options {
   // The request line plus its header fields (and, apart, a chunked body's trailers).
   HttpParser::Limits limits{16 * 1024, 100};
+  // From a request's first byte to the end of its head (nginx's client_header_timeout, HAProxy's
+  // timeout http-request); past it 408 and the close. 0: none.
+  std::chrono::milliseconds head_timeout{0};
+  // CONNECT requests reach the Exchange, their authority-form target (RFC 9112 3.2.3) as
+  // RequestHead::authority and ::target; off, they are refused 400 like any target that is not
+  // a path. A CONNECT's answer is the connection's last unless the Exchange switched protocols
+  // (its tunnel: Response::switch_protocols).
+  bool connect = false;
+  // Told of each Refusal, on the loop thread, before its answer is written: the app's log line
+  // and counters. Null: nobody is told.
+  std::function<void(const Refusal&)> on_refused;
 };
 
 // Thread-safety: none; one per connection, on its loop's thread. The Exchange's Response is the
@@ -67,7 +98,7 @@ class Http1Connection final : public reactor::Handler, private HttpEvents, priva
   Http1Connection(const Http1Connection&) = delete;
   Http1Connection& operator=(const Http1Connection&) = delete;
 
-  void on_open(reactor::Connection& conn) override { conn_ = &conn; }
+  void on_open(reactor::Connection& conn) override;
   void on_data(reactor::Connection& conn, std::span<const std::byte> data) override;
   void on_drain(reactor::Connection& conn) override;
   void on_peer_closed(reactor::Connection& conn) override;
@@ -104,11 +135,14 @@ class Http1Connection final : public reactor::Handler, private HttpEvents, priva
   void input_ended();  // the peer half-closed and everything it sent was parsed
   void hand_over(std::string_view& fresh);  // to successor_, with the input after the request
   void refuse(int status, std::string_view reason);
+  void on_head_timer();
   void cut_off();  // aborts the connection after handing it what out_ holds
   void send_continue();
-  // A call from the Exchange outside of any event of ours finished something: advance soon,
-  // once the Exchange's call has returned (it may be destroyed then).
+  // A call from the Exchange outside of any event of ours wrote or finished something: advance
+  // (write what was gathered, finish a complete exchange) at the end of the loop's turn, once
+  // the Exchange's call has returned (it may be destroyed then).
   void later();
+  void at_turn_end();
   void on_turn();  // the ticket admitted the next large write
   bool take_turn();
   void writable();  // on_writable, if owed and there is room
@@ -144,8 +178,14 @@ class Http1Connection final : public reactor::Handler, private HttpEvents, priva
   void flush();  // writes out_
 
   ExchangeFactory factory_;
+  Http1Options options_;
   HttpParser parser_;
   reactor::TurnTicket turn_;
+  std::optional<reactor::EndOfTurn> turn_end_;  // later()'s, from on_open to on_close
+  // The head timeout's deadline, armed lazily: a request head that is whole before it fires
+  // costs a clock read and no timer operation (the deadline checks head_began_ when it fires).
+  std::optional<reactor::WheelTimer> head_timer_;
+  std::uint64_t head_began_ = 0;         // loop time of the first byte of the head being parsed
   reactor::Connection* conn_ = nullptr;  // null after on_close
   State state_ = State::idle;
   std::string held_;  // received, not yet consumed by the parser
@@ -162,7 +202,8 @@ class Http1Connection final : public reactor::Handler, private HttpEvents, priva
   bool expects_continue_ = false;
   bool body_expected_ = false;  // the request has a body (on_body, or at least its end)
   bool head_request_ = false;
-  bool upgrade_asked_ = false;  // the request's head asked to switch protocols
+  bool upgrade_asked_ = false;  // the request asked to switch protocols (Upgrade, or CONNECT)
+  bool in_head_ = false;        // a request head is being parsed (the head timeout runs)
   bool last_ = false;           // the response in flight is the connection's last
 
   // The response.
@@ -172,7 +213,6 @@ class Http1Connection final : public reactor::Handler, private HttpEvents, priva
   bool continue_sent_ = false;
   bool owes_writable_ = false;  // body() returned false: on_writable when there is room
   std::unique_ptr<reactor::Handler> successor_;
-  std::shared_ptr<char> alive_;  // made by the first later(): its posted call checks it
 
   // Orthogonal to the state: why the connection waits.
   int depth_ = 0;                 // events of ours on the stack: advance() runs when they return
@@ -181,7 +221,6 @@ class Http1Connection final : public reactor::Handler, private HttpEvents, priva
   bool parser_upgraded_ = false;  // the parser stopped after a request that asked to Upgrade
   bool waiting_turn_ = false;     // a large write waits for the ticket's turn
   bool turn_granted_ = false;     // the ticket admitted the next large write already
-  bool deferred_ = false;         // later() posted an advance that has not run yet
   bool reading_paused_ = false;
   bool peer_closed_ = false;
   bool stopping_ = false;

@@ -39,19 +39,35 @@ class Counted final : public reactor::Handler {
   void on_data(reactor::Connection& conn, std::span<const std::byte> data) override {
     Metrics::add(metrics_.bytes_in, data.size());
     inner_->on_data(conn, data);
+    count_written(conn);
   }
-  void on_drain(reactor::Connection& conn) override { inner_->on_drain(conn); }
+  void on_drain(reactor::Connection& conn) override {
+    inner_->on_drain(conn);
+    count_written(conn);
+  }
   void on_peer_closed(reactor::Connection& conn) override { inner_->on_peer_closed(conn); }
   void on_server_stopping(reactor::Connection& conn) override { inner_->on_server_stopping(conn); }
   void on_close(reactor::Connection& conn, const reactor::Error& error) override {
     inner_->on_close(conn, error);
+    count_written(conn);
     if (!opened_ && tls::info(conn) != nullptr) metrics_.count(handshake_failure(error));
     Metrics::add(metrics_.connections_active, static_cast<std::uint64_t>(-1));
   }
 
  private:
+  // bytes_out from what the connection reports written (all of it: heads, bodies, HTTP/2
+  // frames, tunnelled bytes), brought up to date at the connection's events: whoever wrote it,
+  // in whichever protocol, it is counted once. A response written between events shows at the
+  // next one (its drain, the next request) or at the close.
+  void count_written(reactor::Connection& conn) {
+    const std::uint64_t written = conn.stats().bytes_written;
+    Metrics::add(metrics_.bytes_out, written - written_);
+    written_ = written;
+  }
+
   Metrics& metrics_;
   std::unique_ptr<reactor::Handler> inner_;
+  std::uint64_t written_ = 0;  // the connection's bytes_written already in bytes_out
   bool opened_ = false;
 };
 

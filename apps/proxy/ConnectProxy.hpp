@@ -1,7 +1,7 @@
 // The proxy's forward mode: a CONNECT host:port that the allow-list admits connects to the
-// destination, and the client's side becomes a tunnel to it. Over HTTP/1.1 the client handler
-// (ReverseProxy) makes a Tunnel (apps/proxy/Tunnel.hpp) of its connection; over HTTP/2 one stream
-// is the client's side (ProxyExchange). Both take the same policy (check_connect) and the same
+// destination, and the client's side becomes a tunnel to it. Over HTTP/1.1 the exchange
+// (ProxyExchange) makes a Tunnel (apps/proxy/Tunnel.hpp) of its whole connection; over HTTP/2 one
+// stream is the client's side. Both take the same policy (check_connect) and the same
 // destination side (connect_destination) from here.
 #pragma once
 

@@ -196,15 +196,15 @@ void write_response_head(std::string& out, const ResponseFacts& facts, const Hea
   out.append("\r\n");
 }
 
-void response_fields(const HeaderList& headers, bool bodiless, HeaderList& out) {
+void response_fields(const HeaderList& headers, HeaderList& out) {
   out.clear();
   for (std::size_t i = 0; i < headers.size(); ++i)
-    if (forwarded_response_field(headers, i, bodiless, false))
+    if (forwarded_response_field(headers, i, false, false))
       out.add(headers.name(i), headers.value(i));
   std::string via;
   joined_field(via, headers, FieldName::via, "", "1.1 tlsreactor");
   // joined_field wrote ": VALUE\r\n" after an empty name.
-  out.add("via", std::string_view(via).substr(2, via.size() - 4));
+  out.add("Via", std::string_view(via).substr(2, via.size() - 4));
 }
 
 std::string error_response(int status, std::string_view why) {

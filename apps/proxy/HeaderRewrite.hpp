@@ -110,10 +110,11 @@ struct ResponseFacts {
 // Appends the response head for the client to `out`.
 void write_response_head(std::string& out, const ResponseFacts& facts, const HeaderList& headers);
 
-// The fields of a response for a client that frames it itself (HTTP/2): what
-// write_response_head forwards (Content-Length only when `bodiless`: a HEAD's or 304's), with
-// Via, into `out` (cleared first). Framing and Connection fields are the client protocol's.
-void response_fields(const HeaderList& headers, bool bodiless, HeaderList& out);
+// The fields of a response for a client driver that frames it itself (http::Response): what
+// write_response_head forwards but Content-Length, with Via, into `out` (cleared first).
+// Framing and Connection fields are the driver's; a HEAD's or 304's Content-Length is its too
+// (Response::head's length).
+void response_fields(const HeaderList& headers, HeaderList& out);
 
 // A complete error response with a short text/plain body saying `why`, and Connection: close.
 std::string error_response(int status, std::string_view why);

@@ -1,5 +1,6 @@
 #include "apps/proxy/ProxyExchange.hpp"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <random>
@@ -9,7 +10,6 @@
 #include "apps/http/Base64.hpp"
 #include "apps/http/Chunked.hpp"
 #include "apps/http/Fields.hpp"
-#include "apps/http/Http2Connection.hpp"
 #include "apps/http/WebSocketHandshake.hpp"
 #include "apps/proxy/ClientRecord.hpp"
 #include "apps/proxy/ConnectProxy.hpp"
@@ -33,11 +33,47 @@ std::string websocket_key() {
   return http::base64_encode(nonce);
 }
 
+// An HTTP/1.1 request head's size as parsed: its start line, Host and fields each as
+// "name: value" with CRLF, and the blank line. The access log's bytes_in starts from it (a head
+// sent with extra whitespace counts without it).
+std::uint64_t head_size(const http::RequestHead& head) {
+  std::uint64_t size = head.method.size() + head.target.size() + head.protocol.size() + 4 + 2;
+  if (!head.authority.empty() && head.method != "CONNECT") size += 6 + head.authority.size() + 2;
+  for (const http::Field& f : head.fields) size += f.name.size() + 2 + f.value.size() + 2;
+  return size;
+}
+
 std::vector<http::Field> views(const HeaderList& list) {
   std::vector<http::Field> out;
   out.reserve(list.size());
   for (std::size_t i = 0; i < list.size(); ++i) out.push_back({list.name(i), list.value(i)});
   return out;
+}
+
+// The client side of an HTTP/1.1 connection that became a Tunnel: its handler from the hand-over
+// on (Response::switch_protocols), forwarding the connection's events.
+class TunnelClient final : public reactor::Handler {
+ public:
+  explicit TunnelClient(std::shared_ptr<Tunnel> tunnel) : tunnel_(std::move(tunnel)) {}
+  // A drain the driver took before the hand-over would be lost to the relay: ask again.
+  void on_open(reactor::Connection&) override { tunnel_->drain(Tunnel::Side::client); }
+  void on_data(reactor::Connection&, std::span<const std::byte> data) override {
+    tunnel_->data(Tunnel::Side::client, data);
+  }
+  void on_drain(reactor::Connection&) override { tunnel_->drain(Tunnel::Side::client); }
+  void on_peer_closed(reactor::Connection&) override { tunnel_->peer_closed(Tunnel::Side::client); }
+  // A drain does not end a tunnel: it ends when either side does (its idle timeout bounds it).
+  void on_server_stopping(reactor::Connection&) override {}
+  void on_close(reactor::Connection&, const reactor::Error&) override {
+    tunnel_->closed(Tunnel::Side::client);
+  }
+
+ private:
+  std::shared_ptr<Tunnel> tunnel_;
+};
+
+std::unique_ptr<reactor::Handler> tunnel_client(std::shared_ptr<Tunnel> tunnel) {
+  return std::make_unique<TunnelClient>(std::move(tunnel));
 }
 
 class ProxyExchange final : public http::Exchange, private UpstreamUser {
@@ -52,7 +88,9 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     // call back into a destroyed exchange either way.
     drop_upstream();
     if (relay_) relay_->exchange = nullptr;
-    if (--client_.exchanges == 0) set_idle_timeout(client_.options->idle_timeout);
+    // A connection handed to a tunnel has the tunnel's idle timeout (Tunnel::join sets it).
+    if (--client_.exchanges == 0 && phase_ != Phase::handed_over)
+      set_idle_timeout(client_.options->idle_timeout);
   }
   ProxyExchange(const ProxyExchange&) = delete;
   ProxyExchange& operator=(const ProxyExchange&) = delete;
@@ -67,8 +105,14 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     record_.target = head.target;
     method_ = head.method;
     target_ = head.target;
+    if (head.stream == 0) record_.bytes_in = head_size(head);
     read_head(head);
     if (head.method == "CONNECT" && head.connect_protocol.empty()) return start_connect(head);
+    if (head.stream == 0 &&
+        is_websocket_upgrade(head.method, head.protocol == "HTTP/1.0", headers_, head.has_body)) {
+      // HTTP/1.1's own Upgrade goes on as the client sent it; its 101 hands the connection over.
+      tunnel_ = Tunnelled::upgrade;
+    }
     if (head.method == "CONNECT") {
       // RFC 8441: a WebSocket over this stream becomes an HTTP/1.1 Upgrade upstream.
       if (head.connect_protocol != "websocket")
@@ -136,6 +180,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
   }
 
   void on_closed(bool) override {
+    if (phase_ == Phase::handed_over) return;  // the tunnel counts and logs the request
     drop_upstream();
     if (relay_) {
       relay_->exchange = nullptr;
@@ -154,6 +199,9 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
   // A WebSocket (RFC 8441) goes exchanging -> tunnelling once the upstream switched; a plain
   // CONNECT goes connecting -> tunnelling once the destination opened, then -> upstream_done
   // when the destination's FIN went out as END_STREAM while the client still sends.
+  // Over HTTP/1.1 a tunnel takes the whole connection instead: a CONNECT goes routing ->
+  // handed_over at once (the Tunnel connects and answers), an Upgrade exchanging -> handed_over
+  // at the upstream's 101; the exchange is then done and the Tunnel has the request's record.
   enum class Phase {
     routing,
     connecting,
@@ -161,10 +209,12 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     responding,
     tunnelling,
     upstream_done,
+    handed_over,
     finished
   };
-  // What the stream is: a request, or a tunnel (RFC 8441 WebSocket, RFC 9113 8.5 CONNECT).
-  enum class Tunnelled { no, websocket, connect };
+  // What the exchange is: a request, or a tunnel (RFC 8441 WebSocket over an HTTP/2 stream,
+  // HTTP/1.1's WebSocket Upgrade, a CONNECT over either).
+  enum class Tunnelled { no, websocket, upgrade, connect };
 
   // The upstream connection of a tunnel: its callbacks, for the exchange while it lives.
   // Shared by the exchange and the UpstreamLink it was handed over from, or by the exchange
@@ -214,6 +264,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     if (check.refusal != 0) return fail(check.refusal, check.why);
     record_.upstream = "tcp://" + check.target;
     tunnel_ = Tunnelled::connect;
+    if (head.stream == 0) return hand_over_connect(*check.destination);
     response_->pause_body();
     move_to(Phase::connecting);
     relay_ = std::make_shared<Relay>();
@@ -221,6 +272,29 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     upstream_started_ = RequestClock::now();
     connect_destination(client_.conn->loop(), *check.destination, client_.options->connect_timeout,
                         *client_.metrics, relay_);
+  }
+
+  // HTTP/1.1: the connection becomes the tunnel now; the Tunnel keeps what the client sends
+  // meanwhile and answers "200 Connection Established" or 502 itself (connect_tunnel).
+  void hand_over_connect(const reactor::HostPort& destination) {
+    const std::shared_ptr<Tunnel> tunnel = hand_over(Metrics::TunnelKind::connect);
+    if (!response_->switch_protocols({}, tunnel_client(tunnel)))
+      return tunnel->refuse(500, error_response(500, "the connection cannot become a tunnel"));
+    connect_tunnel(tunnel, *client_.conn, destination, client_.options->connect_timeout,
+                   *client_.metrics);
+  }
+
+  // The Tunnel an HTTP/1.1 connection becomes, with this request's record to finish.
+  std::shared_ptr<Tunnel> hand_over(Metrics::TunnelKind kind) {
+    move_to(Phase::handed_over);
+    Tunnel::Setup setup;
+    setup.kind = kind;
+    setup.idle_timeout = client_.options->tunnel_idle_timeout;
+    setup.metrics = client_.metrics;
+    setup.access_log = client_.access_log;
+    setup.record = record_;
+    setup.started = started_;
+    return std::make_shared<Tunnel>(*client_.conn, std::move(setup), std::string_view());
   }
 
   void connect_opened(reactor::Connection& destination) {
@@ -234,7 +308,11 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
   // HTTP/2's cookie fields joined as one (RFC 9113 8.2.3), Expect noted.
   void read_head(const http::RequestHead& head) {
     headers_.clear();
-    bool has_host = false;
+    const bool has_host =
+        std::any_of(head.fields.begin(), head.fields.end(),
+                    [](const http::Field& f) { return http::equals_nocase(f.name, "host"); });
+    // First, where a client puts it (HTTP/1.1's drivers take Host out of the fields).
+    if (!has_host && !head.authority.empty()) headers_.add("Host", head.authority);
     std::string cookies;
     for (const http::Field& f : head.fields) {
       if (http::equals_nocase(f.name, "expect") && http::lists_token(f.value, "100-continue"))
@@ -243,10 +321,8 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
         cookies.append(cookies.empty() ? "" : "; ").append(f.value);
         continue;
       }
-      has_host = has_host || http::equals_nocase(f.name, "host");
       headers_.add(f.name, f.value);
     }
-    if (!has_host && !head.authority.empty()) headers_.add("host", head.authority);
     if (!cookies.empty()) headers_.add("cookie", cookies);
   }
 
@@ -267,7 +343,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     link_ = &link;
     reused_ = link.reused();
     move_to(Phase::exchanging);
-    const bool websocket = tunnel_ == Tunnelled::websocket;
+    const bool websocket = tunnel_ == Tunnelled::websocket || tunnel_ == Tunnelled::upgrade;
     link.begin_exchange(method_, websocket);
     RequestFacts facts;
     facts.method = method_;
@@ -315,11 +391,22 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     if (!request_done_) response_->resume_body();
   }
 
-  void on_response_head(int status, std::string_view, const HeaderList& headers,
+  void on_response_head(int status, std::string_view reason, const HeaderList& headers,
                         const http::Framing& framing) override {
     status_ = status;
     resp_keep_alive_ = framing.keep_alive;
     resp_has_body_ = framing.has_body;
+    if (status == 101 && tunnel_ == Tunnelled::upgrade) {
+      // The client checks Sec-WebSocket-Accept against its own key: the head goes on as it came
+      // but for the hop-by-hop rules (on_upstream_switched sends it).
+      ResponseFacts facts;
+      facts.status = status;
+      facts.reason = reason;
+      facts.switching = true;
+      switch_head_.clear();
+      write_response_head(switch_head_, facts, headers);
+      return;
+    }
     if (status == 101) {
       // The switch (on_upstream_switched comes next): only the WebSocket's own answers go on;
       // Sec-WebSocket-Accept belongs to this hop's handshake, and is checked here.
@@ -334,8 +421,12 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     // A 2xx would tell an RFC 8441 client its tunnel is open.
     if (tunnel_ == Tunnelled::websocket && status / 100 == 2)
       return fail(502, "upstream answered " + std::to_string(status) + " to a WebSocket upgrade");
-    response_fields(headers, !framing.has_body, resp_fields_);
+    response_fields(headers, resp_fields_);
+    // An answer before the whole request (an early error) is the HTTP/1.1 connection's last: the
+    // rest of the body is not worth reading to keep it (HTTP/2's driver drops the field).
+    if (!request_done_) resp_fields_.add("Connection", "close");
     resp_trailers_.clear();
+    resp_length_ = framing.chunked ? std::nullopt : framing.content_length;
     // A bodiless answer ends the stream with its head, which may close the exchange at once:
     // it goes out last, from on_response_complete.
     if (!framing.has_body) return;
@@ -349,7 +440,6 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
 
   void on_response_body(std::string_view bytes) override {
     record_.bytes_out += bytes.size();
-    Metrics::add(client_.metrics->bytes_out, bytes.size());
     if (!response_->body(std::as_bytes(std::span(bytes.data(), bytes.size()))) &&
         link_ != nullptr && !down_blocked_) {
       down_blocked_ = true;
@@ -377,7 +467,8 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     if (!resp_has_body_) {
       head_sent_ = true;
       const auto fields = views(resp_fields_);
-      return response_->head(status_, fields, std::nullopt, false);
+      // A HEAD's or 304's Content-Length says what the body would be: the driver writes it.
+      return response_->head(status_, fields, resp_length_, resp_length_.value_or(0) > 0);
     }
     const auto trailers = views(resp_trailers_);
     response_->end(trailers);
@@ -387,6 +478,18 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
   // connection become one tunnel, with what either side sent early.
   void on_upstream_switched(UpstreamLink& link, std::string_view rest) override {
     link_ = nullptr;
+    if (tunnel_ == Tunnelled::upgrade) {
+      // HTTP/1.1: the 101 goes out and the two connections become one Tunnel.
+      record_.upstream_ms = milliseconds_since(upstream_started_);
+      record_.bytes_out += switch_head_.size();
+      const std::shared_ptr<Tunnel> tunnel = hand_over(Metrics::TunnelKind::websocket);
+      reactor::Connection& upstream = link.hand_over(tunnel);
+      if (!response_->switch_protocols(switch_head_, tunnel_client(tunnel))) {
+        response_->abort();
+        return upstream.close();
+      }
+      return tunnel->join(upstream, 101, {}, rest);
+    }
     if (!accepted_) return fail(502, "upstream switched without the right Sec-WebSocket-Accept");
     record_.upstream_ms = milliseconds_since(upstream_started_);
     relay_ = std::make_shared<Relay>();
@@ -428,7 +531,6 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
   // Upstream bytes for the tunnel's client.
   void tunnel_down(std::span<const std::byte> bytes) {
     record_.bytes_out += bytes.size();
-    Metrics::add(client_.metrics->bytes_out, bytes.size());
     if (!response_->body(bytes) && !down_blocked_ && relay_->upstream != nullptr) {
       down_blocked_ = true;
       relay_->upstream->pause_reading();
@@ -508,8 +610,11 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     head_sent_ = true;
     const std::string text = why + "\n";
     record_.bytes_out += text.size();
-    const http::Field type{"content-type", "text/plain"};
-    response_->head(status, std::span(&type, 1), text.size(), true);
+    // With the request body still coming, the HTTP/1.1 connection ends with this answer (a
+    // stalled or unwanted body is not read on); HTTP/2's driver drops the Connection field.
+    const std::array<http::Field, 2> fields{http::Field{"Content-Type", "text/plain"},
+                                            http::Field{"Connection", "close"}};
+    response_->head(status, std::span(fields.data(), request_done_ ? 1 : 2), text.size(), true);
     response_->body(std::as_bytes(std::span(text.data(), text.size())));
     if (!request_done_) response_->resume_body();
     response_->end();
@@ -543,63 +648,21 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
   bool reused_ = false;  // the link came from the pool
   bool head_sent_ = false;
   bool resp_has_body_ = false;
+  std::optional<std::uint64_t> resp_length_;  // the response's Content-Length, unless chunked
   bool resp_keep_alive_ = true;
   Tunnelled tunnel_ = Tunnelled::no;
   bool accepted_ = false;         // the upstream's 101 carried the right Sec-WebSocket-Accept
   std::string ws_key_;            // the Sec-WebSocket-Key sent upstream
+  std::string switch_head_;       // HTTP/1.1's 101 for the client, until the switch
   std::shared_ptr<Relay> relay_;  // once tunnelling
   bool up_blocked_ = false;       // the upstream's write queue is full: the request body waits
   bool down_blocked_ = false;     // the client's stream is full: the upstream's reading waits
-};
-
-// One HTTP/2 client connection: the ClientSide its exchanges share, and the driver.
-class Http2Client final : public reactor::Handler {
- public:
-  Http2Client(ClientSide side, const http::Http2Limits& limits)
-      : side_(std::move(side)), driver_([this] { return proxy_exchange(side_); }, limits) {}
-
-  void on_open(reactor::Connection& conn) override {
-    side_.conn = &conn;
-    side_.pool = &side_.upstreams->on_loop(conn.loop());
-    side_.client_ip = conn.peer_address().ip();
-    record_connection(conn, side_.record);
-    conn.set_idle_timeout(side_.options->idle_timeout);
-    driver_.on_open(conn);
-  }
-  void on_data(reactor::Connection& conn, std::span<const std::byte> data) override {
-    driver_.on_data(conn, data);
-  }
-  void on_drain(reactor::Connection& conn) override { driver_.on_drain(conn); }
-  void on_peer_closed(reactor::Connection& conn) override { driver_.on_peer_closed(conn); }
-  void on_server_stopping(reactor::Connection& conn) override { driver_.on_server_stopping(conn); }
-  void on_close(reactor::Connection& conn, const reactor::Error& error) override {
-    driver_.on_close(conn, error);
-    side_.conn = nullptr;
-  }
-
- private:
-  ClientSide side_;
-  http::Http2Connection driver_;  // after side_: its exchanges refer to side_
 };
 
 }  // namespace
 
 std::unique_ptr<http::Exchange> proxy_exchange(ClientSide& client) {
   return std::make_unique<ProxyExchange>(client);
-}
-
-reactor::HandlerFactory proxy_http2_factory(std::shared_ptr<const ProxyOptions> options,
-                                            std::shared_ptr<const Upstreams> upstreams,
-                                            Metrics& metrics, AccessLog* access_log,
-                                            http::Http2Limits limits) {
-  ClientSide side;
-  side.options = std::move(options);
-  side.upstreams = std::move(upstreams);
-  side.metrics = &metrics;
-  side.access_log = access_log;
-  return [side = std::move(side), limits]() -> std::unique_ptr<reactor::Handler> {
-    return std::make_unique<Http2Client>(side, limits);
-  };
 }
 
 }  // namespace apps::proxy

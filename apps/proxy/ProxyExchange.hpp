@@ -1,8 +1,8 @@
 // The proxy's request path as an http::Exchange: one client request, whichever HTTP it came
 // over, forwarded as HTTP/1.1 to an upstream from the keep-alive pool (apps/proxy/Upstreams),
 // its response streamed back through http::Response. Only the Exchange/Response API faces the
-// client, so the HTTP/2 driver (Http2Connection) runs one per stream, and an HTTP/1.1 driver
-// can run the same.
+// client: the HTTP/2 driver (Http2Connection) runs one per stream, the HTTP/1.1 one
+// (Http1Connection) one per request (ReverseProxy makes both).
 //
 // - The head is rewritten for the upstream by HeaderRewrite's rules (hop-by-hop and
 //   connection-specific fields dropped, X-Forwarded-For/-Proto and Via, Expect answered here);
@@ -15,16 +15,16 @@
 //   --response-timeout 504, a request body stalled past --body-timeout 408; once a response head
 //   went out, a failure aborts (HTTP/2: RST_STREAM INTERNAL_ERROR).
 // - Tunnels: an RFC 8441 WebSocket becomes the upstream's HTTP/1.1 Upgrade; a plain CONNECT
-//   (RFC 9113 8.5) takes ConnectProxy's policy and destination side, as HTTP/1.1's CONNECT does.
-//   Either way the stream's DATA and the upstream connection are then one relay with
-//   backpressure and half-close both ways.
+//   (RFC 9113 8.5) takes ConnectProxy's policy and destination side. Over HTTP/2 the stream's
+//   DATA and the upstream connection are then one relay with backpressure and half-close both
+//   ways; over HTTP/1.1 the client's Upgrade goes upstream as it came and, at the 101 (or at
+//   once for a CONNECT), the whole connection is handed to a Tunnel (apps/proxy/Tunnel.hpp).
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "apps/http/Exchange.hpp"
-#include "apps/http/Http2Session.hpp"
 #include "apps/proxy/AccessLog.hpp"
 #include "apps/proxy/Metrics.hpp"
 #include "apps/proxy/ProxyOptions.hpp"
@@ -52,13 +52,5 @@ struct ClientSide {
 // One exchange of `client`'s connection. Loop thread only; made by the driver's factory when a
 // request head arrived, destroyed by it after on_closed.
 std::unique_ptr<http::Exchange> proxy_exchange(ClientSide& client);
-
-// The HTTP/2 side of the proxy: handlers that run Http2Connection with a proxy_exchange per
-// stream. A connection has no idle timeout while a stream is open and the proxy's
-// --idle-timeout while none is. Callable on any loop's thread.
-reactor::HandlerFactory proxy_http2_factory(std::shared_ptr<const ProxyOptions> options,
-                                            std::shared_ptr<const Upstreams> upstreams,
-                                            Metrics& metrics, AccessLog* access_log,
-                                            http::Http2Limits limits);
 
 }  // namespace apps::proxy

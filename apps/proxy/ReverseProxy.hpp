@@ -1,9 +1,8 @@
-// The proxy's client side: one handler per downstream connection, which speaks HTTP/2 when the
-// client chose it (ALPN h2; the preface on a plain listener: apps/http/VersionSelect), each
-// stream a ProxyExchange (apps/proxy/ProxyExchange.hpp), and otherwise reads HTTP/1.1 requests
-// and either forwards each to an upstream (keep-alive both ways, bodies streamed with
-// backpressure, heads rewritten as a proxy must) or becomes a tunnel (apps/proxy/Tunnel.hpp):
-// after an allowed CONNECT, or after the upstream answered a WebSocket request with 101.
+// The proxy's client side: one handler per downstream connection, which runs the shared HTTP
+// driver the client chose (ALPN h2, or the preface on a plain listener: apps/http/VersionSelect;
+// else HTTP/1.1) with a ProxyExchange (apps/proxy/ProxyExchange.hpp) per request or stream. An
+// HTTP/1.1 connection becomes a tunnel (apps/proxy/Tunnel.hpp) after an allowed CONNECT, or
+// after the upstream answered a WebSocket request with 101.
 #pragma once
 
 #include <memory>

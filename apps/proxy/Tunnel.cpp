@@ -68,7 +68,6 @@ void Tunnel::send(Side from, std::string_view bytes) {
     setup_.record.bytes_in += bytes.size();
   } else {
     setup_.record.bytes_out += bytes.size();
-    Metrics::add(setup_.metrics->bytes_out, bytes.size());
   }
   if (!to->write(as_bytes(bytes)) && conn(from) != nullptr) conn(from)->pause_reading();
 }

@@ -4,7 +4,8 @@
 // close_notify shuts down the other's writing; the other direction keeps flowing).
 //
 // The tunnel is no connection's Handler: each side's handler forwards its callbacks here from
-// the moment it tunnels (ReverseProxy's client handler for the client side; an UpstreamLink or
+// the moment it tunnels (for the client side, ProxyExchange's TunnelClient, the handler the
+// HTTP/1.1 driver hands the connection to; for the upstream side, an UpstreamLink or
 // CONNECT's destination handler for the upstream side). So a connection opened for HTTP, pooled
 // or new, plain or TLS, is taken over as it is, with the bytes it had already read.
 #pragma once
@@ -50,14 +51,14 @@ class Tunnel final : public UpstreamRelay {
     std::chrono::milliseconds idle_timeout{0};
     Metrics* metrics = nullptr;       // required; outlives the tunnel (main owns it)
     AccessLog* access_log = nullptr;  // null: no access log; else outlives the tunnel
-    // The request that opened the tunnel, as the client handler recorded it so far (head bytes
+    // The request that opened the tunnel, as its exchange recorded it so far (head bytes
     // in bytes_in, a 101 head in bytes_out); the tunnel adds what it relays and writes the line
     // when it ends.
     AccessRecord record;
     std::chrono::steady_clock::time_point started{};  // the request's first byte
   };
 
-  // Made by the client handler when its connection starts tunnelling. `early` holds client
+  // Made by the exchange whose connection starts tunnelling. `early` holds client
   // bytes read after the request head; client bytes that arrive before join() are kept too.
   Tunnel(reactor::Connection& client, Setup setup, std::string_view early);
   ~Tunnel();

@@ -68,7 +68,7 @@ class IdleSurplus {
 
 class UpstreamLink;
 
-// The exchange a link serves: a client handler forwarding one request. Calls come from the
+// The exchange a link serves: a ProxyExchange forwarding one request. Calls come from the
 // link's connection callbacks; the link never calls its user after on_upstream_lost or
 // on_upstream_failed, nor after release()/detach().
 class UpstreamUser {
