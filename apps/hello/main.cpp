@@ -16,7 +16,10 @@ int main(int argc, char** argv) {
   std::vector<apps::Args::Option> own{
       {"root", "DIR", "serve the files under DIR as /files/PATH", ""},
       {"max-message-bytes", "N", "GET /ws: refuse WebSocket messages over N bytes (close 1009)",
-       "1048576"}};
+       "1048576"},
+      {"header-timeout", "SECONDS",
+       "408 and close when a request head is not whole this long after its first byte; 0 = never",
+       "10"}};
   for (auto& option : apps::http2_options()) own.push_back(std::move(option));
   apps::Args args(
       "tlsreactor-hello",
@@ -46,10 +49,14 @@ int main(int argc, char** argv) {
     }
     apps::Http2Settings http2;
     if (!apps::read_http2(options, http2)) return {};
+    apps::http::Http1Options http1;
+    const auto head_timeout = options.seconds("header-timeout");
+    if (!head_timeout) return {};
+    http1.head_timeout = *head_timeout;
     const apps::http::ExchangeFactory exchanges = apps::hello::hello_exchanges(hello);
     apps::http::VersionChoice choice;
-    choice.http1 = [exchanges]() -> std::unique_ptr<reactor::Handler> {
-      return std::make_unique<apps::http::Http1Connection>(exchanges);
+    choice.http1 = [exchanges, http1]() -> std::unique_ptr<reactor::Handler> {
+      return std::make_unique<apps::http::Http1Connection>(exchanges, http1);
     };
     if (http2.enabled) {
       choice.http2 = [exchanges, limits = http2.limits]() -> std::unique_ptr<reactor::Handler> {

@@ -90,11 +90,11 @@ class TestExchange final : public apps::http::Exchange {
 };
 
 struct H1Server {
-  H1Server() {
+  explicit H1Server(apps::http::Http1Options options = {}) {
     REQUIRE(loop.call([&] {
-      auto factory = [this]() -> std::unique_ptr<reactor::Handler> {
+      auto factory = [this, options]() -> std::unique_ptr<reactor::Handler> {
         return std::make_unique<apps::http::Http1Connection>(
-            [this] { return std::make_unique<TestExchange>(loop.loop()); });
+            [this] { return std::make_unique<TestExchange>(loop.loop()); }, options);
       };
       auto& listener = loop.own(std::make_unique<reactor::TcpListener>(loop.loop(), factory));
       REQUIRE(!listener.listen(*reactor::Address::from_ip("127.0.0.1", 0)));
@@ -206,4 +206,26 @@ TEST_CASE(
   CHECK_MESSAGE(first != std::string::npos, got);
   CHECK_MESSAGE((first < second && second < third && third != std::string::npos), got);
   CHECK(count(got, "HTTP/1.1 200 OK") == 3);
+}
+
+TEST_CASE("Http1Connection: a head trickled in a byte at a time gets 408 at the head timeout") {
+  apps::http::Http1Options options;
+  options.head_timeout = 1s;
+  H1Server server(options);
+  RawClient client(server.port);
+  // A head that never ends, a byte every 50 ms: 10 s of trickling, so the deadline must count
+  // from the head's first byte, not from the last one, for the 408 to come while it trickles
+  // (a generous margin: it is due after about 1 s).
+  const std::string head = "GET / HTTP/1.1\r\nHost: t\r\nX-Slow: " + std::string(200, 'a');
+  std::size_t sent = 0;
+  while (sent < head.size() && client.try_send(head.substr(sent, 1))) {
+    ++sent;
+    if (client.read_until("\r\n\r\n", 50ms)) break;  // an answer's head arrived
+  }
+  INFO(client.received());
+  CHECK(client.received().starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+  CHECK(integration::contains(client.received(), "Connection: close\r\n"));
+  CHECK(sent < head.size());
+  CHECK(client.closed_within(10s));
+  CHECK(integration::contains(client.received(), "request head not received within 1 s\n"));
 }

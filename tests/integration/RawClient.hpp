@@ -30,9 +30,11 @@ class RawClient {
   RawClient(const RawClient&) = delete;
   RawClient& operator=(const RawClient&) = delete;
 
-  void send(const std::string& bytes) {
-    REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
-            static_cast<ssize_t>(bytes.size()));
+  void send(const std::string& bytes) { REQUIRE(try_send(bytes)); }
+  // For a peer that may have closed meanwhile: false when the bytes were not all taken.
+  bool try_send(const std::string& bytes) {
+    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
   }
   // Reads until `part` has arrived; false on EOF or when `timeout` passes first.
   bool read_until(const std::string& part, std::chrono::milliseconds timeout) {

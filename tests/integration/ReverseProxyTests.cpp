@@ -407,6 +407,36 @@ TEST_CASE("the access log has one JSON line per request with what was asked, ans
   CHECK(contains(second, "\"target\":\"/missing?x=\\\"y\\\"\",\"status\":404"));
 }
 
+TEST_CASE("a request the HTTP/1.1 driver refuses itself still makes an access-log line") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  const std::string log_file = dir.path("access.log");
+  Proxy proxy(dir,
+              {"--upstream", upstream.url(), "--access-log", log_file, "--access-log-format",
+               "json", "--header-timeout", "1"},
+              true);
+  // Refused before any exchange exists: a malformed head, a version it does not serve, and a
+  // head that never ends (the head timeout). The upstream sees none of them.
+  const auto bad =
+      integration::http_exchange(proxy.port_text(), "GET / HTTP/1.1\r\nHost t\r\n\r\n");
+  CHECK_MESSAGE(contains(bad.output, "response 1: 400 Bad Request\n"), bad.output);
+  const auto version =
+      integration::http_exchange(proxy.port_text(), "GET / HTTP/2.0\r\nHost: t\r\n\r\n");
+  CHECK_MESSAGE(contains(version.output, "response 1: 505 "), version.output);
+  const auto slow = integration::http_exchange(proxy.port_text(), "GET / HTTP/1.1\r\nHost: t\r\n");
+  CHECK_MESSAGE(contains(slow.output, "response 1: 408 "), slow.output);
+  proxy.stop();
+  const std::string log = read_file(log_file);
+  INFO(log);
+  CHECK(occurrences(log, "\n") == 3);
+  CHECK(occurrences(log, "\"protocol\":\"HTTP/1.1\"") == 3);
+  CHECK(contains(log, "\"status\":400"));
+  CHECK(contains(log, "\"status\":505"));
+  CHECK(contains(log, "\"status\":408"));
+  CHECK_FALSE(contains(log, "\"upstream\":\"http"));
+  CHECK(contains(proxy.process().transcript(), ": 408 request head not received within 1 s"));
+}
+
 TEST_CASE("a pooled upstream connection that the upstream closed is not used again") {
   test_support::TestDir dir;
   // The upstream closes connections idle for 0.3 s; the proxy would keep them for 30.
