@@ -171,10 +171,26 @@ class Engine {
   // Events since the last call (a mask of Event), cleared by the call.
   unsigned take_events() noexcept { return std::exchange(events_, 0u); }
   bool has_events() const noexcept { return events_ != 0; }
-  bool is_handshake_done() const noexcept { return handshake_done_; }
+  // The engine's lifecycle, moved only by move_to(), forwards only:
+  //   handshaking -> open -> closing -> shutdown_sent -> closed
+  // with closed reachable from every phase (a failure; close() during the handshake, which has
+  // nothing to notify; both close_notifies exchanged).
+  enum class Phase : std::uint8_t {
+    handshaking,    // SSL_do_handshake until it succeeds
+    open,           // application data both ways
+    closing,        // close() asked: our close_notify goes once the queued plaintext has
+    shutdown_sent,  // our close_notify is out; reading goes on until the peer's
+    closed,         // finished or failed: no more SSL calls
+  };
+  Phase phase() const noexcept { return phase_; }
+  // The furthest phase reached before closed (the current one while not closed), so that what
+  // happened before the end stays answerable: did the handshake complete, did our close_notify
+  // go out.
+  Phase reached() const noexcept { return phase_ == Phase::closed ? closed_in_ : phase_; }
+  bool is_handshake_done() const noexcept { return reached() != Phase::handshaking; }
   bool is_peer_closed() const noexcept { return peer_closed_; }
-  bool is_closed() const noexcept { return closed_; }
-  bool close_notify_sent() const noexcept { return shutdown_sent_; }
+  bool is_closed() const noexcept { return phase_ == Phase::closed; }
+  bool close_notify_sent() const noexcept { return reached() == Phase::shutdown_sent; }
   // Plaintext or ciphertext still inside the engine (after a sink stopped reading).
   bool has_buffered_input() const;
   // Ciphertext fed but not yet consumed by OpenSSL (grows while the engine is parked).
@@ -219,6 +235,8 @@ class Engine {
   Want shutdown();
   Want kick();
   void fail(Op op, int ssl_error);
+  // The one place the phase changes (forwards only; closed remembers the phase it ended).
+  void move_to(Phase next) noexcept;
   // Counts the peer's post-handshake messages against the Context's PeerLimits.
   static void on_message(int write_p, int version, int content_type, const void* buf,
                          std::size_t len, SSL* ssl, void* arg);
@@ -266,12 +284,15 @@ class Engine {
   bool server_ = false;
   bool kick_handshake_ = false;    // renegotiate()/key_update() wait for an SSL_do_handshake
   bool parked_was_async_ = false;  // the last handshake call paused in an async job
-  bool handshake_done_ = false;
-  bool peer_closed_ = false;
-  bool eof_fed_ = false;
-  bool close_requested_ = false;
-  bool shutdown_sent_ = false;
-  bool closed_ = false;
+  Phase phase_ = Phase::handshaking;
+  Phase closed_in_ = Phase::handshaking;  // the phase move_to(closed) left
+  // Two facts about the peer's direction, not phases of ours: they can be true in any phase
+  // from handshaking on (a peer may hang up mid-handshake, or send close_notify while we still
+  // write, a TLS half-close), so folding them into Phase would double every phase. They only
+  // decide when the phase moves: peer_closed_ with our close_notify out ends the connection,
+  // eof_fed_ turns a read that needs more input into the truncation (or the clean end).
+  bool peer_closed_ = false;       // the peer's close_notify was read (SSL_ERROR_ZERO_RETURN)
+  bool eof_fed_ = false;           // feed_eof(): no more ciphertext will come
   bool io_since_release_ = false;  // an SSL I/O call ran since buffers were last given back
 };
 

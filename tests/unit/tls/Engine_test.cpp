@@ -131,6 +131,53 @@ TEST_CASE("close_notify arrives as ZERO_RETURN, the other side may still write, 
   CHECK_FALSE(p.server.error());
 }
 
+TEST_CASE("the phase moves forwards only and closed remembers the phase it ended in") {
+  using Phase = Engine::Phase;
+  TestPki pki;
+  SUBCASE("a clean close: handshaking, open, closing, shutdown_sent, closed") {
+    EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
+    CHECK(p.client.phase() == Phase::handshaking);
+    REQUIRE(p.handshake());
+    CHECK(p.client.phase() == Phase::open);
+    p.client.close();
+    CHECK(p.client.phase() == Phase::closing);
+    p.client.close();  // a second close changes nothing
+    CHECK(p.client.phase() == Phase::closing);
+    p.pump();
+    CHECK(p.client.phase() == Phase::shutdown_sent);
+    CHECK(p.server.phase() == Phase::open);  // the peer's close_notify is not a phase of ours
+    CHECK(p.server.is_peer_closed());
+    p.server.close();
+    p.pump();
+    CHECK(p.client.phase() == Phase::closed);
+    CHECK(p.client.reached() == Phase::shutdown_sent);
+    CHECK(p.client.is_handshake_done());
+    CHECK(p.client.close_notify_sent());
+    p.client.close();  // after the end: still closed, still remembering
+    CHECK(p.client.reached() == Phase::shutdown_sent);
+  }
+  SUBCASE("close() during the handshake has nothing to notify: closed at once, never opened") {
+    EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
+    p.client.close();
+    CHECK(p.client.is_closed());
+    CHECK(p.client.reached() == Phase::handshaking);
+    CHECK_FALSE(p.client.is_handshake_done());
+    CHECK_FALSE(p.client.close_notify_sent());
+    CHECK(p.client.advance(p.client_in, p.scratch) == Want::closed);
+    CHECK(p.client.peek_output().empty());  // no ClientHello went out
+  }
+  SUBCASE("a failure after the handshake: closed from open, the handshake still done") {
+    EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
+    REQUIRE(p.handshake());
+    p.server.feed_eof();
+    p.pump();
+    CHECK(p.server.phase() == Phase::closed);
+    CHECK(p.server.reached() == Phase::open);
+    CHECK(p.server.is_handshake_done());
+    CHECK_FALSE(p.server.close_notify_sent());
+  }
+}
+
 TEST_CASE("a transport cut without close_notify is reported as stream_truncated") {
   TestPki pki;
   EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
