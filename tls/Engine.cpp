@@ -344,6 +344,7 @@ Want Engine::read(Sink& sink, std::span<std::byte> scratch) {
     if (ssl_error != SSL_ERROR_NONE) return settle(Op::read, ssl_error);
     // SSL_read_ex returns one record at a time; looping until WANT_READ also drains what
     // SSL_pending() holds.
+    delivered_ = true;
     if (!sink.plaintext(scratch.first(n))) return Want::nothing;
   }
   return Want::nothing;
@@ -400,7 +401,20 @@ Want Engine::shutdown() {
   return settle(Op::shutdown, ssl_error);
 }
 
-Want Engine::advance(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget) {
+Progress Engine::advance(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget) {
+  delivered_ = false;
+  const std::uint64_t async_calls = async_calls_;
+  Progress progress;
+  progress.want = step(sink, scratch, write_budget);
+  progress.output = output_size() != 0;
+  progress.plaintext = delivered_;
+  progress.events = events_ != 0;
+  progress.queued = queued_bytes_ != 0;
+  progress.async_call = async_calls_ != async_calls;
+  return progress;
+}
+
+Want Engine::step(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget) {
   // Whatever this call leaves, drained buffers give their storage back (a small one is kept
   // until release_buffers()): the input always, the output once no plaintext waits (room
   // reserved for a write that did not happen, say).

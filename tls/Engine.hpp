@@ -47,6 +47,18 @@ enum class Want : std::uint8_t {
 
 const char* to_string(Want want) noexcept;
 
+// What one advance() did, so that its driver acts on it without asking the engine again.
+struct Progress {
+  Want want = Want::nothing;  // what the engine needs before it can go further
+  bool output = false;        // ciphertext waits in peek_output() (records, handshake, alerts)
+  bool plaintext = false;     // the sink was handed plaintext
+  bool events = false;        // take_events() has something (handshake done, peer closed, failed)
+  bool queued = false;        // plaintext still waits to be encrypted (the budget ran out)
+  bool async_call = false;    // an SSL call ran in async mode: it took one of the thread's jobs
+
+  bool closed() const noexcept { return want == Want::closed; }
+};
+
 // A failure, with everything OpenSSL said about it.
 struct TlsError {
   std::error_code code;    // tls::Errc
@@ -132,8 +144,8 @@ class Engine {
 
   // Runs every SSL call that can make progress: the handshake, reads (plaintext to `sink`,
   // through `scratch`), queued writes (at most `write_budget` plaintext bytes, so a driver can
-  // keep its output bounded), close_notify. Returns what it needs next.
-  Want advance(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget = SIZE_MAX);
+  // keep its output bounded), close_notify. Returns what it needs next and what it produced.
+  Progress advance(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget = SIZE_MAX);
   // Ends a park (async, async_job, x509_lookup, client_hello, retry_verify): the next advance()
   // re-issues the very same SSL call.
   void resume() noexcept;
@@ -226,6 +238,8 @@ class Engine {
   template <typename Call>
   int run(Op op, Call&& call);
   Want settle(Op op, int ssl_error);
+  // advance() without its report.
+  Want step(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget);
   Want handshake();
   Want read(Sink& sink, std::span<std::byte> scratch);
   Want write_queued(std::size_t budget);
@@ -294,6 +308,7 @@ class Engine {
   bool peer_closed_ = false;       // the peer's close_notify was read (SSL_ERROR_ZERO_RETURN)
   bool eof_fed_ = false;           // feed_eof(): no more ciphertext will come
   bool io_since_release_ = false;  // an SSL I/O call ran since buffers were last given back
+  bool delivered_ = false;         // plaintext went to the sink during this advance()
 };
 
 }  // namespace tls

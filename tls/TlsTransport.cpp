@@ -313,8 +313,8 @@ void TlsTransport::drive() {
     // Encrypt no more than fills the TCP queue to the high-water mark: its on_drain asks for
     // the rest, and a large write never sits in memory twice.
     const std::size_t budget = queued < limits_.high ? limits_.high - queued : 0;
-    const std::uint64_t async_calls = engine_->async_calls();
-    const Want want = engine_->advance(*this, scratch.span(), budget);
+    const Progress progress = engine_->advance(*this, scratch.span(), budget);
+    const Want want = progress.want;
     flush();
     step();
     flush();  // what the application wrote from on_open or on_peer_closed, inside step()
@@ -322,7 +322,7 @@ void TlsTransport::drive() {
     if (want != parked_as_ && (want == Want::async || want == Want::async_job)) park(want);
     // A call made in async mode took one of the pool's jobs; unless it paused, the job is
     // back in the pool now, and the first connection waiting for one may have it.
-    if (engine_->async_calls() != async_calls && !engine_->job_paused() && !in_async_job_)
+    if (progress.async_call && !engine_->job_paused() && !in_async_job_)
       wake_job_waiter(*per_loop_);
     if (engine_->is_handshake_done() && engine_->queued_plaintext() > 0 && !engine_->is_closed() &&
         tcp_ != nullptr && tcp_->stats().queued_bytes < limits_.high)
