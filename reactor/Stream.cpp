@@ -345,12 +345,26 @@ void Stream::wrote(int status) {
   inflight_chunks_ = inflight_bytes_ = 0;
   touch();
   start_write();
+  // One on_drain for whoever is owed one: this stream's handler refused by write(), or a layer
+  // above that asked (request_drain).
+  bool owed = false;
   if (above_high_ && stats_.queued_bytes <= options_.limits.low) {
     above_high_ = false;
-    if (state_ == State::open) up_call([&] { handler_->on_drain(*this); });
+    owed = true;
   }
+  if (drain_requested_ && stats_.queued_bytes <= drain_at_) {
+    drain_requested_ = false;
+    owed = true;
+  }
+  if (owed && state_ == State::open) up_call([&] { handler_->on_drain(*this); });
   if (queue_.empty() && !writing_ && fin_requested_ && !fin_sent_ && state_ != State::closed)
     send_fin();
+}
+
+void Stream::request_drain(std::size_t queued) {
+  // Nothing queued or in flight: no write will complete to call, and there is room now.
+  drain_requested_ = writing_ || !queue_.empty();
+  drain_at_ = queued;
 }
 
 // ---- closing -------------------------------------------------------------------------------

@@ -179,10 +179,6 @@ void TlsTransport::on_open(reactor::Connection& tcp) {
         (*transport)->loop_call([&] { (*transport)->unpark(); });
     });
   });
-  // The TCP layer only reports on_drain after a write took it over its high-water mark. With
-  // a mark of 0 it reports whenever its queue falls to `low`, which is when there is room to
-  // encrypt more of the application's plaintext.
-  tcp.set_write_limits({0, limits_.low});
   deadline_.emplace(tcp.loop(), [this] { on_time_limit(); });
   deadline_->start(options_.handshake_timeout);
   // A client makes its key share and sends its ClientHello now. A server waits for one: an
@@ -353,9 +349,18 @@ void TlsTransport::drive() {
   // A write() made inside an application callback during this drive could only guess; now
   // the bytes are where they are. Not from inside an application call (write, resume, ...):
   // on_drain must not run re-entrantly inside the call that caused it.
-  if (above_high_ && !in_app_call_ && tcp_ != nullptr && !closing_ && buffered() <= limits_.low) {
-    above_high_ = false;
-    app_call([&] { app_->on_drain(*this); });
+  if ((above_high_ || drain_requested_) && !in_app_call_ && tcp_ != nullptr && !closing_) {
+    const std::size_t held = buffered();
+    bool owed = false;
+    if (above_high_ && held <= limits_.low) {
+      above_high_ = false;
+      owed = true;
+    }
+    if (drain_requested_ && held <= drain_at_) {
+      drain_requested_ = false;
+      owed = true;
+    }
+    if (owed) app_call([&] { app_->on_drain(*this); });
   }
   settle_fin();  // a FIN that waited behind plaintext just delivered, or behind a handshake step
 }
@@ -370,6 +375,7 @@ void TlsTransport::app_drive() {
 void TlsTransport::flush() {
   // Alerts, tickets, KeyUpdate replies and renegotiation messages come out of reads too, so
   // this runs after every engine step, not only after writes.
+  bool wrote = false;
   while (tcp_ != nullptr) {
     const auto out = engine_->peek_output();
     if (out.empty()) break;
@@ -377,11 +383,24 @@ void TlsTransport::flush() {
     if (engine_->close_notify_sent() && !tcp_fin_sent_ && out.size() == engine_->output_size()) {
       after_close_notify(out);
       engine_->consume_output(out.size());
+      wrote = true;
       break;
     }
     tcp_->write(out);
     engine_->consume_output(out.size());
+    wrote = true;
   }
+  // Backpressure is this layer's (above_high_, towards the application): TCP's write() result
+  // is not looked at; what this flush left queued in TCP asks to be told when the queue is down
+  // to `low` (or the application's own request_drain size), when there is room to encrypt more.
+  if (wrote && tcp_ != nullptr && tcp_->stats().queued_bytes > 0)
+    tcp_->request_drain(drain_threshold());
+}
+
+// The TCP queue size at which this layer wants its on_drain: `low`, or lower for the
+// application's own request.
+std::size_t TlsTransport::drain_threshold() const {
+  return drain_requested_ ? std::min(drain_at_, limits_.low) : limits_.low;
 }
 
 void TlsTransport::step() {
@@ -694,7 +713,14 @@ void TlsTransport::set_idle_timeout(std::chrono::milliseconds timeout) {
 
 void TlsTransport::set_write_limits(reactor::WriteLimits limits) {
   limits_ = limits;
-  if (tcp_ != nullptr) tcp_->set_write_limits({0, limits.low});
+}
+
+void TlsTransport::request_drain(std::size_t queued) {
+  // Ciphertext still in the engine counts: a drive flushes it to TCP right after this call.
+  drain_requested_ = buffered() + engine_->output_size() > 0;
+  drain_at_ = queued;
+  if (drain_requested_ && tcp_ != nullptr && tcp_->stats().queued_bytes > 0)
+    tcp_->request_drain(drain_threshold());
 }
 
 reactor::Address TlsTransport::peer_address() const {

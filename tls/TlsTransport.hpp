@@ -73,6 +73,8 @@ class TlsTransport final : public reactor::Handler,
   void resume_reading() override;
   void set_idle_timeout(std::chrono::milliseconds timeout) override;
   void set_write_limits(reactor::WriteLimits limits) override;
+  // Counts plaintext not yet encrypted and ciphertext not yet sent, as stats().queued_bytes.
+  void request_drain(std::size_t queued) override;
   reactor::Address peer_address() const override;
   reactor::Address local_address() const override;
   reactor::ConnectionStats stats() const override;
@@ -122,6 +124,7 @@ class TlsTransport final : public reactor::Handler,
   void settle_fin();
   void end_yield();
   std::size_t buffered() const;
+  std::size_t drain_threshold() const;
   void park(Want want);
   void watch_async_fds();
   void unpark();
@@ -167,7 +170,12 @@ class TlsTransport final : public reactor::Handler,
   bool app_open_ = false;
   bool app_paused_ = false;
   bool yielded_ = false;  // waiting for the next loop turn to deliver more plaintext
+  // Backpressure towards the application is this layer's alone (TCP's write() result is never
+  // looked at; TCP says when its queue is down to a size asked with request_drain): write()
+  // went over limits_.high, so on_drain is owed once buffered() is down to limits_.low.
   bool above_high_ = false;
+  bool drain_requested_ = false;  // the application's request_drain(): on_drain at drain_at_
+  std::size_t drain_at_ = 0;
   bool closing_ = false;           // the application called close(), or an error ended the session
   bool fin_after_notify_ = false;  // the application called shutdown()
   bool tcp_fin_sent_ = false;
