@@ -126,6 +126,11 @@ class Stream final : public Connection,
   std::size_t drain_at_ = 0;  // with drain_requested_: the queue size that calls on_drain
 
   State state_ = State::connecting;
+  // Our FIN: owed once the queue has drained (shutdown(), write_last(), close()), then sent.
+  // shutdown(2) runs at once (send_fin), so sent is also done: there is no state between. The
+  // peer's FIN is peer_eof_, apart: it may come in any of these.
+  enum class Fin : std::uint8_t { none, owed, sent };
+  Fin fin_ = Fin::none;
   bool handle_closed_ = false;
   bool reconnecting_ = false;
   bool writing_ = false;
@@ -137,9 +142,6 @@ class Stream final : public Connection,
   // request_drain() instead, and owns its above-high state itself.
   bool above_high_ = false;
   bool drain_requested_ = false;  // request_drain(): on_drain owed at drain_at_
-  bool fin_requested_ = false;
-  bool fin_sent_ = false;
-  bool fin_done_ = false;
   bool has_nodelay_ = false;
 };
 
