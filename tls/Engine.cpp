@@ -401,19 +401,6 @@ Want Engine::shutdown() {
   return settle(Op::shutdown, ssl_error);
 }
 
-Progress Engine::advance(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget) {
-  delivered_ = false;
-  const std::uint64_t async_calls = async_calls_;
-  Progress progress;
-  progress.want = step(sink, scratch, write_budget);
-  progress.output = output_size() != 0;
-  progress.plaintext = delivered_;
-  progress.events = events_ != 0;
-  progress.queued = queued_bytes_ != 0;
-  progress.async_call = async_calls_ != async_calls;
-  return progress;
-}
-
 Want Engine::step(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget) {
   // Whatever this call leaves, drained buffers give their storage back (a small one is kept
   // until release_buffers()): the input always, the output once no plaintext waits (room

@@ -145,7 +145,17 @@ class Engine {
   // Runs every SSL call that can make progress: the handshake, reads (plaintext to `sink`,
   // through `scratch`), queued writes (at most `write_budget` plaintext bytes, so a driver can
   // keep its output bounded), close_notify. Returns what it needs next and what it produced.
-  Progress advance(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget = SIZE_MAX);
+  Progress advance(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget = SIZE_MAX) {
+    // The report is read off the engine here, inline, so that a caller pays only for the parts
+    // of it that it looks at (a test or a benchmark that ignores it, for none).
+    const std::uint64_t async_calls = async_calls_;
+    delivered_ = false;
+    const Want want = step(sink, scratch, write_budget);
+    const bool output =
+        out_peer_ ? BIO_ctrl_pending(out_peer_.get()) != 0 : !ciphertext_.output.empty();
+    return {
+        want, output, delivered_, events_ != 0, queued_bytes_ != 0, async_calls_ != async_calls};
+  }
   // Ends a park (async, async_job, x509_lookup, client_hello, retry_verify): the next advance()
   // re-issues the very same SSL call.
   void resume() noexcept;
