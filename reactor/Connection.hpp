@@ -78,6 +78,14 @@ class Connection {
 
   virtual void set_idle_timeout(std::chrono::milliseconds timeout) = 0;
   virtual void set_write_limits(WriteLimits limits) = 0;
+  // "Writable again", for a layer above that owns its own backpressure (TLS holds its
+  // application's plaintext until there is room below it, and never looks at write()'s
+  // result): one on_drain once a write completes leaving at most `queued` bytes queued, whether
+  // or not write() ever returned false. Nothing queued now: no call (there is room already). A
+  // new request replaces the one before. The default, for decorators that only forward,
+  // approximates it with the water marks (an on_drain after every write that queued, once the
+  // queue is at `queued` or below); a connection that queues bytes itself overrides it.
+  virtual void request_drain(std::size_t queued) { set_write_limits({0, queued}); }
 
   virtual Address peer_address() const = 0;
   virtual Address local_address() const = 0;

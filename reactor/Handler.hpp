@@ -24,7 +24,8 @@ class Handler {
   virtual void on_open(Connection& conn) { (void)conn; }
   // Received bytes. `data` points into a per-loop buffer: valid only during the call.
   virtual void on_data(Connection& conn, std::span<const std::byte> data) = 0;
-  // The write queue fell to the low-water mark after write() had returned false.
+  // The write queue fell to the low-water mark after write() had returned false, or to the size
+  // asked by Connection::request_drain().
   virtual void on_drain(Connection& conn) { (void)conn; }
   // The peer finished sending (TCP FIN, TLS close_notify). We may still write; the default
   // closes once our queued data is flushed.

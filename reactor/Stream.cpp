@@ -208,7 +208,7 @@ void Stream::on_read(uv_stream_t* handle, ssize_t nread, const uv_buf_t* buf) no
   }
   if (nread == UV_EOF) return self->peer_finished();
   // A reset while we linger after our FIN loses nothing of ours: the close already succeeded.
-  const bool lingering = self->state_ == State::closing && self->fin_done_;
+  const bool lingering = self->state_ == State::closing && self->fin_ == Fin::sent;
   self->close_handle(lingering ? Error() : Error(uv_error(static_cast<int>(nread)), "read"), false);
 }
 
@@ -226,7 +226,7 @@ void Stream::peer_finished() {
   if (state_ == State::open) {
     up_call([&] { handler_->on_peer_closed(*this); });
     maybe_finish_both_ways();
-  } else if (state_ == State::closing && fin_done_) {
+  } else if (state_ == State::closing && fin_ == Fin::sent) {
     close_handle({}, false);
   }
 }
@@ -255,7 +255,7 @@ void Stream::resume_reading() {
 // ---- writing -------------------------------------------------------------------------------
 
 bool Stream::write(std::span<const std::byte> data) {
-  if (state_ != State::open || fin_requested_) return false;
+  if (state_ != State::open || fin_ != Fin::none) return false;
   if (data.empty()) return stats_.queued_bytes <= options_.limits.high;
   if (queue_.empty() && !writing_) {
     // Nothing queued: let the kernel take what it can now and copy only the rest.
@@ -345,24 +345,37 @@ void Stream::wrote(int status) {
   inflight_chunks_ = inflight_bytes_ = 0;
   touch();
   start_write();
+  // One on_drain for whoever is owed one: this stream's handler refused by write(), or a layer
+  // above that asked (request_drain).
+  bool owed = false;
   if (above_high_ && stats_.queued_bytes <= options_.limits.low) {
     above_high_ = false;
-    if (state_ == State::open) up_call([&] { handler_->on_drain(*this); });
+    owed = true;
   }
-  if (queue_.empty() && !writing_ && fin_requested_ && !fin_sent_ && state_ != State::closed)
-    send_fin();
+  if (drain_requested_ && stats_.queued_bytes <= drain_at_) {
+    drain_requested_ = false;
+    owed = true;
+  }
+  if (owed && state_ == State::open) up_call([&] { handler_->on_drain(*this); });
+  if (queue_.empty() && !writing_ && fin_ == Fin::owed && state_ != State::closed) send_fin();
+}
+
+void Stream::request_drain(std::size_t queued) {
+  // Nothing queued or in flight: no write will complete to call, and there is room now.
+  drain_requested_ = writing_ || !queue_.empty();
+  drain_at_ = queued;
 }
 
 // ---- closing -------------------------------------------------------------------------------
 
 void Stream::shutdown() {
-  if (state_ != State::open || fin_requested_) return;
-  fin_requested_ = true;
+  if (state_ != State::open || fin_ != Fin::none) return;
+  fin_ = Fin::owed;
   if (queue_.empty() && !writing_) send_fin();
 }
 
 bool Stream::write_last(std::span<const std::byte> data) {
-  if (state_ != State::open || fin_requested_) return false;
+  if (state_ != State::open || fin_ != Fin::none) return false;
   if (data.empty() || !queue_.empty() || writing_) {
     const bool below_high = write(data);
     shutdown();
@@ -400,7 +413,7 @@ void Stream::send_fin() {
   // Called only with nothing queued and no write in flight, which is all uv_shutdown waits for;
   // shutdown(2) at once saves its deferred callback and a pair of epoll_ctl changes (POLLOUT
   // on, then off again), and lets a FIN join bytes held back by write_last().
-  fin_sent_ = true;
+  fin_ = Fin::sent;
   uv_os_fd_t fd{};
   int rc = uv_fileno(as_handle(&tcp_), &fd);
   if (rc == 0 && ::shutdown(fd, SHUT_WR) != 0) rc = uv_translate_sys_error(errno);
@@ -408,7 +421,6 @@ void Stream::send_fin() {
 }
 
 void Stream::fin_sent(int status) {
-  fin_done_ = true;
   if (status != 0) return close_handle(Error(uv_error(status), "shutdown"), false);
   if (state_ == State::closing) {
     if (peer_eof_) return close_handle({}, false);
@@ -421,20 +433,20 @@ void Stream::fin_sent(int status) {
 // Both directions finished (our FIN acknowledged by the kernel, the peer's FIN received):
 // nothing more can happen on this connection.
 void Stream::maybe_finish_both_ways() {
-  if (state_ == State::open && peer_eof_ && fin_done_) close_handle({}, false);
+  if (state_ == State::open && peer_eof_ && fin_ == Fin::sent) close_handle({}, false);
 }
 
 void Stream::close() {
   if (state_ == State::closing || state_ == State::closed) return;
   if (state_ == State::connecting) return close_handle(Error(Errc::aborted, "connect"), false);
   state_ = State::closing;
-  fin_requested_ = true;
+  if (fin_ == Fin::none) fin_ = Fin::owed;
   impl_.wheel().schedule(*this,
                          impl_.now() + static_cast<std::uint64_t>(options_.close_timeout.count()));
   update_reading();
-  if (queue_.empty() && !writing_ && !fin_sent_)
+  if (queue_.empty() && !writing_ && fin_ != Fin::sent)
     send_fin();
-  else if (fin_done_ && peer_eof_)
+  else if (fin_ == Fin::sent && peer_eof_)
     close_handle({}, false);
 }
 
@@ -453,7 +465,8 @@ void Stream::close_handle(const Error& error, bool reset) {
     uv_cancel(reinterpret_cast<uv_req_t*>(&attempt_->resolve_req));
   if (uv_is_closing(as_handle(&tcp_))) return;  // mid-reconnect: on_closed sees state closed
   // RST only where it means something: an established socket that has not sent its FIN.
-  if (reset && !fin_sent_ && peer_.valid() && uv_tcp_close_reset(&tcp_, &Stream::on_closed) == 0)
+  if (reset && fin_ != Fin::sent && peer_.valid() &&
+      uv_tcp_close_reset(&tcp_, &Stream::on_closed) == 0)
     return;
   uv_close(as_handle(&tcp_), &Stream::on_closed);
 }

@@ -54,6 +54,7 @@ class Stream final : public Connection,
   void resume_reading() override;
   void set_idle_timeout(std::chrono::milliseconds timeout) override;
   void set_write_limits(WriteLimits limits) override { options_.limits = limits; }
+  void request_drain(std::size_t queued) override;
   Address peer_address() const override { return peer_; }
   Address local_address() const override;
   ConnectionStats stats() const override { return stats_; }
@@ -122,18 +123,25 @@ class Stream final : public Connection,
   // The write request exists only while the queue is not empty (an idle connection would
   // otherwise carry it). The FIN needs none: shutdown(2) runs at once (send_fin).
   std::unique_ptr<uv_write_t> write_req_;
+  std::size_t drain_at_ = 0;  // with drain_requested_: the queue size that calls on_drain
 
   State state_ = State::connecting;
+  // Our FIN: owed once the queue has drained (shutdown(), write_last(), close()), then sent.
+  // shutdown(2) runs at once (send_fin), so sent is also done: there is no state between. The
+  // peer's FIN is peer_eof_, apart: it may come in any of these.
+  enum class Fin : std::uint8_t { none, owed, sent };
+  Fin fin_ = Fin::none;
   bool handle_closed_ = false;
   bool reconnecting_ = false;
   bool writing_ = false;
   bool reading_ = false;
   bool user_paused_ = false;
   bool peer_eof_ = false;
+  // Backpressure towards this stream's own handler: write() went over the high-water mark, so
+  // on_drain is owed at the low one. A layer above that keeps its own (TlsTransport) asks with
+  // request_drain() instead, and owns its above-high state itself.
   bool above_high_ = false;
-  bool fin_requested_ = false;
-  bool fin_sent_ = false;
-  bool fin_done_ = false;
+  bool drain_requested_ = false;  // request_drain(): on_drain owed at drain_at_
   bool has_nodelay_ = false;
 };
 

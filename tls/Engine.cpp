@@ -155,7 +155,7 @@ Engine::Engine(std::shared_ptr<const Context> context, const EngineOptions& opti
       error.code = refused.code();
       error.context = "handshake";
       error.detail = refused.detail();
-      closed_ = true;
+      move_to(Phase::closed);
       events_ |= failed;
     }
   }
@@ -199,7 +199,7 @@ int Engine::run(Op op, Call&& call) {
     ++counts[static_cast<std::size_t>(ssl_error)];
   // The peer went over a PeerLimits rate inside this call: whatever the call achieved, the
   // connection ends here (fail() names the limit).
-  if (over_limit_ != Errc{} && !closed_) return SSL_ERROR_SSL;
+  if (over_limit_ != Errc{} && phase_ != Phase::closed) return SSL_ERROR_SSL;
   return ssl_error;
 }
 
@@ -223,7 +223,7 @@ void Engine::on_message(int write_p, int, int content_type, const void* buf, std
   if (self == nullptr) return;
   const PeerLimits& limits = self->context_->peer_limits();
   // A ClientHello after the handshake is a renegotiation (TLS 1.2; TLS 1.3 has none).
-  if (type == SSL3_MT_CLIENT_HELLO && self->handshake_done_) {
+  if (type == SSL3_MT_CLIENT_HELLO && self->is_handshake_done()) {
     if (self->renegotiations_.over(limits.renegotiations_per_minute,
                                    std::chrono::steady_clock::now()))
       self->over_limit_ = Errc::renegotiation_limit;
@@ -282,27 +282,33 @@ void Engine::fail(Op op, int ssl_error) {
     // reading" (older versions: SSL_ERROR_SYSCALL); both are the peer truncating the stream.
     error.code = Errc::stream_truncated;
   } else if (const HookFailure* hook = hook_failure(ssl_.get());
-             hook != nullptr && !handshake_done_) {
+             hook != nullptr && !is_handshake_done()) {
     // An application hook refused (or never answered): its reason says more than OpenSSL's
     // "callback failed" or "certificate verify failed".
     error.code = hook->code;
     error.detail = hook->detail;
   } else if (const char* name = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
-             server_ && !handshake_done_ && name != nullptr &&
+             server_ && !is_handshake_done() && name != nullptr &&
              context_->refuses_server_name(name)) {
     error.code = Errc::unrecognized_name;
     error.detail = name;
-  } else if (!handshake_done_ && error.verify_result != X509_V_OK) {
+  } else if (!is_handshake_done() && error.verify_result != X509_V_OK) {
     error.code = Errc::verify_failed;
     error.detail = X509_verify_cert_error_string(error.verify_result);
   } else {
     // SSL_ERROR_SYSCALL over memory BIOs: a BIO failed without asking for a retry.
-    error.code = handshake_done_ ? Errc::protocol_error : Errc::handshake_failed;
+    error.code = is_handshake_done() ? Errc::protocol_error : Errc::handshake_failed;
     error.detail =
         last_reason(error.queue, ssl_error == SSL_ERROR_SYSCALL ? "the transport failed" : "");
   }
-  closed_ = true;
+  move_to(Phase::closed);
   events_ |= failed;
+}
+
+void Engine::move_to(Phase next) noexcept {
+  if (next <= phase_) return;  // forwards only: a late close() or a second failure changes nothing
+  if (next == Phase::closed) closed_in_ = phase_;
+  phase_ = next;
 }
 
 // ---- operations --------------------------------------------------------------------------
@@ -315,7 +321,7 @@ Want Engine::handshake() {
   // operation, so it runs without taking an async job per call.
   if (was_paused && !parked_was_async_) SSL_clear_mode(ssl_.get(), SSL_MODE_ASYNC);
   if (ssl_error != SSL_ERROR_NONE) return settle(Op::handshake, ssl_error);
-  handshake_done_ = true;
+  move_to(Phase::open);
   events_ |= handshake_done;
   // Async mode serves the handshake's private-key operation; an async job captures the
   // caller's buffers, which does not fit the moving write buffers used afterwards.
@@ -338,6 +344,7 @@ Want Engine::read(Sink& sink, std::span<std::byte> scratch) {
     if (ssl_error != SSL_ERROR_NONE) return settle(Op::read, ssl_error);
     // SSL_read_ex returns one record at a time; looping until WANT_READ also drains what
     // SSL_pending() holds.
+    delivered_ = true;
     if (!sink.plaintext(scratch.first(n))) return Want::nothing;
   }
   return Want::nothing;
@@ -373,7 +380,7 @@ std::size_t Engine::encrypt(std::span<const std::byte> data, std::size_t budget,
         Op::write, [&] { return SSL_write_ex(ssl_.get(), data.data() + taken, len, &written); });
     if (ssl_error != SSL_ERROR_NONE) {
       want = settle(Op::write, ssl_error);
-      if (!closed_) retry_len_ = len;
+      if (phase_ != Phase::closed) retry_len_ = len;
       return taken;
     }
     // With SSL_MODE_ENABLE_PARTIAL_WRITE `written` may be short: the next call starts after it.
@@ -388,13 +395,13 @@ std::size_t Engine::encrypt(std::span<const std::byte> data, std::size_t budget,
 Want Engine::shutdown() {
   const int ssl_error = run(Op::shutdown, [&] { return SSL_shutdown(ssl_.get()); });
   if (ssl_error == SSL_ERROR_NONE) {
-    shutdown_sent_ = true;
+    move_to(Phase::shutdown_sent);
     return Want::nothing;
   }
   return settle(Op::shutdown, ssl_error);
 }
 
-Want Engine::advance(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget) {
+Want Engine::step(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget) {
   // Whatever this call leaves, drained buffers give their storage back (a small one is kept
   // until release_buffers()): the input always, the output once no plaintext waits (room
   // reserved for a write that did not happen, say).
@@ -405,33 +412,29 @@ Want Engine::advance(Sink& sink, std::span<std::byte> scratch, std::size_t write
       if (engine.queue_.empty()) engine.ciphertext_.output.release_if_empty(kept_capacity);
     }
   } release{*this};
-  if (closed_) return Want::closed;
+  if (phase_ == Phase::closed) return Want::closed;
   if (parked_ != Want::nothing) return parked_;  // no other SSL call while one is parked
-  if (!handshake_done_) {
-    if (close_requested_) {
-      closed_ = true;
-      return Want::closed;
-    }
+  if (phase_ == Phase::handshaking) {
     const Want want = handshake();
-    if (!handshake_done_) return want;
+    if (!is_handshake_done()) return want;  // still handshaking, parked, or failed
   }
-  if (kick_handshake_ && kick() != Want::nothing) return closed_ ? Want::closed : parked_;
+  if (kick_handshake_ && kick() != Want::nothing) return is_closed() ? Want::closed : parked_;
   const Want reading = peer_closed_ || !sink.accepting() ? Want::nothing : read(sink, scratch);
-  if (closed_ || parked_ != Want::nothing) return closed_ ? Want::closed : parked_;
+  if (is_closed() || parked_ != Want::nothing) return is_closed() ? Want::closed : parked_;
   // A peer's KeyUpdate that asks for ours: OpenSSL 3 only notes it and sends ours with the
   // next SSL_write, which may be long in coming; answer now (RFC 8446 allows either). Not while
   // a write waits for its retry: that retry carries it.
   if (retry_len_ == 0 && SSL_get_key_update_type(ssl_.get()) != SSL_KEY_UPDATE_NONE &&
       !key_update(false) && kick() != Want::nothing)
-    return closed_ ? Want::closed : parked_;
+    return is_closed() ? Want::closed : parked_;
   const Want writing = write_queued(write_budget);
-  if (closed_ || parked_ != Want::nothing) return closed_ ? Want::closed : parked_;
+  if (is_closed() || parked_ != Want::nothing) return is_closed() ? Want::closed : parked_;
   if (writing == Want::output) return Want::output;
-  if (close_requested_ && queue_.empty() && !shutdown_sent_) {
+  if (phase_ == Phase::closing && queue_.empty()) {
     if (const Want want = shutdown(); want != Want::nothing) return want;
   }
-  if (shutdown_sent_ && peer_closed_) {
-    closed_ = true;  // both directions finished
+  if (phase_ == Phase::shutdown_sent && peer_closed_) {
+    move_to(Phase::closed);  // both directions finished
     return Want::closed;
   }
   if (reading == Want::input || writing == Want::input) return Want::input;
@@ -446,7 +449,7 @@ Want Engine::kick() {
   const Want want = settle(Op::handshake, ssl_error);
   if (ssl_error == SSL_ERROR_NONE && SSL_is_init_finished(ssl_.get()))
     SSL_clear_mode(ssl_.get(), SSL_MODE_ASYNC);
-  return closed_ || parked_ != Want::nothing ? want : Want::nothing;
+  return is_closed() || parked_ != Want::nothing ? want : Want::nothing;
 }
 
 void Engine::resume() noexcept {
@@ -468,7 +471,7 @@ reactor::Error cannot_start(const char* what, bool connection_ready) {
 }  // namespace
 
 reactor::Error Engine::renegotiate() {
-  if (!handshake_done_ || closed_) return cannot_start("renegotiate", false);
+  if (!is_handshake_done() || is_closed()) return cannot_start("renegotiate", false);
   ERR_clear_error();
   if (SSL_renegotiate(ssl_.get()) != 1) return cannot_start("renegotiate", true);
   // The renegotiation signs again: back to async mode until its handshake completes.
@@ -478,7 +481,7 @@ reactor::Error Engine::renegotiate() {
 }
 
 reactor::Error Engine::key_update(bool request_peer_update) {
-  if (!handshake_done_ || closed_) return cannot_start("key update", false);
+  if (!is_handshake_done() || is_closed()) return cannot_start("key update", false);
   ERR_clear_error();
   const int type = request_peer_update ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED;
   if (SSL_key_update(ssl_.get(), type) != 1) return cannot_start("key update", true);
@@ -541,18 +544,18 @@ std::size_t Engine::output_size() const {
 }
 
 void Engine::write(std::span<const std::byte> plaintext) {
-  if (plaintext.empty() || close_requested_ || closed_) return;
+  if (plaintext.empty() || phase_ >= Phase::closing) return;
   queue_.append(plaintext);
   queued_bytes_ += plaintext.size();
 }
 
 void Engine::write_now(std::span<const std::byte> plaintext, std::size_t budget) {
-  if (plaintext.empty() || close_requested_ || closed_) return;
+  if (plaintext.empty() || phase_ >= Phase::closing) return;
   // Only where advance() would write next anyway: after the handshake, nothing queued ahead, no
   // retry or park pending, no handshake message to kick out first, and an output that cannot
   // fill (a bounded one may want the same call repeated), outside async mode (a paused job
   // would hold on to the caller's buffer).
-  const bool ready = handshake_done_ && queue_.empty() && parked_ == Want::nothing &&
+  const bool ready = phase_ == Phase::open && queue_.empty() && parked_ == Want::nothing &&
                      retry_len_ == 0 && !kick_handshake_ && !out_peer_ &&
                      (SSL_get_mode(ssl_.get()) & SSL_MODE_ASYNC) == 0;
   if (ready) {
@@ -560,13 +563,14 @@ void Engine::write_now(std::span<const std::byte> plaintext, std::size_t budget)
     // rest is queued below, starting with those very bytes, and advance() repeats the call.
     Want want = Want::nothing;
     plaintext = plaintext.subspan(encrypt(plaintext, budget, want));
-    if (closed_) return;
+    if (is_closed()) return;
   }
   write(plaintext);
 }
 
 void Engine::close() {
-  close_requested_ = true;
+  // Before the handshake completed there is nothing to notify: the engine just closes.
+  move_to(phase_ == Phase::handshaking ? Phase::closed : Phase::closing);
 }
 
 std::size_t Engine::buffered_input() const {

@@ -47,6 +47,18 @@ enum class Want : std::uint8_t {
 
 const char* to_string(Want want) noexcept;
 
+// What one advance() did, so that its driver acts on it without asking the engine again.
+struct Progress {
+  Want want = Want::nothing;  // what the engine needs before it can go further
+  bool output = false;        // ciphertext waits in peek_output() (records, handshake, alerts)
+  bool plaintext = false;     // the sink was handed plaintext
+  bool events = false;        // take_events() has something (handshake done, peer closed, failed)
+  bool queued = false;        // plaintext still waits to be encrypted (the budget ran out)
+  bool async_call = false;    // an SSL call ran in async mode: it took one of the thread's jobs
+
+  bool closed() const noexcept { return want == Want::closed; }
+};
+
 // A failure, with everything OpenSSL said about it.
 struct TlsError {
   std::error_code code;    // tls::Errc
@@ -132,8 +144,18 @@ class Engine {
 
   // Runs every SSL call that can make progress: the handshake, reads (plaintext to `sink`,
   // through `scratch`), queued writes (at most `write_budget` plaintext bytes, so a driver can
-  // keep its output bounded), close_notify. Returns what it needs next.
-  Want advance(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget = SIZE_MAX);
+  // keep its output bounded), close_notify. Returns what it needs next and what it produced.
+  Progress advance(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget = SIZE_MAX) {
+    // The report is read off the engine here, inline, so that a caller pays only for the parts
+    // of it that it looks at (a test or a benchmark that ignores it, for none).
+    const std::uint64_t async_calls = async_calls_;
+    delivered_ = false;
+    const Want want = step(sink, scratch, write_budget);
+    const bool output =
+        out_peer_ ? BIO_ctrl_pending(out_peer_.get()) != 0 : !ciphertext_.output.empty();
+    return {
+        want, output, delivered_, events_ != 0, queued_bytes_ != 0, async_calls_ != async_calls};
+  }
   // Ends a park (async, async_job, x509_lookup, client_hello, retry_verify): the next advance()
   // re-issues the very same SSL call.
   void resume() noexcept;
@@ -171,10 +193,26 @@ class Engine {
   // Events since the last call (a mask of Event), cleared by the call.
   unsigned take_events() noexcept { return std::exchange(events_, 0u); }
   bool has_events() const noexcept { return events_ != 0; }
-  bool is_handshake_done() const noexcept { return handshake_done_; }
+  // The engine's lifecycle, moved only by move_to(), forwards only:
+  //   handshaking -> open -> closing -> shutdown_sent -> closed
+  // with closed reachable from every phase (a failure; close() during the handshake, which has
+  // nothing to notify; both close_notifies exchanged).
+  enum class Phase : std::uint8_t {
+    handshaking,    // SSL_do_handshake until it succeeds
+    open,           // application data both ways
+    closing,        // close() asked: our close_notify goes once the queued plaintext has
+    shutdown_sent,  // our close_notify is out; reading goes on until the peer's
+    closed,         // finished or failed: no more SSL calls
+  };
+  Phase phase() const noexcept { return phase_; }
+  // The furthest phase reached before closed (the current one while not closed), so that what
+  // happened before the end stays answerable: did the handshake complete, did our close_notify
+  // go out.
+  Phase reached() const noexcept { return phase_ == Phase::closed ? closed_in_ : phase_; }
+  bool is_handshake_done() const noexcept { return reached() != Phase::handshaking; }
   bool is_peer_closed() const noexcept { return peer_closed_; }
-  bool is_closed() const noexcept { return closed_; }
-  bool close_notify_sent() const noexcept { return shutdown_sent_; }
+  bool is_closed() const noexcept { return phase_ == Phase::closed; }
+  bool close_notify_sent() const noexcept { return reached() == Phase::shutdown_sent; }
   // Plaintext or ciphertext still inside the engine (after a sink stopped reading).
   bool has_buffered_input() const;
   // Ciphertext fed but not yet consumed by OpenSSL (grows while the engine is parked).
@@ -210,6 +248,8 @@ class Engine {
   template <typename Call>
   int run(Op op, Call&& call);
   Want settle(Op op, int ssl_error);
+  // advance() without its report.
+  Want step(Sink& sink, std::span<std::byte> scratch, std::size_t write_budget);
   Want handshake();
   Want read(Sink& sink, std::span<std::byte> scratch);
   Want write_queued(std::size_t budget);
@@ -219,6 +259,8 @@ class Engine {
   Want shutdown();
   Want kick();
   void fail(Op op, int ssl_error);
+  // The one place the phase changes (forwards only; closed remembers the phase it ended).
+  void move_to(Phase next) noexcept;
   // Counts the peer's post-handshake messages against the Context's PeerLimits.
   static void on_message(int write_p, int version, int content_type, const void* buf,
                          std::size_t len, SSL* ssl, void* arg);
@@ -266,13 +308,17 @@ class Engine {
   bool server_ = false;
   bool kick_handshake_ = false;    // renegotiate()/key_update() wait for an SSL_do_handshake
   bool parked_was_async_ = false;  // the last handshake call paused in an async job
-  bool handshake_done_ = false;
-  bool peer_closed_ = false;
-  bool eof_fed_ = false;
-  bool close_requested_ = false;
-  bool shutdown_sent_ = false;
-  bool closed_ = false;
+  Phase phase_ = Phase::handshaking;
+  Phase closed_in_ = Phase::handshaking;  // the phase move_to(closed) left
+  // Two facts about the peer's direction, not phases of ours: they can be true in any phase
+  // from handshaking on (a peer may hang up mid-handshake, or send close_notify while we still
+  // write, a TLS half-close), so folding them into Phase would double every phase. They only
+  // decide when the phase moves: peer_closed_ with our close_notify out ends the connection,
+  // eof_fed_ turns a read that needs more input into the truncation (or the clean end).
+  bool peer_closed_ = false;       // the peer's close_notify was read (SSL_ERROR_ZERO_RETURN)
+  bool eof_fed_ = false;           // feed_eof(): no more ciphertext will come
   bool io_since_release_ = false;  // an SSL I/O call ran since buffers were last given back
+  bool delivered_ = false;         // plaintext went to the sink during this advance()
 };
 
 }  // namespace tls

@@ -179,10 +179,6 @@ void TlsTransport::on_open(reactor::Connection& tcp) {
         (*transport)->loop_call([&] { (*transport)->unpark(); });
     });
   });
-  // The TCP layer only reports on_drain after a write took it over its high-water mark. With
-  // a mark of 0 it reports whenever its queue falls to `low`, which is when there is room to
-  // encrypt more of the application's plaintext.
-  tcp.set_write_limits({0, limits_.low});
   deadline_.emplace(tcp.loop(), [this] { on_time_limit(); });
   deadline_->start(options_.handshake_timeout);
   // A client makes its key share and sends its ClientHello now. A server waits for one: an
@@ -208,17 +204,25 @@ void TlsTransport::on_peer_closed(reactor::Connection&) {
   fin_ = Fin::pending;
   yielded_ = false;                  // what is left must be read now, before the end is decided
   if (admission_.waiting()) return;  // read in turn, after the handshake step it follows
-  drive();                           // which ends in settle_fin()
+  drive();                           // whose loop ends in settle_fin()
 }
 
-// Decides what the peer's FIN means, once what came before it has been read (the end of every
-// drive). Before the handshake completed, after our own close began, or after the peer's
-// close_notify, the EOF goes to the engine at once (a failed handshake, the end of a bye, the
-// orderly end of the peer's side). Otherwise the stream is truncated: the application is told
-// once it has taken every byte received, and close() feeds the EOF after its answer went out.
+// Decides what the peer's FIN means, once what came before it has been read (where a drive's
+// loop would end). Before the handshake completed, after our own close began, or after the
+// peer's close_notify, the EOF goes to the engine at once (a failed handshake, the end of a
+// bye, the orderly end of the peer's side): one more round reads it, and TCP closes after the
+// drive. Otherwise the stream is truncated: the application is told once it has taken every
+// byte received, and once its answer has left the engine after close(), the EOF ends the
+// session with OpenSSL's alert, not a close_notify that would pass the peer's truncated stream
+// off as complete.
 void TlsTransport::settle_fin() {
-  if (fin_ != Fin::pending || tcp_ == nullptr || admission_.waiting()) return;
-  if (app_open_ && !closing_ && !engine_->is_peer_closed() && !engine_->is_closed()) {
+  if (tcp_ == nullptr || admission_.waiting()) return;
+  if (fin_ == Fin::truncated) {
+    if (ending() && engine_->queued_plaintext() == 0) feed_fin();
+    return;
+  }
+  if (fin_ != Fin::pending) return;
+  if (app_open_ && !ending() && !engine_->is_peer_closed() && !engine_->is_closed()) {
     if (engine_->has_buffered_input()) return;  // paused or yielded: the next drive decides
     fin_ = Fin::truncated;
     if (!error_)
@@ -227,14 +231,19 @@ void TlsTransport::settle_fin() {
     app_call([&] { app_->on_peer_closed(*this); });
     return;
   }
+  feed_fin();
+  fin_ = Fin::feeding;
+}
+
+void TlsTransport::feed_fin() {
   fin_ = Fin::fed;
   engine_->feed_eof();
-  drive();
-  close_after_fin();
+  drive_ = Drive::again;
 }
 
 void TlsTransport::close_after_fin() {
-  if (tcp_ != nullptr && !tcp_->is_closing() && (closing_ || !engine_->is_peer_closed()))
+  fin_ = Fin::fed;
+  if (tcp_ != nullptr && !tcp_->is_closing() && (ending() || !engine_->is_peer_closed()))
     tcp_->close();
 }
 
@@ -262,7 +271,7 @@ void TlsTransport::on_close(reactor::Connection& tcp, const reactor::Error& erro
 // Every call into the application goes through here, so that what it throws ends this one
 // connection (as Stream::up_call does for a plain TCP handler) and never unwinds through the
 // engine or a drive: the drive that made the call finishes its round with the connection
-// closing, and its flags are left as on any other return.
+// closing, and its Drive state is left as on any other return.
 template <typename Fn>
 void TlsTransport::app_call(Fn&& fn) noexcept {
   try {
@@ -278,7 +287,7 @@ void TlsTransport::app_threw() noexcept {
                       peer_address().to_string());
   // The handler's failure is why the connection ends, whatever end was already under way.
   error_ = std::make_unique<reactor::Error>(failure);
-  closing_ = true;
+  end_to(Close::closing);
   if (tcp_ != nullptr) tcp_->abort();
 }
 
@@ -290,53 +299,36 @@ void TlsTransport::loop_call(Fn&& fn) noexcept {
   try {
     fn();
   } catch (...) {
-    driving_ = false;
-    drive_again_ = false;
-    in_app_call_ = false;
+    drive_ = Drive::idle;
     app_threw();
   }
 }
 
 // ---- driving the engine ------------------------------------------------------------------
 
-void TlsTransport::drive() {
-  if (driving_) {  // an application callback wrote or resumed: loop once more
-    drive_again_ = true;
+// The one drive loop (asio's io.hpp shape): advance the engine, act on what it produced, and go
+// round again while that, or an application callback made from inside the loop, asks for more.
+// A drive asked for while one runs is one more round of it, never a nested drive: the
+// application's callbacks (through the sink, act() and settle_fin()) are made from this loop,
+// and on_drain after it.
+void TlsTransport::drive(Caller caller) {
+  if (drive_ != Drive::idle) {
+    drive_ = Drive::again;
     return;
   }
-  driving_ = true;
   ScratchLease scratch(*per_loop_);
   do {
-    drive_again_ = false;
+    drive_ = Drive::running;
     if (tcp_ == nullptr) break;
     const std::size_t queued = tcp_->stats().queued_bytes;
     // Encrypt no more than fills the TCP queue to the high-water mark: its on_drain asks for
     // the rest, and a large write never sits in memory twice.
     const std::size_t budget = queued < limits_.high ? limits_.high - queued : 0;
-    const std::uint64_t async_calls = engine_->async_calls();
-    const Want want = engine_->advance(*this, scratch.span(), budget);
-    flush();
-    step();
-    flush();  // what the application wrote from on_open or on_peer_closed, inside step()
-    if (want == Want::output) drive_again_ = true;  // only with a bounded output BIO
-    if (want != parked_as_ && (want == Want::async || want == Want::async_job)) park(want);
-    // A call made in async mode took one of the pool's jobs; unless it paused, the job is
-    // back in the pool now, and the first connection waiting for one may have it.
-    if (engine_->async_calls() != async_calls && !engine_->job_paused() && !in_async_job_)
-      wake_job_waiter(*per_loop_);
-    if (engine_->is_handshake_done() && engine_->queued_plaintext() > 0 && !engine_->is_closed() &&
-        tcp_ != nullptr && tcp_->stats().queued_bytes < limits_.high)
-      drive_again_ = true;
-    // A truncated stream answered and closed: once the answer has left the engine, the EOF
-    // ends the session with OpenSSL's alert, not a close_notify that would pass the peer's
-    // truncated stream off as complete.
-    if (fin_ == Fin::truncated && closing_ && engine_->queued_plaintext() == 0 && tcp_ != nullptr) {
-      fin_ = Fin::fed;
-      engine_->feed_eof();
-      drive_again_ = true;
-    }
-  } while (drive_again_);
-  driving_ = false;
+    act(engine_->advance(*this, scratch.span(), budget));
+    // Where the loop would end, what came before the peer's FIN has been read.
+    if (drive_ == Drive::running && fin_ != Fin::none) settle_fin();
+  } while (drive_ == Drive::again);
+  drive_ = Drive::idle;
   if (in_async_job_ && !engine_->job_paused()) {
     in_async_job_ = false;
     job_released(*per_loop_);
@@ -351,45 +343,88 @@ void TlsTransport::drive() {
   }
   update_reading();
   // A write() made inside an application callback during this drive could only guess; now
-  // the bytes are where they are. Not from inside an application call (write, resume, ...):
-  // on_drain must not run re-entrantly inside the call that caused it.
-  if (above_high_ && !in_app_call_ && tcp_ != nullptr && !closing_ && buffered() <= limits_.low) {
-    above_high_ = false;
-    app_call([&] { app_->on_drain(*this); });
+  // the bytes are where they are. Not for a drive the application asked for (write, resume,
+  // ...): on_drain must not run re-entrantly inside the call that caused it.
+  if ((above_high_ || drain_requested_) && caller == Caller::loop && tcp_ != nullptr && !ending()) {
+    const std::size_t held = buffered();
+    bool owed = false;
+    if (above_high_ && held <= limits_.low) {
+      above_high_ = false;
+      owed = true;
+    }
+    if (drain_requested_ && held <= drain_at_) {
+      drain_requested_ = false;
+      owed = true;
+    }
+    if (owed) app_call([&] { app_->on_drain(*this); });
   }
-  settle_fin();  // a FIN that waited behind plaintext just delivered, or behind a handshake step
+  if (fin_ == Fin::feeding) close_after_fin();  // the EOF the loop gave the engine has been read
 }
 
-void TlsTransport::app_drive() {
-  const bool outer = !in_app_call_;
-  in_app_call_ = true;
-  drive();
-  if (outer) in_app_call_ = false;
+// What one advance() produced, acted on: ciphertext to TCP, events to the application, our
+// FIN behind our close_notify, parks to the loop, and another round while plaintext waits for
+// room that is there.
+void TlsTransport::act(const Progress& progress) {
+  if (progress.output) flush();
+  bool failed = false;
+  if (progress.events) {
+    failed = on_events();
+    flush();  // what the application wrote from on_open or on_peer_closed
+  }
+  if (!failed && tcp_ != nullptr) {
+    if (engine_->close_notify_sent() && !fin_sent()) after_close_notify({});
+    if (engine_->is_closed() && tcp_ != nullptr && !tcp_->is_closing()) tcp_->close();
+  }
+  const Want want = progress.want;
+  if (want == Want::output) drive_ = Drive::again;  // only with a bounded output BIO
+  if (want != parked_as_ && (want == Want::async || want == Want::async_job)) park(want);
+  // A call made in async mode took one of the pool's jobs; unless it paused, the job is
+  // back in the pool now, and the first connection waiting for one may have it.
+  if (progress.async_call && !engine_->job_paused() && !in_async_job_) wake_job_waiter(*per_loop_);
+  if (progress.queued && engine_->is_handshake_done() && !progress.closed() && tcp_ != nullptr &&
+      tcp_->stats().queued_bytes < limits_.high)
+    drive_ = Drive::again;
 }
 
 void TlsTransport::flush() {
   // Alerts, tickets, KeyUpdate replies and renegotiation messages come out of reads too, so
   // this runs after every engine step, not only after writes.
+  bool wrote = false;
   while (tcp_ != nullptr) {
     const auto out = engine_->peek_output();
     if (out.empty()) break;
     // Nothing follows a close_notify: the FIN can go in the same segment as its last bytes.
-    if (engine_->close_notify_sent() && !tcp_fin_sent_ && out.size() == engine_->output_size()) {
+    if (engine_->close_notify_sent() && !fin_sent() && out.size() == engine_->output_size()) {
       after_close_notify(out);
       engine_->consume_output(out.size());
+      wrote = true;
       break;
     }
     tcp_->write(out);
     engine_->consume_output(out.size());
+    wrote = true;
   }
+  // Backpressure is this layer's (above_high_, towards the application): TCP's write() result
+  // is not looked at; what this flush left queued in TCP asks to be told when the queue is down
+  // to `low` (or the application's own request_drain size), when there is room to encrypt more.
+  if (wrote && tcp_ != nullptr && tcp_->stats().queued_bytes > 0)
+    tcp_->request_drain(drain_threshold());
 }
 
-void TlsTransport::step() {
-  if (tcp_ == nullptr) return;
+// The TCP queue size at which this layer wants its on_drain: `low`, or lower for the
+// application's own request.
+std::size_t TlsTransport::drain_threshold() const {
+  return drain_requested_ ? std::min(drain_at_, limits_.low) : limits_.low;
+}
+
+// The engine's events, told to the application. True when the engine failed: the connection
+// is closing with its reason.
+bool TlsTransport::on_events() {
+  if (tcp_ == nullptr) return false;
   const unsigned events = engine_->take_events();
   if ((events & Engine::handshake_done) != 0 && !app_open_) open_app();
   if ((events & Engine::peer_closed) != 0 && tcp_ != nullptr) {
-    if (closing_)
+    if (ending())
       tcp_->close();  // the close_notify we waited for
     else if (app_open_)
       app_call([&] { app_->on_peer_closed(*this); });
@@ -397,18 +432,16 @@ void TlsTransport::step() {
   if ((events & Engine::failed) != 0 && tcp_ != nullptr) {
     const TlsError& e = engine_->error();
     // After our own close_notify a peer that just hangs up has lost us nothing.
-    if (closing_ && e.code == Errc::stream_truncated) {
+    if (ending() && e.code == Errc::stream_truncated) {
       tcp_->close();
     } else {
       if (e.code == Errc::renegotiation_limit || e.code == Errc::key_update_limit)
         reactor::log::warn("closing " + tcp_->peer_address().to_string() + ": " + e.message());
       fail_with(to_reactor(e));
     }
-    return;
+    return true;
   }
-  if (tcp_ == nullptr) return;
-  if (engine_->close_notify_sent() && !tcp_fin_sent_) after_close_notify({});
-  if (engine_->is_closed() && tcp_ != nullptr && !tcp_->is_closing()) tcp_->close();
+  return false;
 }
 
 void TlsTransport::open_app() {
@@ -420,9 +453,14 @@ void TlsTransport::open_app() {
 }
 
 void TlsTransport::after_close_notify(std::span<const std::byte> last) {
-  tcp_fin_sent_ = true;
-  tcp_->write_last(last);        // FIN right behind the close_notify
-  if (closing_) wait_for_bye();  // otherwise a half-close: the peer may go on sending
+  end_to(ending() ? Close::bye : Close::half_closed);
+  tcp_->write_last(last);                    // FIN right behind the close_notify
+  if (close_ == Close::bye) wait_for_bye();  // otherwise a half-close: the peer may go on sending
+}
+
+void TlsTransport::end_to(Close to) noexcept {
+  if (to == Close::closing && fin_sent()) to = Close::bye;  // a FIN cannot be taken back
+  if (to > close_) close_ = to;
 }
 
 void TlsTransport::wait_for_bye() {
@@ -440,13 +478,13 @@ void TlsTransport::on_time_limit() {
   error_ = std::make_unique<reactor::Error>(
       Errc::handshake_timeout, "handshake",
       "no handshake within " + std::to_string(options_.handshake_timeout.count()) + " ms");
-  closing_ = true;
+  end_to(Close::closing);
   tcp_->abort();
 }
 
 void TlsTransport::fail_with(const reactor::Error& error) {
   if (!error_) error_ = std::make_unique<reactor::Error>(error);
-  closing_ = true;
+  end_to(Close::closing);
   flush();  // the alert that tells the peer why
   if (tcp_ != nullptr) tcp_->close();
 }
@@ -569,17 +607,17 @@ void TlsTransport::wake_job_waiter(TransportLoopState& state) {
 
 bool TlsTransport::plaintext(std::span<const std::byte> data) {
   if (!app_open_) open_app();  // data in the same flight as the handshake's last message
-  if (closing_ || tcp_ == nullptr) return true;  // after close(), received data is dropped
+  if (ending() || tcp_ == nullptr) return true;  // after close(), received data is dropped
   plaintext_read_ += data.size();
   delivered_since_yield_ += data.size();
   if (records_since_quiet_ < 2) ++records_since_quiet_;
   app_call([&] { app_->on_data(*this, data); });
   if (options_.max_plaintext_per_turn != 0 &&
-      delivered_since_yield_ >= options_.max_plaintext_per_turn && !closing_) {
+      delivered_since_yield_ >= options_.max_plaintext_per_turn && !ending()) {
     yield_turn();
     return false;
   }
-  return !app_paused_ && !closing_;
+  return !app_paused_ && !ending();
 }
 
 // One fast peer must not keep the loop to itself: the rest of its records wait (in the engine,
@@ -611,7 +649,7 @@ void TlsTransport::over_cap(std::size_t refused) {
                      ")");
   if (!error_)
     error_ = std::make_unique<reactor::Error>(reactor::Errc::write_queue_full, "write", why);
-  closing_ = true;
+  end_to(Close::closing);
   tcp_->abort();
 }
 
@@ -622,7 +660,7 @@ std::size_t TlsTransport::buffered() const {
 // ---- the application side ----------------------------------------------------------------
 
 bool TlsTransport::write(std::span<const std::byte> data) {
-  if (tcp_ == nullptr || closing_ || fin_after_notify_ || engine_->is_closed()) return false;
+  if (tcp_ == nullptr || close_ != Close::open || engine_->is_closed()) return false;
   // Past the cap already: the application ignored write() returning false (as in the TCP
   // layer, one large write below the cap is taken whole).
   if (options_.max_buffered != 0 && !data.empty() && buffered() > options_.max_buffered) {
@@ -639,22 +677,22 @@ bool TlsTransport::write(std::span<const std::byte> data) {
   // once its engine step returns, so another round is needed only for queued plaintext or an
   // event (a failed write), or for a write from outside a drive (a timer, say).
   if (engine_->is_handshake_done() &&
-      (!driving_ || engine_->queued_plaintext() > 0 || engine_->has_events()))
-    app_drive();
+      (drive_ == Drive::idle || engine_->queued_plaintext() > 0 || engine_->has_events()))
+    drive(Caller::app);
   if (buffered() > limits_.high) above_high_ = true;
   return !above_high_;
 }
 
 void TlsTransport::shutdown() {
-  if (tcp_ == nullptr || closing_ || fin_after_notify_) return;
-  fin_after_notify_ = true;
+  if (tcp_ == nullptr || close_ != Close::open) return;
+  end_to(Close::half_closing);
   engine_->close();
-  app_drive();
+  drive(Caller::app);
 }
 
 void TlsTransport::close() {
-  if (tcp_ == nullptr || closing_) return;
-  closing_ = true;
+  if (tcp_ == nullptr || ending()) return;
+  end_to(Close::closing);
   if (!engine_->is_handshake_done() || engine_->is_closed()) {
     tcp_->close();
     return;
@@ -664,12 +702,12 @@ void TlsTransport::close() {
     return;
   }
   if (fin_ != Fin::truncated) engine_->close();  // truncated: the EOF follows the answer (drive)
-  app_drive();
+  drive(Caller::app);
 }
 
 void TlsTransport::abort() {
   if (tcp_ == nullptr) return;
-  closing_ = true;
+  end_to(Close::closing);
   tcp_->abort();
 }
 
@@ -683,7 +721,7 @@ void TlsTransport::resume_reading() {
   // Records already inside the engine are delivered now (or after a yield, on the next turn);
   // new ones as the socket brings them.
   if (engine_->has_buffered_input() && !yielded_)
-    app_drive();
+    drive(Caller::app);
   else
     update_reading();
 }
@@ -694,7 +732,14 @@ void TlsTransport::set_idle_timeout(std::chrono::milliseconds timeout) {
 
 void TlsTransport::set_write_limits(reactor::WriteLimits limits) {
   limits_ = limits;
-  if (tcp_ != nullptr) tcp_->set_write_limits({0, limits.low});
+}
+
+void TlsTransport::request_drain(std::size_t queued) {
+  // Ciphertext still in the engine counts: a drive flushes it to TCP right after this call.
+  drain_requested_ = buffered() + engine_->output_size() > 0;
+  drain_at_ = queued;
+  if (drain_requested_ && tcp_ != nullptr && tcp_->stats().queued_bytes > 0)
+    tcp_->request_drain(drain_threshold());
 }
 
 reactor::Address TlsTransport::peer_address() const {
@@ -715,7 +760,7 @@ reactor::ConnectionStats TlsTransport::stats() const {
 }
 
 bool TlsTransport::is_closing() const {
-  return closing_ || tcp_ == nullptr || tcp_->is_closing();
+  return ending() || tcp_ == nullptr || tcp_->is_closing();
 }
 
 reactor::Loop& TlsTransport::loop() const {

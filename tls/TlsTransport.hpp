@@ -73,6 +73,8 @@ class TlsTransport final : public reactor::Handler,
   void resume_reading() override;
   void set_idle_timeout(std::chrono::milliseconds timeout) override;
   void set_write_limits(reactor::WriteLimits limits) override;
+  // Counts plaintext not yet encrypted and ciphertext not yet sent, as stats().queued_bytes.
+  void request_drain(std::size_t queued) override;
   reactor::Address peer_address() const override;
   reactor::Address local_address() const override;
   reactor::ConnectionStats stats() const override;
@@ -103,9 +105,15 @@ class TlsTransport final : public reactor::Handler,
   // Runs an entry from the loop (a wake-up, an admission, a timer) with what escapes it caught.
   template <typename Fn>
   void loop_call(Fn&& fn) noexcept;
-  void drive();
-  void app_drive();  // drive() on behalf of an application call
-  void step();
+  // Who asked for a drive: the loop (TCP, a timer, a wake-up) or the application, from inside
+  // one of its calls (write, resume_reading, shutdown, close), which must not get on_drain
+  // re-entrantly inside the call that caused it.
+  enum class Caller : std::uint8_t { loop, app };
+  // The one drive loop: advance the engine, act on what it produced, again while that asks for
+  // more. A drive asked for while one runs (an application callback wrote) is one more round.
+  void drive(Caller caller = Caller::loop);
+  void act(const Progress& progress);
+  bool on_events();  // the engine's events, told to the application
   void flush();
   void open_app();
   // Hands `last` (the output ending in our close_notify, or nothing) and the FIN to TCP.
@@ -120,8 +128,10 @@ class TlsTransport final : public reactor::Handler,
   void on_admitted();
   void close_after_fin();
   void settle_fin();
+  void feed_fin();
   void end_yield();
   std::size_t buffered() const;
+  std::size_t drain_threshold() const;
   void park(Want want);
   void watch_async_fds();
   void unpark();
@@ -152,9 +162,32 @@ class TlsTransport final : public reactor::Handler,
     none,       // not received
     pending,    // received; plaintext still buffered for a paused application comes first
     truncated,  // no close_notify came: the application heard on_peer_closed and may answer
+    feeding,    // the EOF went to the engine in this drive; TCP closes after it (close_after_fin)
     fed,        // the EOF is with the engine: a clean end after close_notify, or the truncation
   };
   Fin fin_ = Fin::none;
+  // Our side's end, one state machine (forwards only, moved by end_to()). With Fin (the peer's
+  // TCP FIN) and the engine's phase (close_notify each way) it is the whole of a TLS
+  // connection's close; the peer's side stays apart because the peer may finish in any of
+  // these. docs/driver.md draws them.
+  enum class Close : std::uint8_t {
+    open,          // neither shutdown() nor close()
+    half_closing,  // shutdown(): close_notify then the FIN after the queued plaintext; reading on
+    half_closed,   // shutdown() done: our close_notify and FIN are out; reading goes on
+    closing,       // close(), or an error or abort ended the session: nothing more reaches the
+                   // application; our close_notify, if any, is still to go
+    bye,           // our close_notify and FIN are out and the session is ending: the peer's
+                   // close_notify is waited for (bye_timeout) after close()
+  };
+  Close close_ = Close::open;
+  // Moves close_ forwards (never back); closing once our FIN is out is the bye wait.
+  void end_to(Close to) noexcept;
+  bool ending() const noexcept { return close_ >= Close::closing; }
+  bool fin_sent() const noexcept { return close_ == Close::half_closed || close_ == Close::bye; }
+  // The drive loop's own state: running, and whether an application callback made from inside
+  // it (on_data writing, on_peer_closed closing) asked for another round.
+  enum class Drive : std::uint8_t { idle, running, again };
+  Drive drive_ = Drive::idle;
   Want parked_as_ = Want::nothing;         // the park this transport is handling
   std::unique_ptr<reactor::Error> error_;  // our own reason for the end, once there is one
   std::chrono::steady_clock::time_point opened_at_{};  // TCP open, for TlsInfo::handshake_time
@@ -167,13 +200,12 @@ class TlsTransport final : public reactor::Handler,
   bool app_open_ = false;
   bool app_paused_ = false;
   bool yielded_ = false;  // waiting for the next loop turn to deliver more plaintext
+  // Backpressure towards the application is this layer's alone (TCP's write() result is never
+  // looked at; TCP says when its queue is down to a size asked with request_drain): write()
+  // went over limits_.high, so on_drain is owed once buffered() is down to limits_.low.
   bool above_high_ = false;
-  bool closing_ = false;           // the application called close(), or an error ended the session
-  bool fin_after_notify_ = false;  // the application called shutdown()
-  bool tcp_fin_sent_ = false;
-  bool driving_ = false;
-  bool drive_again_ = false;
-  bool in_app_call_ = false;
+  bool drain_requested_ = false;  // the application's request_drain(): on_drain at drain_at_
+  std::size_t drain_at_ = 0;
 };
 
 // The TlsInfo of a connection, or nullptr for a plain TCP connection.

@@ -98,6 +98,35 @@ TEST_CASE("write reports the high-water mark and on_drain fires once the queue f
   CHECK(p.close() == 0);
 }
 
+TEST_CASE(
+    "request_drain: one on_drain once the queue falls to the size asked, write() never refused") {
+  Pair p;
+  // Water marks far above the payload: write() keeps saying yes, so only the request can call.
+  p.listen_options.connection.limits = {64 << 20, 32 << 20};
+  const std::string payload = test_support::pattern(8 << 20);
+  bool below_high = false;
+  std::size_t queued_at_request = 0;
+  std::size_t queued_at_drain = SIZE_MAX;
+  p.script_server = [&](Recorder& h) {
+    h.open = [&](reactor::Connection& c) {
+      below_high = c.write(payload);
+      queued_at_request = c.stats().queued_bytes;
+      c.request_drain(16 * 1024);
+    };
+    h.drain = [&](reactor::Connection& c) {
+      queued_at_drain = c.stats().queued_bytes;
+      c.close();
+    };
+  };
+  p.run();
+  CHECK(below_high);
+  CHECK(queued_at_request > 16 * 1024);  // 8 MiB does not fit in the socket at once
+  CHECK(p.server->drains == 1);
+  CHECK(queued_at_drain <= 16 * 1024);
+  CHECK(p.client->data == payload);
+  CHECK(p.close() == 0);
+}
+
 TEST_CASE("pause_reading holds data back until resume_reading") {
   Pair p;
   reactor::Timer later(p.loop);

@@ -175,6 +175,32 @@ TEST_CASE("TLS backpressure: a paused reader holds the writer near the high-wate
   CHECK(p.close() == 0);
 }
 
+TEST_CASE("request_drain over TLS: one on_drain once plaintext and ciphertext held fall to it") {
+  test_support::TestPki pki;
+  TlsPair p(pki);
+  const std::string payload = test_support::pattern(8 << 20);
+  bool below_high = false;
+  std::size_t held_at_drain = SIZE_MAX;
+  p.script_server = [&](Recorder& h) {
+    h.open = [&](reactor::Connection& c) {
+      // Water marks far above the payload: write() keeps saying yes, so only the request calls.
+      c.set_write_limits({64 << 20, 32 << 20});
+      below_high = c.write(payload);
+      c.request_drain(16 * 1024);
+    };
+    h.drain = [&](reactor::Connection& c) {
+      held_at_drain = c.stats().queued_bytes;
+      c.close();
+    };
+  };
+  p.run();
+  CHECK(below_high);
+  CHECK(p.server->drains == 1);
+  CHECK(held_at_drain <= 16 * 1024);
+  CHECK(p.client->data == payload);
+  CHECK(p.close() == 0);
+}
+
 TEST_CASE("a TLS writer that ignores write() returning false is aborted at max_buffered") {
   test_support::TestPki pki;
   TlsPair p(pki);

@@ -43,8 +43,8 @@ struct EnginePair {
   // Advances both engines and moves ciphertext until nothing moves (or max_rounds).
   void pump(std::size_t max_rounds = 1'000'000) {
     for (std::size_t i = 0; i < max_rounds; ++i, ++rounds) {
-      client_want = client.advance(client_in, scratch);
-      server_want = server.advance(server_in, scratch);
+      client_want = client.advance(client_in, scratch).want;
+      server_want = server.advance(server_in, scratch).want;
       const bool moved = transfer(client, server) | transfer(server, client);
       if (!moved) return;
     }

@@ -131,6 +131,91 @@ TEST_CASE("close_notify arrives as ZERO_RETURN, the other side may still write, 
   CHECK_FALSE(p.server.error());
 }
 
+TEST_CASE("the phase moves forwards only and closed remembers the phase it ended in") {
+  using Phase = Engine::Phase;
+  TestPki pki;
+  SUBCASE("a clean close: handshaking, open, closing, shutdown_sent, closed") {
+    EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
+    CHECK(p.client.phase() == Phase::handshaking);
+    REQUIRE(p.handshake());
+    CHECK(p.client.phase() == Phase::open);
+    p.client.close();
+    CHECK(p.client.phase() == Phase::closing);
+    p.client.close();  // a second close changes nothing
+    CHECK(p.client.phase() == Phase::closing);
+    p.pump();
+    CHECK(p.client.phase() == Phase::shutdown_sent);
+    CHECK(p.server.phase() == Phase::open);  // the peer's close_notify is not a phase of ours
+    CHECK(p.server.is_peer_closed());
+    p.server.close();
+    p.pump();
+    CHECK(p.client.phase() == Phase::closed);
+    CHECK(p.client.reached() == Phase::shutdown_sent);
+    CHECK(p.client.is_handshake_done());
+    CHECK(p.client.close_notify_sent());
+    p.client.close();  // after the end: still closed, still remembering
+    CHECK(p.client.reached() == Phase::shutdown_sent);
+  }
+  SUBCASE("close() during the handshake has nothing to notify: closed at once, never opened") {
+    EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
+    p.client.close();
+    CHECK(p.client.is_closed());
+    CHECK(p.client.reached() == Phase::handshaking);
+    CHECK_FALSE(p.client.is_handshake_done());
+    CHECK_FALSE(p.client.close_notify_sent());
+    CHECK(p.client.advance(p.client_in, p.scratch).want == Want::closed);
+    CHECK(p.client.peek_output().empty());  // no ClientHello went out
+  }
+  SUBCASE("a failure after the handshake: closed from open, the handshake still done") {
+    EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
+    REQUIRE(p.handshake());
+    p.server.feed_eof();
+    p.pump();
+    CHECK(p.server.phase() == Phase::closed);
+    CHECK(p.server.reached() == Phase::open);
+    CHECK(p.server.is_handshake_done());
+    CHECK_FALSE(p.server.close_notify_sent());
+  }
+}
+
+TEST_CASE("advance() says what it produced: output, plaintext, events, plaintext left queued") {
+  TestPki pki;
+  EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
+  tls::Progress first = p.client.advance(p.client_in, p.scratch);
+  CHECK(first.want == Want::input);
+  CHECK(first.output);  // the ClientHello
+  CHECK_FALSE(first.plaintext);
+  CHECK_FALSE(first.events);
+  CHECK_FALSE(first.closed());
+  p.flush(p.client, p.server);
+  CHECK(p.server.advance(p.server_in, p.scratch).output);  // ServerHello .. Finished
+  p.flush(p.server, p.client);
+  const tls::Progress done = p.client.advance(p.client_in, p.scratch);
+  CHECK(done.events);  // handshake_done
+  CHECK(done.output);  // the client's Finished
+  CHECK((p.client.take_events() & Engine::handshake_done) != 0);
+  REQUIRE(p.handshake());
+  p.client.write(bytes(std::string(40 * 1024, 'x')));
+  const tls::Progress budgeted = p.client.advance(p.client_in, p.scratch, 16 * 1024);
+  CHECK(budgeted.queued);  // 24 KiB left for the next budget
+  CHECK(budgeted.output);
+  CHECK_FALSE(budgeted.plaintext);
+  p.flush(p.client, p.server);
+  const tls::Progress read = p.server.advance(p.server_in, p.scratch);
+  CHECK(read.plaintext);
+  CHECK_FALSE(read.queued);
+  const tls::Progress idle = p.server.advance(p.server_in, p.scratch);
+  CHECK_FALSE(idle.plaintext);
+  CHECK_FALSE(idle.output);
+  p.client.advance(p.client_in, p.scratch);  // the rest
+  p.client.close();
+  const tls::Progress closing = p.client.advance(p.client_in, p.scratch);
+  CHECK(closing.output);  // close_notify
+  CHECK_FALSE(closing.queued);
+  p.flush(p.client, p.server);
+  CHECK(p.server.advance(p.server_in, p.scratch).events);  // the client's close_notify
+}
+
 TEST_CASE("a transport cut without close_notify is reported as stream_truncated") {
   TestPki pki;
   EnginePair p(client_context(trusting(pki.ecdsa.ca_file)), server_context(serving(pki.ecdsa)));
@@ -157,7 +242,7 @@ TEST_CASE("garbage instead of a ClientHello fails the handshake with an SSL erro
     server.feed(bytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
     Collect sink;
     std::vector<std::byte> scratch(4096);
-    CHECK(server.advance(sink, scratch) == Want::closed);
+    CHECK(server.advance(sink, scratch).want == Want::closed);
     CHECK(server.error().code == tls::Errc::handshake_failed);
     CHECK(server.error().ssl_error == SSL_ERROR_SSL);
     CHECK(server.error().detail == "http request");
@@ -169,7 +254,7 @@ TEST_CASE("garbage instead of a ClientHello fails the handshake with an SSL erro
     server.feed(std::as_bytes(std::span(junk)));
     Collect sink;
     std::vector<std::byte> scratch(4096);
-    CHECK(server.advance(sink, scratch) == Want::closed);
+    CHECK(server.advance(sink, scratch).want == Want::closed);
     CHECK(server.error().code == tls::Errc::handshake_failed);
     CHECK(server.result_count(Op::handshake, SSL_ERROR_SSL) == 1);
     // The alert the peer should see is waiting in the output: a record of type 21.
@@ -189,9 +274,9 @@ TEST_CASE("junk left in the thread's error queue does not turn a WANT_READ into 
   for (int i = 0; i < 100'000 && !(p.server_in.data.size() == message.size()); ++i) {
     // Somebody else's failed OpenSSL call, not cleaned up, before each of our operations.
     ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH);
-    p.client_want = p.client.advance(p.client_in, p.scratch);
+    p.client_want = p.client.advance(p.client_in, p.scratch).want;
     ERR_raise(ERR_LIB_X509, X509_R_CERT_ALREADY_IN_HASH_TABLE);
-    p.server_want = p.server.advance(p.server_in, p.scratch);
+    p.server_want = p.server.advance(p.server_in, p.scratch).want;
     p.transfer(p.client, p.server);
     p.transfer(p.server, p.client);
   }
@@ -210,8 +295,8 @@ TEST_CASE("plaintext queued before the handshake is sent after it, in records of
   CHECK(p.client.queued_plaintext() == message.size());
   std::vector<std::byte> wire;
   for (int i = 0; i < 10'000; ++i) {
-    p.client_want = p.client.advance(p.client_in, p.scratch);
-    p.server_want = p.server.advance(p.server_in, p.scratch);
+    p.client_want = p.client.advance(p.client_in, p.scratch).want;
+    p.server_want = p.server.advance(p.server_in, p.scratch).want;
     const auto out = p.client.peek_output();
     wire.insert(wire.end(), out.begin(), out.end());
     const bool moved = p.transfer(p.client, p.server) | p.transfer(p.server, p.client);
@@ -255,14 +340,14 @@ TEST_CASE("a write that got WANT_WRITE is retried with its own length when the b
   const std::string message = pattern(64 * 1024, 5);
   p.client.write(bytes(message));
   // A whole record (16 KiB) does not fit the 4 KiB output: the call wants a retry.
-  CHECK(p.client.advance(p.client_in, p.scratch) == Want::output);
+  CHECK(p.client.advance(p.client_in, p.scratch).want == Want::output);
   CHECK(p.client.result_count(Op::write, SSL_ERROR_WANT_WRITE) == 1);
   // From now on each advance may encrypt only 100 bytes, far less than the call left pending.
   // OpenSSL fails a retry offered fewer bytes than the first try (SSL_R_BAD_LENGTH), so the
   // pending call must be repeated with its 16 KiB whatever the budget says.
   for (int i = 0; i < 10'000 && p.server_in.data.size() < message.size(); ++i) {
-    p.client_want = p.client.advance(p.client_in, p.scratch, 100);
-    p.server_want = p.server.advance(p.server_in, p.scratch);
+    p.client_want = p.client.advance(p.client_in, p.scratch, 100).want;
+    p.server_want = p.server.advance(p.server_in, p.scratch).want;
     p.flush(p.client, p.server);
     p.flush(p.server, p.client);
     if (p.client.error()) break;
@@ -617,7 +702,7 @@ TEST_CASE("release_buffers refuses while part of a record is inside, and the rec
   // Header and part of the body: OpenSSL reads them into its buffer and waits for the rest.
   const std::size_t half = record.size() / 2;
   p.server.feed(std::span(record).first(half));
-  CHECK(p.server.advance(p.server_in, p.scratch) == Want::input);
+  CHECK(p.server.advance(p.server_in, p.scratch).want == Want::input);
   CHECK(p.server_in.data.empty());
   CHECK(p.server.buffered_input() == 0);  // the part is inside OpenSSL now, not in our BIO
   CHECK_FALSE(p.server.release_buffers());
@@ -758,11 +843,11 @@ TEST_CASE("a write to a socket its peer reset gives SSL_ERROR_SYSCALL and a clea
   WritingToResetSocket w;
   EnginePair& p = w.p;
   p.client.write(bytes("lost"));
-  CHECK(p.client.advance(p.client_in, p.scratch) == Want::closed);
+  CHECK(p.client.advance(p.client_in, p.scratch).want == Want::closed);
   CHECK(p.client.error().ssl_error == SSL_ERROR_SYSCALL);
   CHECK(p.client.result_count(Op::write, SSL_ERROR_SYSCALL) == 1);
   CHECK(p.client.error().message() == "write: TLS protocol error: the transport failed");
-  CHECK(p.client.advance(p.client_in, p.scratch) == Want::closed);  // and stays closed
+  CHECK(p.client.advance(p.client_in, p.scratch).want == Want::closed);  // and stays closed
 }
 
 TEST_CASE("a TCP reset in the middle of a record gives SSL_ERROR_SYSCALL, after EOF a truncation") {
@@ -786,7 +871,7 @@ TEST_CASE("a TCP reset in the middle of a record gives SSL_ERROR_SYSCALL, after 
   // The driver saw the transport end (as TlsTransport does on a reset) before the failing
   // read: that makes it a truncation, not a protocol error.
   p.client.feed_eof();
-  CHECK(p.client.advance(p.client_in, p.scratch) == Want::closed);
+  CHECK(p.client.advance(p.client_in, p.scratch).want == Want::closed);
   CHECK(p.client_in.data.empty());
   CHECK(p.client.result_count(Op::read, SSL_ERROR_SYSCALL) == 1);
   CHECK(p.client.error().ssl_error == SSL_ERROR_SYSCALL);
@@ -802,7 +887,7 @@ TEST_CASE("SSL_ERROR_SYSCALL from a write after the transport ended is a truncat
   p.client.feed_eof();
   p.client.write(bytes(pattern(100, 1)));
   NotAccepting paused;
-  CHECK(p.client.advance(paused, p.scratch) == Want::closed);
+  CHECK(p.client.advance(paused, p.scratch).want == Want::closed);
   CHECK(p.client.result_count(Op::write, SSL_ERROR_SYSCALL) == 1);
   CHECK(p.client.error().ssl_error == SSL_ERROR_SYSCALL);
   CHECK(p.client.error().code == tls::Errc::stream_truncated);
@@ -874,12 +959,12 @@ TEST_CASE(
   SSL_set_bio(engine.native(), bio, bio);  // the engine's memory BIOs are freed here
   Collect sink;
   std::vector<std::byte> scratch(1024);
-  CHECK(engine.advance(sink, scratch) == Want::closed);
+  CHECK(engine.advance(sink, scratch).want == Want::closed);
   CHECK(engine.result_count(Op::handshake, SSL_ERROR_WANT_CONNECT) == 1);
   CHECK(engine.error().code == tls::Errc::internal);
   CHECK(engine.error().message() ==
         "handshake: internal TLS error: SSL_ERROR_WANT_CONNECT cannot happen over memory BIOs");
-  CHECK(engine.advance(sink, scratch) == Want::closed);  // and it stays closed: no retry loop
+  CHECK(engine.advance(sink, scratch).want == Want::closed);  // and it stays closed: no retry loop
 }
 
 TEST_CASE(
