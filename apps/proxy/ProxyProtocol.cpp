@@ -125,6 +125,10 @@ class ProxyProtocolTransport final : public reactor::Handler, public reactor::Co
   void set_write_limits(reactor::WriteLimits limits) override {
     if (tcp_ != nullptr) tcp_->set_write_limits(limits);
   }
+  // The queue is TCP's: its own notification, not the water-mark approximation.
+  void request_drain(std::size_t queued) override {
+    if (tcp_ != nullptr) tcp_->request_drain(queued);
+  }
   reactor::Address peer_address() const override { return peer_; }
   reactor::Address local_address() const override {
     return tcp_ != nullptr ? tcp_->local_address() : reactor::Address();
