@@ -36,9 +36,10 @@ class UpstreamRoute {
     std::string why;
   };
 
-  // A new request: nothing tried yet.
-  void begin() {
-    tried_ = 0;
+  // A new request: nothing tried yet. `allowed` (bit per upstream index): the upstreams of its
+  // route's group; the others count as tried from the start.
+  void begin(std::uint64_t allowed = ~std::uint64_t{0}) {
+    tried_ = ~allowed;
     retried_ = false;
   }
   // The upstream to try first.
