@@ -336,6 +336,11 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
       route_.begin();
       return true;
     }
+    if (!is_normal_target(head.target)) {
+      answer(400, "the path is not in normal form (dot segments, '//' or needless %-encoding)\n",
+             {});
+      return false;
+    }
     rule_ = table->find(head.authority, method_, head.target);
     if (rule_ == nullptr) {
       answer(404, "no route for this host and path\n", {});

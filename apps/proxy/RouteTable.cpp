@@ -37,7 +37,39 @@ std::string route_text(const Route& route) {
          "' path '" + route.path + "' (" + methods_text(route.methods) + ")";
 }
 
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  const char lower = http::lower_ascii(c);
+  return lower >= 'a' && lower <= 'f' ? lower - 'a' + 10 : -1;
+}
+
+// What RFC 3986 2.3 calls unreserved, with the separators an upstream may decode into one.
+bool must_not_be_encoded(int c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~' || c == '/' || c == '\\';
+}
+
 }  // namespace
+
+bool is_normal_target(std::string_view target) {
+  if (!target.starts_with('/')) return true;
+  const std::string_view path = path_of(target);
+  if (path.find('\\') != std::string_view::npos) return false;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '%') {
+      const int high = i + 2 < path.size() ? hex_value(path[i + 1]) : -1;
+      const int low = high >= 0 ? hex_value(path[i + 2]) : -1;
+      if (low >= 0 && must_not_be_encoded(high * 16 + low)) return false;
+    }
+    if (path[i] != '/' || i == 0) continue;
+    // Segment boundaries: the segment before this slash must not be "", "." or "..".
+    const std::string_view before = path.substr(0, i);
+    const std::string_view segment = before.substr(before.rfind('/') + 1);
+    if (segment.empty() || segment == "." || segment == "..") return false;
+  }
+  const std::string_view last = path.substr(path.rfind('/') + 1);
+  return last != "." && last != "..";
+}
 
 std::uint16_t method_bit(std::string_view method) {
   for (std::size_t i = 0; i < kMethods.size(); ++i)

@@ -126,6 +126,13 @@ void rewrite_target(const Route& route, std::string_view target, std::string& ou
 // case) and $request_uri (the target as the client sent it) replaced.
 std::string expand_location(const Route& route, std::string_view host, std::string_view target);
 
+// Whether a request-target's path is in the one form routes compare: no empty, "." or ".."
+// segment, no backslash and no percent-encoded unreserved character, '/' or '\' (RFC 3986
+// 6.2.2). Any other spelling ("/x/../admin", "/%61dmin", "//admin") names, for an upstream that
+// normalises it, a path other than the one matched, and could step around a route; the proxy
+// refuses it (400) while routes are configured. A target that does not start with '/' passes.
+bool is_normal_target(std::string_view target);
+
 // A request's host as routes compare it: lower case, without port or trailing dot, into `buf`
 // (empty when longer than it). No allocation.
 std::string_view normal_host(std::string_view host, char* buf, std::size_t size);

@@ -200,6 +200,12 @@ group = "b"
   CHECK_MESSAGE(contains(denied, "HTTP/1.1 403 "), denied);
   CHECK_MESSAGE(denied.ends_with("\r\n\r\ndenied\n"), denied);
   CHECK(curl({"-H", "Host: app.example", proxy.url("/name")}) == "a\n");
+  // Spellings an upstream may normalise into /private are refused (400), not routed past it.
+  for (const char* path : {"/name/../private/x", "/%70rivate/x", "//private/x"}) {
+    const std::string odd =
+        curl({"--include", "--path-as-is", "-H", "Host: app.example", proxy.url(path)});
+    CHECK_MESSAGE(contains(odd, "HTTP/1.1 400 "), odd);
+  }
   // app.example has routes, none for "/headers": the default host's are not
   // looked at.
   const std::string none = curl({"--include", "-H", "Host: app.example", proxy.url("/headers")});

@@ -236,3 +236,13 @@ TEST_CASE("a table of 100 hosts x 10 paths finds every route, wildcards and defa
   CHECK(routed(*table, "new.example.com", "/p1") == "5000");
   CHECK(routed(*table, "example.org", "/p1") == "5001");
 }
+
+TEST_CASE("only paths in normal form are routed: no dot segments, '//' or needless %-encoding") {
+  using apps::proxy::is_normal_target;
+  for (const char* good : {"/", "/admin", "/a/b/", "/a.b/c..d/.e", "/a%20b", "/%E2%82%AC",
+                           "/x?y=/../z", "/%2", "/a%2", "*", "http://h/x/../y"})
+    CHECK_MESSAGE(is_normal_target(good), good);
+  for (const char* bad : {"/x/../admin", "/x/..", "/./admin", "/x/.", "//admin", "/a//b",
+                          "/%61dmin", "/a%2Fb", "/a%2fb", "/%2e%2e/admin", "/a\\b", "/a%5Cb"})
+    CHECK_MESSAGE(!is_normal_target(bad), bad);
+}
