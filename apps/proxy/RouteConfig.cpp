@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include "apps/http/Fields.hpp"
+#include "apps/proxy/HeaderRewrite.hpp"
 #include "apps/proxy/RouteTable.hpp"
 
 namespace apps::proxy {
@@ -26,6 +27,27 @@ bool is_token(std::string_view name) {
     return std::isalnum(c) != 0 ||
            std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
   });
+}
+
+// Why `name` may not be in a route's header rules ("" when it may): not a field name, or a
+// field the proxy frames the message with or keeps to one hop. A rule adding Content-Length
+// beside the driver's own framing would make the message mean two things to its reader.
+std::string rule_name_problem(std::string_view name) {
+  if (!is_token(name)) return "'" + std::string(name) + "' is not a header field name";
+  switch (field_name(name)) {
+    case FieldName::connection:
+    case FieldName::keep_alive:
+    case FieldName::proxy_connection:
+    case FieldName::te:
+    case FieldName::trailer:
+    case FieldName::transfer_encoding:
+    case FieldName::upgrade:
+    case FieldName::content_length:
+      return "'" + std::string(name) +
+             "' is the proxy's own (framing or hop-by-hop): header rules cannot change it";
+    default:
+      return {};
+  }
 }
 
 bool is_field_value(std::string_view value) {
@@ -86,8 +108,8 @@ class TableReader {
     }
     for (const auto& [name, value] : *table) {
       const auto* text = value.as_string();
-      if (!is_token(name.str()))
-        complain_key(name, "'" + std::string(name.str()) + "' is not a header field name");
+      if (const std::string why = rule_name_problem(name.str()); !why.empty())
+        complain_key(name, why);
       else if (text == nullptr || !is_field_value(text->get()))
         complain(value, "the value of header '" + std::string(name.str()) +
                             "' must be a string without CR, LF or NUL");
@@ -98,7 +120,8 @@ class TableReader {
   void remove_headers(const toml::key& key, const toml::node& node, HeaderRules& rules) {
     if (auto names = strings(key, node)) {
       for (const auto& name : *names) {
-        if (!is_token(name)) return complain(node, "'" + name + "' is not a header field name");
+        if (const std::string why = rule_name_problem(name); !why.empty())
+          return complain(node, why);
         rules.remove.push_back(http::lower_ascii(name));
       }
     }

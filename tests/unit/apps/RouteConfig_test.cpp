@@ -164,6 +164,14 @@ TEST_CASE("bad keys and values in the tables are errors at their FILE:LINE:COLUM
         "p.toml:10:8: path must start with '/'");
   CHECK(error_for(kGroups + "[[route]]\ngroup = \"app\"\nset-request-headers = { \"a b\" = \"1\" "
                             "}\n") == "p.toml:11:25: 'a b' is not a header field name");
+  CHECK(error_for(kGroups + "[[route]]\ngroup = \"app\"\nset-response-headers = { "
+                            "\"Content-Length\" = \"5\" }\n") ==
+        "p.toml:11:26: 'Content-Length' is the proxy's own (framing or hop-by-hop): header rules "
+        "cannot change it");
+  CHECK(error_for(kGroups + "[[route]]\ngroup = \"app\"\nremove-request-headers = "
+                            "[\"Transfer-Encoding\"]\n") ==
+        "p.toml:11:26: 'Transfer-Encoding' is the proxy's own (framing or hop-by-hop): header "
+        "rules cannot change it");
   CHECK(error_for("[[group]]\nname = \"g\"\nupstreams = [\"ftp://x\"]\n[[route]]\ngroup = "
                   "\"g\"\n") ==
         "p.toml:3:13: --upstream ftp://x: the scheme must be http or https");
