@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "reactor/Address.hpp"
@@ -72,7 +73,23 @@ class Args {
   // refills it.
   void set_file_values(const std::string& name, std::vector<std::string> values,
                        std::string origin);
-  void clear_file_values() { file_.clear(); }
+  void clear_file_values() {
+    file_.clear();
+    config_file_.clear();
+    config_text_.clear();
+  }
+  // Top-level config file keys that hold arrays of tables ("[[route]]") the app reads itself
+  // from config_text(); set before parse(). Any other table stays an error.
+  void set_table_keys(std::vector<std::string> keys) { table_keys_ = std::move(keys); }
+  const std::vector<std::string>& table_keys() const { return table_keys_; }
+  // The config file's name and text as last read, for the app's own tables; empty when there
+  // is no config file.
+  void set_config_source(std::string file, std::string text) {
+    config_file_ = std::move(file);
+    config_text_ = std::move(text);
+  }
+  const std::string& config_file() const { return config_file_; }
+  const std::string& config_text() const { return config_text_; }
 
   void print_help() const;
 
@@ -88,6 +105,8 @@ class Args {
   std::vector<Option> options_;
   std::map<std::string, Values> command_line_;
   std::map<std::string, Values> file_;
+  std::vector<std::string> table_keys_;
+  std::string config_file_, config_text_;
   int exit_code_ = 0;
   bool quiet_ = false;
   mutable std::string last_error_;

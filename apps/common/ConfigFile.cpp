@@ -1,5 +1,6 @@
 #include "apps/common/ConfigFile.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -105,6 +106,13 @@ bool apply_config(Args& args, std::string_view text, const std::string& file, st
   for (const auto& [key, node] : table) {
     const std::string name(key.str());
     const std::string at = where(file, key.source().begin);
+    const auto& tables = args.table_keys();
+    if (std::find(tables.begin(), tables.end(), name) != tables.end()) {
+      if (node.is_array_of_tables()) continue;  // the app's own: it reads config_text()
+      error = at + ": '" + name + "' takes [[" + name + "]] tables, got " + type_name(node.type());
+      args.clear_file_values();
+      return false;
+    }
     const Args::Option* option = args.find(name);
     if (option == nullptr || command_line_only(name)) {
       error = at + (option == nullptr ? ": unknown key '" + name + "'"
@@ -122,6 +130,7 @@ bool apply_config(Args& args, std::string_view text, const std::string& file, st
     if (!items.empty())
       args.set_file_values(name, std::move(items), where(file, node.source().begin));
   }
+  args.set_config_source(file, std::string(text));
   return true;
 }
 

@@ -9,8 +9,9 @@
 //   cert = ["a.pem", "b.pem"]               # a repeatable option: an array (or one string)
 //   ticket-key = ["new.key", "old.key"]     # a comma-list option: an array (or "a,b")
 //
-// Unknown keys, tables and wrong types are errors, as are the command-line-only --config,
-// --check and --help. Every error starts with FILE:LINE:COLUMN.
+// Unknown keys, tables and wrong types are errors, as are the command-line-only --config, --check
+// and --help; but for the arrays of tables an app declared with Args::set_table_keys, which it
+// reads itself from Args::config_text(). Every error starts with FILE:LINE:COLUMN.
 #pragma once
 
 #include <string>

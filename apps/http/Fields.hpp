@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace apps::http {
@@ -22,6 +23,14 @@ inline bool equals_nocase(std::string_view a, std::string_view b) {
   }
   return true;
 }
+
+// An ASCII character in lower case (host and field names; not locale-dependent std::tolower).
+inline char lower_ascii(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// `text` in ASCII lower case.
+std::string lower_ascii(std::string_view text);
 
 // Whether a comma-separated field value lists `token`, in any case.
 bool lists_token(std::string_view list, std::string_view token);

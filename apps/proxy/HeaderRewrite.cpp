@@ -107,6 +107,17 @@ void HeaderList::add(std::string_view name, std::string_view value) {
   text_.append(name).append(value);
 }
 
+void HeaderList::remove(std::string_view name) {
+  std::size_t kept = 0;
+  present_ = 0;
+  for (std::size_t i = 0; i < fields_.size(); ++i) {
+    if (http::equals_nocase(this->name(i), name)) continue;
+    present_ |= bit(fields_[i].kind);
+    fields_[kept++] = fields_[i];
+  }
+  fields_.resize(kept);
+}
+
 std::string_view HeaderList::name(std::size_t i) const {
   return std::string_view(text_).substr(fields_[i].begin, fields_[i].name_size);
 }

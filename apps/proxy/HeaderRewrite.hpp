@@ -40,6 +40,8 @@ class HeaderList {
     present_ = 0;
   }
   void add(std::string_view name, std::string_view value);
+  // Removes every field called `name` (any case); the others keep their order.
+  void remove(std::string_view name);
   std::size_t size() const { return fields_.size(); }
   std::string_view name(std::size_t i) const;
   std::string_view value(std::size_t i) const;

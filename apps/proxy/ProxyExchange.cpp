@@ -14,6 +14,7 @@
 #include "apps/proxy/ClientRecord.hpp"
 #include "apps/proxy/ConnectProxy.hpp"
 #include "apps/proxy/HeaderRewrite.hpp"
+#include "apps/proxy/RouteTable.hpp"
 #include "apps/proxy/UpstreamRoute.hpp"
 #include "apps/proxy/Upstreams.hpp"
 #include "reactor/Log.hpp"
@@ -137,7 +138,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     } else {
       request_done_ = true;
     }
-    route_.begin();
+    if (!take_route(head)) return;
     go(route_.first(*client_.pool, now()));
   }
 
@@ -326,6 +327,40 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     if (!cookies.empty()) headers_.add("cookie", cookies);
   }
 
+  // The request's route, when routes are configured: a redirect or a fixed status is answered
+  // here (false: the exchange may be gone); a proxy route narrows the upstreams to its group,
+  // rewrites the target's prefix and applies its request header rules.
+  bool take_route(const http::RequestHead& head) {
+    const RouteTable* table = client_.options->routes.get();
+    if (table == nullptr) {
+      route_.begin();
+      return true;
+    }
+    if (!is_normal_target(head.target)) {
+      answer(400, "the path is not in normal form (dot segments, '//' or needless %-encoding)\n",
+             {});
+      return false;
+    }
+    rule_ = table->find(head.authority, method_, head.target);
+    if (rule_ == nullptr) {
+      answer(404, "no route for this host and path\n", {});
+      return false;
+    }
+    if (rule_->action == Route::Action::redirect) {
+      const std::string location = expand_location(*rule_, head.authority, head.target);
+      answer(rule_->status, "", location);
+      return false;
+    }
+    if (rule_->action == Route::Action::answer) {
+      answer(rule_->status, rule_->body, {});
+      return false;
+    }
+    if (rule_->rewrite_prefix) rewrite_target(*rule_, head.target, target_);
+    apply_header_rules(rule_->request_headers, headers_);
+    route_.begin(table->groups()[rule_->group].mask, rule_->group + 1);
+    return true;
+  }
+
   // Takes the route's next step: an upstream connection (pooled or new), or the answer.
   void go(const UpstreamRoute::Next& next) {
     using Step = UpstreamRoute::Next::Step;
@@ -422,6 +457,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     if (tunnel_ == Tunnelled::websocket && status / 100 == 2)
       return fail(502, "upstream answered " + std::to_string(status) + " to a WebSocket upgrade");
     response_fields(headers, resp_fields_);
+    if (rule_ != nullptr) apply_header_rules(rule_->response_headers, resp_fields_);
     // An answer before the whole request (an early error) is the HTTP/1.1 connection's last: the
     // rest of the body is not worth reading to keep it (HTTP/2's driver drops the field).
     if (!request_done_) resp_fields_.add("Connection", "close");
@@ -606,15 +642,23 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     if (head_sent_) return response_->abort();
     reactor::log::info(record_.client + " " + method_ + " " + target_ + " (stream " +
                        std::to_string(record_.stream) + "): " + std::to_string(status) + " " + why);
+    answer(status, why + "\n", {});
+  }
+
+  // A complete text/plain answer made here, with a Location when one is given. Last call: the
+  // answer may end the exchange.
+  void answer(int status, std::string_view text, std::string_view location) {
+    move_to(Phase::finished);
     status_ = status;
     head_sent_ = true;
-    const std::string text = why + "\n";
     record_.bytes_out += text.size();
+    std::array<http::Field, 3> fields{http::Field{"Content-Type", "text/plain"}};
+    std::size_t count = 1;
+    if (!location.empty()) fields[count++] = http::Field{"Location", location};
     // With the request body still coming, the HTTP/1.1 connection ends with this answer (a
     // stalled or unwanted body is not read on); HTTP/2's driver drops the Connection field.
-    const std::array<http::Field, 2> fields{http::Field{"Content-Type", "text/plain"},
-                                            http::Field{"Connection", "close"}};
-    response_->head(status, std::span(fields.data(), request_done_ ? 1 : 2), text.size(), true);
+    if (!request_done_) fields[count++] = http::Field{"Connection", "close"};
+    response_->head(status, std::span(fields.data(), count), text.size(), true);
     response_->body(std::as_bytes(std::span(text.data(), text.size())));
     if (!request_done_) response_->resume_body();
     response_->end();
@@ -629,6 +673,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
   http::Response* response_ = nullptr;
   UpstreamLink* link_ = nullptr;
   UpstreamRoute route_;
+  const Route* rule_ = nullptr;  // the request's route, when routes are configured
   std::optional<reactor::WheelTimer> body_timer_;  // a deadline on the loop's wheel, no handle
   AccessRecord record_;
   HeaderList headers_;        // the request's, for the upstream's head

@@ -11,6 +11,10 @@
 //   body (its HTTP/2 window stays shut), a response body the client does not take pauses the
 //   upstream's reading. Streams of one client connection each take their own upstream
 //   connection, so they spread over the pool.
+// - Routes (ProxyOptions::routes, from the config file's [[route]]s): looked up once per request
+//   in on_request; a redirect, a fixed status or no route (404) is answered there, a proxied
+//   request goes to its group's upstreams only, its target's prefix rewritten and the route's
+//   header rules applied to the upstream head and to the response's fields.
 // - Errors: no upstream reachable 502, none configured or all down 503, no response within
 //   --response-timeout 504, a request body stalled past --body-timeout 408; once a response head
 //   went out, a failure aborts (HTTP/2: RST_STREAM INTERNAL_ERROR).

@@ -5,6 +5,9 @@
 
 #include "apps/common/Http2Options.hpp"
 #include "apps/common/TlsOptions.hpp"
+#include "apps/proxy/RouteConfig.hpp"
+#include "apps/proxy/RouteTable.hpp"
+#include "reactor/Log.hpp"
 #include "tls/Context.hpp"
 
 namespace apps::proxy {
@@ -132,8 +135,13 @@ std::shared_ptr<const ProxyOptions> proxy_options_from(const Args& args, std::st
     }
     options->upstreams.push_back(std::move(*upstream));
   }
+  std::vector<std::string> warnings;
+  const bool routed = read_routes(args, *options, error, warnings);
+  for (const auto& warning : warnings) reactor::log::warn(warning);
+  if (!routed) return nullptr;
   // The balancer tracks tried upstreams of a request in one 64-bit mask.
-  if (options->upstreams.size() > 64) read.complain("upstream", "at most 64 upstreams");
+  if (options->upstreams.size() > 64)
+    read.complain("upstream", "at most 64 upstreams (with the [[group]]s' in all)");
   options->upstream_insecure = args.flag("upstream-insecure");
   read.count("upstream-keepalive", 0, 100000, options->upstream_keepalive);
   read.seconds("upstream-idle-timeout", options->upstream_idle_timeout);

@@ -22,6 +22,8 @@ class Context;
 
 namespace apps::proxy {
 
+class RouteTable;
+
 // One --upstream: "http://host:port" or "https://host:port" (no path: the request's target is
 // forwarded as the client sent it).
 struct UpstreamUrl {
@@ -35,7 +37,10 @@ struct UpstreamUrl {
 };
 
 struct ProxyOptions {
+  // The --upstreams, then those only the config file's [[group]]s name (RouteConfig.hpp).
   std::vector<UpstreamUrl> upstreams;
+  // The config file's routes; null when it has none: every request goes to every upstream.
+  std::shared_ptr<const RouteTable> routes;
   // The client Context for https upstreams (verification against --upstream-ca or the system
   // store, unless --upstream-insecure); null when every upstream is http.
   std::shared_ptr<const tls::Context> upstream_tls;
@@ -64,7 +69,7 @@ std::vector<Args::Option> proxy_option_list();
 // Reads and checks the options parsed into `args`. On a bad value returns nullptr, with `error`
 // naming the option and the reason, or with `error` empty when Args' typed getter already
 // reported it (as they do, naming the option). Builds the upstream TLS Context (so a bad
-// --upstream-ca is reported here).
+// --upstream-ca is reported here) and the route table (warnings about it are logged).
 std::shared_ptr<const ProxyOptions> proxy_options_from(const Args& args, std::string& error);
 
 }  // namespace apps::proxy

@@ -27,7 +27,7 @@ UpstreamRoute::Next UpstreamRoute::first(LoopUpstreams& pool, std::uint64_t now)
     answer.why = "no upstream is configured (--upstream)";
     return answer;
   }
-  if (const auto index = pool.balancer().pick(now, tried_)) return take(*index);
+  if (const auto index = pool.balancer().pick(now, tried_, lane_)) return take(*index);
   answer.why = "no healthy upstream: every one failed recently";
   return answer;
 }
@@ -38,7 +38,7 @@ UpstreamRoute::Next UpstreamRoute::connect_failed(LoopUpstreams& pool, std::uint
   pool.balancer().mark_down(index_, now);
   reactor::log::info("upstream " + options.upstreams[index_].text + " marked down for " +
                      seconds_text(options.upstream_down_time) + ": " + error.message());
-  if (const auto next = pool.balancer().pick(now, tried_)) return take(*next);
+  if (const auto next = pool.balancer().pick(now, tried_, lane_)) return take(*next);
   Next answer;
   answer.status = 502;
   answer.why = "no upstream could be reached: " + error.message();

@@ -36,9 +36,12 @@ class UpstreamRoute {
     std::string why;
   };
 
-  // A new request: nothing tried yet.
-  void begin() {
-    tried_ = 0;
+  // A new request: nothing tried yet. `allowed` (bit per upstream index): the upstreams of its
+  // route's group, the others count as tried from the start; `lane`: the group's round robin
+  // (Balancer), 0 without routes.
+  void begin(std::uint64_t allowed = ~std::uint64_t{0}, std::size_t lane = 0) {
+    tried_ = ~allowed;
+    lane_ = lane;
     retried_ = false;
   }
   // The upstream to try first.
@@ -60,6 +63,7 @@ class UpstreamRoute {
 
   std::size_t index_ = 0;
   std::uint64_t tried_ = 0;  // upstreams tried for this request (bit per index)
+  std::size_t lane_ = 0;
   bool retried_ = false;
 };
 

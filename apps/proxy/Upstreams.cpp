@@ -4,6 +4,7 @@
 #include <atomic>
 #include <utility>
 
+#include "apps/proxy/RouteTable.hpp"
 #include "reactor/Loop.hpp"
 #include "reactor/TcpConnector.hpp"
 #include "tls/Errors.hpp"
@@ -11,15 +12,19 @@
 
 namespace apps::proxy {
 
-Balancer::Balancer(std::size_t count, std::chrono::milliseconds down_time)
-    : down_until_(count, 0), down_time_(static_cast<std::uint64_t>(down_time.count())) {}
+Balancer::Balancer(std::size_t count, std::chrono::milliseconds down_time, std::size_t lanes)
+    : down_until_(count, 0),
+      down_time_(static_cast<std::uint64_t>(down_time.count())),
+      next_(lanes, 0) {}
 
-std::optional<std::size_t> Balancer::pick(std::uint64_t now, std::uint64_t tried) {
+std::optional<std::size_t> Balancer::pick(std::uint64_t now, std::uint64_t tried,
+                                          std::size_t lane) {
   const std::size_t n = down_until_.size();
+  std::size_t& next = next_[lane];
   for (std::size_t k = 0; k < n; ++k) {
-    const std::size_t i = (next_ + k) % n;
+    const std::size_t i = (next + k) % n;
     if (((tried >> i) & 1U) != 0 || is_down(i, now)) continue;
-    next_ = (i + 1) % n;
+    next = (i + 1) % n;
     return i;
   }
   return std::nullopt;
@@ -263,7 +268,8 @@ void UpstreamLink::on_message_complete() {
 LoopUpstreams::LoopUpstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics)
     : options_(std::move(options)),
       metrics_(metrics),
-      balancer_(options_->upstreams.size(), options_->upstream_down_time),
+      balancer_(options_->upstreams.size(), options_->upstream_down_time,
+                1 + (options_->routes ? options_->routes->groups().size() : 0)),
       idle_(options_->upstreams.size(), Idle{{}, IdleSurplus(options_->upstream_keepalive)}) {}
 
 LoopUpstreams::~LoopUpstreams() = default;

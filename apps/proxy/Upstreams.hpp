@@ -27,11 +27,14 @@ namespace apps::proxy {
 // tests drive it without waiting.
 class Balancer {
  public:
-  Balancer(std::size_t count, std::chrono::milliseconds down_time);
+  // `lanes`: how many round robins share the upstreams' health (one per route group, and one
+  // for requests without routes), each with its own turn, so that picks for one group do not
+  // move another's.
+  Balancer(std::size_t count, std::chrono::milliseconds down_time, std::size_t lanes = 1);
 
-  // The next upstream after the last one picked that is neither in `tried` (bit i: upstream i)
-  // nor down at `now`; nullopt when there is none.
-  std::optional<std::size_t> pick(std::uint64_t now, std::uint64_t tried);
+  // The next upstream after the last one `lane` picked that is neither in `tried` (bit i:
+  // upstream i) nor down at `now`; nullopt when there is none.
+  std::optional<std::size_t> pick(std::uint64_t now, std::uint64_t tried, std::size_t lane = 0);
   // A connect to upstream `i` failed at `now`: skip it until now + down_time.
   void mark_down(std::size_t i, std::uint64_t now);
   void mark_up(std::size_t i) { down_until_[i] = 0; }
@@ -41,7 +44,7 @@ class Balancer {
  private:
   std::vector<std::uint64_t> down_until_;
   std::uint64_t down_time_;
-  std::size_t next_ = 0;
+  std::vector<std::size_t> next_;  // per lane
 };
 
 // When idle pooled connections beyond the pool's limit are closed: not the moment they come

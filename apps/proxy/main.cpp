@@ -13,6 +13,7 @@
 #include "apps/proxy/ProxyOptions.hpp"
 #include "apps/proxy/ProxyProtocol.hpp"
 #include "apps/proxy/ReverseProxy.hpp"
+#include "apps/proxy/RouteConfig.hpp"
 #include "reactor/Log.hpp"
 
 namespace {
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
       "given with --allow-connect. SIGTERM finishes the requests in flight, then exits 0;\n"
       "SIGHUP re-reads the configuration, certificates and ticket keys for new connections.",
       apps::server_options("127.0.0.1:8443", proxy_option_list(), apps::TlsDefault::on));
+  args.set_table_keys(route_table_keys());  // [[group]] and [[route]] in --config
   if (!args.parse(argc, argv)) return args.exit_code();
 
   // Owned here, outliving the server and every handler it makes (serve() returns after the

@@ -139,19 +139,15 @@ TEST_CASE("SIGHUP swaps the certificate for new connections while an open one ke
   const auto server = setup.start(TLSREACTOR_HELLO_BIN);
   CHECK(contains(new_client(*server, setup.ca), "subject: localhost\n"));
 
-  const std::string go = setup.dir.path("go");
-  auto old = integration::python_peer(
-      "reload_peer.py", {"keepalive", "--port", server->port_text(), "--ca", setup.ca, "--go", go});
+  auto old = setup.held_client(*server);
   const auto first = old.read_line(20s);
   REQUIRE_MESSAGE(first == "first: localhost 200 hello from tlsreactor", old.transcript());
 
   setup.install(setup.pki.other);
-  server->process().signal(SIGHUP);
-  REQUIRE_MESSAGE(server->process().wait_for_stderr(reloaded, 1, 20s),
-                  server->process().transcript());
+  setup.reload(*server);
   CHECK(contains(new_client(*server, setup.ca), "subject: other.test\n"));
 
-  setup.dir.write("go", "");
+  setup.release_held();
   const auto second = old.read_line(20s);
   CHECK_MESSAGE(second == "second: localhost 200 hello from tlsreactor", old.transcript());
   integration::check_peer_succeeds(old);

@@ -273,19 +273,15 @@ TEST_CASE("SIGHUP gives the proxy's new clients the new certificate, an old conn
   CHECK(contains(new_client(*proxy, setup.ca, {"--path", "/name"}),
                  "subject: localhost\nstatus: 200\nbody: upstream\n"));
 
-  const std::string go = setup.dir.path("go");
-  auto old = python_peer("reload_peer.py", {"keepalive", "--port", proxy->port_text(), "--ca",
-                                            setup.ca, "--go", go, "--path", "/name"});
+  auto old = setup.held_client(*proxy, "/name");
   REQUIRE_MESSAGE(old.read_line(20s) == "first: localhost 200 upstream", old.transcript());
 
   setup.install(setup.pki.other);
-  proxy->process().signal(SIGHUP);
-  REQUIRE_MESSAGE(proxy->process().wait_for_stderr(integration::reloaded, 1, 20s),
-                  proxy->process().transcript());
+  setup.reload(*proxy);
   CHECK(contains(new_client(*proxy, setup.ca, {"--path", "/name"}),
                  "subject: other.test\nstatus: 200\nbody: upstream\n"));
 
-  setup.dir.write("go", "");
+  setup.release_held();
   CHECK_MESSAGE(old.read_line(20s) == "second: localhost 200 upstream", old.transcript());
   integration::check_peer_succeeds(old);
   proxy->stop();
@@ -312,20 +308,16 @@ TEST_CASE("an upstream list changed in the proxy's config file serves new connec
   const auto proxy = setup.start(TLSREACTOR_PROXY_BIN, {"--access-log", "off"});
   CHECK(contains(new_client(*proxy, setup.ca, {"--path", "/name"}), "status: 200\nbody: a\n"));
 
-  const std::string go = setup.dir.path("go");
-  auto old = python_peer("reload_peer.py", {"keepalive", "--port", proxy->port_text(), "--ca",
-                                            setup.ca, "--go", go, "--path", "/name"});
+  auto old = setup.held_client(*proxy, "/name");
   REQUIRE_MESSAGE(old.read_line(20s) == "first: localhost 200 a", old.transcript());
 
   setup.write_config("upstream = [\"" + b.url() + "\"]\n");
-  proxy->process().signal(SIGHUP);
-  REQUIRE_MESSAGE(proxy->process().wait_for_stderr(integration::reloaded, 1, 20s),
-                  proxy->process().transcript());
+  setup.reload(*proxy);
   // Every new connection now reaches b.
   for (int i = 0; i < 3; ++i)
     CHECK(contains(new_client(*proxy, setup.ca, {"--path", "/name"}), "status: 200\nbody: b\n"));
   // The connection opened before the reload keeps the configuration it started with.
-  setup.dir.write("go", "");
+  setup.release_held();
   CHECK_MESSAGE(old.read_line(20s) == "second: localhost 200 a", old.transcript());
   integration::check_peer_succeeds(old);
   proxy->stop();

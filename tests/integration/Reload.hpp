@@ -81,6 +81,20 @@ class Reloadable {
     const auto line = std::count(fixed_.begin(), fixed_.end(), '\n') + 1;
     return reload_refused + config + ":" + std::to_string(line) + ":8: load certificate " + cert;
   }
+  // A client (reload_peer.py keepalive) that made its first request for `path` on one
+  // keep-alive connection to `server` and makes its second on it once release_held() is called:
+  // the connection that must keep the configuration it started with across a reload.
+  Process held_client(const AppServer& server, const std::string& path = "/") const {
+    return python_peer("reload_peer.py", {"keepalive", "--port", server.port_text(), "--ca", ca,
+                                          "--go", dir.path("go"), "--path", path});
+  }
+  void release_held() const { dir.write("go", ""); }
+  // Sends `server` a SIGHUP and waits until its log says new connections use the result.
+  static void reload(AppServer& server) {
+    server.process().signal(SIGHUP);
+    REQUIRE_MESSAGE(server.process().wait_for_stderr(reloaded, 1, std::chrono::seconds(20)),
+                    server.process().transcript());
+  }
   // `binary` with --config and `options`, serving the localhost identity.
   std::unique_ptr<AppServer> start(const std::string& binary,
                                    std::vector<std::string> options = {}) const {

@@ -63,6 +63,19 @@ TEST_CASE("bad upstream URLs are refused with the reason") {
   }
 }
 
+TEST_CASE("each route group's round robin keeps its own turn") {
+  // Group 1 is upstreams 0 and 1, group 2 is upstream 2; their requests alternate. One shared
+  // turn would give group 1 upstream 0 every time (group 2's pick moves it past 1).
+  Balancer balancer(3, std::chrono::milliseconds(10000), 3);
+  const std::uint64_t group1 = 0b011, group2 = 0b100;
+  std::vector<std::size_t> firsts;
+  for (int i = 0; i < 4; ++i) {
+    firsts.push_back(balancer.pick(0, ~group1, 1).value_or(99));
+    CHECK(balancer.pick(0, ~group2, 2) == std::optional<std::size_t>(2));
+  }
+  CHECK(firsts == std::vector<std::size_t>{0, 1, 0, 1});
+}
+
 TEST_CASE("the balancer goes round robin over healthy upstreams") {
   Balancer balancer(3, std::chrono::milliseconds(10000));
   CHECK(picks(balancer, 0, 6) == std::vector<std::size_t>{0, 1, 2, 0, 1, 2});

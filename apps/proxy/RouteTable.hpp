@@ -1,0 +1,140 @@
+// The proxy's routes: which upstream group (or which fixed answer) a request gets, by its host,
+// then its path, then its method, as nginx's `server_name` + `location` or HAProxy's
+// `use_backend` rules decide. Pure: built once from the configuration (with its problems
+// reported for --check), then looked up per request without allocating.
+//
+// Matching:
+// - Host (the request's Host or :authority, port and a trailing dot dropped, any case): an
+//   exact name first, then the most specific `*.suffix` wildcard ("*.example.com" matches
+//   "a.example.com" and "a.b.example.com", not "example.com"), then the default routes (host
+//   ""). The first of these that has routes is the request's host, as nginx picks one server:
+//   a path none of its routes has is not looked for under a less specific host.
+// - Path: the longest route path that is a prefix of the target's path on a segment boundary
+//   ("/api" matches "/api", "/api/x" and "/api?q", not "/apix"; "/static/" matches what starts
+//   with it).
+// - Method: on one host and path, routes with a method list are tried before the route
+//   without one (which takes every method), in the order they were given.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace apps::proxy {
+
+// The bit of a method in Route::methods (GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE,
+// PATCH; case-sensitive as RFC 9110 9.1 says); 0 for any other.
+std::uint16_t method_bit(std::string_view method);
+
+// Header fields a route sets (replacing any of the same name) and removes. Names lower case.
+struct HeaderRules {
+  std::vector<std::pair<std::string, std::string>> set;
+  std::vector<std::string> remove;
+
+  bool empty() const { return set.empty() && remove.empty(); }
+};
+
+class HeaderList;
+
+// Applies `rules` to `list`: the removed fields go, each set one replaces those of its name.
+void apply_header_rules(const HeaderRules& rules, HeaderList& list);
+
+// A named list of upstreams, as indices into ProxyOptions::upstreams (so the per-loop pools
+// stay one per upstream, whichever groups share it).
+struct RouteGroup {
+  std::string name;
+  std::vector<std::size_t> upstreams;
+  std::uint64_t mask = 0;  // bit per index in `upstreams` (at most 64 upstreams in all)
+  std::string source;      // "FILE:LINE" of its definition, for --check
+};
+
+struct Route {
+  enum class Action {
+    proxy,     // to `group`, the matched prefix replaced by `rewrite_prefix` if there is one
+    redirect,  // `status` (301, 302, 307, 308) to `location`, after expand_location
+    answer,    // `status` with `body` as text/plain
+  };
+  std::string host;           // "" (any host), "example.com" or "*.example.com"; lower case
+  std::string path = "/";     // a prefix starting with '/'
+  std::uint16_t methods = 0;  // method_bit()s; 0: every method
+  Action action = Action::proxy;
+  std::string group_name;  // proxy: the group's name (resolved by build())
+  std::size_t group = 0;   // proxy: index into RouteTable::groups()
+  std::optional<std::string> rewrite_prefix;
+  int status = 0;
+  std::string location;  // may hold $host and $request_uri
+  std::string body;
+  HeaderRules request_headers;   // applied to the head sent upstream
+  HeaderRules response_headers;  // applied to the head sent to the client
+  std::string source;            // "FILE:LINE" of its definition, for --check
+};
+
+class RouteTable {
+ public:
+  struct Problem {
+    bool error = true;  // false: a warning (the table still works)
+    std::string text;   // starts with the FILE:LINE it concerns
+  };
+
+  // The table of `routes` over `groups`, or nullptr when some problem is an error: a route
+  // naming no group, two routes with the same host, path and methods, a route that can never
+  // match (its methods all taken by routes before it on the same host and path). A group no
+  // route uses is a warning. Every problem found is appended to `problems`.
+  static std::shared_ptr<const RouteTable> build(std::vector<RouteGroup> groups,
+                                                 std::vector<Route> routes,
+                                                 std::vector<Problem>& problems);
+
+  // The route of a request, or nullptr when none matches (the proxy answers 404). `host` as
+  // the request carries it ("Example.COM:8443"); `target` its request-target. No allocation.
+  const Route* find(std::string_view host, std::string_view method, std::string_view target) const;
+
+  const std::vector<RouteGroup>& groups() const { return groups_; }
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  // The routes of one host, in the order they are tried (longest path first).
+  struct HostRoutes {
+    std::vector<std::size_t> order;
+  };
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using HostMap = std::unordered_map<std::string, HostRoutes, Hash, std::equal_to<>>;
+
+  const HostRoutes* host_routes(std::string_view host) const;
+
+  std::vector<RouteGroup> groups_;
+  std::vector<Route> routes_;
+  HostMap exact_;
+  HostMap wildcard_;  // keyed by the suffix with its dot: ".example.com"
+  std::optional<HostRoutes> default_;
+};
+
+// The target sent upstream for a request `target` matched by `route` (which has a
+// rewrite_prefix): the matched path prefix replaced, the rest kept ("/old/x?q" under path
+// "/old/" with rewrite "/new/" becomes "/new/x?q"), into `out`.
+void rewrite_target(const Route& route, std::string_view target, std::string& out);
+
+// A redirect's Location: `route.location` with $host (the request's host without port, lower
+// case) and $request_uri (the target as the client sent it) replaced.
+std::string expand_location(const Route& route, std::string_view host, std::string_view target);
+
+// Whether a request-target's path is in the one form routes compare: no empty, "." or ".."
+// segment, no backslash and no percent-encoded unreserved character, '/' or '\' (RFC 3986
+// 6.2.2). Any other spelling ("/x/../admin", "/%61dmin", "//admin") names, for an upstream that
+// normalises it, a path other than the one matched, and could step around a route; the proxy
+// refuses it (400) while routes are configured. A target that does not start with '/' passes.
+bool is_normal_target(std::string_view target);
+
+// A request's host as routes compare it: lower case, without port or trailing dot, into `buf`
+// (empty when longer than it). No allocation.
+std::string_view normal_host(std::string_view host, char* buf, std::size_t size);
+
+}  // namespace apps::proxy

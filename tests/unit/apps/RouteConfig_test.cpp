@@ -1,0 +1,185 @@
+#include "apps/proxy/RouteConfig.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "apps/common/ConfigFile.hpp"
+#include "apps/common/ServerApp.hpp"
+#include "apps/proxy/RouteTable.hpp"
+
+namespace {
+
+apps::Args proxy_args() {
+  apps::Args args("tlsreactor-proxy", "summary",
+                  apps::server_options("127.0.0.1:8443", apps::proxy::proxy_option_list(),
+                                       apps::TlsDefault::on));
+  args.set_quiet(true);
+  args.set_table_keys(apps::proxy::route_table_keys());
+  return args;
+}
+
+// The proxy's options from `text` read as the file "p.toml" (nullptr with `error` set on a
+// problem, either in the file or in its tables).
+std::shared_ptr<const apps::proxy::ProxyOptions> options_from(const std::string& text,
+                                                              std::string& error) {
+  auto args = proxy_args();
+  if (!apps::apply_config(args, text, "p.toml", error)) return nullptr;
+  return apps::proxy::proxy_options_from(args, error);
+}
+
+std::string error_for(const std::string& text) {
+  std::string error;
+  CHECK_FALSE(options_from(text, error));
+  return error;
+}
+
+const std::string kGroups = R"(
+[[group]]
+name = "app"
+upstreams = ["http://127.0.0.1:9001", "http://127.0.0.1:9002"]
+
+[[group]]
+name = "static"
+upstreams = ["http://127.0.0.1:9002/", "http://127.0.0.1:9003"]
+)";
+
+}  // namespace
+
+TEST_CASE("[[group]] and [[route]] tables make the route table over one upstream list") {
+  std::string error;
+  auto options = options_from(kGroups + R"(
+[[route]]
+host = "www.example.com"
+path = "/static/"
+group = "static"
+rewrite-prefix = "/"
+set-response-headers = { "Cache-Control" = "max-age=60" }
+remove-request-headers = ["Cookie"]
+
+[[route]]
+group = "app"
+methods = ["GET", "POST"]
+
+[[route]]
+host = "old.example.com"
+redirect = "https://www.example.com$request_uri"
+redirect-status = 308
+
+[[route]]
+path = "/private"
+status = 403
+body = "no"
+)",
+                              error);
+  REQUIRE_MESSAGE(options, error);
+  REQUIRE(options->routes);
+  // The two groups share http://127.0.0.1:9002 (written two ways): one pool for it.
+  REQUIRE(options->upstreams.size() == 3);
+  const auto& groups = options->routes->groups();
+  CHECK(groups[0].upstreams == std::vector<std::size_t>{0, 1});
+  CHECK(groups[1].upstreams == std::vector<std::size_t>{1, 2});
+  CHECK(groups[1].mask == 0b110);
+
+  const auto* stat = options->routes->find("www.example.com", "GET", "/static/a.css");
+  REQUIRE(stat);
+  CHECK(stat->group == 1);
+  CHECK(stat->rewrite_prefix == "/");
+  CHECK(stat->response_headers.set[0] ==
+        std::pair<std::string, std::string>{"cache-control", "max-age=60"});
+  CHECK(stat->request_headers.remove == std::vector<std::string>{"cookie"});
+  CHECK(stat->source == "p.toml:10");
+
+  const auto* app = options->routes->find("other.org", "POST", "/x");
+  REQUIRE(app);
+  CHECK(app->group == 0);
+  CHECK(options->routes->find("other.org", "DELETE", "/x") == nullptr);
+
+  const auto* moved = options->routes->find("old.example.com", "GET", "/a");
+  REQUIRE(moved);
+  CHECK(moved->action == apps::proxy::Route::Action::redirect);
+  CHECK(moved->status == 308);
+
+  const auto* denied = options->routes->find("h", "GET", "/private/x");
+  REQUIRE(denied);
+  CHECK(denied->action == apps::proxy::Route::Action::answer);
+  CHECK(denied->status == 403);
+  CHECK(denied->body == "no");
+}
+
+TEST_CASE("without [[route]] tables there is no route table: today's one pool") {
+  std::string error;
+  auto options = options_from("upstream = [\"http://127.0.0.1:9001\"]\n", error);
+  REQUIRE_MESSAGE(options, error);
+  CHECK_FALSE(options->routes);
+  CHECK(options->upstreams.size() == 1);
+}
+
+TEST_CASE("the --upstream URLs are the group 'default'") {
+  std::string error;
+  auto options = options_from(R"(
+upstream = ["http://127.0.0.1:9001"]
+[[route]]
+path = "/"
+group = "default"
+)",
+                              error);
+  REQUIRE_MESSAGE(options, error);
+  REQUIRE(options->routes);
+  CHECK(options->routes->groups().back().name == "default");
+  CHECK(options->routes->groups().back().upstreams == std::vector<std::size_t>{0});
+}
+
+TEST_CASE("route table errors name FILE:LINE, every one of them") {
+  const std::string error = error_for(kGroups + R"(
+[[route]]
+group = "app"
+
+[[route]]
+group = "ap"
+
+[[route]]
+group = "static"
+)");
+  CHECK_MESSAGE(error.find("p.toml:13: route host '(default)' path '/' (any method) names no "
+                           "known group 'ap'") != std::string::npos,
+                error);
+  CHECK_MESSAGE(error.find("p.toml:16: route host '(default)' path '/' (any method) is the same "
+                           "as the route at p.toml:10") != std::string::npos,
+                error);
+  CHECK_MESSAGE(error.find("p.toml:13") < error.find("p.toml:16"), error);
+}
+
+TEST_CASE("bad keys and values in the tables are errors at their FILE:LINE:COLUMN") {
+  CHECK(error_for(kGroups + "[[route]]\ngroup = \"app\"\nhots = \"x\"\n") ==
+        "p.toml:11:1: unknown key 'hots' in [[route]]");
+  CHECK(error_for(kGroups + "[[route]]\ngroup = \"app\"\nmethods = [\"get\"]\n") ==
+        "p.toml:11:11: unknown method 'get' (methods are upper case: GET, ...)");
+  CHECK(error_for(kGroups + "[[route]]\ngroup = \"app\"\nstatus = 404\n") ==
+        "p.toml:9:1: [[route]] needs exactly one of group, redirect or status");
+  CHECK(error_for(kGroups + "[[route]]\nredirect = \"https://x/\"\nredirect-status = 303\n") ==
+        "p.toml:11:19: redirect-status must be 301, 302, 307 or 308");
+  CHECK(error_for(kGroups + "[[route]]\npath = \"api\"\ngroup = \"app\"\n") ==
+        "p.toml:10:8: path must start with '/'");
+  CHECK(error_for(kGroups + "[[route]]\ngroup = \"app\"\nset-request-headers = { \"a b\" = \"1\" "
+                            "}\n") == "p.toml:11:25: 'a b' is not a header field name");
+  CHECK(error_for(kGroups + "[[route]]\ngroup = \"app\"\nset-response-headers = { "
+                            "\"Content-Length\" = \"5\" }\n") ==
+        "p.toml:11:26: 'Content-Length' is the proxy's own (framing or hop-by-hop): header rules "
+        "cannot change it");
+  CHECK(error_for(kGroups + "[[route]]\ngroup = \"app\"\nremove-request-headers = "
+                            "[\"Transfer-Encoding\"]\n") ==
+        "p.toml:11:26: 'Transfer-Encoding' is the proxy's own (framing or hop-by-hop): header "
+        "rules cannot change it");
+  CHECK(error_for("[[group]]\nname = \"g\"\nupstreams = [\"ftp://x\"]\n[[route]]\ngroup = "
+                  "\"g\"\n") ==
+        "p.toml:3:13: --upstream ftp://x: the scheme must be http or https");
+  CHECK(error_for("[[group]]\nname = \"g\"\nupstreams = [\"http://x:1\"]\n") ==
+        "p.toml:1: [[group]] without any [[route]]: add routes, or give the upstreams with "
+        "upstream = [...]");
+  // One table where an array of tables belongs.
+  CHECK(error_for("[route]\ngroup = \"g\"\n") ==
+        "p.toml:1:2: 'route' takes [[route]] tables, "
+        "got a table");
+}
