@@ -30,6 +30,9 @@
 #   finds it unused. NGINX_KEEPALIVE=64 gives nginx a pool above the client count: no
 #   reconnects, the like-for-like figure for the forwarding path alone.
 # - PROXY_BIN=PATH measures another build of tlsreactor-proxy (a before/after comparison).
+# - Routing (a third table; ROUTES=0 skips it): the one-pool proxy, the proxy with a [[route]]
+#   table of 100 hosts x 10 path prefixes, and nginx with the same 100 `server` blocks of 10
+#   `location`s; each request matches one prefix, which both rewrite to / for the upstream.
 # - WebSockets (a second table, skipped without node and node-ws): the same two proxies, nginx
 #   with `proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header
 #   Connection "upgrade";`, in front of a Node ws echo server (bench/ws_load.js serve, CPU 1).
@@ -66,19 +69,22 @@ start_tlsreactor() {
   start_tlsreactor_proxy "${1:-$UPSTREAM_PORT}"
 }
 
+# measure NAME [PATH HOST [RESULTS]]: GET PATH (default /) with Host: HOST (default the address).
 measure() {
-  local name=$1 url="https://127.0.0.1:$SERVER_PORT/"
-  curl -sfk "$url" >/dev/null || {
-    echo "bench: $name does not answer $url" >&2
+  local name=$1 url="https://127.0.0.1:$SERVER_PORT${2:-/}" results=${4:-$WORK/results}
+  local host=()
+  [[ -n ${3:-} ]] && host=(-H "Host: $3")
+  curl -sfk "${host[@]}" "$url" >/dev/null || {
+    echo "bench: $name does not answer $url ${host[*]}" >&2
     exit 1
   }
-  taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "$url" >/dev/null
+  taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "${host[@]}" "$url" >/dev/null
   local before after out
   before=$(cpu_ticks "${SERVER_PIDS[@]}")
-  out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$url")
+  out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${host[@]}" "$url")
   after=$(cpu_ticks "${SERVER_PIDS[@]}")
   read -r rps p50 p99 total < <(parse_wrk <<<"$out")
-  echo "$name $rps $p50 $p99 $total $((after - before))" >>"$WORK/results"
+  echo "$name $rps $p50 $p99 $total $((after - before))" >>"$results"
   printf '  %-16s run %d: %9.0f req/s  p50 %6.3f ms  p99 %6.3f ms  CPU %5.2f s\n' \
     "$name" "$run" "$rps" "$p50" "$p99" "$(awk "BEGIN { print $((after - before)) / $CLK_TCK }")"
 }
@@ -121,6 +127,91 @@ for name, f in (("tlsreactor-proxy", p), ("nginx 1 worker", n)):
 print(f"| proxy / nginx | {p[0] / n[0]:.2f} | {p[1] / n[1]:.2f} | {p[2] / n[2]:.2f} | {p[3] / n[3]:.2f} | {p[4] / n[4]:.2f} |")
 EOF
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- Routing (ROUTES=0 skips) ---------------------------------------------------------------------
+# The same load through a route table of 100 hosts x 10 path prefixes plus a default route
+# ([[route]] tables; nginx: 100 `server` blocks of 10 `location`s and a default server), to the
+# 58th host's 8th prefix, which both rewrite to / (`rewrite-prefix = "/"`; `proxy_pass
+# http://hello/;`). Against the one-pool proxy in the same run: what matching a request costs.
+if [[ ${ROUTES:-1} != 0 ]]; then
+  ROUTE_HOST=h57.example.com
+  ROUTE_PATH=/p7/
+  python3 - "$WORK/routes.toml" <<'EOF'
+import sys
+with open(sys.argv[1], "w") as out:
+    for h in range(100):
+        for p in range(10):
+            out.write(f'[[route]]\nhost = "h{h}.example.com"\npath = "/p{p}/"\n'
+                      f'group = "default"\nrewrite-prefix = "/"\n\n')
+    out.write('[[route]]\ngroup = "default"\n')
+EOF
+  start_routed_nginx() {
+    SERVER_PORT=$(free_port)
+    local servers
+    servers=$(
+      python3 - "$SERVER_PORT" "$WORK" <<'EOF'
+import sys
+port, work = sys.argv[1], sys.argv[2]
+forward = ('proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; '
+           'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; '
+           'proxy_set_header X-Forwarded-Proto $scheme; proxy_set_header Via "1.1 nginx"; '
+           'add_header Via "1.1 nginx";')
+tls = (f"ssl_certificate {work}/cert.pem; ssl_certificate_key {work}/key.pem; "
+       "ssl_protocols TLSv1.3;")
+print(f"server {{ listen 127.0.0.1:{port} ssl default_server; {tls} "
+      f"location / {{ proxy_pass http://hello; {forward} }} }}")
+for h in range(100):
+    locations = " ".join(f"location /p{p}/ {{ proxy_pass http://hello/; {forward} }}"
+                         for p in range(10))
+    print(f"server {{ listen 127.0.0.1:{port} ssl; server_name h{h}.example.com; {tls} "
+          f"{locations} }}")
+EOF
+    )
+    start_nginx "$WORK/nginx" 0 1 4096 "$SERVER_PORT" "
+    keepalive_requests 1000000000;
+    upstream hello {
+      server 127.0.0.1:$UPSTREAM_PORT;
+      keepalive $NGINX_KEEPALIVE;
+      keepalive_requests 1000000000;
+    }
+    $servers"
+  }
+  echo
+  echo "bench: routing, $RUNS x ${DURATION}s each: one pool, 1000 routes, nginx with 1000 locations"
+  for run in $(seq "$RUNS"); do
+    start_tlsreactor
+    measure one-pool / "" "$WORK/route-results"
+    stop "$SERVER_PID"
+    start_tlsreactor_proxy "$UPSTREAM_PORT" --config "$WORK/routes.toml"
+    measure routed "$ROUTE_PATH" "$ROUTE_HOST" "$WORK/route-results"
+    stop "$SERVER_PID"
+    start_routed_nginx
+    measure nginx-routed "$ROUTE_PATH" "$ROUTE_HOST" "$WORK/route-results"
+    stop "$SERVER_PID"
+  done
+  python3 - "$WORK/route-results" "$CLK_TCK" <<'EOF'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, rps, p50, p99, total, ticks = line.split()
+    rows.setdefault(name, []).append(
+        (float(rps), float(p99), int(total) / (int(ticks) / float(sys.argv[2]))))
+med = {n: [statistics.median(r[i] for r in rows[n]) for i in range(3)] for n in rows}
+print()
+print("| routing, medians of %d runs | requests/s | p99 | requests per busy server-core second |"
+      % len(rows["routed"]))
+print("|---|---|---|---|")
+for name, label in (("one-pool", "tlsreactor-proxy, one pool"),
+                    ("routed", "tlsreactor-proxy, 1000 routes"),
+                    ("nginx-routed", "nginx 1 worker, 1000 locations")):
+    f = med[name]
+    print(f"| {label} | {f[0]:.0f} | {f[1]:.3f} ms | {f[2]:.0f} |")
+r, o, n = med["routed"], med["one-pool"], med["nginx-routed"]
+print(f"| routed / one pool | {r[0] / o[0]:.2f} | | {r[2] / o[2]:.2f} |")
+print(f"| routed / nginx routed | {r[0] / n[0]:.2f} | | {r[2] / n[2]:.2f} |")
+EOF
+  echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
 
 # --- WebSockets ----------------------------------------------------------------------------------
 export NODE_PATH=${NODE_PATH:-/usr/share/nodejs}
