@@ -1,5 +1,9 @@
 #include "apps/common/Args.hpp"
 
+#include <openssl/crypto.h>
+#include <openssl/opensslv.h>
+#include <uv.h>
+
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +17,9 @@ namespace apps {
 Args::Args(std::string program, std::string summary, std::vector<Option> options)
     : program_(std::move(program)), summary_(std::move(summary)), options_(std::move(options)) {
   options_.push_back({"help", "", "show this help and exit", ""});
+  options_.push_back(
+      {"version", "",
+       "show the version, and OpenSSL's and libuv's (built with, running with); exit", ""});
 }
 
 const Args::Option* Args::find(const std::string& name) const {
@@ -69,6 +76,11 @@ bool Args::parse(int argc, char** argv) {
   }
   if (flag("help")) {
     print_help();
+    exit_code_ = 0;
+    return false;
+  }
+  if (flag("version")) {
+    print_version();
     exit_code_ = 0;
     return false;
   }
@@ -169,6 +181,16 @@ std::optional<std::chrono::milliseconds> Args::seconds(const std::string& name) 
     return std::nullopt;
   }
   return std::chrono::milliseconds(static_cast<long long>(std::llround(value * 1000)));
+}
+
+// Built-with and running-with apart: a package upgrade of the shared libraries changes the
+// second, and a bug report needs both.
+void Args::print_version() const {
+  std::cout << program_ << " " << TLSREACTOR_VERSION << " (git " << TLSREACTOR_GIT_REVISION << ")\n"
+            << "OpenSSL: built with " << OPENSSL_VERSION_TEXT << ", running with "
+            << OpenSSL_version(OPENSSL_VERSION) << "\n"
+            << "libuv: built with " << UV_VERSION_MAJOR << "." << UV_VERSION_MINOR << "."
+            << UV_VERSION_PATCH << ", running with " << uv_version_string() << "\n";
 }
 
 void Args::print_help() const {

@@ -31,8 +31,8 @@ class Args {
   Args(std::string program, std::string summary, std::vector<Option> options);
 
   // Parses argv, then reads the --config file if there is one (see apps/common/ConfigFile.hpp).
-  // Returns false (after printing the reason, or the help text for --help) when the program
-  // should exit; exit_code() then says with which status (1 under --check, 2 otherwise).
+  // Returns false (after printing the reason, or what --help or --version asked for) when the
+  // program should exit; exit_code() then says with which status (1 under --check, 2 otherwise).
   bool parse(int argc, char** argv);
   int exit_code() const { return exit_code_; }
 
@@ -92,6 +92,7 @@ class Args {
   const std::string& config_text() const { return config_text_; }
 
   void print_help() const;
+  void print_version() const;
 
  private:
   struct Values {

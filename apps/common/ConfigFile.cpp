@@ -89,7 +89,7 @@ bool to_items(const Args::Option& option, const toml::node& node, std::vector<st
 }
 
 bool command_line_only(const std::string& name) {
-  return name == "config" || name == "check" || name == "help";
+  return name == "config" || name == "check" || name == "help" || name == "version";
 }
 
 }  // namespace

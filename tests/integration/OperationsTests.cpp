@@ -193,3 +193,21 @@ TEST_CASE("options that take a restart keep their value on SIGHUP and the log sa
   CHECK(integration::output_of(curl) == "hello from tlsreactor\n");
   server.stop();
 }
+
+TEST_CASE("every app's --version names it, its revision, and OpenSSL and libuv built and running") {
+  for (const std::string& bin :
+       {std::string(TLSREACTOR_ECHO_BIN), std::string(TLSREACTOR_HELLO_BIN),
+        std::string(TLSREACTOR_PROXY_BIN)}) {
+    Process app({bin, "--version"});
+    const std::string out = integration::output_of(app);  // also checks the exit status 0
+    INFO(bin, "\n", out);
+    const std::string name = std::filesystem::path(bin).filename().string();
+    CHECK(out.starts_with(name + " " TLSREACTOR_PROJECT_VERSION " (git "));
+    CHECK(contains(out, "\nOpenSSL: built with OpenSSL 3."));
+    CHECK(contains(out, ", running with OpenSSL 3."));
+    CHECK(contains(out, "\nlibuv: built with 1."));
+    CHECK(contains(out, ", running with 1."));
+    // Nothing else ran: no listening line, no log.
+    CHECK(integration::occurrences(out, "\n") == 3);
+  }
+}
