@@ -20,4 +20,10 @@ const std::string& http_date() {
   return text;
 }
 
+std::string seconds_text(std::chrono::milliseconds ms) {
+  const auto whole = ms.count() / 1000;
+  const auto tenths = (ms.count() % 1000) / 100;
+  return std::to_string(whole) + (tenths != 0 ? "." + std::to_string(tenths) : "") + " s";
+}
+
 }  // namespace apps::http

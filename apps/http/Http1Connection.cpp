@@ -192,14 +192,7 @@ void Http1Connection::on_head_timer() {
   const std::uint64_t age = conn_->loop().now() - head_began_;
   if (age < limit) return head_timer_->start(std::chrono::milliseconds(limit - age));
   in_head_ = false;
-  std::string why = "request head not received within ";
-  append_number(why, limit / 1000);
-  if (limit % 1000 != 0) {
-    why += '.';
-    append_number(why, limit % 1000 / 100);
-  }
-  why += " s";
-  refuse(408, why);
+  refuse(408, "request head not received within " + seconds_text(options_.head_timeout));
 }
 
 void Http1Connection::on_turn() {

@@ -106,7 +106,8 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     record_.target = head.target;
     method_ = head.method;
     target_ = head.target;
-    if (head.stream == 0) record_.bytes_in = head_size(head);
+    // Only the access log reads it (the bytes_in counter is the connection's).
+    if (head.stream == 0 && client_.access_log != nullptr) record_.bytes_in = head_size(head);
     read_head(head);
     if (head.method == "CONNECT" && head.connect_protocol.empty()) return start_connect(head);
     if (head.stream == 0 &&

@@ -5,12 +5,6 @@
 
 namespace apps::proxy {
 
-std::string seconds_text(std::chrono::milliseconds ms) {
-  const auto whole = ms.count() / 1000;
-  const auto tenths = (ms.count() % 1000) / 100;
-  return std::to_string(whole) + (tenths != 0 ? "." + std::to_string(tenths) : "") + " s";
-}
-
 UpstreamRoute::Next UpstreamRoute::take(std::size_t index) {
   index_ = index;
   tried_ |= std::uint64_t{1} << index;

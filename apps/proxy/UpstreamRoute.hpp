@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "apps/http/Date.hpp"
 #include "apps/proxy/Metrics.hpp"
 #include "apps/proxy/ProxyOptions.hpp"
 #include "reactor/Error.hpp"
@@ -18,8 +19,7 @@ namespace apps::proxy {
 
 class LoopUpstreams;
 
-// "2.5 s", for the messages that name a timeout.
-std::string seconds_text(std::chrono::milliseconds ms);
+using http::seconds_text;  // "2.5 s", for the messages that name a timeout
 
 // One request's route. Loop thread only; reused by the next request after begin().
 class UpstreamRoute {
