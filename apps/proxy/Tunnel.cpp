@@ -7,6 +7,9 @@
 namespace apps::proxy {
 namespace {
 
+// Client bytes kept while the upstream side connects; past this the client's reading pauses.
+constexpr std::size_t max_early_bytes = 64 * 1024;
+
 std::span<const std::byte> as_bytes(std::string_view text) {
   return std::as_bytes(std::span(text.data(), text.size()));
 }
@@ -53,7 +56,12 @@ void Tunnel::refuse(int status, std::string_view answer) {
 void Tunnel::data(Side from, std::span<const std::byte> bytes) {
   const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   if (state_ == State::connecting) {
-    if (from == Side::client) early_.append(text);
+    if (from != Side::client) return;
+    early_.append(text);
+    // Bounded whoever let the client read on meanwhile (a driver handing over a connection it
+    // had paused resumes it): join() resumes reading.
+    if (early_.size() >= max_early_bytes && conn(Side::client) != nullptr)
+      conn(Side::client)->pause_reading();
     return;
   }
   send(from, text);
