@@ -357,7 +357,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
       return false;
     }
     if (rule_->rewrite_prefix) rewrite_target(*rule_, head.target, target_);
-    apply_header_rules(rule_->request_headers, headers_);
+    if (!rule_->request_headers.empty()) apply_header_rules(rule_->request_headers, headers_);
     route_.begin(table->groups()[rule_->group].mask, rule_->group + 1);
     return true;
   }

@@ -22,7 +22,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -98,22 +97,46 @@ class RouteTable {
   const std::vector<Route>& routes() const { return routes_; }
 
  private:
+  // One route as the path loop sees it: its path's first 8 bytes as a word (and which of them
+  // count), so that a route that does not match is mostly passed over with one comparison.
+  struct PathKey {
+    std::uint64_t head = 0;
+    std::uint64_t mask = 0;
+    std::uint32_t size = 0;
+    std::uint32_t route = 0;  // index into routes_
+    std::uint16_t methods = 0;
+    bool ends_with_slash = false;
+  };
   // The routes of one host, in the order they are tried (longest path first).
-  struct HostRoutes {
-    std::vector<std::size_t> order;
-  };
-  struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using HostMap = std::unordered_map<std::string, HostRoutes, Hash, std::equal_to<>>;
+  using HostRoutes = std::vector<PathKey>;
+  // Host names to their routes: open addressing on a 64-bit hash of the name, so a lookup is
+  // one hash of the normalised name and, nearly always, one slot and one name comparison.
+  class HostIndex {
+   public:
+    void build(std::vector<std::pair<std::string, HostRoutes>> hosts);
+    const HostRoutes* find(std::string_view name) const;
 
-  const HostRoutes* host_routes(std::string_view host) const;
+   private:
+    struct Slot {
+      std::uint64_t hash = 0;
+      std::uint32_t entry = 0;  // 1 + index into entries_; 0: empty
+    };
+    std::vector<Slot> slots_;  // a power of two, at most half full
+    std::vector<std::pair<std::string, HostRoutes>> entries_;
+  };
+
+  // The routes of a request's host as it carried it ("Example.com:443"), through a one-entry
+  // cache per thread: a keep-alive connection, or an HTTP/2 one, names the same host on every
+  // request, and comparing those bytes costs less than normalising, hashing and probing.
+  const HostRoutes* routes_of(std::string_view host) const;
+  const HostRoutes* host_routes(std::string_view normal) const;
+
+  std::uint64_t id_ = 0;  // unique per table in the process: what the per-thread cache keys on
 
   std::vector<RouteGroup> groups_;
   std::vector<Route> routes_;
-  HostMap exact_;
-  HostMap wildcard_;  // keyed by the suffix with its dot: ".example.com"
+  HostIndex exact_;
+  HostIndex wildcard_;  // keyed by the suffix with its dot: ".example.com"
   std::optional<HostRoutes> default_;
 };
 

@@ -93,6 +93,24 @@ TEST_CASE("the longest path prefix wins, on segment boundaries") {
   CHECK(routed(*table, "h", "/static") == "10");  // "/static/" asks for the slash
 }
 
+// The lookup compares a path's first 8 bytes as one word and the rest byte by byte: a
+// difference on either side of that line, and the boundary right after a long prefix.
+TEST_CASE("long path prefixes match on every byte, before and after the eighth") {
+  std::vector<RouteTable::Problem> problems;
+  auto table = built({group("a", 1)},
+                     {proxy("", "/", "a", 10), proxy("", "/documents/archive", "a", 11),
+                      proxy("", "/documents/", "a", 12), proxy("[::1]", "/", "a", 13)},
+                     problems);
+  REQUIRE(table);
+  CHECK(routed(*table, "h", "/documents/archive") == "11");
+  CHECK(routed(*table, "h", "/documents/archive/2020?x") == "11");
+  CHECK(routed(*table, "h", "/documents/archivX") == "12");   // differs past byte 8
+  CHECK(routed(*table, "h", "/documents/archive2") == "12");  // not a segment boundary
+  CHECK(routed(*table, "h", "/documentX/archive") == "10");   // differs within byte 8
+  CHECK(routed(*table, "h", "/doc") == "10");                 // shorter than the prefixes
+  CHECK(routed(*table, "[::1]:8443", "/x") == "13");          // a literal keeps its brackets
+}
+
 TEST_CASE("a host with routes is the request's host even where none of its paths match") {
   std::vector<RouteTable::Problem> problems;
   auto table = built({group("a", 1)},
@@ -245,4 +263,23 @@ TEST_CASE("only paths in normal form are routed: no dot segments, '//' or needle
   for (const char* bad : {"/x/../admin", "/x/..", "/./admin", "/x/.", "//admin", "/a//b",
                           "/%61dmin", "/a%2Fb", "/a%2fb", "/%2e%2e/admin", "/a\\b", "/a%5Cb"})
     CHECK_MESSAGE(!is_normal_target(bad), bad);
+}
+
+// A thread remembers the last host it looked up, by its bytes and its table: a request to the
+// same bytes in another table (a reload's) must not get the first table's routes.
+TEST_CASE("two tables looked up in turn on one thread each answer from their own routes") {
+  std::vector<RouteTable::Problem> problems;
+  auto first = built({group("a", 1)},
+                     {proxy("x.example.com", "/", "a", 10), proxy("", "/", "a", 11)}, problems);
+  auto second = built({group("a", 1)},
+                      {proxy("y.example.com", "/", "a", 20), proxy("", "/", "a", 21)}, problems);
+  REQUIRE(first);
+  REQUIRE(second);
+  for (int round = 0; round < 2; ++round) {
+    CHECK(routed(*first, "x.example.com", "/") == "10");
+    CHECK(routed(*second, "x.example.com", "/") == "21");
+    CHECK(routed(*first, "X.example.com", "/") == "10");
+    CHECK(routed(*first, "y.example.com", "/") == "11");
+    CHECK(routed(*second, "y.example.com", "/") == "20");
+  }
 }
