@@ -81,7 +81,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
  public:
   // A stream waiting for its upstream makes no traffic on the client's connection: that is
   // not idle while an exchange is open, and idle (--idle-timeout) again once none is.
-  explicit ProxyExchange(ClientSide& client) : client_(client) {
+  explicit ProxyExchange(ClientSide& client) : client_(client), served_(client.served) {
     if (client_.exchanges++ == 0) set_idle_timeout(Ms(0));
   }
   ~ProxyExchange() override {
@@ -135,12 +135,12 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
       // Nowhere to send it yet: what is in flight waits in early_, the rest in the client.
       response.pause_body();
       last_read_ = now();
-      arm_body_timer(client_.options->body_timeout);
+      arm_body_timer(options().body_timeout);
     } else {
       request_done_ = true;
     }
     if (!take_route(head)) return;
-    go(route_.first(*client_.pool, now()));
+    go(route_.first(pool(), now()));
   }
 
   void on_body(std::span<const std::byte> bytes) override {
@@ -262,7 +262,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
   // a TCP connection to the authority; the stream's DATA waits for it.
   void start_connect(const http::RequestHead& head) {
     target_ = record_.target = head.authority;
-    const ConnectCheck check = check_connect(client_.options->allow_connect, head.authority);
+    const ConnectCheck check = check_connect(options().allow_connect, head.authority);
     if (check.refusal != 0) return fail(check.refusal, check.why);
     record_.upstream = "tcp://" + check.target;
     tunnel_ = Tunnelled::connect;
@@ -272,7 +272,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     relay_ = std::make_shared<Relay>();
     relay_->exchange = this;
     upstream_started_ = RequestClock::now();
-    connect_destination(client_.conn->loop(), *check.destination, client_.options->connect_timeout,
+    connect_destination(client_.conn->loop(), *check.destination, options().connect_timeout,
                         *client_.metrics, relay_);
   }
 
@@ -282,8 +282,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     const std::shared_ptr<Tunnel> tunnel = hand_over(Metrics::TunnelKind::connect);
     if (!response_->switch_protocols({}, tunnel_client(tunnel)))
       return tunnel->refuse(500, error_response(500, "the connection cannot become a tunnel"));
-    connect_tunnel(tunnel, *client_.conn, destination, client_.options->connect_timeout,
-                   *client_.metrics);
+    connect_tunnel(tunnel, *client_.conn, destination, options().connect_timeout, *client_.metrics);
   }
 
   // The Tunnel an HTTP/1.1 connection becomes, with this request's record to finish.
@@ -291,7 +290,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     move_to(Phase::handed_over);
     Tunnel::Setup setup;
     setup.kind = kind;
-    setup.idle_timeout = client_.options->tunnel_idle_timeout;
+    setup.idle_timeout = options().tunnel_idle_timeout;
     setup.metrics = client_.metrics;
     setup.access_log = client_.access_log;
     setup.record = record_;
@@ -332,7 +331,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
   // here (false: the exchange may be gone); a proxy route narrows the upstreams to its group,
   // rewrites the target's prefix and applies its request header rules.
   bool take_route(const http::RequestHead& head) {
-    const RouteTable* table = client_.options->routes.get();
+    const RouteTable* table = options().routes.get();
     if (table == nullptr) {
       route_.begin();
       return true;
@@ -366,13 +365,13 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
   void go(const UpstreamRoute::Next& next) {
     using Step = UpstreamRoute::Next::Step;
     if (next.step == Step::answer) return fail(next.status, next.why);
-    record_.upstream = client_.options->upstreams[next.index].text;
+    record_.upstream = options().upstreams[next.index].text;
     if (next.step == Step::pooled)
-      if (UpstreamLink* pooled = client_.pool->take_idle(next.index, *this))
+      if (UpstreamLink* pooled = pool().take_idle(next.index, *this))
         return start_exchange(*pooled);
     move_to(Phase::connecting);
     reused_ = false;
-    link_ = client_.pool->connect(client_.conn->loop(), next.index, *this);
+    link_ = pool().connect(client_.conn->loop(), next.index, *this);
   }
 
   void start_exchange(UpstreamLink& link) {
@@ -385,8 +384,8 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     facts.method = method_;
     facts.target = target_;
     facts.client_ip = client_.client_ip;
-    facts.client_tls = client_.options->tls;
-    facts.upstream_host = client_.options->upstreams[link.index()].authority;
+    facts.client_tls = options().tls;
+    facts.upstream_host = options().upstreams[link.index()].authority;
     facts.body = body_;
     facts.content_length = content_length_;
     facts.websocket = websocket;
@@ -418,7 +417,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
 
   void on_upstream_failed(const reactor::Error& error, Metrics::UpstreamError) override {
     link_ = nullptr;
-    go(route_.connect_failed(*client_.pool, now(), error));
+    go(route_.connect_failed(pool(), now(), error));
   }
 
   void on_upstream_drain() override {
@@ -538,7 +537,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
   // The tunnel's upstream connection is there: 200 on the stream, then what either side sent
   // early, and the relay (an END_STREAM that came meanwhile becomes the upstream's half-close).
   void begin_tunnel(Metrics::TunnelKind kind, std::string_view rest) {
-    relay_->upstream->set_idle_timeout(client_.options->tunnel_idle_timeout);
+    relay_->upstream->set_idle_timeout(options().tunnel_idle_timeout);
     relay_->counted = true;
     client_.metrics->tunnel_opened(kind);
     move_to(Phase::tunnelling);
@@ -611,12 +610,11 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
       move_to(Phase::finished);
       return response_->abort();
     }
-    go(route_.lost(*client_.options, error, kind, reused_, response_begun,
-                   body_ != BodyFraming::none));
+    go(route_.lost(options(), error, kind, reused_, response_begun, body_ != BodyFraming::none));
   }
 
   void arm_body_timer(Ms delay) {
-    if (client_.options->body_timeout.count() == 0) return;
+    if (options().body_timeout.count() == 0) return;
     if (!body_timer_) body_timer_.emplace(client_.conn->loop(), [this] { on_body_timer(); });
     body_timer_->start(delay);
   }
@@ -625,7 +623,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
   // fires, and is no one's while the proxy itself holds the body back.
   void on_body_timer() {
     if (request_done_ || phase_ == Phase::finished) return;
-    const auto limit = client_.options->body_timeout;
+    const auto limit = options().body_timeout;
     if (up_blocked_ || phase_ == Phase::connecting || phase_ == Phase::routing)
       return arm_body_timer(limit);
     const auto quiet = now() - last_read_;
@@ -670,7 +668,13 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     up_blocked_ = down_blocked_ = false;
   }
 
+  const ProxyOptions& options() const { return *served_->config->options; }
+  LoopUpstreams& pool() const { return *served_->pool; }
+
   ClientSide& client_;
+  // The configuration this request is served with, start to end, whatever a reload publishes
+  // meanwhile (its route, upstream indices and pools belong together).
+  std::shared_ptr<const ServedConfig> served_;
   http::Response* response_ = nullptr;
   UpstreamLink* link_ = nullptr;
   UpstreamRoute route_;
@@ -708,6 +712,8 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
 }  // namespace
 
 std::unique_ptr<http::Exchange> proxy_exchange(ClientSide& client) {
+  if (client.live != nullptr)
+    client.live->refresh(client.served, client.generation, client.conn->loop());
   return std::make_unique<ProxyExchange>(client);
 }
 

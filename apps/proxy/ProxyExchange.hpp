@@ -30,31 +30,35 @@
 
 #include "apps/http/Exchange.hpp"
 #include "apps/proxy/AccessLog.hpp"
+#include "apps/proxy/LiveConfig.hpp"
 #include "apps/proxy/Metrics.hpp"
 #include "apps/proxy/ProxyOptions.hpp"
 #include "reactor/Handler.hpp"
 
 namespace apps::proxy {
 
-class Upstreams;
-class LoopUpstreams;
-
 // What the exchanges of one client connection share. Owned by the connection's handler, which
 // outlives them (its driver destroys every exchange before the handler goes).
 struct ClientSide {
+  // The connection's own settings (its timeouts), from the factory that made it.
   std::shared_ptr<const ProxyOptions> options;
-  std::shared_ptr<const Upstreams> upstreams;
-  Metrics* metrics = nullptr;           // required; outlives every handler (main owns it)
-  AccessLog* access_log = nullptr;      // null: no access log; else outlives every handler
+  // What its requests are served with: the factory's build until `live` (null: never) has
+  // published a newer one; proxy_exchange() refreshes `served` before each request.
+  std::shared_ptr<const ProxyConfig> built;
+  const LiveConfig* live = nullptr;
+  std::shared_ptr<const ServedConfig> served;  // from on_open
+  std::uint64_t generation = 0;                // of `live`, as `served` last saw it
+  Metrics* metrics = nullptr;                  // required; outlives every handler (main owns it)
+  AccessLog* access_log = nullptr;             // null: no access log; else outlives every handler
   reactor::Connection* conn = nullptr;  // the client connection, from its on_open to on_close
-  LoopUpstreams* pool = nullptr;        // this loop's pool of the upstream set, from on_open
   std::string client_ip;                // for X-Forwarded-For
   AccessRecord record;                  // the connection's fields of every line
   std::size_t exchanges = 0;            // open now (the connection is idle when none is)
 };
 
-// One exchange of `client`'s connection. Loop thread only; made by the driver's factory when a
-// request head arrived, destroyed by it after on_closed.
+// One exchange of `client`'s connection, served with the latest published configuration.
+// Loop thread only; made by the driver's factory when a request head arrived, destroyed by it
+// after on_closed.
 std::unique_ptr<http::Exchange> proxy_exchange(ClientSide& client);
 
 }  // namespace apps::proxy

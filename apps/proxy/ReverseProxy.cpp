@@ -40,7 +40,8 @@ class ProxyClient final : public reactor::Handler {
 
   void on_open(reactor::Connection& conn) override {
     side_.conn = &conn;
-    side_.pool = &side_.upstreams->on_loop(conn.loop());
+    side_.served = std::make_shared<const ServedConfig>(
+        ServedConfig{side_.built, &side_.built->upstreams->on_loop(conn.loop())});
     side_.client_ip = conn.peer_address().ip();
     record_connection(conn, side_.record);
     conn.set_idle_timeout(side_.options->idle_timeout);
@@ -80,14 +81,17 @@ reactor::HandlerFactory client_factory(const ClientSide& side, Settings settings
 
 reactor::HandlerFactory reverse_proxy_factory(std::shared_ptr<const ProxyOptions> options,
                                               const Http2Settings& http2, Metrics& metrics,
-                                              AccessLog* access_log) {
+                                              AccessLog* access_log, LiveConfig* live) {
   if (options->upstream_insecure)
     reactor::log::warn(
         "--upstream-insecure: https upstreams are NOT verified; anyone on the path can "
         "impersonate them");
   ClientSide side;
-  side.upstreams = std::make_shared<const Upstreams>(options, metrics);
+  side.built = std::make_shared<const ProxyConfig>(
+      ProxyConfig{options, std::make_shared<const Upstreams>(options, metrics)});
   side.options = options;
+  side.live = live;
+  if (live != nullptr) live->stage(side.built);
   side.metrics = &metrics;
   side.access_log = access_log;
   http::VersionChoice choice;

@@ -9,6 +9,7 @@
 
 #include "apps/common/Http2Options.hpp"
 #include "apps/proxy/AccessLog.hpp"
+#include "apps/proxy/LiveConfig.hpp"
 #include "apps/proxy/Metrics.hpp"
 #include "apps/proxy/ProxyOptions.hpp"
 #include "reactor/Handler.hpp"
@@ -19,8 +20,12 @@ namespace apps::proxy {
 // loop's thread. `http2`: whether HTTP/2 is taken, and its limits. `metrics` and `access_log`
 // (null: no access log) belong to the caller and must outlive every handler (main owns them and
 // destroys them after Server::run returned). Logs a warning when upstream verification is off.
+// `live` (may be null: requests always take this build): the build is staged there, and each
+// request takes whatever it has published last (main publishes a build once it is taken into
+// use), so a reload's routes and upstreams reach the connections already open; it must outlive
+// every handler too.
 reactor::HandlerFactory reverse_proxy_factory(std::shared_ptr<const ProxyOptions> options,
                                               const Http2Settings& http2, Metrics& metrics,
-                                              AccessLog* access_log);
+                                              AccessLog* access_log, LiveConfig* live = nullptr);
 
 }  // namespace apps::proxy

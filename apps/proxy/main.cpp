@@ -88,8 +88,10 @@ int main(int argc, char** argv) {
       std::cout << "tlsreactor-proxy: admin on " << running.extra_address(0).to_string()
                 << std::endl;
   };
-  extras.on_built = [&certificates](const apps::Args& built) {
+  LiveConfig live;  // outlives the server, like metrics
+  extras.on_built = [&certificates, &live](const apps::Args& built) {
     certificates = certificates_of(built);
+    live.publish_staged();
   };
   extras.outer = [](const apps::Args& built, reactor::HandlerFactory inner,
                     std::string& error) -> reactor::HandlerFactory {
@@ -103,13 +105,13 @@ int main(int argc, char** argv) {
     return proxy_protocol_factory(std::move(*trusted), std::move(inner));
   };
 
-  auto build = [&metrics, log = access_log.get()](const apps::Args& built,
-                                                  std::string& error) -> reactor::HandlerFactory {
+  auto build = [&metrics, &live, log = access_log.get()](
+                   const apps::Args& built, std::string& error) -> reactor::HandlerFactory {
     auto options = proxy_options_from(built, error);
     if (!options) return {};
     apps::Http2Settings http2;
     if (!apps::read_http2(built, http2)) return {};
-    return reverse_proxy_factory(std::move(options), http2, metrics, log);
+    return reverse_proxy_factory(std::move(options), http2, metrics, log, &live);
   };
   return apps::serve(args, "tlsreactor-proxy", build, apps::http_alpn(args), std::move(extras));
 }

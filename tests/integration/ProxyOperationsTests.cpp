@@ -300,7 +300,9 @@ TEST_CASE("a broken certificate on the proxy's SIGHUP keeps the old one and the 
   proxy->stop();
 }
 
-TEST_CASE("an upstream list changed in the proxy's config file serves new connections on SIGHUP") {
+TEST_CASE(
+    "an upstream list changed in the proxy's config file serves new requests on SIGHUP, on "
+    "open connections too") {
   const integration::Reloadable setup("");
   Upstream a("a");
   Upstream b("b");
@@ -316,9 +318,9 @@ TEST_CASE("an upstream list changed in the proxy's config file serves new connec
   // Every new connection now reaches b.
   for (int i = 0; i < 3; ++i)
     CHECK(contains(new_client(*proxy, setup.ca, {"--path", "/name"}), "status: 200\nbody: b\n"));
-  // The connection opened before the reload keeps the configuration it started with.
+  // The connection opened before the reload sends its next request to the new upstream.
   setup.release_held();
-  CHECK_MESSAGE(old.read_line(20s) == "second: localhost 200 a", old.transcript());
+  CHECK_MESSAGE(old.read_line(20s) == "second: localhost 200 b", old.transcript());
   integration::check_peer_succeeds(old);
   proxy->stop();
 }
