@@ -141,6 +141,7 @@ std::optional<std::string> Process::read_line(milliseconds timeout) {
       out_.erase(0, nl + 1);
       return line;
     }
+    if (out_fd_ < 0 && !out_.empty()) return std::exchange(out_, {});  // a last line, unended
     if (out_fd_ < 0 || Clock::now() >= deadline) return std::nullopt;
     pump(remaining(deadline));
   }

@@ -25,7 +25,8 @@ class Process {
 
   pid_t pid() const noexcept { return pid_; }
 
-  // The next line of stdout without its '\n'; nullopt on EOF or when `timeout` passes first.
+  // The next line of stdout without its '\n' (at EOF, what is left after the last '\n', if
+  // anything); nullopt on EOF or when `timeout` passes first.
   std::optional<std::string> read_line(std::chrono::milliseconds timeout);
 
   // The exit code (128 + N when killed by signal N); nullopt when `timeout` passes first.
