@@ -197,6 +197,26 @@ TEST_CASE("proxy admin /metrics counts the traffic curl sent through the proxy")
   proxy.stop();
 }
 
+TEST_CASE("proxy /metrics histograms count every handshake, request and upstream exchange") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  ProxyServer proxy(dir, {"--upstream", upstream.url(), "--admin", "127.0.0.1:0"});
+  const std::string admin = admin_port(proxy);
+  // Three connections (three handshakes), two requests on each, every one answered upstream.
+  for (int connection = 0; connection < 3; ++connection)
+    CHECK(curl({"--http1.1", "--write-out", "%{http_code}\n", "--output", "/dev/null",
+                proxy.url("/name"), "--output", "/dev/null", proxy.url("/name")}) == "200\n200\n");
+  scrape_when_idle(admin);
+  // The parser's figures, checked by the peer: cumulative buckets ending at +Inf = _count, and
+  // a _sum the buckets allow.
+  auto parsed = python_peer("admin_peer.py", {"histograms", "--port", admin});
+  CHECK(output_of(parsed) ==
+        "tlsreactor_proxy_handshake_seconds count=3\n"
+        "tlsreactor_proxy_request_seconds count=6\n"
+        "tlsreactor_proxy_upstream_seconds count=6\n");
+  proxy.stop();
+}
+
 TEST_CASE("on SIGTERM the proxy's /readyz turns 503 while the request in flight completes") {
   test_support::TestDir dir;
   Upstream upstream;
