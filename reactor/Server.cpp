@@ -52,6 +52,7 @@ struct Server::Worker {
   std::unique_ptr<Signal> sigint;
   std::unique_ptr<Signal> sigterm;
   std::unique_ptr<Signal> sighup;
+  std::unique_ptr<Signal> sigusr1;
   std::unique_ptr<Timer> drain_timer;
   std::thread thread;
 };
@@ -119,6 +120,13 @@ void Server::watch_signals() {
     main.sighup->start(SIGHUP, [this](int) {
       log::info("SIGHUP: reloading");
       options_.on_reload();
+    });
+  }
+  if (options_.on_reopen) {
+    main.sigusr1 = std::make_unique<Signal>(*main.loop);
+    main.sigusr1->start(SIGUSR1, [this](int) {
+      log::info("SIGUSR1: reopening log files");
+      options_.on_reopen();
     });
   }
 }

@@ -39,6 +39,9 @@ struct ServerOptions {
   // With handle_signals: called on loop 0's thread for each SIGHUP (reload certificates, ticket
   // keys, ...). Without it SIGHUP keeps its default action.
   std::function<void()> on_reload;
+  // With handle_signals: called on loop 0's thread for each SIGUSR1 (reopen log files after
+  // logrotate moved them). Without it SIGUSR1 keeps its default action.
+  std::function<void()> on_reopen;
   // Called on each loop's thread before it serves (per-thread setup such as OpenSSL's async
   // job pool).
   std::function<void()> on_loop_start;

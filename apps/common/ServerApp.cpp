@@ -91,6 +91,9 @@ int serve(const Args& parsed, const std::string& program, FactoryBuilder build,
   // The server outlives every SIGHUP (signals stop with its loops), so the pointer stays good.
   reactor::Server* running = nullptr;
   options.on_reload = [reloader, &running] { reloader->reload(*running); };
+  options.on_reopen = extras.on_reopen ? std::move(extras.on_reopen) : [] {
+    reactor::log::info("SIGUSR1: no log file to reopen");
+  };
   reactor::Server server(options, std::move(built->factory));
   running = &server;
   if (reactor::Error e = server.listen()) return fail(e.message(), 1);

@@ -42,6 +42,9 @@ struct ServeExtras {
   // After each build that succeeded and is taken into use, with its options: at start (before
   // the loops run) and on SIGHUP (on loop 0's thread).
   std::function<void(const Args& args)> on_built;
+  // On each SIGUSR1, on loop 0's thread: reopen the app's log files (logrotate's postrotate).
+  // Without one, SIGUSR1 only logs that there is nothing to reopen.
+  std::function<void()> on_reopen;
 };
 
 // Listens as the parsed options say (over TLS with --tls, offering `alpn`), prints

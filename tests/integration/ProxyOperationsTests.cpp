@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -215,6 +216,31 @@ TEST_CASE("proxy /metrics histograms count every handshake, request and upstream
         "tlsreactor_proxy_request_seconds count=6\n"
         "tlsreactor_proxy_upstream_seconds count=6\n");
   proxy.stop();
+}
+
+TEST_CASE("SIGUSR1 reopens the access log: after a rename new lines go to a new file") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  const std::string log = dir.path("access.log");
+  ProxyServer proxy(dir, {"--upstream", upstream.url(), "--access-log", log});
+  CHECK(curl({"--output", "/dev/null", "--write-out", "%{http_code}\n",
+              proxy.url("/name?before")}) == "200\n");
+  // logrotate's part: move the file away, then tell the proxy.
+  std::filesystem::rename(log, log + ".1");
+  proxy.process().signal(SIGUSR1);
+  // The reopen creates the file; with one loop it is in use before any later request is read.
+  for (int attempt = 0; attempt < 200 && !std::filesystem::exists(log); ++attempt)
+    std::this_thread::sleep_for(50ms);
+  REQUIRE_MESSAGE(std::filesystem::exists(log), proxy.process().transcript());
+  CHECK(curl({"--output", "/dev/null", "--write-out", "%{http_code}\n",
+              proxy.url("/name?after")}) == "200\n");
+  proxy.stop();
+  const std::string rotated = test_support::TestDir::read(log + ".1");
+  const std::string fresh = test_support::TestDir::read(log);
+  CHECK_MESSAGE(occurrences(rotated, "?before") == 1, rotated);
+  CHECK_MESSAGE(occurrences(rotated, "?after") == 0, rotated);
+  CHECK_MESSAGE(occurrences(fresh, "?after") == 1, fresh);
+  CHECK_MESSAGE(occurrences(fresh, "?before") == 0, fresh);
 }
 
 TEST_CASE("on SIGTERM the proxy's /readyz turns 503 while the request in flight completes") {
