@@ -163,6 +163,7 @@ int Server::run() {
 
 void Server::stop() {
   if (stopping_.exchange(true)) return;
+  if (options_.on_stopping) options_.on_stopping();
   loops_draining_.store(workers_.size());
   for (auto& w : workers_) {
     Worker* worker = w.get();

@@ -42,6 +42,9 @@ struct ServerOptions {
   // With handle_signals: called on loop 0's thread for each SIGUSR1 (reopen log files after
   // logrotate moved them). Without it SIGUSR1 keeps its default action.
   std::function<void()> on_reopen;
+  // Called once when a drain begins (a signal or stop()), on the thread that asked for it,
+  // before any loop stops accepting.
+  std::function<void()> on_stopping;
   // Called on each loop's thread before it serves (per-thread setup such as OpenSSL's async
   // job pool).
   std::function<void()> on_loop_start;

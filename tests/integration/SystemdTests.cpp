@@ -1,0 +1,44 @@
+// The apps under a service manager, without one, around the real binaries (every app gets
+// this from apps/common): peers/systemd_peer.py plays systemd's notify socket (Type=notify:
+// READY, RELOADING, STOPPING).
+#include <doctest/doctest.h>
+
+#include <regex>
+#include <string>
+
+#include "tests/integration/Peers.hpp"
+#include "tests/support/TestDir.hpp"
+
+using integration::output_of;
+using integration::python_peer;
+
+namespace {
+
+// What systemd_peer.py notify saw of `binary` through start, SIGHUP and SIGTERM.
+void check_notify_sequence(const std::string& binary, const std::string& program, bool abstract) {
+  test_support::TestDir dir;
+  std::vector<std::string> args{"notify", "--dir", dir.path("")};
+  if (abstract) args.emplace_back("--abstract");
+  for (const std::string word : {"--", binary.c_str(), "--listen", "127.0.0.1:0"})
+    args.push_back(word);
+  auto peer = python_peer("systemd_peer.py", args);
+  const std::string out = output_of(peer);
+  const std::regex expected(
+      "READY=1 MAINPID=app STATUS=listening on 127\\.0\\.0\\.1:\\d+ \\(1 thread(, TLS)?\\)\n"
+      "RELOADING=1 MONOTONIC_USEC=now STATUS=reloading\n"
+      "READY=1 MAINPID=app STATUS=serving the reloaded configuration\n"
+      "STOPPING=1 STATUS=draining\n"
+      "exit: 0\n");
+  CHECK_MESSAGE(std::regex_match(out, expected), program << ":\n" << out);
+}
+
+}  // namespace
+
+TEST_CASE("under NOTIFY_SOCKET echo says READY once listening, RELOADING then READY, STOPPING") {
+  check_notify_sequence(TLSREACTOR_ECHO_BIN, "tlsreactor-echo", false);
+}
+
+TEST_CASE("hello notifies the same through an abstract-namespace NOTIFY_SOCKET") {
+  check_notify_sequence(TLSREACTOR_HELLO_BIN, "tlsreactor-hello", true);
+}
+
