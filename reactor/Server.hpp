@@ -30,6 +30,10 @@ struct ExtraListener {
 
 struct ServerOptions {
   Address listen;
+  // An already-listening TCP socket (systemd's socket activation) served instead of binding
+  // `listen`; every loop accepts on it (loops past the first on a dup()). The server owns it
+  // from listen() on. -1: bind `listen`.
+  int listen_fd = -1;
   unsigned threads = 1;
   ListenOptions listener{};  // reuse_port is forced on when threads > 1
   // After a stop request: stop accepting, let connections finish for this long, then abort

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "apps/common/Reloader.hpp"
+#include "apps/common/SocketActivation.hpp"
 #include "apps/common/SystemdNotify.hpp"
 #include "apps/common/TlsOptions.hpp"
 #include "reactor/Log.hpp"
@@ -89,6 +90,15 @@ int serve(const Args& parsed, const std::string& program, FactoryBuilder build,
     return 0;
   }
   reloader->taken(args);
+  std::string passing_error;
+  if (const auto passed = take_passed_socket(options.listen, passing_error)) {
+    options.listen_fd = passed->fd;
+    reactor::log::info("serving the socket passed by the service manager, fd " +
+                       std::to_string(passed->fd) + " on " + passed->address.to_string() +
+                       (passed->name.empty() ? "" : " (" + passed->name + ")"));
+  } else if (!passing_error.empty()) {
+    return fail(passing_error, 1);
+  }
   const SystemdNotify notify = SystemdNotify::from_environment();
   // The server outlives every SIGHUP (signals stop with its loops), so the pointer stays good.
   reactor::Server* running = nullptr;

@@ -1,6 +1,6 @@
 // The apps under a service manager, without one, around the real binaries (every app gets
 // this from apps/common): peers/systemd_peer.py plays systemd's notify socket (Type=notify:
-// READY, RELOADING, STOPPING).
+// READY, RELOADING, STOPPING) and its socket activation (LISTEN_FDS).
 #include <doctest/doctest.h>
 
 #include <regex>
@@ -40,5 +40,26 @@ TEST_CASE("under NOTIFY_SOCKET echo says READY once listening, RELOADING then RE
 
 TEST_CASE("hello notifies the same through an abstract-namespace NOTIFY_SOCKET") {
   check_notify_sequence(TLSREACTOR_HELLO_BIN, "tlsreactor-hello", true);
+}
+
+TEST_CASE("with LISTEN_FDS echo serves the passed socket, and a client queued before it started") {
+  // Two passed sockets; --listen names the second, which the early client waits on.
+  auto peer =
+      python_peer("systemd_peer.py", {"listen-fds", "--sockets", "2", "--serve", "1", "--",
+                                      TLSREACTOR_ECHO_BIN, "--listen", "127.0.0.1:{port1}"});
+  CHECK(output_of(peer) ==
+        "listening: tlsreactor-echo: listening on 127.0.0.1:{port1} (1 thread)\n"
+        "early client: early\n"
+        "exit: 0\n");
+}
+
+TEST_CASE("with LISTEN_FDS and no socket on --listen's address the first passed one is served") {
+  auto peer = python_peer(
+      "systemd_peer.py", {"listen-fds", "--sockets", "2", "--serve", "0", "--", TLSREACTOR_ECHO_BIN,
+                          "--listen", "127.0.0.1:1", "--threads", "2"});
+  CHECK(output_of(peer) ==
+        "listening: tlsreactor-echo: listening on 127.0.0.1:{port0} (2 threads)\n"
+        "early client: early\n"
+        "exit: 0\n");
 }
 

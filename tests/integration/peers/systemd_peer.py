@@ -8,11 +8,21 @@
         the app's exit. Prints each datagram as one line of its KEY=value items joined by " "
         (MAINPID shown as "app" when it is the app's pid, MONOTONIC_USEC as "now" when it is a
         CLOCK_MONOTONIC time not after our own reading), then "exit: CODE".
+    systemd_peer.py listen-fds [--sockets N] [--serve K] -- APP ARGS...
+        Binds N listening TCP sockets on 127.0.0.1 (ephemeral ports), connects a client to
+        socket K (0-based) and sends "early\\n" before APP exists (the connection waits in the
+        backlog), then starts APP with the sockets as fds 3, 4, ..., LISTEN_FDS=N,
+        LISTEN_FDNAMES=s0:s1:..., and LISTEN_PID set to APP's own pid (sh -c 'LISTEN_PID=$$
+        exec APP ...'). Every "{port0}", "{port1}", ... in APP ARGS becomes that socket's port.
+        Prints "listening: LINE" (APP's first stdout line, its ports replaced by "{portK}"),
+        then "early client: ANSWER" (what the early client read back), then sends SIGTERM and
+        prints "exit: CODE".
 Every wait is bounded (--timeout). Exits 0 on success; 1 with "systemd_peer: FAIL: ..." on
 stderr otherwise (the app is killed then).
 """
 import argparse
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -81,11 +91,74 @@ def notify(args):
 
 
 
+def listen_fds(args):
+    command = list(args.command)
+
+    sockets = []
+    for _ in range(args.sockets):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0))
+        s.listen(16)
+        sockets.append(s)
+    ports = [s.getsockname()[1] for s in sockets]
+    for i, port in enumerate(ports):
+        command = [word.replace(f"{{port{i}}}", str(port)) for word in command]
+
+    # The kernel completes this connection into the backlog: nobody accepts it yet.
+    early = socket.create_connection(("127.0.0.1", ports[args.serve]), timeout=args.timeout)
+    early.sendall(b"early\n")
+
+    fds = [s.fileno() for s in sockets]
+    targets = list(range(3, 3 + len(fds)))
+
+    def in_child():
+        # Each socket to 3, 4, ... by way of copies out of that range, so none overwrites another.
+        for i, fd in enumerate(fds):
+            os.dup2(fd, 100 + i)
+        for i, target in enumerate(targets):
+            os.dup2(100 + i, target)
+
+    env = dict(os.environ, LISTEN_FDS=str(len(fds)),
+               LISTEN_FDNAMES=":".join(f"s{i}" for i in range(len(fds))))
+    # The shell's $$ is the pid that exec keeps: the app's own.
+    app = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh"] + command, env=env,
+                           stdout=subprocess.PIPE, text=True, preexec_fn=in_child,
+                           pass_fds=sorted(set(targets + fds)))
+    for s in sockets:
+        s.close()  # the app holds them now
+
+    ready, _, _ = select.select([app.stdout], [], [], args.timeout)
+    if not ready:
+        fail("no listening line", app)
+    line = app.stdout.readline().rstrip("\n")
+    for i, port in enumerate(ports):
+        line = line.replace(f":{port} ", f":{{port{i}}} ")
+    print(f"listening: {line}", flush=True)
+
+    answer = b""
+    try:
+        while not answer.endswith(b"\n"):
+            chunk = early.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    except socket.timeout:
+        fail("the early client got no answer", app)
+    print(f"early client: {answer.decode().rstrip()}", flush=True)
+    early.close()
+
+    app.send_signal(signal.SIGTERM)
+    wait_for_exit(app, args.timeout)
+
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["notify"])
+    parser.add_argument("mode", choices=["notify", "listen-fds"])
     parser.add_argument("--dir")
     parser.add_argument("--abstract", action="store_true")
+    parser.add_argument("--sockets", type=int, default=1)
+    parser.add_argument("--serve", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=30)
     # Everything after "--" is the app's command line, taken as is.
     argv = sys.argv[1:]
@@ -98,6 +171,8 @@ def main():
         if not args.dir:
             fail("notify needs --dir")
         notify(args)
+    else:
+        listen_fds(args)
 
 
 if __name__ == "__main__":
