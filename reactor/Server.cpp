@@ -1,6 +1,9 @@
 #include "reactor/Server.hpp"
 
+#include <fcntl.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <string>
 #include <thread>
@@ -52,6 +55,7 @@ struct Server::Worker {
   std::unique_ptr<Signal> sigint;
   std::unique_ptr<Signal> sigterm;
   std::unique_ptr<Signal> sighup;
+  std::unique_ptr<Signal> sigusr1;
   std::unique_ptr<Timer> drain_timer;
   std::thread thread;
 };
@@ -71,6 +75,7 @@ Server::~Server() {
 
 Error Server::listen() {
   Address address = options_.listen;
+  const int passed = std::exchange(options_.listen_fd, -1);
   for (unsigned i = 0; i < options_.threads; ++i) {
     auto worker = std::make_unique<Worker>();
     // Each accept asks whichever factory is current: replace_factory() takes effect at once.
@@ -80,7 +85,14 @@ Error Server::listen() {
     };
     worker->listener =
         std::make_unique<TcpListener>(*worker->loop, std::move(current), options_.listener);
-    if (Error error = worker->listener->listen(address)) return error;
+    if (passed >= 0) {
+      // The first loop takes the socket itself; the others accept on copies of it.
+      const int fd = i == 0 ? passed : ::fcntl(passed, F_DUPFD_CLOEXEC, 0);
+      if (fd < 0) return Error(std::error_code(errno, std::system_category()), "dup passed socket");
+      if (Error error = worker->listener->adopt(fd)) return error;
+    } else if (Error error = worker->listener->listen(address)) {
+      return error;
+    }
     // With port 0 the first bind picks the port; the other loops join it through SO_REUSEPORT.
     if (i == 0) address = bound_ = worker->listener->local_address();
     workers_.push_back(std::move(worker));
@@ -121,6 +133,13 @@ void Server::watch_signals() {
       options_.on_reload();
     });
   }
+  if (options_.on_reopen) {
+    main.sigusr1 = std::make_unique<Signal>(*main.loop);
+    main.sigusr1->start(SIGUSR1, [this](int) {
+      log::info("SIGUSR1: reopening log files");
+      options_.on_reopen();
+    });
+  }
 }
 
 Address Server::extra_address(std::size_t index) const {
@@ -155,6 +174,7 @@ int Server::run() {
 
 void Server::stop() {
   if (stopping_.exchange(true)) return;
+  if (options_.on_stopping) options_.on_stopping();
   loops_draining_.store(workers_.size());
   for (auto& w : workers_) {
     Worker* worker = w.get();

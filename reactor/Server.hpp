@@ -30,6 +30,10 @@ struct ExtraListener {
 
 struct ServerOptions {
   Address listen;
+  // An already-listening TCP socket (systemd's socket activation) served instead of binding
+  // `listen`; every loop accepts on it (loops past the first on a dup()). The server owns it
+  // from listen() on. -1: bind `listen`.
+  int listen_fd = -1;
   unsigned threads = 1;
   ListenOptions listener{};  // reuse_port is forced on when threads > 1
   // After a stop request: stop accepting, let connections finish for this long, then abort
@@ -39,6 +43,12 @@ struct ServerOptions {
   // With handle_signals: called on loop 0's thread for each SIGHUP (reload certificates, ticket
   // keys, ...). Without it SIGHUP keeps its default action.
   std::function<void()> on_reload;
+  // With handle_signals: called on loop 0's thread for each SIGUSR1 (reopen log files after
+  // logrotate moved them). Without it SIGUSR1 keeps its default action.
+  std::function<void()> on_reopen;
+  // Called once when a drain begins (a signal or stop()), on the thread that asked for it,
+  // before any loop stops accepting.
+  std::function<void()> on_stopping;
   // Called on each loop's thread before it serves (per-thread setup such as OpenSSL's async
   // job pool).
   std::function<void()> on_loop_start;

@@ -1,6 +1,7 @@
 #include "reactor/TcpListener.hpp"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <utility>
 
@@ -56,6 +57,33 @@ Error TcpListener::listen(const Address& address) {
                                &TcpListener::on_connection);
       rc != 0)
     return fail(rc);
+  return {};
+}
+
+Error TcpListener::adopt(int fd) {
+  const std::string context = "listen on passed socket " + std::to_string(fd);
+  uv_tcp_t* tcp = handle_.allocate(this);
+  if (const int rc = uv_tcp_init(loop_.impl().uv(), tcp); rc != 0) {
+    handle_.discard();
+    ::close(fd);
+    return Error(uv_error(rc), context);
+  }
+  handle_.initialized();
+  gate_->on_freed = [this] { slot_freed(); };
+  if (const int rc = uv_tcp_open(tcp, fd); rc != 0) {
+    ::close(fd);
+    handle_.close();
+    return Error(uv_error(rc), context);
+  }
+  nodelay_inherited_ = uv_tcp_nodelay(tcp, 1) == 0;
+  // listen() again on a listening socket only sets the backlog; libuv needs the call to start
+  // watching it.
+  if (const int rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), options_.backlog,
+                               &TcpListener::on_connection);
+      rc != 0) {
+    handle_.close();
+    return Error(uv_error(rc), context);
+  }
   return {};
 }
 

@@ -35,6 +35,9 @@ class TcpListener final : public detail::HandleOwner {
 
   // Binds and listens. The error reads like "listen 127.0.0.1:80: permission denied".
   Error listen(const Address& address);
+  // Accepts on `fd`, a TCP socket someone else bound and put in listening state (systemd's
+  // socket activation). The listener owns `fd` from this call on, whatever the result.
+  Error adopt(int fd);
   // The bound address (the real port when listening on port 0).
   Address local_address() const;
   void close();

@@ -89,12 +89,12 @@ std::optional<Generation> Reloader::build(const Args& args, std::string& error) 
   return finish(Generation{context, tls::server_factory(context, std::move(factory), *transport)});
 }
 
-void Reloader::reload(reactor::Server& server) {
+bool Reloader::reload(reactor::Server& server) {
   Args next = started_;
   std::string error;
   if (!load_config(next, error)) {
     reactor::log::error("reload failed, the old configuration stays: " + error);
-    return;
+    return false;
   }
   for (const auto& option : started_.options()) {
     const std::string& name = option.name;
@@ -105,11 +105,12 @@ void Reloader::reload(reactor::Server& server) {
   auto built = build(next, error);
   if (!built) {
     reactor::log::error("reload failed, the old configuration stays: " + error);
-    return;
+    return false;
   }
   server.replace_factory(std::move(built->factory));
   taken(next);
   reactor::log::info("reload: " + describe(*built, next));
+  return true;
 }
 
 }  // namespace apps

@@ -38,8 +38,8 @@ class Reloader {
 
   // SIGHUP: re-reads the config file under the start's command line, warns about options that
   // take a restart, builds, and on success swaps the new factory into `server`. Logs one line
-  // either way.
-  void reload(reactor::Server& server);
+  // either way. True when the new configuration is in use.
+  bool reload(reactor::Server& server);
 
   // The build from `args` is now in use: tells on_built.
   void taken(const Args& args) const {

@@ -4,6 +4,8 @@
 #include <iostream>
 
 #include "apps/common/Reloader.hpp"
+#include "apps/common/SocketActivation.hpp"
+#include "apps/common/SystemdNotify.hpp"
 #include "apps/common/TlsOptions.hpp"
 #include "reactor/Log.hpp"
 #include "reactor/Server.hpp"
@@ -88,16 +90,36 @@ int serve(const Args& parsed, const std::string& program, FactoryBuilder build,
     return 0;
   }
   reloader->taken(args);
+  std::string passing_error;
+  if (const auto passed = take_passed_socket(options.listen, passing_error)) {
+    options.listen_fd = passed->fd;
+    reactor::log::info("serving the socket passed by the service manager, fd " +
+                       std::to_string(passed->fd) + " on " + passed->address.to_string() +
+                       (passed->name.empty() ? "" : " (" + passed->name + ")"));
+  } else if (!passing_error.empty()) {
+    return fail(passing_error, 1);
+  }
+  const SystemdNotify notify = SystemdNotify::from_environment();
   // The server outlives every SIGHUP (signals stop with its loops), so the pointer stays good.
   reactor::Server* running = nullptr;
-  options.on_reload = [reloader, &running] { reloader->reload(*running); };
+  options.on_reload = [reloader, &running, notify] {
+    notify.reloading();
+    notify.ready(reloader->reload(*running) ? "serving the reloaded configuration"
+                                            : "reload failed, serving the old configuration");
+  };
+  options.on_reopen = extras.on_reopen ? std::move(extras.on_reopen) : [] {
+    reactor::log::info("SIGUSR1: no log file to reopen");
+  };
+  options.on_stopping = [notify] { notify.stopping(); };
   reactor::Server server(options, std::move(built->factory));
   running = &server;
   if (reactor::Error e = server.listen()) return fail(e.message(), 1);
-  std::cout << program << ": listening on " << server.local_address().to_string() << " ("
-            << *threads << (*threads == 1 ? " thread" : " threads") << (use_tls ? ", TLS" : "")
-            << ")" << std::endl;
+  const std::string listening =
+      "listening on " + server.local_address().to_string() + " (" + std::to_string(*threads) +
+      (*threads == 1 ? " thread" : " threads") + (use_tls ? ", TLS" : "") + ")";
+  std::cout << program << ": " << listening << std::endl;
   if (extras.on_listening) extras.on_listening(server);
+  notify.ready(listening);
   return server.run();
 }
 

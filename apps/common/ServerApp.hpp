@@ -42,6 +42,9 @@ struct ServeExtras {
   // After each build that succeeded and is taken into use, with its options: at start (before
   // the loops run) and on SIGHUP (on loop 0's thread).
   std::function<void(const Args& args)> on_built;
+  // On each SIGUSR1, on loop 0's thread: reopen the app's log files (logrotate's postrotate).
+  // Without one, SIGUSR1 only logs that there is nothing to reopen.
+  std::function<void()> on_reopen;
 };
 
 // Listens as the parsed options say (over TLS with --tls, offering `alpn`), prints
@@ -49,6 +52,10 @@ struct ServeExtras {
 // With --check it only validates: builds the factory and the TLS Context (loading every
 // certificate, key and ticket key), prints "PROGRAM: configuration OK" and returns 0, or prints
 // the first error and returns 1.
+// Under a service manager: with LISTEN_FDS/LISTEN_PID for this process it serves on the passed
+// socket listening on --listen's address (else the first passed one) instead of binding; with
+// NOTIFY_SOCKET it reports READY=1 once listening, RELOADING=1 then READY=1 around each SIGHUP,
+// and STOPPING=1 when a drain begins (SocketActivation.hpp, SystemdNotify.hpp).
 // SIGHUP re-reads the config file, rebuilds the Context and the factory and swaps them in for
 // new connections (open ones keep theirs); on any error the old ones stay and one log line says
 // why. Options marked restart_only (--listen, --threads, the timeouts, --tls/--plain,

@@ -175,15 +175,45 @@ void append_line(std::string& out, const AccessRecord& record, AccessLogFormat f
 
 }  // namespace
 
+namespace {
+
+// The log file at `path` for appending, or -1 with `error` set.
+int open_for_append(const std::string& path, std::string& error) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) error = "access log " + path + ": " + std::strerror(errno);
+  return fd;
+}
+
+}  // namespace
+
 std::unique_ptr<AccessLog> AccessLog::open(const std::string& path, AccessLogFormat format,
                                            std::string& error) {
   if (path == "-") return std::make_unique<AccessLog>(STDOUT_FILENO, false, format);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    error = "access log " + path + ": " + std::strerror(errno);
-    return nullptr;
+  const int fd = open_for_append(path, error);
+  if (fd < 0) return nullptr;
+  auto log = std::make_unique<AccessLog>(fd, true, format);
+  log->path_ = path;
+  return log;
+}
+
+bool AccessLog::reopen(std::string& error) {
+  if (!owned_) return true;
+  const int fd = open_for_append(path_, error);
+  if (fd < 0) return false;
+  // dup2 closes the old file and puts the new one in its place in one step (it drops
+  // close-on-exec, set again after).
+  int rc;
+  do {
+    rc = ::dup2(fd, fd_);
+  } while (rc < 0 && errno == EINTR);
+  const int saved = errno;
+  ::close(fd);
+  if (rc >= 0) ::fcntl(fd_, F_SETFD, FD_CLOEXEC);
+  if (rc < 0) {
+    error = "access log " + path_ + ": " + std::strerror(saved);
+    return false;
   }
-  return std::make_unique<AccessLog>(fd, true, format);
+  return true;
 }
 
 AccessLog::AccessLog(int fd, bool owned, AccessLogFormat format)

@@ -45,12 +45,20 @@ class AccessLog {
 
   void write(const AccessRecord& record);
 
+  // Opens the log's path anew (logrotate renamed the file, then sent SIGUSR1): later lines go
+  // to the file now at the path, lines already written stay where they are. The new file takes
+  // the old one's descriptor number (dup2), so a write() racing on another loop lands whole in
+  // the old file or the new one, never on a closed or reused descriptor. Stdout is left as is.
+  // Any thread. False with `error` set when the path cannot be opened: the old file stays.
+  bool reopen(std::string& error);
+
   // The line for `record`, newline included (what write() appends).
   static std::string format(const AccessRecord& record, AccessLogFormat format);
 
  private:
   int fd_;
   bool owned_;
+  std::string path_;  // as opened; empty for stdout
   AccessLogFormat format_;
 };
 

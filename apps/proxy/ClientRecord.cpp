@@ -32,6 +32,7 @@ class Counted final : public reactor::Handler {
     opened_ = true;
     if (const tls::TlsInfo* info = tls::info(conn)) {
       Metrics::add(metrics_.handshakes_ok);
+      metrics_.handshake_seconds.observe(info->handshake_time);
       if (info->resumed) Metrics::add(metrics_.resumptions);
     }
     inner_->on_open(conn);
@@ -73,8 +74,8 @@ class Counted final : public reactor::Handler {
 
 }  // namespace
 
-double milliseconds_since(RequestClock::time_point start) {
-  return std::chrono::duration<double, std::milli>(RequestClock::now() - start).count();
+double milliseconds(RequestClock::duration elapsed) {
+  return std::chrono::duration<double, std::milli>(elapsed).count();
 }
 
 void record_connection(reactor::Connection& conn, AccessRecord& record) {
@@ -85,7 +86,7 @@ void record_connection(reactor::Connection& conn, AccessRecord& record) {
     record.tls_version = info->protocol;
     record.cipher = info->cipher;
     record.resumed = info->resumed;
-    record.handshake_ms = std::chrono::duration<double, std::milli>(info->handshake_time).count();
+    record.handshake_ms = milliseconds(info->handshake_time);
   }
 }
 
@@ -93,9 +94,12 @@ void finish_request(Metrics& metrics, AccessLog* log, AccessRecord& record, int 
                     RequestClock::time_point started) {
   metrics.count_request(
       status, record.protocol == "HTTP/2" ? Metrics::Protocol::http2 : Metrics::Protocol::http1);
+  // One clock read serves the histogram and the log line.
+  const RequestClock::duration elapsed = RequestClock::now() - started;
+  metrics.request_seconds.observe(elapsed);
   if (log == nullptr) return;
   record.status = status;
-  record.total_ms = milliseconds_since(started);
+  record.total_ms = milliseconds(elapsed);
   log->write(record);
 }
 

@@ -16,15 +16,16 @@ namespace apps::proxy {
 
 using RequestClock = std::chrono::steady_clock;
 
-// Milliseconds from `start` to now, for the access log's timings.
-double milliseconds_since(RequestClock::time_point start);
+// `elapsed` in milliseconds, for the access log's timings.
+double milliseconds(RequestClock::duration elapsed);
 
 // Fills `record`'s connection fields (client address, SNI, ALPN, TLS version, cipher,
 // resumption, handshake time) from an open connection.
 void record_connection(reactor::Connection& conn, AccessRecord& record);
 
 // The end of a request, answered (`status`) or not (0): its counters, by status class and by
-// `record.protocol`, and, with a log, its line (status and total time set here).
+// `record.protocol`, its time since `started` in request_seconds, and, with a log, its line
+// (status and total time set here).
 void finish_request(Metrics& metrics, AccessLog* log, AccessRecord& record, int status,
                     RequestClock::time_point started);
 

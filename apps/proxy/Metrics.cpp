@@ -22,6 +22,10 @@ constexpr std::array<const char*, static_cast<std::size_t>(Metrics::Protocol::co
 // requests_by_class[0] counts requests that got no response at all.
 constexpr std::array<const char*, 6> request_class_labels{"none", "1xx", "2xx",
                                                           "3xx",  "4xx", "5xx"};
+// Metrics::Histogram::bounds as "le" values, then the last bucket's.
+constexpr std::array<const char*, Metrics::Histogram::bounds.size() + 1> bucket_labels{
+    "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
+    "0.25",  "0.5",    "1",     "2.5",  "5",     "10",   "+Inf"};
 
 std::uint64_t read(const Metrics::Counter& counter) {
   return counter.load(std::memory_order_relaxed);
@@ -64,6 +68,18 @@ class Exposition {
                 const std::array<Metrics::Counter, N>& counters) {
     for (std::size_t i = 0; i < N; ++i)
       sample(name, std::string(key) + "=\"" + labels[i] + "\"", read(counters[i]));
+  }
+  // A histogram's samples: cumulative buckets, the sum in seconds, the count (= the +Inf
+  // bucket). Each bucket is read once, so the buckets and the count always agree.
+  void histogram(std::string_view name, const Metrics::Histogram& histogram) {
+    const std::string base(name);
+    std::uint64_t below = 0;
+    for (std::size_t i = 0; i < bucket_labels.size(); ++i) {
+      below += read(histogram.buckets[i]);
+      sample(base + "_bucket", std::string("le=\"") + bucket_labels[i] + "\"", below);
+    }
+    sample(base + "_sum", "", static_cast<double>(read(histogram.sum_ns)) / 1e9);
+    sample(base + "_count", "", below);
   }
   std::string take() { return std::move(text_); }
 
@@ -128,6 +144,15 @@ std::string render_prometheus(const Metrics& m, const std::vector<CertificateExp
   out.sample("tunnels_active", "", read(m.tunnels_active));
   out.family("tunnels_total", "counter", "Tunnels that began relaying, by kind.");
   out.labelled("tunnels_total", "kind", tunnel_kind_labels, m.tunnels_total);
+  out.family("handshake_seconds", "histogram",
+             "Client TLS handshakes that completed, by time from TCP open to TLS open.");
+  out.histogram("handshake_seconds", m.handshake_seconds);
+  out.family("request_seconds", "histogram",
+             "Requests by time from their first byte to their end (a tunnel's: its close).");
+  out.histogram("request_seconds", m.request_seconds);
+  out.family("upstream_seconds", "histogram",
+             "Upstream exchanges by time from sending the request to the response's end.");
+  out.histogram("upstream_seconds", m.upstream_seconds);
   out.family("certificate_expiry_seconds", "gauge",
              "Seconds until a served certificate expires (negative: expired).");
   for (const CertificateExpiry& cert : certs)

@@ -3,8 +3,10 @@
 // the request path pays one uncontended increment per event and no lock.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -34,6 +36,36 @@ struct Metrics {
 
   using Counter = std::atomic<std::uint64_t>;
 
+  // A latency distribution over fixed bucket bounds (Prometheus' "histogram"). Each bucket
+  // counts only its own range; the exposition makes them cumulative, so observing stays one
+  // relaxed increment of one bucket plus one of the sum, from any thread.
+  struct Histogram {
+    // The upper bounds ("le"), from 1 ms to 10 s; a last bucket takes the rest (+Inf).
+    static constexpr std::array<std::chrono::nanoseconds, 13> bounds{
+        std::chrono::microseconds(1000),
+        std::chrono::microseconds(2500),
+        std::chrono::microseconds(5000),
+        std::chrono::microseconds(10000),
+        std::chrono::microseconds(25000),
+        std::chrono::microseconds(50000),
+        std::chrono::microseconds(100000),
+        std::chrono::microseconds(250000),
+        std::chrono::microseconds(500000),
+        std::chrono::seconds(1),
+        std::chrono::microseconds(2500000),
+        std::chrono::seconds(5),
+        std::chrono::seconds(10)};
+    std::array<Counter, bounds.size() + 1> buckets{};  // [i]: bounds[i-1] < t <= bounds[i]
+    Counter sum_ns{0};
+
+    void observe(std::chrono::nanoseconds elapsed) {
+      // The first bound not below `elapsed`: "le" is inclusive.
+      const auto bucket = std::lower_bound(bounds.begin(), bounds.end(), elapsed) - bounds.begin();
+      add(buckets[static_cast<std::size_t>(bucket)]);
+      add(sum_ns, static_cast<std::uint64_t>(std::max(elapsed.count(), std::int64_t{0})));
+    }
+  };
+
   Counter connections_active{0};
   Counter connections_total{0};
   Counter handshakes_ok{0};
@@ -46,6 +78,9 @@ struct Metrics {
   Counter bytes_out{0};       // to clients (plaintext)
   Counter tunnels_active{0};  // relaying now (a 101 or a CONNECT's 200 went out)
   std::array<Counter, static_cast<std::size_t>(TunnelKind::count)> tunnels_total{};
+  Histogram handshake_seconds;  // client TLS handshakes that completed (TCP open to TLS open)
+  Histogram request_seconds;    // first byte of a request to its end (a tunnel's: its close)
+  Histogram upstream_seconds;   // request sent upstream to the response's end (or tunnel open)
 
   static void add(Counter& counter, std::uint64_t n = 1) {
     counter.fetch_add(n, std::memory_order_relaxed);
@@ -79,7 +114,8 @@ std::optional<CertificateExpiry> read_certificate_expiry(const std::string& file
                                                          std::string& error);
 
 // The Prometheus text exposition (version 0.0.4: "# HELP"/"# TYPE" lines, then samples) of
-// `metrics`, plus tlsreactor_proxy_certificate_expiry_seconds{file,subject} = not_after_unix -
+// `metrics` (the histograms as _bucket{le=...} cumulative, _sum in seconds and _count), plus
+// tlsreactor_proxy_certificate_expiry_seconds{file,subject} = not_after_unix -
 // now_unix (negative once expired). Every metric name starts tlsreactor_proxy_; label values
 // are escaped as the format wants (\, \", \n). Reads the counters with relaxed loads, so it
 // may run on any thread while the request path counts.

@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
       "forwards HTTP/1.1 and HTTP/2 requests (as HTTP/1.1) to the --upstream servers, round\n"
       "robin, with keep-alive on both sides, and relays WebSockets. CONNECT HOST:PORT is relayed to the destinations\n"
       "given with --allow-connect. SIGTERM finishes the requests in flight, then exits 0;\n"
-      "SIGHUP re-reads the configuration, certificates and ticket keys for new connections.",
+      "SIGHUP re-reads the configuration, certificates and ticket keys for new connections;\n"
+      "SIGUSR1 reopens the access log file (after logrotate moved it).",
       apps::server_options("127.0.0.1:8443", proxy_option_list(), apps::TlsDefault::on));
   args.set_table_keys(route_table_keys());  // [[group]] and [[route]] in --config
   if (!args.parse(argc, argv)) return args.exit_code();
@@ -87,6 +88,12 @@ int main(int argc, char** argv) {
     if (admin)
       std::cout << "tlsreactor-proxy: admin on " << running.extra_address(0).to_string()
                 << std::endl;
+  };
+  extras.on_reopen = [log = access_log.get()] {
+    if (log == nullptr) return reactor::log::info("SIGUSR1: no access log file to reopen");
+    std::string error;
+    if (!log->reopen(error))
+      reactor::log::error("SIGUSR1: " + error + "; the old file stays in use");
   };
   LiveConfig live;  // outlives the server, like metrics
   extras.on_built = [&certificates, &live](const apps::Args& built) {

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -195,6 +196,51 @@ TEST_CASE("proxy admin /metrics counts the traffic curl sent through the proxy")
                                       dir.path("proxy/cert.pem") + ",subject="),
                 samples);
   proxy.stop();
+}
+
+TEST_CASE("proxy /metrics histograms count every handshake, request and upstream exchange") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  ProxyServer proxy(dir, {"--upstream", upstream.url(), "--admin", "127.0.0.1:0"});
+  const std::string admin = admin_port(proxy);
+  // Three connections (three handshakes), two requests on each, every one answered upstream.
+  for (int connection = 0; connection < 3; ++connection)
+    CHECK(curl({"--http1.1", "--write-out", "%{http_code}\n", "--output", "/dev/null",
+                proxy.url("/name"), "--output", "/dev/null", proxy.url("/name")}) == "200\n200\n");
+  scrape_when_idle(admin);
+  // The parser's figures, checked by the peer: cumulative buckets ending at +Inf = _count, and
+  // a _sum the buckets allow.
+  auto parsed = python_peer("admin_peer.py", {"histograms", "--port", admin});
+  CHECK(output_of(parsed) ==
+        "tlsreactor_proxy_handshake_seconds count=3\n"
+        "tlsreactor_proxy_request_seconds count=6\n"
+        "tlsreactor_proxy_upstream_seconds count=6\n");
+  proxy.stop();
+}
+
+TEST_CASE("SIGUSR1 reopens the access log: after a rename new lines go to a new file") {
+  test_support::TestDir dir;
+  Upstream upstream;
+  const std::string log = dir.path("access.log");
+  ProxyServer proxy(dir, {"--upstream", upstream.url(), "--access-log", log});
+  CHECK(curl({"--output", "/dev/null", "--write-out", "%{http_code}\n",
+              proxy.url("/name?before")}) == "200\n");
+  // logrotate's part: move the file away, then tell the proxy.
+  std::filesystem::rename(log, log + ".1");
+  proxy.process().signal(SIGUSR1);
+  // The reopen creates the file; with one loop it is in use before any later request is read.
+  for (int attempt = 0; attempt < 200 && !std::filesystem::exists(log); ++attempt)
+    std::this_thread::sleep_for(50ms);
+  REQUIRE_MESSAGE(std::filesystem::exists(log), proxy.process().transcript());
+  CHECK(curl({"--output", "/dev/null", "--write-out", "%{http_code}\n",
+              proxy.url("/name?after")}) == "200\n");
+  proxy.stop();
+  const std::string rotated = test_support::TestDir::read(log + ".1");
+  const std::string fresh = test_support::TestDir::read(log);
+  CHECK_MESSAGE(occurrences(rotated, "?before") == 1, rotated);
+  CHECK_MESSAGE(occurrences(rotated, "?after") == 0, rotated);
+  CHECK_MESSAGE(occurrences(fresh, "?after") == 1, fresh);
+  CHECK_MESSAGE(occurrences(fresh, "?before") == 0, fresh);
 }
 
 TEST_CASE("on SIGTERM the proxy's /readyz turns 503 while the request in flight completes") {

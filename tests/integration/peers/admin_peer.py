@@ -10,6 +10,11 @@
     admin_peer.py metrics --port P
         GETs /metrics and parses it with the Prometheus client library's own text parser;
         prints one "NAME{k=v,...} VALUE" line per sample (labels sorted) and "types: N".
+    admin_peer.py histograms --port P
+        GETs /metrics, parses it as above and checks every histogram: its buckets are
+        cumulative (never decreasing, in increasing "le" order, ending at +Inf = _count), and
+        _sum lies between what the buckets allow (each observation above its bucket's lower
+        bound, at most its upper one). Prints "NAME count=N" per histogram.
     admin_peer.py until-draining --port P
         On one keep-alive connection: GET /readyz (prints "first: STATUS BODY"), then again
         every 50 ms until it answers 503 (at most --tries times; prints "then: STATUS BODY"),
@@ -48,9 +53,34 @@ def shown(body):
     return body.replace("\n", "\\n")
 
 
+def check_histogram(family):
+    buckets = [(float(s.labels["le"]), s.value) for s in family.samples
+               if s.name.endswith("_bucket")]
+    (count,) = [s.value for s in family.samples if s.name.endswith("_count")]
+    (total,) = [s.value for s in family.samples if s.name.endswith("_sum")]
+    bounds = [le for le, _ in buckets]
+    if bounds != sorted(bounds) or bounds[-1] != float("inf"):
+        fail(f"{family.name}: bucket bounds {bounds}")
+    lowest = highest = 0.0
+    below, lower = 0, 0.0
+    for le, cumulative in buckets:
+        if cumulative < below:
+            fail(f"{family.name}: not cumulative at le={le}: {cumulative} < {below}")
+        lowest += (cumulative - below) * lower
+        highest += (cumulative - below) * le if cumulative > below else 0.0
+        below, lower = cumulative, le
+    if below != count:
+        fail(f"{family.name}: +Inf bucket {below} but _count {count}")
+    # The sum is printed to the microsecond: allow that much per observation.
+    slack = 1e-6 * count
+    if not lowest - slack <= total <= highest + slack:
+        fail(f"{family.name}: _sum {total} outside what the buckets allow [{lowest}, {highest}]")
+    print(f"{family.name} count={int(count)}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["get", "metrics", "until-draining"])
+    parser.add_argument("mode", choices=["get", "metrics", "histograms", "until-draining"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--tries", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=20)
@@ -75,6 +105,13 @@ def main():
                     labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
                     print(f"{sample.name}{{{labels}}} {int(sample.value)}", flush=True)
             print(f"types: {len(families)}", flush=True)
+        elif args.mode == "histograms":
+            response, body = get(conn, "/metrics")
+            if response.status != 200:
+                fail(f"/metrics answered {response.status}")
+            for family in text_string_to_metric_families(body):
+                if family.type == "histogram":
+                    check_histogram(family)
         else:
             ports = set()
             response, body = get(conn, "/readyz", ports)

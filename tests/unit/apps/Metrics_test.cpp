@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
 
 #include "apps/proxy/Admin.hpp"
@@ -30,6 +31,12 @@ TEST_CASE("render_prometheus writes every family with HELP and TYPE and the coun
   m.tunnel_opened(Metrics::TunnelKind::websocket);
   m.tunnel_opened(Metrics::TunnelKind::connect);
   m.tunnel_closed();
+  // "le" is inclusive: 1 ms is in the 0.001 bucket, 1 ms and 1 ns in the next; 11 s only in +Inf.
+  using std::chrono::milliseconds, std::chrono::nanoseconds, std::chrono::seconds;
+  m.handshake_seconds.observe(milliseconds(1));
+  m.handshake_seconds.observe(milliseconds(3));
+  m.request_seconds.observe(milliseconds(1) + nanoseconds(1));
+  m.request_seconds.observe(seconds(11));
   const std::vector<apps::proxy::CertificateExpiry> certs{
       {"/etc/tls/site.pem", "CN=example.test", 1'000'000 + 86'400},
       {"/old.pem", "CN=old", 999'000},
@@ -87,6 +94,60 @@ tlsreactor_proxy_tunnels_active 2
 # TYPE tlsreactor_proxy_tunnels_total counter
 tlsreactor_proxy_tunnels_total{kind="websocket"} 2
 tlsreactor_proxy_tunnels_total{kind="connect"} 1
+# HELP tlsreactor_proxy_handshake_seconds Client TLS handshakes that completed, by time from TCP open to TLS open.
+# TYPE tlsreactor_proxy_handshake_seconds histogram
+tlsreactor_proxy_handshake_seconds_bucket{le="0.001"} 1
+tlsreactor_proxy_handshake_seconds_bucket{le="0.0025"} 1
+tlsreactor_proxy_handshake_seconds_bucket{le="0.005"} 2
+tlsreactor_proxy_handshake_seconds_bucket{le="0.01"} 2
+tlsreactor_proxy_handshake_seconds_bucket{le="0.025"} 2
+tlsreactor_proxy_handshake_seconds_bucket{le="0.05"} 2
+tlsreactor_proxy_handshake_seconds_bucket{le="0.1"} 2
+tlsreactor_proxy_handshake_seconds_bucket{le="0.25"} 2
+tlsreactor_proxy_handshake_seconds_bucket{le="0.5"} 2
+tlsreactor_proxy_handshake_seconds_bucket{le="1"} 2
+tlsreactor_proxy_handshake_seconds_bucket{le="2.5"} 2
+tlsreactor_proxy_handshake_seconds_bucket{le="5"} 2
+tlsreactor_proxy_handshake_seconds_bucket{le="10"} 2
+tlsreactor_proxy_handshake_seconds_bucket{le="+Inf"} 2
+tlsreactor_proxy_handshake_seconds_sum 0.004000
+tlsreactor_proxy_handshake_seconds_count 2
+# HELP tlsreactor_proxy_request_seconds Requests by time from their first byte to their end (a tunnel's: its close).
+# TYPE tlsreactor_proxy_request_seconds histogram
+tlsreactor_proxy_request_seconds_bucket{le="0.001"} 0
+tlsreactor_proxy_request_seconds_bucket{le="0.0025"} 1
+tlsreactor_proxy_request_seconds_bucket{le="0.005"} 1
+tlsreactor_proxy_request_seconds_bucket{le="0.01"} 1
+tlsreactor_proxy_request_seconds_bucket{le="0.025"} 1
+tlsreactor_proxy_request_seconds_bucket{le="0.05"} 1
+tlsreactor_proxy_request_seconds_bucket{le="0.1"} 1
+tlsreactor_proxy_request_seconds_bucket{le="0.25"} 1
+tlsreactor_proxy_request_seconds_bucket{le="0.5"} 1
+tlsreactor_proxy_request_seconds_bucket{le="1"} 1
+tlsreactor_proxy_request_seconds_bucket{le="2.5"} 1
+tlsreactor_proxy_request_seconds_bucket{le="5"} 1
+tlsreactor_proxy_request_seconds_bucket{le="10"} 1
+tlsreactor_proxy_request_seconds_bucket{le="+Inf"} 2
+tlsreactor_proxy_request_seconds_sum 11.001000
+tlsreactor_proxy_request_seconds_count 2
+# HELP tlsreactor_proxy_upstream_seconds Upstream exchanges by time from sending the request to the response's end.
+# TYPE tlsreactor_proxy_upstream_seconds histogram
+tlsreactor_proxy_upstream_seconds_bucket{le="0.001"} 0
+tlsreactor_proxy_upstream_seconds_bucket{le="0.0025"} 0
+tlsreactor_proxy_upstream_seconds_bucket{le="0.005"} 0
+tlsreactor_proxy_upstream_seconds_bucket{le="0.01"} 0
+tlsreactor_proxy_upstream_seconds_bucket{le="0.025"} 0
+tlsreactor_proxy_upstream_seconds_bucket{le="0.05"} 0
+tlsreactor_proxy_upstream_seconds_bucket{le="0.1"} 0
+tlsreactor_proxy_upstream_seconds_bucket{le="0.25"} 0
+tlsreactor_proxy_upstream_seconds_bucket{le="0.5"} 0
+tlsreactor_proxy_upstream_seconds_bucket{le="1"} 0
+tlsreactor_proxy_upstream_seconds_bucket{le="2.5"} 0
+tlsreactor_proxy_upstream_seconds_bucket{le="5"} 0
+tlsreactor_proxy_upstream_seconds_bucket{le="10"} 0
+tlsreactor_proxy_upstream_seconds_bucket{le="+Inf"} 0
+tlsreactor_proxy_upstream_seconds_sum 0.000000
+tlsreactor_proxy_upstream_seconds_count 0
 # HELP tlsreactor_proxy_certificate_expiry_seconds Seconds until a served certificate expires (negative: expired).
 # TYPE tlsreactor_proxy_certificate_expiry_seconds gauge
 tlsreactor_proxy_certificate_expiry_seconds{file="/etc/tls/site.pem",subject="CN=example.test"} 86400
