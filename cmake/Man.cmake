@@ -26,8 +26,15 @@ function(tlsreactor_man_page kind page section)
     DEPENDS ${source} ${_tlsreactor_man_gen} ${ARGN}
     COMMENT "Man page ${page}(${section})"
     VERBATIM)
-  install(FILES ${out} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section} COMPONENT runtime)
-  set(_tlsreactor_man_pages ${_tlsreactor_man_pages} ${out} PARENT_SCOPE)
+  # Installed compressed, as Debian policy wants (man reads either); -n keeps the file
+  # reproducible (no name or time stamp inside). The test reads the uncompressed one.
+  add_custom_command(
+    OUTPUT ${out}.gz
+    COMMAND gzip -9 -n -f -k ${out}
+    DEPENDS ${out}
+    VERBATIM)
+  install(FILES ${out}.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section} COMPONENT runtime)
+  set(_tlsreactor_man_pages ${_tlsreactor_man_pages} ${out} ${out}.gz PARENT_SCOPE)
 endfunction()
 
 tlsreactor_man_page(app tlsreactor-proxy 8 tlsreactor-proxy)

@@ -23,7 +23,10 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME tlsreactor)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
-set(CPACK_PACKAGE_CONTACT "tlsreactor maintainers <tlsreactor@localhost>")
+# Whoever builds packages for others sets a real address (lintian refuses a bogus mail host).
+set(TLSREACTOR_PACKAGE_MAINTAINER "tlsreactor maintainers <maintainers@users.noreply.github.com>"
+    CACHE STRING "The Maintainer field of the Debian packages")
+set(CPACK_PACKAGE_CONTACT "${TLSREACTOR_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGE_HOMEPAGE_URL "https://localhost/tlsreactor")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_PACKAGE_DIRECTORY ${PROJECT_BINARY_DIR}/package)
@@ -31,6 +34,8 @@ set(CPACK_PACKAGE_DIRECTORY ${PROJECT_BINARY_DIR}/package)
 set(CPACK_SET_DESTDIR ON)
 set(CPACK_INSTALL_PREFIX /usr)
 
+# Programs ship without their debugging symbols whatever the build type.
+set(CPACK_STRIP_FILES ON)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_COMPONENTS_ALL runtime dev)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
@@ -41,12 +46,14 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME tlsreactor)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION httpd)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/package/conffiles)
+# The first line is the package's summary, the rest its description (lines under 80 columns).
 string(CONCAT CPACK_COMPONENT_RUNTIME_DESCRIPTION
   "TLS reverse proxy and demonstration servers on the tlsreactor framework\n"
-  "tlsreactor-proxy terminates TLS 1.2/1.3 and forwards HTTP/1.1 and HTTP/2 to upstream\n"
-  "servers (routes, WebSocket and CONNECT tunnels, access log, metrics); tlsreactor-hello\n"
-  "and tlsreactor-echo are the framework's demonstration servers. Includes man pages, a\n"
-  "systemd unit and an example /etc/tlsreactor/proxy.toml.")
+  "tlsreactor-proxy terminates TLS 1.2 and 1.3 and forwards HTTP/1.1 and\n"
+  "HTTP/2 to upstream servers: routes, WebSocket and CONNECT tunnels, an\n"
+  "access log, metrics. tlsreactor-hello and tlsreactor-echo are the\n"
+  "framework's demonstration servers. With man pages, a systemd unit and\n"
+  "an example /etc/tlsreactor/proxy.toml.")
 
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libtlsreactor-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
@@ -55,10 +62,10 @@ set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libuv1-dev (>= 1.44), libssl-dev (>= 3.0), pkg-config")
 set(CPACK_DEBIAN_DEV_PACKAGE_SUGGESTS "cmake (>= 3.25)")
 string(CONCAT CPACK_COMPONENT_DEV_DESCRIPTION
-  "event-loop reactor framework for TLS servers and clients (development files)\n"
-  "C++20 headers, static libraries, the CMake package (find_package(tlsreactor)) and the\n"
-  "pkg-config file of tlsreactor, a libuv + OpenSSL 3 reactor framework for TLS servers\n"
-  "and clients.")
+  "event-loop reactor framework for TLS servers and clients (development)\n"
+  "C++20 headers, static libraries, the CMake package (find_package) and\n"
+  "the pkg-config file of tlsreactor, a libuv + OpenSSL 3 reactor framework\n"
+  "for TLS servers and clients.")
 
 include(CPack)
 
