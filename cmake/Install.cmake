@@ -1,5 +1,6 @@
 # Installs the libraries as a relocatable CMake package (find_package(tlsreactor)) and a
-# pkg-config file. Apps install themselves; this file only knows about libraries.
+# pkg-config file, all in COMPONENT dev (the libtlsreactor-dev package, cmake/Package.cmake).
+# Apps install themselves, in COMPONENT runtime; this file only knows about libraries.
 include(CMakePackageConfigHelpers)
 
 set(TLSREACTOR_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/tlsreactor)
@@ -9,7 +10,7 @@ function(tlsreactor_install_headers layer)
   foreach(h IN LISTS ARGN)
     get_filename_component(d ${h} DIRECTORY)
     install(FILES ${PROJECT_SOURCE_DIR}/${layer}/${h}
-            DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tlsreactor/${layer}/${d})
+            DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tlsreactor/${layer}/${d} COMPONENT dev)
   endforeach()
 endfunction()
 
@@ -41,12 +42,13 @@ endif()
 # not need it; PkgConfig::LIBUV, Threads and OpenSSL are found again by the package config.
 install(TARGETS ${_tlsreactor_libs}
         EXPORT tlsreactorTargets
-        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT dev)
 install(EXPORT tlsreactorTargets
         NAMESPACE tlsreactor::
-        DESTINATION ${TLSREACTOR_INSTALL_CMAKEDIR})
+        DESTINATION ${TLSREACTOR_INSTALL_CMAKEDIR}
+        COMPONENT dev)
 
 set(TLSREACTOR_PACKAGE_NEEDS_OPENSSL OFF)
 if(openssl IN_LIST _tlsreactor_pc_requires)
@@ -62,7 +64,7 @@ write_basic_package_version_file(
   COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/tlsreactorConfig.cmake
               ${PROJECT_BINARY_DIR}/tlsreactorConfigVersion.cmake
-        DESTINATION ${TLSREACTOR_INSTALL_CMAKEDIR})
+        DESTINATION ${TLSREACTOR_INSTALL_CMAKEDIR} COMPONENT dev)
 
 # The .pc finds its prefix through ${pcfiledir}, so `cmake --install --prefix X` works for
 # any X, not only the CMAKE_INSTALL_PREFIX known at configure time.
@@ -87,7 +89,7 @@ list(JOIN _tlsreactor_pc_requires ", " TLSREACTOR_PC_REQUIRES_PRIVATE)
 configure_file(${CMAKE_CURRENT_LIST_DIR}/tlsreactor.pc.in
                ${PROJECT_BINARY_DIR}/tlsreactor.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/tlsreactor.pc
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
 
 if(TLSREACTOR_BUILD_TESTS)
   # Installs into a scratch prefix and builds tests/consumer against it. The consumer gets

@@ -12,18 +12,18 @@ namespace reactor {
 
 class Loop;
 
-// Embedded in (or a base of) its owner; destroying it disarms it. Loop thread only.
+/// Embedded in (or a base of) its owner; destroying it disarms it. Loop thread only.
 class IdleWatch : private detail::Deadline {
  public:
   IdleWatch() = default;
 
-  // (Re)arms the watch: on_idle() runs once `quiet` has passed without another touch(), give or
-  // take a wheel tick. Touching again before that pushes the moment back.
+  /// (Re)arms the watch: on_idle() runs once `quiet` has passed without another touch(), give or
+  /// take a wheel tick. Touching again before that pushes the moment back.
   void touch(Loop& loop, std::chrono::milliseconds quiet) noexcept;
 
  protected:
   ~IdleWatch() override = default;
-  // Runs on the loop, the watch already disarmed; it may touch() again.
+  /// Runs on the loop, the watch already disarmed; it may touch() again.
   virtual void on_idle() noexcept = 0;
 
  private:

@@ -16,7 +16,7 @@ namespace reactor::detail {
 
 class TimerWheel;
 
-// Something with a deadline. Embedded in its owner; unlinks itself when destroyed.
+/// Something with a deadline. Embedded in its owner; unlinks itself when destroyed.
 class Deadline : private ListNode {
  public:
   Deadline() = default;
@@ -26,16 +26,16 @@ class Deadline : private ListNode {
   std::uint64_t at() const noexcept { return at_; }
 
  protected:
-  // Owners cancel before they die; this only keeps a forgotten entry out of the wheel.
+  /// Owners cancel before they die; this only keeps a forgotten entry out of the wheel.
   virtual ~Deadline();
-  // Called from the wheel's sweep once the deadline has passed; the entry is already unlinked.
+  /// Called from the wheel's sweep once the deadline has passed; the entry is already unlinked.
   virtual void on_deadline() noexcept = 0;
 
  private:
   friend class TimerWheel;
   TimerWheel* wheel_ = nullptr;
-  std::uint64_t at_ = 0;         // absolute loop time in ms; 0 = none
-  std::uint64_t slot_tick_ = 0;  // the tick whose slot holds the node
+  std::uint64_t at_ = 0;         ///< absolute loop time in ms; 0 = none
+  std::uint64_t slot_tick_ = 0;  ///< the tick whose slot holds the node
 };
 
 class TimerWheel {
@@ -47,13 +47,13 @@ class TimerWheel {
   TimerWheel(const TimerWheel&) = delete;
   TimerWheel& operator=(const TimerWheel&) = delete;
 
-  // Sets (at > 0) or clears (at == 0) the deadline. Moving a deadline later is a store: the
-  // sweep re-files entries whose deadline moved since they were filed.
+  /// Sets (at > 0) or clears (at == 0) the deadline. Moving a deadline later is a store: the
+  /// sweep re-files entries whose deadline moved since they were filed.
   void schedule(Deadline& d, std::uint64_t at) noexcept;
   void cancel(Deadline& d) noexcept { schedule(d, 0); }
   std::size_t pending() const noexcept { return pending_; }
 
-  // Called by the loop's tick timer.
+  /// Called by the loop's tick timer.
   void sweep(std::uint64_t now) noexcept;
 
  private:
@@ -64,7 +64,7 @@ class TimerWheel {
   uv_loop_s* loop_;
   uv_timer_s* timer_;
   std::array<List, slots> wheel_;
-  std::uint64_t swept_tick_;  // every tick up to and including this one has been processed
+  std::uint64_t swept_tick_;  ///< every tick up to and including this one has been processed
   std::size_t pending_ = 0;
   bool running_ = false;
 };

@@ -27,6 +27,8 @@ PACKAGES=(
   wrk util-linux
   # Instructions per operation (bench/callgrind.sh): callgrind and its client-request header.
   valgrind
+  # The API reference (the `docs` target, test docs.api) from the public headers.
+  doxygen
 )
 
 missing=()

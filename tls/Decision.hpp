@@ -20,12 +20,12 @@
 namespace tls {
 namespace detail {
 
-// The answer for one question, shared by the application's handle and the SSL that asked.
-// Thread-safety: complete() from any thread; take_or_park() and disarm() on the connection's.
+/// The answer for one question, shared by the application's handle and the SSL that asked.
+/// Thread-safety: complete() from any thread; take_or_park() and disarm() on the connection's.
 template <typename Answer>
 class Slot {
  public:
-  // The first answer wins; later ones are ignored. Wakes the connection if it is parked on this.
+  /// The first answer wins; later ones are ignored. Wakes the connection if it is parked on this.
   void complete(Answer answer) {
     {
       const std::lock_guard lock(mutex_);
@@ -47,10 +47,10 @@ class Slot {
     return answered_;
   }
 
-  // The connection's side: the answer if there is one (taken: the slot is spent), else nullopt
-  // and `waker` is kept to be called when the answer comes.
+  /// The connection's side: the answer if there is one (taken: the slot is spent), else nullopt
+  /// and `waker` is kept to be called when the answer comes.
   std::optional<Answer> take_or_park(std::function<void()> waker) {
-    const std::lock_guard wake_lock(wake_mutex_);  // always before mutex_, never after
+    const std::lock_guard wake_lock(wake_mutex_);  ///< always before mutex_, never after
     const std::lock_guard lock(mutex_);
     if (answered_ && answer_) return std::exchange(answer_, std::nullopt);
     parked_ = true;
@@ -58,7 +58,7 @@ class Slot {
     return std::nullopt;
   }
 
-  // The connection is going away: an answer from now on wakes nobody.
+  /// The connection is going away: an answer from now on wakes nobody.
   void disarm() noexcept {
     const std::lock_guard wake_lock(wake_mutex_);
     waker_ = nullptr;
@@ -73,9 +73,9 @@ class Slot {
   std::function<void()> waker_;
 };
 
-// What the last copy of a handle leaves behind: an application that drops every copy without
-// answering gets Answer::dropped() for it, so the handshake fails (or declines) now instead of
-// waiting for its timeout.
+/// What the last copy of a handle leaves behind: an application that drops every copy without
+/// answering gets Answer::dropped() for it, so the handshake fails (or declines) now instead of
+/// waiting for its timeout.
 template <typename Answer>
 struct Owner {
   explicit Owner(std::shared_ptr<Slot<Answer>> s) : slot(std::move(s)) {}
@@ -93,20 +93,22 @@ struct Owner {
 
 }  // namespace detail
 
-// A copyable one-shot handle. Thread-safety: any copy may answer, from any thread, once; the
-// first answer of all copies wins and later ones do nothing. The handle may outlive the
-// connection: an answer then goes nowhere.
+/// A copyable one-shot handle. Thread-safety: any copy may answer, from any thread, once; the
+/// first answer of all copies wins and later ones do nothing. The handle may outlive the
+/// connection: an answer then goes nowhere.
 template <typename Answer>
 class Decision {
  public:
-  // Made by the library when a hook is called.
+  /// Made by the library when a hook is called.
   explicit Decision(std::shared_ptr<detail::Slot<Answer>> slot)
       : owner_(std::make_shared<detail::Owner<Answer>>(std::move(slot))) {}
 
-  // Whether some copy has answered (or every copy was dropped).
+  /// Whether some copy has answered (or every copy was dropped).
   bool answered() const { return owner_->slot->answered(); }
 
  protected:
+  /// For the typed decisions' named answers (accept(), reject(), ...): the first answer of any copy
+  /// wins, later ones are ignored. Any thread; the handshake resumes on its loop.
   void answer(Answer a) const { owner_->slot->complete(std::move(a)); }
 
  private:

@@ -24,20 +24,23 @@ enum class Errc {
 const std::error_category& tls_category() noexcept;
 std::error_code make_error_code(Errc e) noexcept;
 
-// One entry of OpenSSL's error queue.
+/// One entry of OpenSSL's error queue.
 struct QueuedError {
-  unsigned long code = 0;
-  std::string library;  // "SSL routines"
-  std::string reason;   // "certificate verify failed"
-  std::string text;     // ERR_error_string_n's full line
+  unsigned long code = 0;  ///< ERR_get_error()'s packed code (ERR_GET_LIB, ERR_GET_REASON)
+  std::string library;     ///< "SSL routines"
+  std::string reason;      ///< "certificate verify failed"
+  std::string text;        ///< ERR_error_string_n's full line
 };
 
-// Pops every entry of this thread's OpenSSL error queue, oldest first.
+/// Pops every entry of this thread's OpenSSL error queue, oldest first.
 std::vector<QueuedError> drain_error_queue();
-// The reason of the last (most specific) entry, or `fallback` when the queue was empty.
+/// The reason of the last (most specific) entry, or `fallback` when the queue was empty.
 std::string last_reason(const std::vector<QueuedError>& queue, const std::string& fallback);
 
 }  // namespace tls
 
+/// @cond
+// Makes `code == Errc::x` compile; std's, not API (and Doxygen cannot place it).
 template <>
 struct std::is_error_code_enum<tls::Errc> : std::true_type {};
+/// @endcond

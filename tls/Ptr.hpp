@@ -12,8 +12,11 @@
 
 namespace tls {
 
+/// The deleter of every OpenSSL owner below: `Fn` is the type's free function, so each owner is
+/// one line and nothing frees by hand.
 template <auto Fn>
 struct Free {
+  /// Frees `p` with `Fn` (which accepts null, as OpenSSL's free functions do).
   template <typename T>
   void operator()(T* p) const noexcept {
     Fn(p);
@@ -31,7 +34,7 @@ using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Free<X509_STORE_CTX_free
 using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, Free<X509_EXTENSION_free>>;
 using BignumPtr = std::unique_ptr<BIGNUM, Free<BN_free>>;
 
-// Stacks own their elements too, so they need a pop_free, not a plain free.
+/// Stacks own their elements too, so they need a pop_free, not a plain free.
 inline void free_x509_stack(STACK_OF(X509) * s) noexcept {
   sk_X509_pop_free(s, X509_free);
 }

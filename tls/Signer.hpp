@@ -29,37 +29,39 @@
 
 namespace tls {
 
-// One private-key operation the handshake needs.
+/// One private-key operation the handshake needs.
 struct SignRequest {
+  /// Which operation, and so what `input` holds and the answer must be.
   enum class Kind : unsigned char {
     ecdsa,  // `input` is the digest; the answer is a DER ECDSA-Sig-Value
     rsa,    // `input` is the block for a raw private operation with `rsa_padding`
             // (RSA_PKCS1_PADDING, or RSA_NO_PADDING for an already PSS-encoded block); the
             // answer is the modulus-sized result
   };
-  Kind kind = Kind::ecdsa;
-  std::vector<unsigned char> input;
-  int rsa_padding = 0;
+  Kind kind = Kind::ecdsa;           ///< see Kind
+  std::vector<unsigned char> input;  ///< the digest or block, as Kind says; the signer's to keep
+  int rsa_padding = 0;               ///< rsa only: RSA_PKCS1_PADDING or RSA_NO_PADDING
 };
 
 using SignResult = std::optional<std::vector<unsigned char>>;  // nullopt: the operation failed
 
-// Thread-safety: sign() is called on a loop thread; `done` may be called from any thread.
+/// Thread-safety: sign() is called on a loop thread; `done` may be called from any thread.
 class Signer {
  public:
   virtual ~Signer() = default;
-  // Starts one operation and returns at once (it runs inside the handshake, on the loop).
-  // `done` must be called exactly once; a nullopt result fails the handshake.
+  /// Starts one operation and returns at once (it runs inside the handshake, on the loop).
+  /// `done` must be called exactly once; a nullopt result fails the handshake.
   virtual void sign(SignRequest request, std::function<void(SignResult)> done) = 0;
 };
 
-// The built-in Signer: the private key stays in this process, operations run on `workers`
-// (which it keeps alive; a Context's signers share one pool).
+/// The built-in Signer: the private key stays in this process, operations run on `workers`
+/// (which it keeps alive; a Context's signers share one pool).
 class PoolSigner final : public Signer {
  public:
+  /// Takes ownership of `key`; `workers` must not be null.
   PoolSigner(EvpPkeyPtr key, std::shared_ptr<WorkerPool> workers);
   void sign(SignRequest request, std::function<void(SignResult)> done) override;
-  // Signs on the calling thread (what the pool's workers run).
+  /// Signs on the calling thread (what the pool's workers run).
   SignResult sign_now(const SignRequest& request) const;
 
  private:
@@ -67,14 +69,14 @@ class PoolSigner final : public Signer {
   std::shared_ptr<WorkerPool> workers_;
 };
 
-// A key with the public half of `public_key` (the certificate's) whose private operations go
-// to `signer`. An Error (Errc::config) for key types other than EC and RSA.
+/// A key with the public half of `public_key` (the certificate's) whose private operations go
+/// to `signer`. An Error (Errc::config) for key types other than EC and RSA.
 reactor::Result<EvpPkeyPtr> make_signer_key(EVP_PKEY* public_key, std::shared_ptr<Signer> signer);
 
-// Bounds this thread's pool of OpenSSL async jobs (ASYNC_init_thread): at most `max_jobs`
-// handshakes can be parked on a Signer at once; more get SSL_ERROR_WANT_ASYNC_JOB and wait
-// for a free job. Call on the loop thread while none of its jobs is in use; 0 removes the bound
-// (OpenSSL's default).
+/// Bounds this thread's pool of OpenSSL async jobs (ASYNC_init_thread): at most `max_jobs`
+/// handshakes can be parked on a Signer at once; more get SSL_ERROR_WANT_ASYNC_JOB and wait
+/// for a free job. Call on the loop thread while none of its jobs is in use; 0 removes the bound
+/// (OpenSSL's default).
 reactor::Error limit_async_jobs(std::size_t max_jobs);
 
 }  // namespace tls

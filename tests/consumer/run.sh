@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Usage: run.sh BUILD_DIR — installs BUILD_DIR into a scratch prefix, then builds and runs
 # tests/consumer against it, through CMake's package and through pkg-config.
+#        run.sh --installed PREFIX — the same against a prefix installed already (the Debian
+# packages unpacked into a scratch root: tests/package/run.sh).
 # CXX/CXXFLAGS/LDFLAGS (set by CTest from the parent build) reach both builds, so a sanitizer
 # build links its sanitized library with the same runtime.
 set -euo pipefail
-build=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tlsreactor-consumer.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-prefix=$tmp/prefix
 
 step() { printf '== %s\n' "$*"; }
 
-step install
-cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" || { cat "$tmp/install.log"; exit 1; }
+if [[ ${1:-} == --installed ]]; then
+  prefix=$(cd "${2:?usage: run.sh --installed PREFIX}" && pwd)
+else
+  build=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+  prefix=$tmp/prefix
+  step install
+  cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" || { cat "$tmp/install.log"; exit 1; }
+fi
 
 step "find_package(tlsreactor)"
 cmake -S "$here" -B "$tmp/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Debug
