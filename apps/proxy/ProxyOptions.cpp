@@ -113,6 +113,12 @@ std::vector<Args::Option> proxy_option_list() {
       {"allow-connect", "HOST:PORT[,...]", "destinations CONNECT may reach (default: none)", ""},
       {"tunnel-idle-timeout", "SECONDS",
        "close a WebSocket or CONNECT tunnel after this long without a byte either way", "3600"},
+      {"forward-client-cert", "",
+       "send the client's TLS certificate upstream in Client-Cert / Client-Cert-Chain\n"
+       "(RFC 9440); clients' own fields of those names are always dropped",
+       ""},
+      {"trust-request-id-from", "CIDR[,...]",
+       "keep the X-Request-Id of clients from these sources (others get a new one)", ""},
       // {name, value, help, default, repeatable, restart_only}
       {"access-log", "FILE", "one line per request: FILE, - for stdout, off for none", "-", false,
        true},
@@ -185,6 +191,14 @@ std::shared_ptr<const ProxyOptions> proxy_options_from(const Args& args, std::st
     options->allow_connect.push_back(lower(target));
   }
   options->tls = serves_tls(args);
+  options->forward_client_cert = args.flag("forward-client-cert");
+  if (const std::string ranges = args.get("trust-request-id-from"); !ranges.empty()) {
+    std::string why;
+    if (auto parsed = parse_cidr_list(ranges, why))
+      options->trust_request_id_from = std::move(*parsed);
+    else
+      read.complain("trust-request-id-from", why);
+  }
   options->access_log = args.get("access-log");
   const std::string format = args.get("access-log-format");
   if (format == "json")

@@ -14,6 +14,7 @@
 #include "apps/common/Args.hpp"
 #include "apps/http/HttpParser.hpp"
 #include "apps/proxy/AccessLog.hpp"
+#include "apps/proxy/Cidr.hpp"
 #include "reactor/Address.hpp"
 
 namespace tls {
@@ -66,7 +67,12 @@ struct ProxyOptions {
   std::chrono::milliseconds tunnel_idle_timeout{3600000};
   std::vector<std::string> allow_connect;  // "host:port", lower case, as clients send it
   bool tls = true;                         // clients speak TLS (X-Forwarded-Proto)
-  std::string access_log = "-";            // "-" stdout, "off" none, else a file
+  // Send the client's TLS certificate (and the chain it sent) upstream in RFC 9440's
+  // Client-Cert / Client-Cert-Chain (--forward-client-cert). Clients' own are always dropped.
+  bool forward_client_cert = false;
+  // Clients whose X-Request-Id is kept (--trust-request-id-from); others get a new one.
+  std::vector<Cidr> trust_request_id_from;
+  std::string access_log = "-";  // "-" stdout, "off" none, else a file
   AccessLogFormat access_log_format = AccessLogFormat::text;
 };
 
