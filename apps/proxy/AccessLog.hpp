@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace apps::proxy {
 
@@ -49,8 +50,10 @@ class AccessLog {
 
   void write(const AccessRecord& record);
 
-  // The line for `record`, newline included (what write() appends).
-  static std::string format(const AccessRecord& record, AccessLogFormat format);
+  // The line for `record` stamped `time` (write() stamps the current time, as
+  // reactor::log::append_timestamp writes it), newline included.
+  static std::string format(const AccessRecord& record, AccessLogFormat format,
+                            std::string_view time);
 
  private:
   int fd_;
