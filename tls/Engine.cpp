@@ -583,6 +583,20 @@ bool Engine::has_buffered_input() const {
 
 // ---- information ---------------------------------------------------------------------------
 
+namespace {
+
+// A certificate's DER encoding ("" when it cannot be encoded).
+std::string der_of(X509* cert) {
+  const int size = i2d_X509(cert, nullptr);
+  if (size <= 0) return {};
+  std::string out(static_cast<std::size_t>(size), '\0');
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  i2d_X509(cert, &p);
+  return out;
+}
+
+}  // namespace
+
 void Engine::fill_info() {
   SSL* ssl = ssl_.get();
   info_.protocol = SSL_get_version(ssl);
@@ -600,6 +614,16 @@ void Engine::fill_info() {
     X509_NAME_oneline(X509_get_subject_name(peer), subject.data(),
                       static_cast<int>(subject.size()));
     info_.peer_subject = subject.data();
+    // Server side only: a client's identity is what applications forward (RFC 9440); a
+    // server's certificate, on every upstream connection, would only take memory.
+    if (SSL_is_server(ssl) == 1) {
+      info_.peer_certificate = der_of(peer);
+      info_.peer_chain.clear();
+      if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl)) {
+        for (int i = 0; i < sk_X509_num(chain); ++i)
+          info_.peer_chain.push_back(der_of(sk_X509_value(chain, i)));
+      }
+    }
   }
   ERR_clear_error();  // informational calls must not leave anything for the next operation
 }

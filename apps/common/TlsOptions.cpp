@@ -22,7 +22,12 @@ std::vector<Args::Option> tls_server_options(TlsDefault tls) {
       {"key", "FILE", "private key (PEM) for the --cert in the same position", "", true},
       {"dev-cert-dir", "DIR", "where the generated development certificate and its CA are written",
        "/tmp/tlsreactor-dev", false, true},
-      {"client-ca", "FILE", "require client certificates signed by this CA (mutual TLS)", ""},
+      {"client-ca", "FILE",
+       "ask clients for certificates signed by this CA (mutual TLS; see --client-verify)", ""},
+      {"client-verify", "require|optional",
+       "with --client-ca: require a certificate, or let clients without one in (one that is\n"
+       "shown must verify either way)",
+       "require"},
       {"ticket-key", "FILE[,FILE...]",
        "session ticket keys (nginx format, 80 or 48 bytes): the first encrypts, all decrypt;\n"
        "SIGHUP re-reads them",
@@ -123,9 +128,19 @@ std::shared_ptr<const tls::Context> server_context_from(
   tls::ServerConfig config;
   config.alpn = std::move(alpn);
   config.certificates = std::move(certificates);
+  const std::string verify = args.get("client-verify");
+  if (verify != "require" && verify != "optional") {
+    error = args.located("client-verify",
+                         "--client-verify: expected require or optional, got '" + verify + "'");
+    return nullptr;
+  }
   if (const std::string ca = args.get("client-ca"); !ca.empty()) {
-    config.client_auth = tls::ClientAuth::require;
+    // OpenSSL's request mode still refuses a certificate that fails verification.
+    config.client_auth = verify == "optional" ? tls::ClientAuth::request : tls::ClientAuth::require;
     config.client_ca_file = ca;
+  } else if (args.given("client-verify")) {
+    error = args.located("client-verify", "--client-verify goes with --client-ca");
+    return nullptr;
   }
   config.ticket_key_files = ticket_key_files(args);
   config.allow_client_renegotiation = args.flag("allow-renegotiation");

@@ -6,6 +6,9 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <string_view>
+
+#include "reactor/Log.hpp"
 
 namespace apps::proxy {
 namespace {
@@ -98,7 +101,7 @@ void append_text(std::string& out, std::string_view s) {
   }
 }
 
-void text_line(std::string& out, const AccessRecord& r) {
+void text_line(std::string& out, const AccessRecord& r, std::string_view time) {
   const auto text = [&out](std::string_view label, std::string_view value) {
     append_text(out.append(label), value);
   };
@@ -108,7 +111,8 @@ void text_line(std::string& out, const AccessRecord& r) {
   const auto ms = [&out](std::string_view label, double value) {
     append_ms(out.append(label), value);
   };
-  text("", r.client);
+  out.append(time);
+  text(" ", r.client);
   text(" \"", r.method);
   text(" ", r.target);
   number("\" ", static_cast<std::uint64_t>(r.status));
@@ -125,10 +129,15 @@ void text_line(std::string& out, const AccessRecord& r) {
   ms(" handshake_ms=", r.handshake_ms);
   text(" protocol=", r.protocol);
   number(" stream=", r.stream);
+  text(" host=", r.host);
+  // Quoted: a User-Agent has blanks (a quote inside is escaped).
+  text(" user_agent=\"", r.user_agent);
+  text("\" request_id=", r.request_id);
+  text(" traceparent=", r.traceparent);
   out.push_back('\n');
 }
 
-void json_line(std::string& out, const AccessRecord& r) {
+void json_line(std::string& out, const AccessRecord& r, std::string_view time) {
   bool first = true;
   const auto key = [&out, &first](std::string_view name) {
     out.append(first ? "{\"" : ",\"").append(name).append("\":");
@@ -138,6 +147,7 @@ void json_line(std::string& out, const AccessRecord& r) {
     key(name);
     append_json_string(out, value);
   };
+  string("time", time);
   string("client", r.client);
   string("sni", r.sni);
   string("alpn", r.alpn);
@@ -163,14 +173,19 @@ void json_line(std::string& out, const AccessRecord& r) {
   string("protocol", r.protocol);
   key("stream");
   append_number(out, r.stream);
+  string("host", r.host);
+  string("user_agent", r.user_agent);
+  string("request_id", r.request_id);
+  string("traceparent", r.traceparent);
   out.append("}\n");
 }
 
-void append_line(std::string& out, const AccessRecord& record, AccessLogFormat format) {
+void append_line(std::string& out, const AccessRecord& record, AccessLogFormat format,
+                 std::string_view time) {
   if (format == AccessLogFormat::json)
-    json_line(out, record);
+    json_line(out, record, time);
   else
-    text_line(out, record);
+    text_line(out, record, time);
 }
 
 }  // namespace
@@ -223,9 +238,10 @@ AccessLog::~AccessLog() {
   if (owned_) ::close(fd_);
 }
 
-std::string AccessLog::format(const AccessRecord& record, AccessLogFormat format) {
+std::string AccessLog::format(const AccessRecord& record, AccessLogFormat format,
+                              std::string_view time) {
   std::string line;
-  append_line(line, record, format);
+  append_line(line, record, format, time);
   return line;
 }
 
@@ -233,8 +249,11 @@ void AccessLog::write(const AccessRecord& record) {
   // Formatted in a buffer of the calling thread, which keeps its capacity: no allocation per
   // request once the longest line has been seen.
   thread_local std::string line;
+  thread_local std::string time;
   line.clear();
-  append_line(line, record, format_);
+  time.clear();
+  reactor::log::append_timestamp(time);
+  append_line(line, record, format_, time);
   // One write per line: O_APPEND (and a pipe for lines under PIPE_BUF) keeps lines from
   // several loops whole. A full disk or a closed stdout loses the line, never the request.
   ssize_t n;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace apps::proxy {
 
@@ -21,6 +22,10 @@ struct AccessRecord {
   std::uint32_t stream = 0;  // the HTTP/2 stream id; 0 over HTTP/1.x
   std::string method;
   std::string target;
+  std::string host;             // Host (HTTP/2: :authority) as the client sent it; "" without
+  std::string user_agent;       // "" without
+  std::string request_id;       // X-Request-Id as sent upstream (kept or made by the proxy)
+  std::string traceparent;      // the W3C traceparent passed on; "" when none (or dropped)
   int status = 0;               // 0: the client went away before any response
   std::uint64_t bytes_in = 0;   // request bytes from the client (head and body)
   std::uint64_t bytes_out = 0;  // response bytes to the client (head and body)
@@ -52,8 +57,10 @@ class AccessLog {
   // Any thread. False with `error` set when the path cannot be opened: the old file stays.
   bool reopen(std::string& error);
 
-  // The line for `record`, newline included (what write() appends).
-  static std::string format(const AccessRecord& record, AccessLogFormat format);
+  // The line for `record` stamped `time` (write() stamps the current time, as
+  // reactor::log::append_timestamp writes it), newline included.
+  static std::string format(const AccessRecord& record, AccessLogFormat format,
+                            std::string_view time);
 
  private:
   int fd_;

@@ -23,7 +23,8 @@ constexpr std::uint32_t kHopByHop = bit(FieldName::connection) | bit(FieldName::
                                     bit(FieldName::upgrade) | bit(FieldName::content_length);
 constexpr std::uint32_t kRequestDropped =
     kHopByHop | bit(FieldName::expect) | bit(FieldName::proxy_authorization) |
-    bit(FieldName::x_forwarded_for) | bit(FieldName::x_forwarded_proto) | bit(FieldName::via);
+    bit(FieldName::x_forwarded_for) | bit(FieldName::x_forwarded_proto) | bit(FieldName::via) |
+    bit(FieldName::client_cert) | bit(FieldName::client_cert_chain) | bit(FieldName::x_request_id);
 constexpr std::uint32_t kResponseDropped = kHopByHop | bit(FieldName::via);
 
 constexpr std::pair<std::string_view, FieldName> kNames[] = {
@@ -41,6 +42,11 @@ constexpr std::pair<std::string_view, FieldName> kNames[] = {
     {"x-forwarded-for", FieldName::x_forwarded_for},
     {"x-forwarded-proto", FieldName::x_forwarded_proto},
     {"proxy-authorization", FieldName::proxy_authorization},
+    {"client-cert", FieldName::client_cert},
+    {"client-cert-chain", FieldName::client_cert_chain},
+    {"x-request-id", FieldName::x_request_id},
+    {"traceparent", FieldName::traceparent},
+    {"tracestate", FieldName::tracestate},
 };
 
 bool dropped(std::uint32_t set, FieldName name) {
@@ -166,6 +172,9 @@ void write_request_head(std::string& out, const RequestFacts& facts, const Heade
   joined_field(out, headers, FieldName::x_forwarded_for, "X-Forwarded-For", facts.client_ip);
   field(out, "X-Forwarded-Proto", facts.client_tls ? "https" : "http");
   joined_field(out, headers, FieldName::via, "Via", "1.1 tlsreactor");
+  if (!facts.request_id.empty()) field(out, "X-Request-Id", facts.request_id);
+  if (!facts.client_cert.empty()) field(out, "Client-Cert", facts.client_cert);
+  if (!facts.client_cert_chain.empty()) field(out, "Client-Cert-Chain", facts.client_cert_chain);
   framing_fields(out, facts.body, facts.content_length);
   if (facts.websocket) {
     field(out, "Connection", "upgrade");

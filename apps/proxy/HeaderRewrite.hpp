@@ -29,6 +29,11 @@ enum class FieldName : std::uint8_t {
   x_forwarded_for,
   x_forwarded_proto,
   proxy_authorization,
+  client_cert,  // RFC 9440: only the proxy says which certificate the client showed
+  client_cert_chain,
+  x_request_id,
+  traceparent,
+  tracestate,
 };
 
 // A message's header fields in order, in one buffer that keeps its capacity across messages.
@@ -83,6 +88,13 @@ struct RequestFacts {
   // The request asks for a WebSocket (is_websocket_upgrade): "Connection: upgrade" and
   // "Upgrade: websocket" go to the upstream, the only case these hop-by-hop fields pass.
   bool websocket = false;
+  // X-Request-Id for the upstream (the client's is dropped: this one is the client's when it
+  // was kept); "" sends none.
+  std::string_view request_id;
+  // RFC 9440 Client-Cert and Client-Cert-Chain values (ClientCertFields.hpp); "" sends none.
+  // The client's own fields of these names are always dropped.
+  std::string_view client_cert;
+  std::string_view client_cert_chain;
 };
 
 // Whether a request asks to become a WebSocket that the proxy relays: an HTTP/1.1 GET without

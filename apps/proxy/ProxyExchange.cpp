@@ -14,6 +14,7 @@
 #include "apps/proxy/ClientRecord.hpp"
 #include "apps/proxy/ConnectProxy.hpp"
 #include "apps/proxy/HeaderRewrite.hpp"
+#include "apps/proxy/RequestId.hpp"
 #include "apps/proxy/RouteTable.hpp"
 #include "apps/proxy/UpstreamRoute.hpp"
 #include "apps/proxy/Upstreams.hpp"
@@ -109,6 +110,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     // Only the access log reads it (the bytes_in counter is the connection's).
     if (head.stream == 0 && client_.access_log != nullptr) record_.bytes_in = head_size(head);
     read_head(head);
+    identify(head);
     if (head.method == "CONNECT" && head.connect_protocol.empty()) return start_connect(head);
     if (head.stream == 0 &&
         is_websocket_upgrade(head.method, head.protocol == "HTTP/1.0", headers_, head.has_body)) {
@@ -336,6 +338,41 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     if (!cookies.empty()) headers_.add("cookie", cookies);
   }
 
+  // The request's id and trace context, for the upstream, the response and the access log:
+  // the client's X-Request-Id when it is trusted (one acceptable value), else a new one; its
+  // traceparent (and tracestate) passed on when it is one well-formed value, else dropped.
+  void identify(const http::RequestHead& head) {
+    std::string_view given;
+    if (client_.access_log != nullptr) {  // only the log reads them
+      record_.host = head.authority;
+      if (headers_.find("user-agent", given)) record_.user_agent = given;
+    }
+    record_.request_id.clear();
+    if (client_.request_id_trusted && headers_.has(FieldName::x_request_id) &&
+        only(FieldName::x_request_id, given) && acceptable_request_id(given))
+      record_.request_id = given;
+    if (record_.request_id.empty()) record_.request_id = client_.request_ids->next();
+    record_.traceparent.clear();
+    if (!headers_.has(FieldName::traceparent)) return;
+    if (only(FieldName::traceparent, given) && valid_traceparent(given)) {
+      record_.traceparent = given;
+    } else {
+      headers_.remove("traceparent");
+      headers_.remove("tracestate");
+    }
+  }
+
+  // Whether exactly one field of the request is `kind` (its value then in `value`).
+  bool only(FieldName kind, std::string_view& value) const {
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < headers_.size(); ++i) {
+      if (headers_.kind(i) != kind) continue;
+      value = headers_.value(i);
+      ++count;
+    }
+    return count == 1;
+  }
+
   // The request's route, when routes are configured: a redirect or a fixed status is answered
   // here (false: the exchange may be gone); a proxy route narrows the upstreams to its group,
   // rewrites the target's prefix and applies its request header rules.
@@ -398,6 +435,9 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     facts.body = body_;
     facts.content_length = content_length_;
     facts.websocket = websocket;
+    facts.request_id = record_.request_id;
+    facts.client_cert = client_.client_cert;
+    facts.client_cert_chain = client_.client_cert_chain;
     std::string out;
     write_request_head(out, facts, headers_);
     out.append(std::exchange(early_, {}));
@@ -467,6 +507,9 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
       return fail(502, "upstream answered " + std::to_string(status) + " to a WebSocket upgrade");
     response_fields(headers, resp_fields_);
     if (rule_ != nullptr) apply_header_rules(rule_->response_headers, resp_fields_);
+    // The client hears the id the upstream was sent, whatever the upstream says.
+    if (resp_fields_.has(FieldName::x_request_id)) resp_fields_.remove("x-request-id");
+    resp_fields_.add("X-Request-Id", record_.request_id);
     // An answer before the whole request (an early error) is the HTTP/1.1 connection's last: the
     // rest of the body is not worth reading to keep it (HTTP/2's driver drops the field).
     if (!request_done_) resp_fields_.add("Connection", "close");
@@ -660,8 +703,10 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     status_ = status;
     head_sent_ = true;
     record_.bytes_out += text.size();
-    std::array<http::Field, 3> fields{http::Field{"Content-Type", "text/plain"}};
+    std::array<http::Field, 4> fields{http::Field{"Content-Type", "text/plain"}};
     std::size_t count = 1;
+    if (!record_.request_id.empty())
+      fields[count++] = http::Field{"X-Request-Id", record_.request_id};
     if (!location.empty()) fields[count++] = http::Field{"Location", location};
     // With the request body still coming, the HTTP/1.1 connection ends with this answer (a
     // stalled or unwanted body is not read on); HTTP/2's driver drops the Connection field.

@@ -37,6 +37,8 @@
 
 namespace apps::proxy {
 
+class RequestIds;
+
 // What the exchanges of one client connection share. Owned by the connection's handler, which
 // outlives them (its driver destroys every exchange before the handler goes).
 struct ClientSide {
@@ -52,8 +54,13 @@ struct ClientSide {
   AccessLog* access_log = nullptr;             // null: no access log; else outlives every handler
   reactor::Connection* conn = nullptr;  // the client connection, from its on_open to on_close
   std::string client_ip;                // for X-Forwarded-For
-  AccessRecord record;                  // the connection's fields of every line
-  std::size_t exchanges = 0;            // open now (the connection is idle when none is)
+  RequestIds* request_ids = nullptr;    // the loop's (Loop::local), from on_open
+  bool request_id_trusted = false;      // the client's X-Request-Id is kept (from on_open)
+  // With --forward-client-cert and a client certificate: the RFC 9440 fields, made once per
+  // connection (from on_open); "" otherwise.
+  std::string client_cert, client_cert_chain;
+  AccessRecord record;        // the connection's fields of every line
+  std::size_t exchanges = 0;  // open now (the connection is idle when none is)
 };
 
 // One exchange of `client`'s connection, served with the latest published configuration.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 #include "apps/common/Http2Options.hpp"
 #include "apps/common/TlsOptions.hpp"
@@ -88,6 +89,11 @@ std::vector<Args::Option> proxy_option_list() {
       {"upstream-ca", "FILE", "CA certificates (PEM) for https upstreams (default: system store)",
        ""},
       {"upstream-insecure", "", "do not verify https upstreams (logs a warning)", ""},
+      {"upstream-client-cert", "FILE",
+       "certificate chain (PEM) the --upstream https URLs are shown when they ask for one\n"
+       "(mutual TLS; [[group]]s set their own with client-cert)",
+       ""},
+      {"upstream-client-key", "FILE", "private key (PEM) of --upstream-client-cert", ""},
       {"upstream-keepalive", "N",
        "idle upstream connections kept per loop per upstream (more close once unused for 1 s)",
        "32"},
@@ -107,6 +113,12 @@ std::vector<Args::Option> proxy_option_list() {
       {"allow-connect", "HOST:PORT[,...]", "destinations CONNECT may reach (default: none)", ""},
       {"tunnel-idle-timeout", "SECONDS",
        "close a WebSocket or CONNECT tunnel after this long without a byte either way", "3600"},
+      {"forward-client-cert", "",
+       "send the client's TLS certificate upstream in Client-Cert / Client-Cert-Chain\n"
+       "(RFC 9440); clients' own fields of those names are always dropped",
+       ""},
+      {"trust-request-id-from", "CIDR[,...]",
+       "keep the X-Request-Id of clients from these sources (others get a new one)", ""},
       // {name, value, help, default, repeatable, restart_only}
       {"access-log", "FILE", "one line per request: FILE, - for stdout, off for none", "-", false,
        true},
@@ -127,13 +139,32 @@ std::shared_ptr<const ProxyOptions> proxy_options_from(const Args& args, std::st
   auto options = std::make_shared<ProxyOptions>();
   error.clear();
   Reader read(args, error);
+  const std::string client_cert = args.get("upstream-client-cert");
+  const std::string client_key = args.get("upstream-client-key");
+  if (client_cert.empty() != client_key.empty()) {
+    const char* given = client_cert.empty() ? "upstream-client-key" : "upstream-client-cert";
+    error = args.located(given, "--upstream-client-cert and --upstream-client-key go together");
+    return nullptr;
+  }
   for (const std::string& url : args.values("upstream")) {
     auto upstream = UpstreamUrl::parse(url, error);
     if (!upstream) {
       error = args.located("upstream", error);
       return nullptr;
     }
+    if (upstream->tls && !client_cert.empty()) {
+      upstream->client_cert = client_cert;
+      upstream->client_key = client_key;
+      upstream->client_cert_source = args.located("upstream-client-cert", "--upstream-client-cert");
+    }
     options->upstreams.push_back(std::move(*upstream));
+  }
+  if (!client_cert.empty() && std::none_of(options->upstreams.begin(), options->upstreams.end(),
+                                           [](const UpstreamUrl& u) { return u.tls; })) {
+    error = args.located("upstream-client-cert",
+                         "--upstream-client-cert: no --upstream is https:// (a client "
+                         "certificate is shown only over TLS)");
+    return nullptr;
   }
   std::vector<std::string> warnings;
   const bool routed = read_routes(args, *options, error, warnings);
@@ -160,6 +191,14 @@ std::shared_ptr<const ProxyOptions> proxy_options_from(const Args& args, std::st
     options->allow_connect.push_back(lower(target));
   }
   options->tls = serves_tls(args);
+  options->forward_client_cert = args.flag("forward-client-cert");
+  if (const std::string ranges = args.get("trust-request-id-from"); !ranges.empty()) {
+    std::string why;
+    if (auto parsed = parse_cidr_list(ranges, why))
+      options->trust_request_id_from = std::move(*parsed);
+    else
+      read.complain("trust-request-id-from", why);
+  }
   options->access_log = args.get("access-log");
   const std::string format = args.get("access-log-format");
   if (format == "json")
@@ -168,19 +207,32 @@ std::shared_ptr<const ProxyOptions> proxy_options_from(const Args& args, std::st
     read.complain("access-log-format", "expected text or json, got '" + format + "'");
   if (read.failed()) return nullptr;
 
-  const bool any_https = std::any_of(options->upstreams.begin(), options->upstreams.end(),
-                                     [](const UpstreamUrl& u) { return u.tls; });
-  if (any_https) {
-    tls::ClientConfig config;
-    config.verify = !options->upstream_insecure;
-    config.ca_file = args.get("upstream-ca");
-    config.alpn = {"http/1.1"};
-    auto made = tls::Context::client(config);
-    if (!made) {
-      error = args.located("upstream-ca", "--upstream-ca: " + made.error().detail());
-      return nullptr;
+  // One client Context per distinct client certificate (most often one in all): each loads
+  // and checks its files here, so a bad file is reported before the proxy serves.
+  std::vector<std::pair<std::string, std::shared_ptr<const tls::Context>>> contexts;
+  for (UpstreamUrl& url : options->upstreams) {
+    if (!url.tls) continue;
+    const std::string identity = url.client_cert + '\n' + url.client_key;
+    auto same = std::find_if(contexts.begin(), contexts.end(),
+                             [&](const auto& made) { return made.first == identity; });
+    if (same == contexts.end()) {
+      tls::ClientConfig config;
+      config.verify = !options->upstream_insecure;
+      config.ca_file = args.get("upstream-ca");
+      config.alpn = {"http/1.1"};
+      config.client_certificate = {url.client_cert, url.client_key};
+      auto made = tls::Context::client(config);
+      if (!made) {
+        // The detail names the file that failed (the CA's or the certificate's).
+        error = url.client_cert.empty()
+                    ? args.located("upstream-ca", "--upstream-ca: " + made.error().detail())
+                    : url.client_cert_source + ": " + made.error().detail();
+        return nullptr;
+      }
+      same = contexts.insert(contexts.end(), {identity, *made});
     }
-    options->upstream_tls = *made;
+    url.tls_context = same->second;
+    if (url.client_cert.empty()) options->upstream_tls = url.tls_context;
   }
   return options;
 }

@@ -14,6 +14,7 @@
 #include "apps/common/Args.hpp"
 #include "apps/http/HttpParser.hpp"
 #include "apps/proxy/AccessLog.hpp"
+#include "apps/proxy/Cidr.hpp"
 #include "reactor/Address.hpp"
 
 namespace tls {
@@ -31,6 +32,13 @@ struct UpstreamUrl {
   reactor::HostPort target;
   std::string text;       // normalised, for logs: "https://example.com:8443"
   std::string authority;  // "example.com:8443": the Host of a request that came without one
+  // https only: the certificate presented when the upstream asks for one (mutual TLS), from
+  // --upstream-client-cert/-key or its [[group]]'s client-cert/client-key; empty: none.
+  // `client_cert_source` names where it was set ("proxy.toml:7"), for errors at build.
+  std::string client_cert, client_key, client_cert_source;
+  // https only: the client Context its connections use (proxy_options_from builds one per
+  // distinct client certificate). Shared, immutable.
+  std::shared_ptr<const tls::Context> tls_context;
 
   // nullopt with `error` saying why ("--upstream ftp://x: the scheme must be http or https").
   static std::optional<UpstreamUrl> parse(std::string_view url, std::string& error);
@@ -41,8 +49,9 @@ struct ProxyOptions {
   std::vector<UpstreamUrl> upstreams;
   // The config file's routes; null when it has none: every request goes to every upstream.
   std::shared_ptr<const RouteTable> routes;
-  // The client Context for https upstreams (verification against --upstream-ca or the system
-  // store, unless --upstream-insecure); null when every upstream is http.
+  // The client Context for https upstreams without a client certificate (verification against
+  // --upstream-ca or the system store, unless --upstream-insecure); null when every upstream is
+  // http. Each UpstreamUrl::tls_context is this one or one with its client certificate.
   std::shared_ptr<const tls::Context> upstream_tls;
   bool upstream_insecure = false;
   unsigned upstream_keepalive = 32;  // idle connections kept per loop per upstream (IdleSurplus)
@@ -58,7 +67,12 @@ struct ProxyOptions {
   std::chrono::milliseconds tunnel_idle_timeout{3600000};
   std::vector<std::string> allow_connect;  // "host:port", lower case, as clients send it
   bool tls = true;                         // clients speak TLS (X-Forwarded-Proto)
-  std::string access_log = "-";            // "-" stdout, "off" none, else a file
+  // Send the client's TLS certificate (and the chain it sent) upstream in RFC 9440's
+  // Client-Cert / Client-Cert-Chain (--forward-client-cert). Clients' own are always dropped.
+  bool forward_client_cert = false;
+  // Clients whose X-Request-Id is kept (--trust-request-id-from); others get a new one.
+  std::vector<Cidr> trust_request_id_from;
+  std::string access_log = "-";  // "-" stdout, "off" none, else a file
   AccessLogFormat access_log_format = AccessLogFormat::text;
 };
 

@@ -7,11 +7,14 @@
 #include "apps/http/Http1Connection.hpp"
 #include "apps/http/Http2Connection.hpp"
 #include "apps/http/VersionSelect.hpp"
+#include "apps/proxy/ClientCertFields.hpp"
 #include "apps/proxy/ClientRecord.hpp"
 #include "apps/proxy/ProxyExchange.hpp"
+#include "apps/proxy/RequestId.hpp"
 #include "apps/proxy/Upstreams.hpp"
 #include "reactor/Log.hpp"
 #include "reactor/Loop.hpp"
+#include "tls/TlsTransport.hpp"
 
 namespace apps::proxy {
 namespace {
@@ -43,6 +46,14 @@ class ProxyClient final : public reactor::Handler {
     side_.served = std::make_shared<const ServedConfig>(
         ServedConfig{side_.built, &side_.built->upstreams->on_loop(conn.loop())});
     side_.client_ip = conn.peer_address().ip();
+    side_.request_ids = &conn.loop().local<RequestIds>();
+    side_.request_id_trusted =
+        matches_any(side_.options->trust_request_id_from, conn.peer_address());
+    if (const tls::TlsInfo* info = tls::info(conn);
+        info != nullptr && side_.options->forward_client_cert) {
+      side_.client_cert = client_cert_field(info->peer_certificate);
+      side_.client_cert_chain = client_cert_chain_field(info->peer_chain);
+    }
     record_connection(conn, side_.record);
     conn.set_idle_timeout(side_.options->idle_timeout);
     driver_.on_open(conn);

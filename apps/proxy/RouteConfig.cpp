@@ -137,31 +137,60 @@ bool read_group(const std::string& file, const toml::table& table, ProxyOptions&
   TableReader read(file, error);
   group.source = line_of(file, table);
   bool has_upstreams = false;
+  // The upstreams are added once the whole table is read: client-cert may follow them.
+  std::vector<std::string> urls;
+  const toml::node* urls_node = nullptr;
+  std::string client_cert, client_key, client_cert_source;
   for (const auto& [key, node] : table) {
     const std::string_view name = key.str();
     if (name == "name") {
       group.name = read.string(key, node).value_or("");
     } else if (name == "upstreams") {
       has_upstreams = true;
-      for (const auto& url : read.strings(key, node).value_or(std::vector<std::string>{})) {
-        std::string why;
-        auto upstream = UpstreamUrl::parse(url, why);
-        if (!upstream) {
-          read.complain(node, why);
-          break;
-        }
-        auto same = std::find_if(options.upstreams.begin(), options.upstreams.end(),
-                                 [&](const UpstreamUrl& u) { return u.text == upstream->text; });
-        const auto index = static_cast<std::size_t>(same - options.upstreams.begin());
-        if (same == options.upstreams.end()) options.upstreams.push_back(std::move(*upstream));
-        group.upstreams.push_back(index);
-        if (index < 64) group.mask |= std::uint64_t{1} << index;
-      }
+      urls = read.strings(key, node).value_or(std::vector<std::string>{});
+      urls_node = &node;
+    } else if (name == "client-cert") {
+      client_cert = read.string(key, node).value_or("");
+      client_cert_source = line_of(file, node);
+    } else if (name == "client-key") {
+      client_key = read.string(key, node).value_or("");
     } else {
       read.complain_key(key, "unknown key '" + std::string(name) + "' in [[group]]");
     }
     if (read.failed()) return false;
   }
+  if (client_cert.empty() != client_key.empty())
+    read.complain(table, "[[group]] '" + group.name + "': client-cert and client-key go together");
+  bool any_https = false;
+  for (const auto& url : urls) {
+    if (read.failed()) break;
+    std::string why;
+    auto upstream = UpstreamUrl::parse(url, why);
+    if (!upstream) {
+      read.complain(*urls_node, why);
+      break;
+    }
+    any_https = any_https || upstream->tls;
+    if (upstream->tls) {
+      upstream->client_cert = client_cert;
+      upstream->client_key = client_key;
+      upstream->client_cert_source = client_cert_source;
+    }
+    // One entry per URL and client certificate: groups showing different certificates to the
+    // same upstream need connections of their own.
+    auto same =
+        std::find_if(options.upstreams.begin(), options.upstreams.end(), [&](const UpstreamUrl& u) {
+          return u.text == upstream->text && u.client_cert == upstream->client_cert &&
+                 u.client_key == upstream->client_key;
+        });
+    const auto index = static_cast<std::size_t>(same - options.upstreams.begin());
+    if (same == options.upstreams.end()) options.upstreams.push_back(std::move(*upstream));
+    group.upstreams.push_back(index);
+    if (index < 64) group.mask |= std::uint64_t{1} << index;
+  }
+  if (!client_cert.empty() && !any_https && !read.failed())
+    read.complain(table, "[[group]] '" + group.name +
+                             "': client-cert needs an https:// upstream (it is shown over TLS)");
   if (group.name.empty()) read.complain(table, "[[group]] needs a name");
   if (!has_upstreams || group.upstreams.empty())
     read.complain(table, "[[group]] '" + group.name + "' needs upstreams = [\"http://HOST:PORT\"]");

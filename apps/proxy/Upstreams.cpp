@@ -299,7 +299,7 @@ UpstreamLink* LoopUpstreams::connect(reactor::Loop& loop, std::size_t index, Ups
   if (url.tls) {
     tls::TransportOptions transport;
     transport.handshake_timeout = options_->connect_timeout;
-    tls::connect(loop, url.target, options_->upstream_tls, std::move(link), connect, transport);
+    tls::connect(loop, url.target, url.tls_context, std::move(link), connect, transport);
   } else {
     reactor::TcpConnector(loop, connect).connect(url.target, std::move(link));
   }

@@ -31,6 +31,7 @@ struct NginxSite {
   std::string cert_file;  // PEM chain nginx presents
   std::string key_file;
   std::string extra_locations;
+  std::string extra_server;  // server-level directives, verbatim (ssl_verify_client ...)
 };
 
 // One single-process nginx (master_process off: the test's SIGKILL on failure then leaves no
@@ -123,8 +124,7 @@ class Nginx {
                                site.cert_file +
                                ";\n"
                                "    ssl_certificate_key " +
-                               site.key_file +
-                               ";\n"
+                               site.key_file + ";\n" + site.extra_server +
                                "    location = / { return 200 \"hello from nginx\\n\"; }\n"
                                "    location = /headers {\n"
                                "      return 200 \"host=$http_host xff=$http_x_forwarded_for "

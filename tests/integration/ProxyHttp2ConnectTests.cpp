@@ -116,7 +116,7 @@ TEST_SUITE("proxy-http2-connect") {
                              " " + std::to_string(bytes) + " upstream=tcp://" + echo.address();
     CHECK_MESSAGE(contains(lines, line), lines);
     CHECK_MESSAGE(contains(lines, "\"CONNECT " + http + "\" 200 "), lines);
-    CHECK_MESSAGE(contains(lines, "protocol=HTTP/2 stream=1\n"), lines);
+    CHECK_MESSAGE(contains(lines, "protocol=HTTP/2 stream=1 "), lines);
   }
 
   TEST_CASE(

@@ -242,9 +242,9 @@ TEST_SUITE("proxy-http2") {
     const std::string lines = test_support::TestDir::read(log);
     CHECK_MESSAGE(contains(lines, " alpn=h2 "), lines);
     CHECK_MESSAGE(occurrences(lines, " protocol=HTTP/2 stream=") == 3, lines);
-    for (const char* stream : {"HTTP/2 stream=1\n", "HTTP/2 stream=3\n", "HTTP/2 stream=5\n"})
+    for (const char* stream : {"HTTP/2 stream=1 ", "HTTP/2 stream=3 ", "HTTP/2 stream=5 "})
       CHECK_MESSAGE(contains(lines, stream), lines);
-    CHECK_MESSAGE(contains(lines, " protocol=HTTP/1.1 stream=0\n"), lines);
+    CHECK_MESSAGE(contains(lines, " protocol=HTTP/1.1 stream=0 "), lines);
     hello.stop();
   }
 

@@ -303,12 +303,12 @@ TEST_CASE("PROXY v2 from a trusted source sets X-Forwarded-For and the access lo
   INFO(log);
   REQUIRE(occurrences(log, "\n") == 2);  // the refused client made no request
   const std::string first = log.substr(0, log.find('\n'));
-  CHECK(first.starts_with("{\"client\":\"203.0.113.7:51234\","));
+  CHECK(contains(first, ",\"client\":\"203.0.113.7:51234\","));
   CHECK(contains(first, "\"target\":\"/headers\",\"status\":200"));
   std::smatch m;
   REQUIRE(std::regex_search(first, m, std::regex(R"("handshake_ms":([0-9.]+),)")));
   CHECK(std::strtod(m[1].str().c_str(), nullptr) > 0);
-  CHECK(log.substr(first.size() + 1).starts_with("{\"client\":\"127.0.0.2:"));
+  CHECK(contains(log.substr(first.size() + 1), ",\"client\":\"127.0.0.2:"));
 }
 
 TEST_CASE("SIGHUP gives the proxy's new clients the new certificate, an old connection works on") {

@@ -173,7 +173,7 @@ TEST_SUITE("proxy-streaming") {
   TEST_CASE("the proxy forwards GET and HEAD to an nginx upstream over verified TLS") {
     test_support::TestDir dir;
     test_support::TestPki pki;
-    integration::Nginx nginx(dir, {pki.ecdsa.leaf.cert_file, pki.ecdsa.leaf.key_file, ""});
+    integration::Nginx nginx(dir, {pki.ecdsa.leaf.cert_file, pki.ecdsa.leaf.key_file, "", ""});
     std::string page;
     for (int i = 0; i < 20000; ++i) page += "line " + std::to_string(i) + "\n";
     nginx.static_file("page.txt", page);
@@ -208,7 +208,7 @@ TEST_SUITE("proxy-streaming") {
   TEST_CASE("an nginx upstream whose certificate the upstream CA did not sign gets 502") {
     test_support::TestDir dir;
     test_support::TestPki pki;
-    integration::Nginx nginx(dir, {pki.ecdsa.leaf.cert_file, pki.ecdsa.leaf.key_file, ""});
+    integration::Nginx nginx(dir, {pki.ecdsa.leaf.cert_file, pki.ecdsa.leaf.key_file, "", ""});
     Proxy proxy(dir, {"--upstream", nginx.url(""), "--upstream-ca", pki.client.ca_file});
     Process curl(proxy.curl("/", {"--write-out", "\n%{http_code}\n"}));
     const std::string out = output_of(curl);

@@ -315,9 +315,9 @@ TEST_CASE("tunnels show in /metrics while open and make one access-log line each
 
   const std::string lines = read_file(log);
   INFO(lines);
-  // client "METHOD TARGET" STATUS BYTES_IN BYTES_OUT upstream=... upstream_ms=... total_ms=...
-  const std::regex ws_line(R"(\S+ "GET /echo" 101 (\d+) (\d+) upstream=http://\S+ .*)");
-  const std::regex connect_line("\\S+ \"CONNECT " + upstream.address() +
+  // TIME client "METHOD TARGET" STATUS BYTES_IN BYTES_OUT upstream=... upstream_ms=... ...
+  const std::regex ws_line(R"(\S+ \S+ "GET /echo" 101 (\d+) (\d+) upstream=http://\S+ .*)");
+  const std::regex connect_line("\\S+ \\S+ \"CONNECT " + upstream.address() +
                                 "\" 200 (\\d+) (\\d+) upstream=tcp://\\S+ .*");
   std::smatch m;
   std::istringstream in(lines);

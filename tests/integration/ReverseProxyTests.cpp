@@ -392,14 +392,27 @@ TEST_CASE("the access log has one JSON line per request with what was asked, ans
   const std::string log_file = dir.path("access.log");
   Proxy proxy(
       dir, {"--upstream", upstream.url(), "--access-log", log_file, "--access-log-format", "json"});
-  curl({"--output", "/dev/null", proxy.url("/name"), proxy.url("/missing?x=\"y\"")});
+  const std::string parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const std::string head =
+      curl({"--output", "/dev/null", "--dump-header", "-", "--user-agent", "agent \"007\"", "-H",
+            "traceparent: " + parent, proxy.url("/name"), proxy.url("/missing?x=\"y\"")});
   proxy.stop();
   const std::string log = read_file(log_file);
   INFO(log);
   REQUIRE(occurrences(log, "\n") == 2);
   const std::string first = log.substr(0, log.find('\n'));
   const std::string second = log.substr(first.size() + 1);
-  CHECK(first.starts_with("{\"client\":\"127.0.0.1:"));
+  // {"time":"2026-12-07T15:04:05.123Z","client":...
+  CHECK(std::regex_search(
+      first,
+      std::regex(R"(^\{"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","client":"127\.0\.0\.1:)")));
+  CHECK(contains(first, "\"host\":\"127.0.0.1:" + proxy.port_text() + "\""));
+  CHECK(contains(first, "\"user_agent\":\"agent \\\"007\\\"\""));
+  CHECK(contains(first, "\"traceparent\":\"" + parent + "\""));
+  // The id the response carried.
+  std::smatch id;
+  REQUIRE(std::regex_search(head, id, std::regex("X-Request-Id: ([0-9a-f]{32})")));
+  CHECK(contains(first, "\"request_id\":\"" + id[1].str() + "\""));
   CHECK(contains(first, "\"tls_version\":\"TLSv1.3\""));
   CHECK(contains(first, "\"alpn\":\"http/1.1\""));
   CHECK(contains(first, "\"method\":\"GET\",\"target\":\"/name\",\"status\":200"));

@@ -236,3 +236,22 @@ TEST_CASE("a 101 to the client keeps the upstream's Upgrade and says Connection:
         "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nVia: 1.1 tlsreactor\r\n"
         "Connection: upgrade\r\n\r\n");
 }
+
+TEST_CASE("a client's Client-Cert fields never reach the upstream, the proxy's own do") {
+  const auto list = headers({{"Host", "h"},
+                             {"client-cert", ":Zm9yZ2Vk:"},
+                             {"Client-Cert-Chain", ":Zm9yZ2Vk:"},
+                             {"X-Request-Id", "from-client"}});
+  CHECK(request_head(list) ==
+        "GET /a?b=c HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 192.0.2.1\r\n"
+        "X-Forwarded-Proto: https\r\nVia: 1.1 tlsreactor\r\n\r\n");
+  RequestFacts facts;
+  facts.request_id = "0123456789abcdef0123456789abcdef";
+  facts.client_cert = ":AAEC:";
+  facts.client_cert_chain = ":AwQ=:, :BQY=:";
+  CHECK(request_head(list, facts) ==
+        "GET /a?b=c HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 192.0.2.1\r\n"
+        "X-Forwarded-Proto: https\r\nVia: 1.1 tlsreactor\r\n"
+        "X-Request-Id: 0123456789abcdef0123456789abcdef\r\nClient-Cert: :AAEC:\r\n"
+        "Client-Cert-Chain: :AwQ=:, :BQY=:\r\n\r\n");
+}
