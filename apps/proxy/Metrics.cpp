@@ -128,6 +128,12 @@ std::string render_prometheus(const Metrics& m, const std::vector<CertificateExp
   out.sample("tunnels_active", "", read(m.tunnels_active));
   out.family("tunnels_total", "counter", "Tunnels that began relaying, by kind.");
   out.labelled("tunnels_total", "kind", tunnel_kind_labels, m.tunnels_total);
+  out.family("upstream_up", "gauge",
+             "Whether an upstream is up (1) or marked down (0), by group and URL.");
+  for (const UpstreamGauge& g : m.upstream_gauges())
+    out.sample("upstream_up",
+               "group=\"" + escape(g.group) + "\",upstream=\"" + escape(g.upstream) + "\"",
+               g.up ? 1 : 0);
   out.family("certificate_expiry_seconds", "gauge",
              "Seconds until a served certificate expires (negative: expired).");
   for (const CertificateExpiry& cert : certs)

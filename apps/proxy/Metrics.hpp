@@ -7,11 +7,20 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace apps::proxy {
+
+// One upstream's health as its set reports it (UpstreamHealth), for the upstream_up gauge.
+struct UpstreamGauge {
+  std::string group;
+  std::string upstream;
+  bool up = true;
+};
 
 struct Metrics {
   // Why a client's TLS handshake failed (the label of handshakes_failed).
@@ -63,6 +72,21 @@ struct Metrics {
     add(tunnels_active);
   }
   void tunnel_closed() { tunnels_active.fetch_sub(1, std::memory_order_relaxed); }
+
+  // The upstream set in use reports its health through `source` (each new set, a reload's
+  // too, replaces the one before); a scrape calls it. Any thread.
+  void set_upstream_source(std::function<std::vector<UpstreamGauge>()> source) {
+    const std::lock_guard lock(upstream_mutex_);
+    upstream_source_ = std::move(source);
+  }
+  std::vector<UpstreamGauge> upstream_gauges() const {
+    const std::lock_guard lock(upstream_mutex_);
+    return upstream_source_ ? upstream_source_() : std::vector<UpstreamGauge>{};
+  }
+
+ private:
+  mutable std::mutex upstream_mutex_;  // a scrape against a reload, never the request path
+  std::function<std::vector<UpstreamGauge>()> upstream_source_;
 };
 
 // A served certificate and when it expires, for the expiry gauge.

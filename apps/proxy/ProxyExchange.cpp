@@ -611,7 +611,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
       move_to(Phase::finished);
       return response_->abort();
     }
-    go(route_.lost(*client_.options, error, kind, reused_, response_begun,
+    go(route_.lost(*client_.pool, now(), error, kind, reused_, response_begun,
                    body_ != BodyFraming::none));
   }
 

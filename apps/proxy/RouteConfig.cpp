@@ -100,6 +100,11 @@ class TableReader {
     }
     return static_cast<int>(i->get());
   }
+  std::optional<bool> boolean(const toml::key& key, const toml::node& node) {
+    if (const auto* b = node.as_boolean()) return b->get();
+    complain(node, "'" + std::string(key.str()) + "' must be true or false");
+    return std::nullopt;
+  }
   void set_headers(const toml::key& key, const toml::node& node, HeaderRules& rules) {
     const auto* table = node.as_table();
     if (table == nullptr) {
@@ -157,6 +162,12 @@ bool read_group(const std::string& file, const toml::table& table, ProxyOptions&
         group.upstreams.push_back(index);
         if (index < 64) group.mask |= std::uint64_t{1} << index;
       }
+    } else if (name == "fall") {
+      group.health.fall = static_cast<unsigned>(read.status(key, node, 1, 1000).value_or(1));
+    } else if (name == "fail-on-timeout") {
+      group.health.fail_on_timeout = read.boolean(key, node).value_or(false);
+    } else if (name == "fail-on-5xx") {
+      group.health.fail_on_5xx = read.boolean(key, node).value_or(false);
     } else {
       read.complain_key(key, "unknown key '" + std::string(name) + "' in [[group]]");
     }

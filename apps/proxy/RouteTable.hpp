@@ -26,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "apps/proxy/UpstreamHealth.hpp"
+
 namespace apps::proxy {
 
 // The bit of a method in Route::methods (GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE,
@@ -52,6 +54,7 @@ struct RouteGroup {
   std::vector<std::size_t> upstreams;
   std::uint64_t mask = 0;  // bit per index in `upstreams` (at most 64 upstreams in all)
   std::string source;      // "FILE:LINE" of its definition, for --check
+  HealthPolicy health;     // how requests mark its upstreams down
 };
 
 struct Route {

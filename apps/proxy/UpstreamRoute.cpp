@@ -22,16 +22,13 @@ UpstreamRoute::Next UpstreamRoute::first(LoopUpstreams& pool, std::uint64_t now)
     return answer;
   }
   if (const auto index = pool.balancer().pick(now, tried_, lane_)) return take(*index);
-  answer.why = "no healthy upstream: every one failed recently";
+  answer.why = "no healthy upstream: " + pool.health().why_none(allowed_, now);
   return answer;
 }
 
 UpstreamRoute::Next UpstreamRoute::connect_failed(LoopUpstreams& pool, std::uint64_t now,
                                                   const reactor::Error& error) {
-  const ProxyOptions& options = pool.options();
-  pool.balancer().mark_down(index_, now);
-  reactor::log::info("upstream " + options.upstreams[index_].text + " marked down for " +
-                     seconds_text(options.upstream_down_time) + ": " + error.message());
+  pool.health().failed(index_, now, UpstreamHealth::Failure::connect, error.message());
   if (const auto next = pool.balancer().pick(now, tried_, lane_)) return take(*next);
   Next answer;
   answer.status = 502;
@@ -39,13 +36,20 @@ UpstreamRoute::Next UpstreamRoute::connect_failed(LoopUpstreams& pool, std::uint
   return answer;
 }
 
-UpstreamRoute::Next UpstreamRoute::lost(const ProxyOptions& options, const reactor::Error& error,
-                                        Metrics::UpstreamError kind, bool reused,
-                                        bool response_begun, bool has_body) {
+UpstreamRoute::Next UpstreamRoute::lost(LoopUpstreams& pool, std::uint64_t now,
+                                        const reactor::Error& error, Metrics::UpstreamError kind,
+                                        bool reused, bool response_begun, bool has_body) {
+  const ProxyOptions& options = pool.options();
   // A pooled connection the upstream closed just as it was reused: the request never reached
   // it. Without a body it is safe to send again, once, on a fresh connection.
-  if (reused && !response_begun && !has_body && !retried_ &&
-      kind == Metrics::UpstreamError::closed) {
+  const bool keep_alive_race = reused && !response_begun && kind == Metrics::UpstreamError::closed;
+  if (!keep_alive_race)
+    pool.health().failed(index_, now,
+                         kind == Metrics::UpstreamError::response_timeout
+                             ? UpstreamHealth::Failure::timeout
+                             : UpstreamHealth::Failure::reset,
+                         error.message());
+  if (keep_alive_race && !has_body && !retried_) {
     retried_ = true;
     Next again;
     again.step = Next::Step::fresh;

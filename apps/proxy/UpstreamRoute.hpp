@@ -1,6 +1,6 @@
 // The upstreams one request may be sent to, and what each failure on the way means for it:
 // the first pick (round robin over those not marked down), the next after a failed connect
-// (the failed one marked down for --upstream-down-time), one resend of a bodiless request on a
+// (the failure told to the set's UpstreamHealth), one resend of a bodiless request on a
 // fresh connection when a pooled one turned out closed, and the error answer (502, 503, 504)
 // once nothing is left to try. One policy for the HTTP/1.1 handler and the HTTP/2 exchanges.
 #pragma once
@@ -40,20 +40,23 @@ class UpstreamRoute {
   // route's group, the others count as tried from the start; `lane`: the group's round robin
   // (Balancer), 0 without routes.
   void begin(std::uint64_t allowed = ~std::uint64_t{0}, std::size_t lane = 0) {
+    allowed_ = allowed;
     tried_ = ~allowed;
     lane_ = lane;
     retried_ = false;
   }
-  // The upstream to try first.
+  // The upstream to try first; with none usable, a 503 at once that says why.
   Next first(LoopUpstreams& pool, std::uint64_t now);
-  // The connect to index() failed with `error` at `now`: it is marked down (with a log line)
-  // and the next is picked.
+  // The connect to index() failed with `error` at `now`: a failure for its health, and the next
+  // is picked.
   Next connect_failed(LoopUpstreams& pool, std::uint64_t now, const reactor::Error& error);
-  // The connection to index() ended before the response was complete, and no byte of the
-  // response had gone to the client. `reused`: it came from the pool; `has_body`: the request
-  // had one (which may have gone out in part, so is never sent twice).
-  Next lost(const ProxyOptions& options, const reactor::Error& error, Metrics::UpstreamError kind,
-            bool reused, bool response_begun, bool has_body);
+  // The connection to index() ended at `now` before the response was complete, and no byte of
+  // the response had gone to the client. `reused`: it came from the pool; `has_body`: the
+  // request had one (which may have gone out in part, so is never sent twice). A failure for
+  // the upstream's health, unless it is a pooled connection closed before any answer (the
+  // upstream's keep-alive ran out as the request went out).
+  Next lost(LoopUpstreams& pool, std::uint64_t now, const reactor::Error& error,
+            Metrics::UpstreamError kind, bool reused, bool response_begun, bool has_body);
 
   // The upstream of the last Next that was not an answer.
   std::size_t index() const { return index_; }
@@ -62,7 +65,8 @@ class UpstreamRoute {
   Next take(std::size_t index);
 
   std::size_t index_ = 0;
-  std::uint64_t tried_ = 0;  // upstreams tried for this request (bit per index)
+  std::uint64_t allowed_ = 0;  // the request's group (bit per index)
+  std::uint64_t tried_ = 0;    // upstreams tried for this request (bit per index)
   std::size_t lane_ = 0;
   bool retried_ = false;
 };

@@ -12,26 +12,20 @@
 
 namespace apps::proxy {
 
-Balancer::Balancer(std::size_t count, std::chrono::milliseconds down_time, std::size_t lanes)
-    : down_until_(count, 0),
-      down_time_(static_cast<std::uint64_t>(down_time.count())),
-      next_(lanes, 0) {}
+Balancer::Balancer(const UpstreamHealth& health, std::size_t lanes)
+    : health_(health), next_(lanes, 0) {}
 
 std::optional<std::size_t> Balancer::pick(std::uint64_t now, std::uint64_t tried,
                                           std::size_t lane) {
-  const std::size_t n = down_until_.size();
+  const std::size_t n = health_.size();
   std::size_t& next = next_[lane];
   for (std::size_t k = 0; k < n; ++k) {
     const std::size_t i = (next + k) % n;
-    if (((tried >> i) & 1U) != 0 || is_down(i, now)) continue;
+    if (((tried >> i) & 1U) != 0 || !health_.usable(i, now)) continue;
     next = (i + 1) % n;
     return i;
   }
   return std::nullopt;
-}
-
-void Balancer::mark_down(std::size_t i, std::uint64_t now) {
-  down_until_[i] = now + down_time_;
 }
 
 std::size_t IdleSurplus::sweep(std::size_t idle) {
@@ -244,6 +238,7 @@ void UpstreamLink::on_headers_complete(const http::Framing& framing) {
   // A 101 without Upgrade switches to nothing: dropped as interim, like one not asked for.
   if (status_ == 101 && !framing.upgrade) interim_ = true;
   if (interim_ || user_ == nullptr) return;
+  pool_->health().responded(index_, conn_ != nullptr ? conn_->loop().now() : 0, status_);
   switching_ = status_ == 101;
   user_->on_response_head(status_, reason_, headers_, framing);
 }
@@ -265,11 +260,12 @@ void UpstreamLink::on_message_complete() {
   if (!finishing_) parser_.pause();  // what follows in this input is stray: feed stops to tell
 }
 
-LoopUpstreams::LoopUpstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics)
+LoopUpstreams::LoopUpstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics,
+                             std::shared_ptr<UpstreamHealth> health)
     : options_(std::move(options)),
       metrics_(metrics),
-      balancer_(options_->upstreams.size(), options_->upstream_down_time,
-                1 + (options_->routes ? options_->routes->groups().size() : 0)),
+      health_(std::move(health)),
+      balancer_(*health_, 1 + (options_->routes ? options_->routes->groups().size() : 0)),
       idle_(options_->upstreams.size(), Idle{{}, IdleSurplus(options_->upstream_keepalive)}) {}
 
 LoopUpstreams::~LoopUpstreams() = default;
@@ -355,7 +351,15 @@ std::uint64_t next_id() {
 }  // namespace
 
 Upstreams::Upstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics)
-    : options_(std::move(options)), metrics_(metrics), id_(next_id()) {}
+    : options_(std::move(options)),
+      metrics_(metrics),
+      health_(std::make_shared<UpstreamHealth>(*options_)),
+      id_(next_id()) {
+  metrics_.set_upstream_source([health = std::weak_ptr<const UpstreamHealth>(health_)] {
+    const auto alive = health.lock();
+    return alive ? alive->gauges() : std::vector<UpstreamGauge>{};
+  });
+}
 
 namespace {
 // A loop's LoopUpstreams, one per upstream set still alive (a reload makes a new set while
@@ -376,7 +380,8 @@ LoopUpstreams& Upstreams::on_loop(reactor::Loop& loop) const {
     if (e.id == id_) return *e.loop_side;
   // A new set (the first, or a reload's): forget those that are gone.
   std::erase_if(entries, [](const auto& e) { return e.set.expired(); });
-  entries.push_back({id_, weak_from_this(), std::make_shared<LoopUpstreams>(options_, metrics_)});
+  entries.push_back(
+      {id_, weak_from_this(), std::make_shared<LoopUpstreams>(options_, metrics_, health_)});
   return *entries.back().loop_side;
 }
 

@@ -17,33 +17,29 @@
 #include "apps/proxy/Metrics.hpp"
 #include "apps/proxy/ProxyOptions.hpp"
 #include "apps/proxy/Tunnel.hpp"
+#include "apps/proxy/UpstreamHealth.hpp"
 #include "reactor/Handler.hpp"
 #include "reactor/Timer.hpp"
 #include "reactor/WheelTimer.hpp"
 
 namespace apps::proxy {
 
-// Round robin with down-marking, for one loop. Time is passed in (the loop's clock, in ms), so
-// tests drive it without waiting.
+// Round robin over the upstreams `health` finds usable, for one loop. Time is passed in (the
+// loop's clock, in ms), so tests drive it without waiting.
 class Balancer {
  public:
   // `lanes`: how many round robins share the upstreams' health (one per route group, and one
   // for requests without routes), each with its own turn, so that picks for one group do not
-  // move another's.
-  Balancer(std::size_t count, std::chrono::milliseconds down_time, std::size_t lanes = 1);
+  // move another's. `health` outlives the balancer (its LoopUpstreams holds it).
+  explicit Balancer(const UpstreamHealth& health, std::size_t lanes = 1);
 
   // The next upstream after the last one `lane` picked that is neither in `tried` (bit i:
-  // upstream i) nor down at `now`; nullopt when there is none.
+  // upstream i) nor unusable at `now`; nullopt when there is none.
   std::optional<std::size_t> pick(std::uint64_t now, std::uint64_t tried, std::size_t lane = 0);
-  // A connect to upstream `i` failed at `now`: skip it until now + down_time.
-  void mark_down(std::size_t i, std::uint64_t now);
-  void mark_up(std::size_t i) { down_until_[i] = 0; }
-  bool is_down(std::size_t i, std::uint64_t now) const { return now < down_until_[i]; }
-  std::size_t size() const { return down_until_.size(); }
+  std::size_t size() const { return health_.size(); }
 
  private:
-  std::vector<std::uint64_t> down_until_;
-  std::uint64_t down_time_;
+  const UpstreamHealth& health_;
   std::vector<std::size_t> next_;  // per lane
 };
 
@@ -193,7 +189,8 @@ class UpstreamLink final : public reactor::Handler, private http::HttpEvents {
 // The per-loop side: balancer and idle pools. Loop thread only.
 class LoopUpstreams : public std::enable_shared_from_this<LoopUpstreams> {
  public:
-  LoopUpstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics);
+  LoopUpstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics,
+                std::shared_ptr<UpstreamHealth> health);
   ~LoopUpstreams();
   LoopUpstreams(const LoopUpstreams&) = delete;
   LoopUpstreams& operator=(const LoopUpstreams&) = delete;
@@ -201,6 +198,8 @@ class LoopUpstreams : public std::enable_shared_from_this<LoopUpstreams> {
   const ProxyOptions& options() const { return *options_; }
   Metrics& metrics() { return metrics_; }
   Balancer& balancer() { return balancer_; }
+  // The set's health, shared with every loop.
+  UpstreamHealth& health() { return *health_; }
 
   // An idle pooled connection to upstream `index`, now the user's; nullptr when none.
   UpstreamLink* take_idle(std::size_t index, UpstreamUser& user);
@@ -224,12 +223,14 @@ class LoopUpstreams : public std::enable_shared_from_this<LoopUpstreams> {
 
   std::shared_ptr<const ProxyOptions> options_;
   Metrics& metrics_;
+  std::shared_ptr<UpstreamHealth> health_;
   Balancer balancer_;
   std::vector<Idle> idle_;                     // per upstream
   std::optional<reactor::Timer> sweep_timer_;  // made on the loop of the first surplus
 };
 
-// The upstream set shared by every loop: hands each loop its own LoopUpstreams. Make it with
+// The upstream set shared by every loop: hands each loop its own LoopUpstreams, all sharing one
+// UpstreamHealth (which `metrics` then reports, until a newer set replaces it). Make it with
 // make_shared (a loop forgets its LoopUpstreams once the set is gone).
 class Upstreams : public std::enable_shared_from_this<Upstreams> {
  public:
@@ -243,6 +244,7 @@ class Upstreams : public std::enable_shared_from_this<Upstreams> {
  private:
   std::shared_ptr<const ProxyOptions> options_;
   Metrics& metrics_;
+  std::shared_ptr<UpstreamHealth> health_;
   std::uint64_t id_;  // unique per process: an address may be reused by a later set
 };
 

@@ -26,6 +26,9 @@ TEST_CASE("render_prometheus writes every family with HELP and TYPE and the coun
   m.count(Metrics::UpstreamError::response_timeout);
   Metrics::add(m.bytes_in, 1000);
   Metrics::add(m.bytes_out, 123456789012);
+  m.set_upstream_source([] {
+    return std::vector<apps::proxy::UpstreamGauge>{{"app", "http://10.0.0.2:80", false}};
+  });
   m.tunnel_opened(Metrics::TunnelKind::websocket);
   m.tunnel_opened(Metrics::TunnelKind::websocket);
   m.tunnel_opened(Metrics::TunnelKind::connect);
@@ -87,6 +90,9 @@ tlsreactor_proxy_tunnels_active 2
 # TYPE tlsreactor_proxy_tunnels_total counter
 tlsreactor_proxy_tunnels_total{kind="websocket"} 2
 tlsreactor_proxy_tunnels_total{kind="connect"} 1
+# HELP tlsreactor_proxy_upstream_up Whether an upstream is up (1) or marked down (0), by group and URL.
+# TYPE tlsreactor_proxy_upstream_up gauge
+tlsreactor_proxy_upstream_up{group="app",upstream="http://10.0.0.2:80"} 0
 # HELP tlsreactor_proxy_certificate_expiry_seconds Seconds until a served certificate expires (negative: expired).
 # TYPE tlsreactor_proxy_certificate_expiry_seconds gauge
 tlsreactor_proxy_certificate_expiry_seconds{file="/etc/tls/site.pem",subject="CN=example.test"} 86400

@@ -183,3 +183,21 @@ TEST_CASE("bad keys and values in the tables are errors at their FILE:LINE:COLUM
         "p.toml:1:2: 'route' takes [[route]] tables, "
         "got a table");
 }
+
+TEST_CASE("a group's health keys are read, and bad ones are errors at their FILE:LINE:COLUMN") {
+  const std::string group = "[[group]]\nname = \"g\"\nupstreams = [\"http://x:1\"]\n";
+  const std::string route = "[[route]]\ngroup = \"g\"\n";
+  std::string error;
+  auto options =
+      options_from(group + "fall = 3\nfail-on-5xx = true\nfail-on-timeout = true\n" + route, error);
+  REQUIRE_MESSAGE(options, error);
+  const auto& health = options->routes->groups()[0].health;
+  CHECK(health.fall == 3);
+  CHECK(health.fail_on_5xx);
+  CHECK(health.fail_on_timeout);
+  // Mutation: reading fall without its lower bound accepts 0 (an upstream down before it failed).
+  CHECK(error_for(group + "fall = 0\n" + route) ==
+        "p.toml:4:8: 'fall' must be an integer from 1 to 1000");
+  CHECK(error_for(group + "fail-on-5xx = \"yes\"\n" + route) ==
+        "p.toml:4:15: 'fail-on-5xx' must be true or false");
+}
