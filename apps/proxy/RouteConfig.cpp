@@ -100,6 +100,29 @@ class TableReader {
     }
     return static_cast<int>(i->get());
   }
+  // One entry of a group's upstreams: "URL", or { url = "URL", weight = N } (weight 1 when
+  // absent).
+  std::optional<std::pair<std::string, unsigned>> member(const toml::node& node) {
+    if (const auto* s = node.as_string()) return std::pair{s->get(), 1U};
+    const auto* table = node.as_table();
+    if (table == nullptr) {
+      complain(node, "an upstream is \"URL\" or { url = \"URL\", weight = N }");
+      return std::nullopt;
+    }
+    std::pair<std::string, unsigned> out{"", 1U};
+    for (const auto& [key, value] : *table) {
+      if (key.str() == "url")
+        out.first = string(key, value).value_or("");
+      else if (key.str() == "weight")
+        out.second = static_cast<unsigned>(status(key, value, 1, 1000).value_or(1));
+      else
+        complain_key(key, "unknown key '" + std::string(key.str()) + "' in an upstream");
+      if (failed()) return std::nullopt;
+    }
+    if (out.first.empty()) complain(node, "an upstream table needs url = \"URL\"");
+    if (failed()) return std::nullopt;
+    return out;
+  }
   std::optional<bool> boolean(const toml::key& key, const toml::node& node) {
     if (const auto* b = node.as_boolean()) return b->get();
     complain(node, "'" + std::string(key.str()) + "' must be true or false");
@@ -148,11 +171,17 @@ bool read_group(const std::string& file, const toml::table& table, ProxyOptions&
       group.name = read.string(key, node).value_or("");
     } else if (name == "upstreams") {
       has_upstreams = true;
-      for (const auto& url : read.strings(key, node).value_or(std::vector<std::string>{})) {
+      const auto* array = node.as_array();
+      if (array == nullptr) read.complain(node, "'upstreams' must be an array");
+      for (std::size_t k = 0; array != nullptr && k < array->size(); ++k) {
+        const toml::node& element = *array->get(k);
+        const auto member = read.member(element);
+        if (!member) break;
+        const auto& [url, weight] = *member;
         std::string why;
         auto upstream = UpstreamUrl::parse(url, why);
         if (!upstream) {
-          read.complain(node, why);
+          read.complain(element, why);
           break;
         }
         auto same = std::find_if(options.upstreams.begin(), options.upstreams.end(),
@@ -160,6 +189,7 @@ bool read_group(const std::string& file, const toml::table& table, ProxyOptions&
         const auto index = static_cast<std::size_t>(same - options.upstreams.begin());
         if (same == options.upstreams.end()) options.upstreams.push_back(std::move(*upstream));
         group.upstreams.push_back(index);
+        group.weights.push_back(weight);
         if (index < 64) group.mask |= std::uint64_t{1} << index;
       }
     } else if (name == "fall") {
@@ -319,6 +349,7 @@ bool read_routes(const Args& args, ProxyOptions& options, std::string& error,
     group.source = "--upstream";
     for (std::size_t i = 0; i < flag_upstreams; ++i) {
       group.upstreams.push_back(i);
+      group.weights.push_back(1);
       group.mask |= std::uint64_t{1} << i;
     }
     groups.push_back(std::move(group));

@@ -52,9 +52,10 @@ void apply_header_rules(const HeaderRules& rules, HeaderList& list);
 struct RouteGroup {
   std::string name;
   std::vector<std::size_t> upstreams;
-  std::uint64_t mask = 0;  // bit per index in `upstreams` (at most 64 upstreams in all)
-  std::string source;      // "FILE:LINE" of its definition, for --check
-  HealthPolicy health;     // how requests mark its upstreams down
+  std::vector<unsigned> weights;  // per entry of `upstreams`: its share of the round robin
+  std::uint64_t mask = 0;         // bit per index in `upstreams` (at most 64 upstreams in all)
+  std::string source;             // "FILE:LINE" of its definition, for --check
+  HealthPolicy health;            // how requests mark its upstreams down
 };
 
 struct Route {

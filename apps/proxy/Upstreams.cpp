@@ -12,20 +12,42 @@
 
 namespace apps::proxy {
 
+Balancer::Balancer(const UpstreamHealth& health, std::vector<std::vector<unsigned>> weights)
+    : health_(health), weights_(std::move(weights)) {
+  for (const auto& lane : weights_) score_.emplace_back(lane.size(), 0);
+}
+
 Balancer::Balancer(const UpstreamHealth& health, std::size_t lanes)
-    : health_(health), next_(lanes, 0) {}
+    : Balancer(health,
+               std::vector<std::vector<unsigned>>(lanes, std::vector<unsigned>(health.size(), 1))) {
+}
 
 std::optional<std::size_t> Balancer::pick(std::uint64_t now, std::uint64_t tried,
                                           std::size_t lane) {
-  const std::size_t n = health_.size();
-  std::size_t& next = next_[lane];
-  for (std::size_t k = 0; k < n; ++k) {
-    const std::size_t i = (next + k) % n;
-    if (((tried >> i) & 1U) != 0 || !health_.usable(i, now)) continue;
-    next = (i + 1) % n;
-    return i;
+  const std::vector<unsigned>& weight = weights_[lane];
+  std::vector<std::int64_t>& score = score_[lane];
+  std::optional<std::size_t> best;
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < weight.size(); ++i) {
+    if (weight[i] == 0 || ((tried >> i) & 1U) != 0 || !health_.usable(i, now)) continue;
+    score[i] += weight[i];
+    total += weight[i];
+    if (!best || score[i] > score[*best]) best = i;
   }
-  return std::nullopt;
+  if (best) score[*best] -= total;
+  return best;
+}
+
+std::vector<std::vector<unsigned>> lane_weights(const ProxyOptions& options) {
+  const std::size_t n = options.upstreams.size();
+  std::vector<std::vector<unsigned>> lanes{std::vector<unsigned>(n, 1)};
+  if (!options.routes) return lanes;
+  for (const RouteGroup& group : options.routes->groups()) {
+    std::vector<unsigned>& lane = lanes.emplace_back(n, 0);
+    for (std::size_t k = 0; k < group.upstreams.size(); ++k)
+      lane[group.upstreams[k]] += k < group.weights.size() ? group.weights[k] : 1;
+  }
+  return lanes;
 }
 
 std::size_t IdleSurplus::sweep(std::size_t idle) {
@@ -265,7 +287,7 @@ LoopUpstreams::LoopUpstreams(std::shared_ptr<const ProxyOptions> options, Metric
     : options_(std::move(options)),
       metrics_(metrics),
       health_(std::move(health)),
-      balancer_(*health_, 1 + (options_->routes ? options_->routes->groups().size() : 0)),
+      balancer_(*health_, lane_weights(*options_)),
       idle_(options_->upstreams.size(), Idle{{}, IdleSurplus(options_->upstream_keepalive)}) {}
 
 LoopUpstreams::~LoopUpstreams() = default;

@@ -24,24 +24,34 @@
 
 namespace apps::proxy {
 
-// Round robin over the upstreams `health` finds usable, for one loop. Time is passed in (the
-// loop's clock, in ms), so tests drive it without waiting.
+// Smooth weighted round robin (nginx's) over the upstreams `health` finds usable, for one
+// loop: each pick adds every candidate's weight to its score, takes the highest score (the
+// lowest index on a tie) and takes the candidates' total off the winner. Weights 3 and 1 go
+// a a b a: the heavy member's turns spread out, not bunched. Equal weights are plain round
+// robin. Time is passed in (the loop's clock, in ms), so tests drive it without waiting.
 class Balancer {
  public:
-  // `lanes`: how many round robins share the upstreams' health (one per route group, and one
-  // for requests without routes), each with its own turn, so that picks for one group do not
-  // move another's. `health` outlives the balancer (its LoopUpstreams holds it).
+  // One weight per upstream index (0: not in the lane), per lane: one lane per route group
+  // and one for requests without routes, each with its own scores, so that picks for one
+  // group do not move another's. `health` outlives the balancer (its LoopUpstreams holds it).
+  Balancer(const UpstreamHealth& health, std::vector<std::vector<unsigned>> weights);
+  // Every lane has every upstream, with weight 1.
   explicit Balancer(const UpstreamHealth& health, std::size_t lanes = 1);
 
-  // The next upstream after the last one `lane` picked that is neither in `tried` (bit i:
-  // upstream i) nor unusable at `now`; nullopt when there is none.
+  // The next upstream of `lane` that is neither in `tried` (bit i: upstream i) nor unusable at
+  // `now`; nullopt when there is none.
   std::optional<std::size_t> pick(std::uint64_t now, std::uint64_t tried, std::size_t lane = 0);
   std::size_t size() const { return health_.size(); }
 
  private:
   const UpstreamHealth& health_;
-  std::vector<std::size_t> next_;  // per lane
+  std::vector<std::vector<unsigned>> weights_;    // [lane][upstream]
+  std::vector<std::vector<std::int64_t>> score_;  // [lane][upstream]
 };
+
+// The balancer's weights for `options`: lane 0 every upstream with weight 1, then one lane per
+// route group with its members' weights.
+std::vector<std::vector<unsigned>> lane_weights(const ProxyOptions& options);
 
 // When idle pooled connections beyond the pool's limit are closed: not the moment they come
 // back. Under steady load with more exchanges in flight than the limit, the excess is taken

@@ -149,3 +149,17 @@ TEST_CASE("with every member of a group down the proxy answers 503 at once, sayi
   CHECK(contains(metrics, up_sample("app", b, 0)));
   proxy.stop();
 }
+
+TEST_CASE("weighted round robin splits requests exactly as the weights say") {
+  // Mutation: Balancer ignoring the weights alternates a b a b.
+  test_support::TestDir dir;
+  Upstream a("a");
+  Upstream b("b");
+  HealthProxy proxy(dir,
+                    "[[group]]\nname = \"app\"\nupstreams = [{ url = \"" + a.url() +
+                        "\", weight = 3 }, \"" + b.url() + "\"]\n[[route]]\ngroup = \"app\"\n",
+                    1);
+  std::vector<std::string> urls(8, proxy.url("/name"));
+  CHECK(curl(urls) == "a\na\nb\na\na\na\nb\na\n");
+  proxy.stop();
+}

@@ -174,7 +174,7 @@ TEST_CASE("bad keys and values in the tables are errors at their FILE:LINE:COLUM
         "rules cannot change it");
   CHECK(error_for("[[group]]\nname = \"g\"\nupstreams = [\"ftp://x\"]\n[[route]]\ngroup = "
                   "\"g\"\n") ==
-        "p.toml:3:13: --upstream ftp://x: the scheme must be http or https");
+        "p.toml:3:14: --upstream ftp://x: the scheme must be http or https");
   CHECK(error_for("[[group]]\nname = \"g\"\nupstreams = [\"http://x:1\"]\n") ==
         "p.toml:1: [[group]] without any [[route]]: add routes, or give the upstreams with "
         "upstream = [...]");
@@ -200,4 +200,23 @@ TEST_CASE("a group's health keys are read, and bad ones are errors at their FILE
         "p.toml:4:8: 'fall' must be an integer from 1 to 1000");
   CHECK(error_for(group + "fail-on-5xx = \"yes\"\n" + route) ==
         "p.toml:4:15: 'fail-on-5xx' must be true or false");
+}
+
+TEST_CASE("a group's upstreams are URLs or { url, weight } tables, and weight 0 is an error") {
+  const std::string route = "[[route]]\ngroup = \"g\"\n";
+  std::string error;
+  auto options = options_from(
+      "[[group]]\nname = \"g\"\nupstreams = [{ url = \"http://x:1\", "
+      "weight = 3 }, \"http://y:1\"]\n" +
+          route,
+      error);
+  REQUIRE_MESSAGE(options, error);
+  CHECK(options->routes->groups()[0].weights == std::vector<unsigned>{3, 1});
+  // Mutation: a weight read without its lower bound lets 0 through (a member never picked).
+  CHECK(error_for("[[group]]\nname = \"g\"\nupstreams = [{ url = \"http://x:1\", weight = 0 }]\n" +
+                  route) == "p.toml:3:45: 'weight' must be an integer from 1 to 1000");
+  CHECK(error_for("[[group]]\nname = \"g\"\nupstreams = [{ url = \"http://x:1\", wieght = 2 }]\n" +
+                  route) == "p.toml:3:36: unknown key 'wieght' in an upstream");
+  CHECK(error_for("[[group]]\nname = \"g\"\nupstreams = [{ weight = 2 }]\n" + route) ==
+        "p.toml:3:14: an upstream table needs url = \"URL\"");
 }

@@ -97,6 +97,17 @@ TEST_CASE("the balancer goes round robin over healthy upstreams") {
   CHECK(picks(balancer, 0, 6) == std::vector<std::size_t>{0, 1, 2, 0, 1, 2});
 }
 
+TEST_CASE("weighted round robin spreads the heavy member's turns: weights 3 and 1 go a a b a") {
+  // Mutation: ignoring the weights (plain round robin) gives 0 1 0 1.
+  const auto options = three_upstreams();
+  UpstreamHealth health(options);
+  Balancer balancer(health, {{3, 1, 0}});
+  CHECK(picks(balancer, 0, 8) == std::vector<std::size_t>{0, 0, 1, 0, 0, 0, 1, 0});
+  // A member that goes down drops out of the turns; the rest keep their shares.
+  health.failed(0, 0, UpstreamHealth::Failure::connect, "refused");
+  CHECK(picks(balancer, 0, 3) == std::vector<std::size_t>{1, 1, 1});
+}
+
 TEST_CASE("an upstream marked down by one loop is skipped by every loop's balancer") {
   // Mutation: a per-balancer down time (the state before this health) leaves `other` picking 1.
   const auto options = three_upstreams();
