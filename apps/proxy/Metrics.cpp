@@ -120,6 +120,9 @@ std::string render_prometheus(const Metrics& m, const std::vector<CertificateExp
   out.labelled("requests_by_protocol_total", "protocol", protocol_labels, m.requests_by_protocol);
   out.family("upstream_errors_total", "counter", "Failures talking to upstreams, by kind.");
   out.labelled("upstream_errors_total", "kind", upstream_error_labels, m.upstream_errors);
+  out.family("upstream_retries_total", "counter",
+             "Requests moved to another upstream after a failed connect or a reset.");
+  out.sample("upstream_retries_total", "", read(m.upstream_retries));
   out.family("bytes_in_total", "counter", "Plaintext bytes received from clients.");
   out.sample("bytes_in_total", "", read(m.bytes_in));
   out.family("bytes_out_total", "counter", "Plaintext bytes sent to clients.");

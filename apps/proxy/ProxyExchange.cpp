@@ -358,7 +358,8 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     }
     if (rule_->rewrite_prefix) rewrite_target(*rule_, head.target, target_);
     apply_header_rules(rule_->request_headers, headers_);
-    route_.begin(table->groups()[rule_->group].mask, rule_->group + 1);
+    const RouteGroup& group = table->groups()[rule_->group];
+    route_.begin(group.mask, rule_->group + 1, group.retries);
     return true;
   }
 

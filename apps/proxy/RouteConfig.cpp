@@ -192,6 +192,8 @@ bool read_group(const std::string& file, const toml::table& table, ProxyOptions&
         group.weights.push_back(weight);
         if (index < 64) group.mask |= std::uint64_t{1} << index;
       }
+    } else if (name == "retries") {
+      group.retries = static_cast<unsigned>(read.status(key, node, 0, 63).value_or(1));
     } else if (name == "fall") {
       group.health.fall = static_cast<unsigned>(read.status(key, node, 1, 1000).value_or(1));
     } else if (name == "fail-on-timeout") {

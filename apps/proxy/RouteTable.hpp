@@ -55,7 +55,9 @@ struct RouteGroup {
   std::vector<unsigned> weights;  // per entry of `upstreams`: its share of the round robin
   std::uint64_t mask = 0;         // bit per index in `upstreams` (at most 64 upstreams in all)
   std::string source;             // "FILE:LINE" of its definition, for --check
-  HealthPolicy health;            // how requests mark its upstreams down
+  HealthPolicy health;
+  unsigned retries = 1;  // other members a request may move to (UpstreamRoute)            // how
+                         // requests mark its upstreams down
 };
 
 struct Route {

@@ -14,6 +14,15 @@ UpstreamRoute::Next UpstreamRoute::take(std::size_t index) {
   return next;
 }
 
+std::optional<UpstreamRoute::Next> UpstreamRoute::retry(LoopUpstreams& pool, std::uint64_t now) {
+  if (retries_left_ == 0) return std::nullopt;
+  const auto index = pool.balancer().pick(now, tried_, lane_);
+  if (!index) return std::nullopt;
+  --retries_left_;
+  Metrics::add(pool.metrics().upstream_retries);
+  return take(*index);
+}
+
 UpstreamRoute::Next UpstreamRoute::first(LoopUpstreams& pool, std::uint64_t now) {
   Next answer;
   answer.status = 503;
@@ -29,7 +38,7 @@ UpstreamRoute::Next UpstreamRoute::first(LoopUpstreams& pool, std::uint64_t now)
 UpstreamRoute::Next UpstreamRoute::connect_failed(LoopUpstreams& pool, std::uint64_t now,
                                                   const reactor::Error& error) {
   pool.health().failed(index_, now, UpstreamHealth::Failure::connect, error.message());
-  if (const auto next = pool.balancer().pick(now, tried_, lane_)) return take(*next);
+  if (auto next = retry(pool, now)) return std::move(*next);
   Next answer;
   answer.status = 502;
   answer.why = "no upstream could be reached: " + error.message();
@@ -56,6 +65,10 @@ UpstreamRoute::Next UpstreamRoute::lost(LoopUpstreams& pool, std::uint64_t now,
     again.index = index_;
     return again;
   }
+  // Closed on before any answer: a request without a body cannot have been half taken, and
+  // another member may serve it. Not after a timeout: the upstream may still be working on it.
+  if (!response_begun && !has_body && kind == Metrics::UpstreamError::closed)
+    if (auto next = retry(pool, now)) return std::move(*next);
   Next answer;
   const std::string& name = options.upstreams[index_].text;
   if (kind == Metrics::UpstreamError::response_timeout) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "apps/http/Date.hpp"
@@ -39,22 +40,27 @@ class UpstreamRoute {
   // A new request: nothing tried yet. `allowed` (bit per upstream index): the upstreams of its
   // route's group, the others count as tried from the start; `lane`: the group's round robin
   // (Balancer), 0 without routes.
-  void begin(std::uint64_t allowed = ~std::uint64_t{0}, std::size_t lane = 0) {
+  // `retries`: how many other members the request may move to after a failed connect or a
+  // reset (the group's `retries`).
+  void begin(std::uint64_t allowed = ~std::uint64_t{0}, std::size_t lane = 0,
+             unsigned retries = 1) {
     allowed_ = allowed;
     tried_ = ~allowed;
     lane_ = lane;
+    retries_left_ = retries;
     retried_ = false;
   }
   // The upstream to try first; with none usable, a 503 at once that says why.
   Next first(LoopUpstreams& pool, std::uint64_t now);
   // The connect to index() failed with `error` at `now`: a failure for its health, and the next
-  // is picked.
+  // is picked while retries are left.
   Next connect_failed(LoopUpstreams& pool, std::uint64_t now, const reactor::Error& error);
   // The connection to index() ended at `now` before the response was complete, and no byte of
   // the response had gone to the client. `reused`: it came from the pool; `has_body`: the
   // request had one (which may have gone out in part, so is never sent twice). A failure for
   // the upstream's health, unless it is a pooled connection closed before any answer (the
-  // upstream's keep-alive ran out as the request went out).
+  // upstream's keep-alive ran out as the request went out). A request without a body that the
+  // upstream closed on before answering moves to another member while retries are left.
   Next lost(LoopUpstreams& pool, std::uint64_t now, const reactor::Error& error,
             Metrics::UpstreamError kind, bool reused, bool response_begun, bool has_body);
 
@@ -63,12 +69,16 @@ class UpstreamRoute {
 
  private:
   Next take(std::size_t index);
+  // Another member not tried yet, taking one of the retries (counted in `pool`'s metrics);
+  // nullopt when none is left or no member is.
+  std::optional<Next> retry(LoopUpstreams& pool, std::uint64_t now);
 
   std::size_t index_ = 0;
   std::uint64_t allowed_ = 0;  // the request's group (bit per index)
   std::uint64_t tried_ = 0;    // upstreams tried for this request (bit per index)
   std::size_t lane_ = 0;
-  bool retried_ = false;
+  unsigned retries_left_ = 0;
+  bool retried_ = false;  // the keep-alive race's resend was made
 };
 
 }  // namespace apps::proxy

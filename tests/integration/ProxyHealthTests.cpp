@@ -163,3 +163,29 @@ TEST_CASE("weighted round robin splits requests exactly as the weights say") {
   CHECK(curl(urls) == "a\na\nb\na\na\na\nb\na\n");
   proxy.stop();
 }
+
+TEST_CASE("a bodiless request an upstream closes on is retried on another member, a POST is not") {
+  // Mutation: lost() not retrying answers the first GET 502; retrying regardless of the body
+  // answers the POST 200 (and sends its body twice).
+  test_support::TestDir dir;
+  Upstream good("good");
+  // Takes each connection, sends nothing and closes its side: "closed before responding".
+  integration::Process closer = integration::python_peer("tcp_peer.py", {"speak", "0"});
+  const auto line = closer.read_line(20s);
+  REQUIRE_MESSAGE(line.has_value(), closer.transcript());
+  const std::string closer_url = "http://" + line->substr(line->rfind(' ') + 1);
+  // fall = 100: the closer stays up, so the turns (one loop, smooth round robin) go closer,
+  // good, closer: the GET meets it first, the POST third.
+  HealthProxy proxy(dir,
+                    "[[group]]\nname = \"app\"\nfall = 100\nretries = 1\nupstreams = [\"" +
+                        closer_url + "\", \"" + good.url() + "\"]\n[[route]]\ngroup = \"app\"\n",
+                    1);
+  CHECK(curl({"--write-out", " %{http_code}\n", proxy.url("/name")}) == "good\n 200\n");
+  CHECK(curl({"--write-out", " %{http_code}\n", proxy.url("/name")}) == "good\n 200\n");
+  const std::string post =
+      curl({"--data-binary", "body", "--write-out", " %{http_code}\n", proxy.url("/name")});
+  CHECK_MESSAGE(post.ends_with(" 502\n"), post);
+  CHECK_MESSAGE(contains(post, "closed before responding"), post);
+  CHECK(contains(proxy.metrics(), "tlsreactor_proxy_upstream_retries_total 1\n"));
+  proxy.stop();
+}

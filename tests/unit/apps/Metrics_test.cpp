@@ -24,6 +24,7 @@ TEST_CASE("render_prometheus writes every family with HELP and TYPE and the coun
   m.count_request(0, Protocol::http2);  // the client left before any response
   m.count(Metrics::UpstreamError::refused);
   m.count(Metrics::UpstreamError::response_timeout);
+  Metrics::add(m.upstream_retries, 4);
   Metrics::add(m.bytes_in, 1000);
   Metrics::add(m.bytes_out, 123456789012);
   m.set_upstream_source([] {
@@ -77,6 +78,9 @@ tlsreactor_proxy_upstream_errors_total{kind="response_timeout"} 1
 tlsreactor_proxy_upstream_errors_total{kind="tls"} 0
 tlsreactor_proxy_upstream_errors_total{kind="protocol"} 0
 tlsreactor_proxy_upstream_errors_total{kind="closed"} 0
+# HELP tlsreactor_proxy_upstream_retries_total Requests moved to another upstream after a failed connect or a reset.
+# TYPE tlsreactor_proxy_upstream_retries_total counter
+tlsreactor_proxy_upstream_retries_total 4
 # HELP tlsreactor_proxy_bytes_in_total Plaintext bytes received from clients.
 # TYPE tlsreactor_proxy_bytes_in_total counter
 tlsreactor_proxy_bytes_in_total 1000

@@ -198,6 +198,8 @@ TEST_CASE("a group's health keys are read, and bad ones are errors at their FILE
   // Mutation: reading fall without its lower bound accepts 0 (an upstream down before it failed).
   CHECK(error_for(group + "fall = 0\n" + route) ==
         "p.toml:4:8: 'fall' must be an integer from 1 to 1000");
+  CHECK(error_for(group + "retries = 64\n" + route) ==
+        "p.toml:4:11: 'retries' must be an integer from 0 to 63");
   CHECK(error_for(group + "fail-on-5xx = \"yes\"\n" + route) ==
         "p.toml:4:15: 'fail-on-5xx' must be true or false");
 }
