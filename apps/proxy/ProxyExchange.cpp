@@ -360,6 +360,13 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     apply_header_rules(rule_->request_headers, headers_);
     const RouteGroup& group = table->groups()[rule_->group];
     route_.begin(group.mask, rule_->group + 1, group.retries);
+    if (group.ring) {
+      std::string_view key = client_.client_ip;
+      if (std::string_view value;
+          !group.hash_header.empty() && headers_.find(group.hash_header, value))
+        key = value;
+      route_.hash_by(group.ring.get(), HashRing::hash(key));
+    }
     return true;
   }
 

@@ -165,6 +165,7 @@ bool read_group(const std::string& file, const toml::table& table, ProxyOptions&
   TableReader read(file, error);
   group.source = line_of(file, table);
   bool has_upstreams = false;
+  std::string balance = "round-robin";
   for (const auto& [key, node] : table) {
     const std::string_view name = key.str();
     if (name == "name") {
@@ -192,6 +193,16 @@ bool read_group(const std::string& file, const toml::table& table, ProxyOptions&
         group.weights.push_back(weight);
         if (index < 64) group.mask |= std::uint64_t{1} << index;
       }
+    } else if (name == "balance") {
+      balance = read.string(key, node).value_or("");
+      if (balance != "round-robin" && balance != "hash")
+        read.complain(node, "balance must be \"round-robin\" or \"hash\"");
+    } else if (name == "hash-key") {
+      const std::string hash_key = read.string(key, node).value_or("");
+      if (hash_key.starts_with("header:") && is_token(hash_key.substr(7)))
+        group.hash_header = http::lower_ascii(hash_key.substr(7));
+      else if (hash_key != "client-address")
+        read.complain(node, "hash-key must be \"client-address\" or \"header:NAME\"");
     } else if (name == "retries") {
       group.retries = static_cast<unsigned>(read.status(key, node, 0, 63).value_or(1));
     } else if (name == "fall") {
@@ -206,6 +217,15 @@ bool read_group(const std::string& file, const toml::table& table, ProxyOptions&
     if (read.failed()) return false;
   }
   if (group.name.empty()) read.complain(table, "[[group]] needs a name");
+  if (table.contains("hash-key") && balance != "hash")
+    read.complain(table, "hash-key goes with balance = \"hash\"");
+  if (balance == "hash") {
+    std::vector<HashRing::Member> members;
+    for (std::size_t k = 0; k < group.upstreams.size(); ++k)
+      members.push_back(
+          {group.upstreams[k], options.upstreams[group.upstreams[k]].text, group.weights[k]});
+    group.ring = std::make_shared<const HashRing>(members);
+  }
   if (!has_upstreams || group.upstreams.empty())
     read.complain(table, "[[group]] '" + group.name + "' needs upstreams = [\"http://HOST:PORT\"]");
   return !read.failed();

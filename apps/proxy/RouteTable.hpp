@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "apps/proxy/HashRing.hpp"
 #include "apps/proxy/UpstreamHealth.hpp"
 
 namespace apps::proxy {
@@ -56,6 +57,10 @@ struct RouteGroup {
   std::uint64_t mask = 0;         // bit per index in `upstreams` (at most 64 upstreams in all)
   std::string source;             // "FILE:LINE" of its definition, for --check
   HealthPolicy health;
+  // balance = "hash": the ring of its members; requests hash `hash_header`'s value (the client
+  // address when empty or absent from the request). Null: smooth weighted round robin.
+  std::shared_ptr<const HashRing> ring;
+  std::string hash_header;
   unsigned retries = 1;  // other members a request may move to (UpstreamRoute)            // how
                          // requests mark its upstreams down
 };

@@ -1,5 +1,6 @@
 #include "apps/proxy/UpstreamRoute.hpp"
 
+#include "apps/proxy/HashRing.hpp"
 #include "apps/proxy/Upstreams.hpp"
 #include "reactor/Log.hpp"
 
@@ -14,9 +15,16 @@ UpstreamRoute::Next UpstreamRoute::take(std::size_t index) {
   return next;
 }
 
+std::optional<std::size_t> UpstreamRoute::pick(LoopUpstreams& pool, std::uint64_t now) {
+  if (ring_ == nullptr) return pool.balancer().pick(now, tried_, lane_);
+  return ring_->pick(key_, [this, &pool, now](std::size_t i) {
+    return i < 64 && ((tried_ >> i) & 1U) == 0 && pool.health().usable(i, now);
+  });
+}
+
 std::optional<UpstreamRoute::Next> UpstreamRoute::retry(LoopUpstreams& pool, std::uint64_t now) {
   if (retries_left_ == 0) return std::nullopt;
-  const auto index = pool.balancer().pick(now, tried_, lane_);
+  const auto index = pick(pool, now);
   if (!index) return std::nullopt;
   --retries_left_;
   Metrics::add(pool.metrics().upstream_retries);
@@ -30,7 +38,7 @@ UpstreamRoute::Next UpstreamRoute::first(LoopUpstreams& pool, std::uint64_t now)
     answer.why = "no upstream is configured (--upstream)";
     return answer;
   }
-  if (const auto index = pool.balancer().pick(now, tried_, lane_)) return take(*index);
+  if (const auto index = pick(pool, now)) return take(*index);
   answer.why = "no healthy upstream: " + pool.health().why_none(allowed_, now);
   return answer;
 }

@@ -18,6 +18,7 @@
 
 namespace apps::proxy {
 
+class HashRing;
 class LoopUpstreams;
 
 using http::seconds_text;  // "2.5 s", for the messages that name a timeout
@@ -48,7 +49,14 @@ class UpstreamRoute {
     tried_ = ~allowed;
     lane_ = lane;
     retries_left_ = retries;
+    ring_ = nullptr;
     retried_ = false;
+  }
+  // For a group that hashes (after begin()): picks follow `ring` from `key`, the hash of the
+  // request's key. `ring` outlives the request (the route table holds it).
+  void hash_by(const HashRing* ring, std::uint64_t key) {
+    ring_ = ring;
+    key_ = key;
   }
   // The upstream to try first; with none usable, a 503 at once that says why.
   Next first(LoopUpstreams& pool, std::uint64_t now);
@@ -69,6 +77,9 @@ class UpstreamRoute {
 
  private:
   Next take(std::size_t index);
+  // The next member not tried and usable at `now`: by the ring when the group hashes, else by
+  // the balancer's turn.
+  std::optional<std::size_t> pick(LoopUpstreams& pool, std::uint64_t now);
   // Another member not tried yet, taking one of the retries (counted in `pool`'s metrics);
   // nullopt when none is left or no member is.
   std::optional<Next> retry(LoopUpstreams& pool, std::uint64_t now);
@@ -78,6 +89,8 @@ class UpstreamRoute {
   std::uint64_t tried_ = 0;    // upstreams tried for this request (bit per index)
   std::size_t lane_ = 0;
   unsigned retries_left_ = 0;
+  const HashRing* ring_ = nullptr;
+  std::uint64_t key_ = 0;
   bool retried_ = false;  // the keep-alive race's resend was made
 };
 
