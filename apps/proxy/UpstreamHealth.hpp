@@ -37,8 +37,8 @@ class UpstreamHealth {
   enum class Failure : std::uint8_t { connect, reset, timeout, status_5xx };
 
   // The upstreams of `options`, each with the policy and name of the first group that lists it
-  // (group "default" for the --upstream ones without routes). `down_time`: how long an
-  // upstream marked down is skipped before a request may try it again.
+  // (group "default" for the --upstream ones without routes). options.upstream_down_time: how
+  // long an upstream marked down is skipped before a request may try it again.
   explicit UpstreamHealth(const ProxyOptions& options);
   UpstreamHealth(const UpstreamHealth&) = delete;
   UpstreamHealth& operator=(const UpstreamHealth&) = delete;
