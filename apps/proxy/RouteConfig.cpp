@@ -195,8 +195,9 @@ bool read_group(const std::string& file, const toml::table& table, ProxyOptions&
       }
     } else if (name == "balance") {
       balance = read.string(key, node).value_or("");
-      if (balance != "round-robin" && balance != "hash")
-        read.complain(node, "balance must be \"round-robin\" or \"hash\"");
+      if (balance != "round-robin" && balance != "hash" && balance != "least-conn")
+        read.complain(node, "balance must be \"round-robin\", \"least-conn\" or \"hash\"");
+      group.least_conn = balance == "least-conn";
     } else if (name == "hash-key") {
       const std::string hash_key = read.string(key, node).value_or("");
       if (hash_key.starts_with("header:") && is_token(hash_key.substr(7)))

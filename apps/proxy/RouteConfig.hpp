@@ -3,7 +3,7 @@
 //   [[group]]
 //   name = "app"
 //   upstreams = [{ url = "http://127.0.0.1:8081", weight = 3 }, "http://127.0.0.1:8082"]
-//   balance = "hash"              # or "round-robin" (the default)
+//   balance = "hash"              # or "least-conn", or "round-robin" (the default)
 //   hash-key = "header:X-User"    # or "client-address" (the default)
 //   retries = 2                   # other members a failed request may move to (1)
 //   fall = 3                      # failures in a row that mark an upstream down (1)

@@ -61,8 +61,9 @@ struct RouteGroup {
   // address when empty or absent from the request). Null: smooth weighted round robin.
   std::shared_ptr<const HashRing> ring;
   std::string hash_header;
-  unsigned retries = 1;  // other members a request may move to (UpstreamRoute)            // how
-                         // requests mark its upstreams down
+  bool least_conn = false;  // balance = "least-conn" (Balancer)
+  unsigned retries = 1;     // other members a request may move to (UpstreamRoute)            // how
+                            // requests mark its upstreams down
 };
 
 struct Route {

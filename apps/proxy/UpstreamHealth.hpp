@@ -60,6 +60,19 @@ class UpstreamHealth {
   // the group counts those, else answered().
   void responded(std::size_t i, std::uint64_t now, int status);
 
+  // Connections to upstream `i` carrying an exchange or a tunnel, over every loop (least
+  // connections). UpstreamLink adds one when its exchange begins and takes it off when the
+  // exchange or its tunnel ends. Relaxed: a pick needs no exact snapshot.
+  void busy_changed(std::size_t i, bool now_busy) {
+    if (now_busy)
+      members_[i].busy.fetch_add(1, std::memory_order_relaxed);
+    else
+      members_[i].busy.fetch_sub(1, std::memory_order_relaxed);
+  }
+  std::uint32_t busy(std::size_t i) const {
+    return members_[i].busy.load(std::memory_order_relaxed);
+  }
+
   // Why no request can go to any of the upstreams in `mask` (bit per index) at `now`: each
   // one's name and why it is down. For the 503's text.
   std::string why_none(std::uint64_t mask, std::uint64_t now) const;
@@ -72,6 +85,7 @@ class UpstreamHealth {
     std::atomic<std::uint32_t> failures{0};       // in a row, since the last answer
     std::atomic<std::uint64_t> retry_at{0};       // loop ms: down, but a request may try it
     std::atomic<Failure> last{Failure::connect};  // the last failure's kind, for why_none
+    std::atomic<std::uint32_t> busy{0};           // exchanges and tunnels on it, every loop
     std::string name;                             // the upstream's URL text
     std::string group;                            // the first group that lists it
     HealthPolicy policy;

@@ -12,9 +12,11 @@
 
 namespace apps::proxy {
 
-Balancer::Balancer(const UpstreamHealth& health, std::vector<std::vector<unsigned>> weights)
-    : health_(health), weights_(std::move(weights)) {
+Balancer::Balancer(const UpstreamHealth& health, std::vector<std::vector<unsigned>> weights,
+                   std::vector<bool> least_conn)
+    : health_(health), weights_(std::move(weights)), least_conn_(std::move(least_conn)) {
   for (const auto& lane : weights_) score_.emplace_back(lane.size(), 0);
+  least_conn_.resize(weights_.size(), false);
 }
 
 Balancer::Balancer(const UpstreamHealth& health, std::size_t lanes)
@@ -26,16 +28,32 @@ std::optional<std::size_t> Balancer::pick(std::uint64_t now, std::uint64_t tried
                                           std::size_t lane) {
   const std::vector<unsigned>& weight = weights_[lane];
   std::vector<std::int64_t>& score = score_[lane];
+  const auto candidate = [&](std::size_t i) {
+    return weight[i] != 0 && ((tried >> i) & 1U) == 0 && health_.usable(i, now);
+  };
+  std::uint32_t fewest = 0;
+  if (least_conn_[lane]) {
+    fewest = UINT32_MAX;
+    for (std::size_t i = 0; i < weight.size(); ++i)
+      if (candidate(i)) fewest = std::min(fewest, health_.busy(i));
+  }
   std::optional<std::size_t> best;
   std::int64_t total = 0;
   for (std::size_t i = 0; i < weight.size(); ++i) {
-    if (weight[i] == 0 || ((tried >> i) & 1U) != 0 || !health_.usable(i, now)) continue;
+    if (!candidate(i) || (least_conn_[lane] && health_.busy(i) != fewest)) continue;
     score[i] += weight[i];
     total += weight[i];
     if (!best || score[i] > score[*best]) best = i;
   }
   if (best) score[*best] -= total;
   return best;
+}
+
+std::vector<bool> lane_least_conn(const ProxyOptions& options) {
+  std::vector<bool> lanes{false};
+  if (options.routes)
+    for (const RouteGroup& group : options.routes->groups()) lanes.push_back(group.least_conn);
+  return lanes;
 }
 
 std::vector<std::vector<unsigned>> lane_weights(const ProxyOptions& options) {
@@ -73,7 +91,14 @@ UpstreamLink::UpstreamLink(std::shared_ptr<LoopUpstreams> pool, std::size_t inde
       user_(user),
       parser_(http::HttpParser::Type::response, *this) {}
 
+void UpstreamLink::set_busy(bool busy) {
+  if (busy_ == busy) return;
+  busy_ = busy;
+  pool_->health().busy_changed(index_, busy);
+}
+
 void UpstreamLink::begin_exchange(std::string_view method, bool upgrade) {
+  set_busy(true);
   parser_.expect_response_to(method);
   upgrade_asked_ = upgrade;
   switching_ = false;
@@ -112,6 +137,7 @@ void UpstreamLink::on_response_timer() {
 }
 
 void UpstreamLink::release(bool reusable) {
+  set_busy(false);
   user_ = nullptr;  // the response timer, left running, finds no exchange when it fires
   if (conn_ == nullptr) return;
   parser_.resume();
@@ -123,6 +149,7 @@ void UpstreamLink::release(bool reusable) {
 }
 
 void UpstreamLink::detach() {
+  set_busy(false);
   user_ = nullptr;
   if (response_timer_) response_timer_->stop();
   // A connect still under way is kept: once open it is as good as any pooled connection.
@@ -211,6 +238,7 @@ void UpstreamLink::on_server_stopping(reactor::Connection& conn) {
 void UpstreamLink::on_close(reactor::Connection&, const reactor::Error& error) {
   const bool opened = conn_ != nullptr;
   conn_ = nullptr;
+  set_busy(false);  // the exchange's or the tunnel's end, whichever this close is
   response_timer_.reset();
   if (relay_) return relay_->upstream_closed();
   if (pooled_) pool_->forget(*this);
@@ -229,6 +257,7 @@ void UpstreamLink::on_close(reactor::Connection&, const reactor::Error& error) {
 }
 
 void UpstreamLink::lose(const reactor::Error& error, Metrics::UpstreamError kind) {
+  set_busy(false);
   UpstreamUser* user = std::exchange(user_, nullptr);
   if (response_timer_) response_timer_->stop();
   if (conn_ != nullptr) conn_->close();
@@ -287,7 +316,7 @@ LoopUpstreams::LoopUpstreams(std::shared_ptr<const ProxyOptions> options, Metric
     : options_(std::move(options)),
       metrics_(metrics),
       health_(std::move(health)),
-      balancer_(*health_, lane_weights(*options_)),
+      balancer_(*health_, lane_weights(*options_), lane_least_conn(*options_)),
       idle_(options_->upstreams.size(), Idle{{}, IdleSurplus(options_->upstream_keepalive)}) {}
 
 LoopUpstreams::~LoopUpstreams() = default;

@@ -34,7 +34,10 @@ class Balancer {
   // One weight per upstream index (0: not in the lane), per lane: one lane per route group
   // and one for requests without routes, each with its own scores, so that picks for one
   // group do not move another's. `health` outlives the balancer (its LoopUpstreams holds it).
-  Balancer(const UpstreamHealth& health, std::vector<std::vector<unsigned>> weights);
+  // `least_conn` (per lane; absent: none): the lane picks among the candidates with the fewest
+  // busy connections (UpstreamHealth::busy), by the weighted turn among those.
+  Balancer(const UpstreamHealth& health, std::vector<std::vector<unsigned>> weights,
+           std::vector<bool> least_conn = {});
   // Every lane has every upstream, with weight 1.
   explicit Balancer(const UpstreamHealth& health, std::size_t lanes = 1);
 
@@ -47,11 +50,14 @@ class Balancer {
   const UpstreamHealth& health_;
   std::vector<std::vector<unsigned>> weights_;    // [lane][upstream]
   std::vector<std::vector<std::int64_t>> score_;  // [lane][upstream]
+  std::vector<bool> least_conn_;                  // [lane]
 };
 
 // The balancer's weights for `options`: lane 0 every upstream with weight 1, then one lane per
 // route group with its members' weights.
 std::vector<std::vector<unsigned>> lane_weights(const ProxyOptions& options);
+// Which of those lanes balance by least connections.
+std::vector<bool> lane_least_conn(const ProxyOptions& options);
 
 // When idle pooled connections beyond the pool's limit are closed: not the moment they come
 // back. Under steady load with more exchanges in flight than the limit, the excess is taken
@@ -194,6 +200,9 @@ class UpstreamLink final : public reactor::Handler, private http::HttpEvents {
   bool stray_ = false;      // bytes after a complete response: never reuse
   bool stopping_ = false;   // the server drains: no more pooling
   bool finishing_ = false;  // parsing the upstream's close
+  bool busy_ = false;       // counted in the health's busy(): an exchange or tunnel is on it
+  // The one place busy_ moves, keeping the shared count in step.
+  void set_busy(bool busy);
 };
 
 // The per-loop side: balancer and idle pools. Loop thread only.

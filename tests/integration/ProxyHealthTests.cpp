@@ -237,3 +237,25 @@ TEST_CASE(
   }
   CHECK_MESSAGE(on_b > 0, "no key on b: the check of what moves proves little");
 }
+
+TEST_CASE("least connections sends new requests past a member busy with a held request") {
+  // Mutation: a least-conn lane ignoring the busy counts goes round robin: b a b a.
+  test_support::TestDir dir;
+  Upstream a("a");
+  Upstream b("b");
+  HealthProxy proxy(dir,
+                    "[[group]]\nname = \"app\"\nbalance = \"least-conn\"\nupstreams = [\"" +
+                        a.url() + "\", \"" + b.url() + "\"]\n[[route]]\ngroup = \"app\"\n",
+                    1);
+  // Held by a (both idle: the turn's first) until the file exists.
+  const std::string release = dir.path("release");
+  integration::Process held(
+      {"curl", "--silent", "--max-time", "60", proxy.url("/until?file=" + release)});
+  const auto line = a.process().read_line(30s);
+  REQUIRE_MESSAGE((line && contains(*line, "received /until")), a.process().transcript());
+  CHECK(curl({proxy.url("/name"), proxy.url("/name"), proxy.url("/name"), proxy.url("/name")}) ==
+        "b\nb\nb\nb\n");
+  dir.write("release", "");
+  CHECK(integration::output_of(held) == "released\n");
+  proxy.stop();
+}

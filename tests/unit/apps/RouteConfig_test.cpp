@@ -238,8 +238,9 @@ TEST_CASE("balance and hash-key are checked at their FILE:LINE:COLUMN") {
   const auto hashing = group_g_with("balance = \"hash\"\nhash-key = \"header:X-User\"\n");
   CHECK(hashing.ring != nullptr);
   CHECK(hashing.hash_header == "x-user");
-  CHECK(error_for(group_g("balance = \"least-conn\"\n")) ==
-        "p.toml:4:11: balance must be \"round-robin\" or \"hash\"");
+  CHECK(group_g_with("balance = \"least-conn\"\n").least_conn);
+  CHECK(error_for(group_g("balance = \"fewest\"\n")) ==
+        "p.toml:4:11: balance must be \"round-robin\", \"least-conn\" or \"hash\"");
   // Mutation: accepting "header:" with an empty name hashes every request to one member.
   CHECK(error_for(group_g("balance = \"hash\"\nhash-key = \"header:\"\n")) ==
         "p.toml:5:12: hash-key must be \"client-address\" or \"header:NAME\"");

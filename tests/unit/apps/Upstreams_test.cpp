@@ -108,6 +108,22 @@ TEST_CASE("weighted round robin spreads the heavy member's turns: weights 3 and 
   CHECK(picks(balancer, 0, 3) == std::vector<std::size_t>{1, 1, 1});
 }
 
+TEST_CASE("least connections picks the member with the fewest busy connections, ties in turn") {
+  // Mutation: a least-conn lane that ignores busy() goes round robin: 0 1 2.
+  const auto options = three_upstreams();
+  UpstreamHealth health(options);
+  Balancer balancer(health, {{1, 1, 1}}, {true});
+  health.busy_changed(0, true);
+  health.busy_changed(0, true);
+  health.busy_changed(1, true);
+  CHECK(picks(balancer, 0, 3) == std::vector<std::size_t>{2, 2, 2});
+  health.busy_changed(0, false);
+  health.busy_changed(0, false);
+  health.busy_changed(1, false);
+  // All idle again: the weighted turn decides among the tied.
+  CHECK(picks(balancer, 0, 3) == std::vector<std::size_t>{0, 1, 2});
+}
+
 TEST_CASE("an upstream marked down by one loop is skipped by every loop's balancer") {
   // Mutation: a per-balancer down time (the state before this health) leaves `other` picking 1.
   const auto options = three_upstreams();
