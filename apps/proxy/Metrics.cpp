@@ -123,6 +123,9 @@ std::string render_prometheus(const Metrics& m, const std::vector<CertificateExp
   out.family("upstream_retries_total", "counter",
              "Requests moved to another upstream after a failed connect or a reset.");
   out.sample("upstream_retries_total", "", read(m.upstream_retries));
+  out.family("upstream_retries_refused_total", "counter",
+             "Retries not made because the group's retry budget was spent.");
+  out.sample("upstream_retries_refused_total", "", read(m.upstream_retries_refused));
   out.family("bytes_in_total", "counter", "Plaintext bytes received from clients.");
   out.sample("bytes_in_total", "", read(m.bytes_in));
   out.family("bytes_out_total", "counter", "Plaintext bytes sent to clients.");

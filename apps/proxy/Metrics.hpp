@@ -51,10 +51,11 @@ struct Metrics {
   std::array<Counter, 6> requests_by_class{};  // [status / 100]; [0] counts unanswered requests
   std::array<Counter, static_cast<std::size_t>(Protocol::count)> requests_by_protocol{};
   std::array<Counter, static_cast<std::size_t>(UpstreamError::count)> upstream_errors{};
-  Counter bytes_in{0};          // from clients (plaintext)
-  Counter bytes_out{0};         // to clients (plaintext)
-  Counter upstream_retries{0};  // requests moved to another member (UpstreamRoute)
-  Counter tunnels_active{0};    // relaying now (a 101 or a CONNECT's 200 went out)
+  Counter bytes_in{0};                  // from clients (plaintext)
+  Counter bytes_out{0};                 // to clients (plaintext)
+  Counter upstream_retries{0};          // requests moved to another member (UpstreamRoute)
+  Counter upstream_retries_refused{0};  // retries the group's retry budget did not allow
+  Counter tunnels_active{0};            // relaying now (a 101 or a CONNECT's 200 went out)
   std::array<Counter, static_cast<std::size_t>(TunnelKind::count)> tunnels_total{};
 
   static void add(Counter& counter, std::uint64_t n = 1) {

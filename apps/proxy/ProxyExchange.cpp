@@ -359,7 +359,7 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     if (rule_->rewrite_prefix) rewrite_target(*rule_, head.target, target_);
     apply_header_rules(rule_->request_headers, headers_);
     const RouteGroup& group = table->groups()[rule_->group];
-    route_.begin(group.mask, rule_->group + 1, group.retries);
+    route_.begin(group.mask, rule_->group + 1, group.retries, group.retry_budget);
     if (group.ring) {
       std::string_view key = client_.client_ip;
       if (std::string_view value;

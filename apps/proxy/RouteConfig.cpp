@@ -204,6 +204,8 @@ bool read_group(const std::string& file, const toml::table& table, ProxyOptions&
         group.hash_header = http::lower_ascii(hash_key.substr(7));
       else if (hash_key != "client-address")
         read.complain(node, "hash-key must be \"client-address\" or \"header:NAME\"");
+    } else if (name == "retry-budget") {
+      group.retry_budget = static_cast<unsigned>(read.status(key, node, 0, 100).value_or(20));
     } else if (name == "retries") {
       group.retries = static_cast<unsigned>(read.status(key, node, 0, 63).value_or(1));
     } else if (name == "fall") {

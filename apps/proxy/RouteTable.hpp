@@ -62,8 +62,10 @@ struct RouteGroup {
   std::shared_ptr<const HashRing> ring;
   std::string hash_header;
   bool least_conn = false;  // balance = "least-conn" (Balancer)
-  unsigned retries = 1;     // other members a request may move to (UpstreamRoute)            // how
-                            // requests mark its upstreams down
+  unsigned retries = 1;
+  unsigned retry_budget =
+      20;  // percent of its requests in flight that may be retrying     // other members a request
+           // may move to (UpstreamRoute)            // how requests mark its upstreams down
 };
 
 struct Route {

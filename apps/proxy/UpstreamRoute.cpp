@@ -26,6 +26,16 @@ std::optional<UpstreamRoute::Next> UpstreamRoute::retry(LoopUpstreams& pool, std
   if (retries_left_ == 0) return std::nullopt;
   const auto index = pick(pool, now);
   if (!index) return std::nullopt;
+  if (!retry_slot_) {
+    std::uint32_t in_flight = 0;
+    for (std::size_t i = 0; i < pool.health().size() && i < 64; ++i)
+      if (((allowed_ >> i) & 1U) != 0) in_flight += pool.health().busy(i);
+    if (!pool.retry_budget()->take(lane_, budget_percent_, in_flight)) {
+      Metrics::add(pool.metrics().upstream_retries_refused);
+      return std::nullopt;
+    }
+    retry_slot_ = pool.retry_budget();
+  }
   --retries_left_;
   Metrics::add(pool.metrics().upstream_retries);
   return take(*index);

@@ -8,12 +8,15 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "apps/http/Date.hpp"
 #include "apps/proxy/Metrics.hpp"
 #include "apps/proxy/ProxyOptions.hpp"
+#include "apps/proxy/RetryBudget.hpp"
 #include "reactor/Error.hpp"
 
 namespace apps::proxy {
@@ -43,8 +46,11 @@ class UpstreamRoute {
   // (Balancer), 0 without routes.
   // `retries`: how many other members the request may move to after a failed connect or a
   // reset (the group's `retries`).
-  void begin(std::uint64_t allowed = ~std::uint64_t{0}, std::size_t lane = 0,
-             unsigned retries = 1) {
+  // `budget`: the group's retry budget (percent of its requests in flight that may be retrying).
+  void begin(std::uint64_t allowed = ~std::uint64_t{0}, std::size_t lane = 0, unsigned retries = 1,
+             unsigned budget = 20) {
+    give_back_retry();
+    budget_percent_ = budget;
     allowed_ = allowed;
     tried_ = ~allowed;
     lane_ = lane;
@@ -72,6 +78,11 @@ class UpstreamRoute {
   Next lost(LoopUpstreams& pool, std::uint64_t now, const reactor::Error& error,
             Metrics::UpstreamError kind, bool reused, bool response_begun, bool has_body);
 
+  UpstreamRoute() = default;
+  UpstreamRoute(const UpstreamRoute&) = delete;
+  UpstreamRoute& operator=(const UpstreamRoute&) = delete;
+  ~UpstreamRoute() { give_back_retry(); }
+
   // The upstream of the last Next that was not an answer.
   std::size_t index() const { return index_; }
 
@@ -83,12 +94,20 @@ class UpstreamRoute {
   // Another member not tried yet, taking one of the retries (counted in `pool`'s metrics);
   // nullopt when none is left or no member is.
   std::optional<Next> retry(LoopUpstreams& pool, std::uint64_t now);
+  // The request's slot in the retry budget, if it holds one, is free again.
+  void give_back_retry() {
+    if (retry_slot_) std::exchange(retry_slot_, nullptr)->give_back(lane_);
+  }
 
   std::size_t index_ = 0;
   std::uint64_t allowed_ = 0;  // the request's group (bit per index)
   std::uint64_t tried_ = 0;    // upstreams tried for this request (bit per index)
   std::size_t lane_ = 0;
   unsigned retries_left_ = 0;
+  unsigned budget_percent_ = 20;
+  // The budget a retry slot was taken from (held until the request ends: begin() or the
+  // destructor); null while the request has not retried.
+  std::shared_ptr<RetryBudget> retry_slot_;
   const HashRing* ring_ = nullptr;
   std::uint64_t key_ = 0;
   bool retried_ = false;  // the keep-alive race's resend was made

@@ -312,10 +312,13 @@ void UpstreamLink::on_message_complete() {
 }
 
 LoopUpstreams::LoopUpstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics,
-                             std::shared_ptr<UpstreamHealth> health)
+                             std::shared_ptr<UpstreamHealth> health,
+                             std::shared_ptr<RetryBudget> budget)
     : options_(std::move(options)),
       metrics_(metrics),
       health_(std::move(health)),
+      budget_(budget ? std::move(budget)
+                     : std::make_shared<RetryBudget>(lane_weights(*options_).size())),
       balancer_(*health_, lane_weights(*options_), lane_least_conn(*options_)),
       idle_(options_->upstreams.size(), Idle{{}, IdleSurplus(options_->upstream_keepalive)}) {}
 
@@ -405,6 +408,7 @@ Upstreams::Upstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metri
     : options_(std::move(options)),
       metrics_(metrics),
       health_(std::make_shared<UpstreamHealth>(*options_)),
+      budget_(std::make_shared<RetryBudget>(lane_weights(*options_).size())),
       id_(next_id()) {
   metrics_.set_upstream_source([health = std::weak_ptr<const UpstreamHealth>(health_)] {
     const auto alive = health.lock();
@@ -431,8 +435,8 @@ LoopUpstreams& Upstreams::on_loop(reactor::Loop& loop) const {
     if (e.id == id_) return *e.loop_side;
   // A new set (the first, or a reload's): forget those that are gone.
   std::erase_if(entries, [](const auto& e) { return e.set.expired(); });
-  entries.push_back(
-      {id_, weak_from_this(), std::make_shared<LoopUpstreams>(options_, metrics_, health_)});
+  entries.push_back({id_, weak_from_this(),
+                     std::make_shared<LoopUpstreams>(options_, metrics_, health_, budget_)});
   return *entries.back().loop_side;
 }
 

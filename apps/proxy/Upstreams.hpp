@@ -16,6 +16,7 @@
 #include "apps/proxy/HeaderRewrite.hpp"
 #include "apps/proxy/Metrics.hpp"
 #include "apps/proxy/ProxyOptions.hpp"
+#include "apps/proxy/RetryBudget.hpp"
 #include "apps/proxy/Tunnel.hpp"
 #include "apps/proxy/UpstreamHealth.hpp"
 #include "reactor/Handler.hpp"
@@ -208,8 +209,9 @@ class UpstreamLink final : public reactor::Handler, private http::HttpEvents {
 // The per-loop side: balancer and idle pools. Loop thread only.
 class LoopUpstreams : public std::enable_shared_from_this<LoopUpstreams> {
  public:
+  // `budget`: the set's retry budget, shared by every loop (one of its own when null).
   LoopUpstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics,
-                std::shared_ptr<UpstreamHealth> health);
+                std::shared_ptr<UpstreamHealth> health, std::shared_ptr<RetryBudget> budget = {});
   ~LoopUpstreams();
   LoopUpstreams(const LoopUpstreams&) = delete;
   LoopUpstreams& operator=(const LoopUpstreams&) = delete;
@@ -219,6 +221,7 @@ class LoopUpstreams : public std::enable_shared_from_this<LoopUpstreams> {
   Balancer& balancer() { return balancer_; }
   // The set's health, shared with every loop.
   UpstreamHealth& health() { return *health_; }
+  const std::shared_ptr<RetryBudget>& retry_budget() { return budget_; }
 
   // An idle pooled connection to upstream `index`, now the user's; nullptr when none.
   UpstreamLink* take_idle(std::size_t index, UpstreamUser& user);
@@ -243,6 +246,7 @@ class LoopUpstreams : public std::enable_shared_from_this<LoopUpstreams> {
   std::shared_ptr<const ProxyOptions> options_;
   Metrics& metrics_;
   std::shared_ptr<UpstreamHealth> health_;
+  std::shared_ptr<RetryBudget> budget_;
   Balancer balancer_;
   std::vector<Idle> idle_;                     // per upstream
   std::optional<reactor::Timer> sweep_timer_;  // made on the loop of the first surplus
@@ -264,6 +268,7 @@ class Upstreams : public std::enable_shared_from_this<Upstreams> {
   std::shared_ptr<const ProxyOptions> options_;
   Metrics& metrics_;
   std::shared_ptr<UpstreamHealth> health_;
+  std::shared_ptr<RetryBudget> budget_;
   std::uint64_t id_;  // unique per process: an address may be reused by a later set
 };
 

@@ -81,6 +81,9 @@ tlsreactor_proxy_upstream_errors_total{kind="closed"} 0
 # HELP tlsreactor_proxy_upstream_retries_total Requests moved to another upstream after a failed connect or a reset.
 # TYPE tlsreactor_proxy_upstream_retries_total counter
 tlsreactor_proxy_upstream_retries_total 4
+# HELP tlsreactor_proxy_upstream_retries_refused_total Retries not made because the group's retry budget was spent.
+# TYPE tlsreactor_proxy_upstream_retries_refused_total counter
+tlsreactor_proxy_upstream_retries_refused_total 0
 # HELP tlsreactor_proxy_bytes_in_total Plaintext bytes received from clients.
 # TYPE tlsreactor_proxy_bytes_in_total counter
 tlsreactor_proxy_bytes_in_total 1000

@@ -209,6 +209,9 @@ TEST_CASE("a group's health keys are read, and bad ones are errors at their FILE
   CHECK(health.fail_on_timeout);
   // Mutation: reading fall without its lower bound accepts 0 (an upstream down before it failed).
   CHECK(error_for(group_g("fall = 0\n")) == "p.toml:4:8: 'fall' must be an integer from 1 to 1000");
+  CHECK(group_g_with("retry-budget = 50\n").retry_budget == 50);
+  CHECK(error_for(group_g("retry-budget = 101\n")) ==
+        "p.toml:4:16: 'retry-budget' must be an integer from 0 to 100");
   CHECK(error_for(group_g("retries = 64\n")) ==
         "p.toml:4:11: 'retries' must be an integer from 0 to 63");
   CHECK(error_for(group_g("fail-on-5xx = \"yes\"\n")) ==

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "apps/proxy/Upstreams.hpp"
 
@@ -81,4 +82,40 @@ TEST_CASE("a reset before any answer moves a bodiless request on, never one with
   route.first(*begun_set.pool, 0);
   CHECK(route.lost(*begun_set.pool, 0, reset, Metrics::UpstreamError::closed, false, true, false)
             .step == Step::answer);
+}
+
+TEST_CASE("the retry budget allows a percentage of the requests in flight, at least three") {
+  apps::proxy::RetryBudget budget(2);
+  // Nothing in flight: the floor of three.
+  CHECK(budget.take(1, 20, 0));
+  CHECK(budget.take(1, 20, 0));
+  CHECK(budget.take(1, 20, 0));
+  CHECK_FALSE(budget.take(1, 20, 0));
+  CHECK(budget.take(0, 20, 0));  // another lane has its own
+  // 20 % of 50 in flight: ten.
+  for (int i = 3; i < 10; ++i) CHECK(budget.take(1, 20, 50));
+  CHECK_FALSE(budget.take(1, 20, 50));
+  budget.give_back(1);
+  CHECK(budget.take(1, 20, 50));
+}
+
+TEST_CASE("a request holds its retry slot until it ends, and the spent budget refuses the next") {
+  // Mutation: not taking a slot (or giving it back at once) lets the fourth retry through.
+  Set set(10);
+  std::vector<std::unique_ptr<UpstreamRoute>> routes;
+  const auto retrying = [&] {
+    auto& route = *routes.emplace_back(std::make_unique<UpstreamRoute>());
+    route.begin(~std::uint64_t{0}, 0, 1, 20);
+    REQUIRE(route.first(*set.pool, 0).step == Step::pooled);
+    return route.connect_failed(*set.pool, 0, refused);
+  };
+  for (int i = 0; i < 3; ++i) CHECK(retrying().step == Step::pooled);
+  const auto refused_by_budget = retrying();
+  CHECK(refused_by_budget.step == Step::answer);
+  CHECK(set.metrics.upstream_retries_refused.load() == 1);
+  routes.front()->begin();  // the first request ended: its slot is free
+  CHECK(retrying().step == Step::pooled);
+  CHECK(set.pool->retry_budget()->taken(0) == 3);
+  routes.clear();
+  CHECK(set.pool->retry_budget()->taken(0) == 0);
 }
