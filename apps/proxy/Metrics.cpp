@@ -136,6 +136,12 @@ std::string render_prometheus(const Metrics& m, const std::vector<CertificateExp
   out.labelled("requests_by_protocol_total", "protocol", protocol_labels, m.requests_by_protocol);
   out.family("upstream_errors_total", "counter", "Failures talking to upstreams, by kind.");
   out.labelled("upstream_errors_total", "kind", upstream_error_labels, m.upstream_errors);
+  out.family("upstream_retries_total", "counter",
+             "Requests moved to another upstream after a failed connect or a reset.");
+  out.sample("upstream_retries_total", "", read(m.upstream_retries));
+  out.family("upstream_retries_refused_total", "counter",
+             "Retries not made because the group's retry budget was spent.");
+  out.sample("upstream_retries_refused_total", "", read(m.upstream_retries_refused));
   out.family("bytes_in_total", "counter", "Plaintext bytes received from clients.");
   out.sample("bytes_in_total", "", read(m.bytes_in));
   out.family("bytes_out_total", "counter", "Plaintext bytes sent to clients.");
@@ -153,6 +159,12 @@ std::string render_prometheus(const Metrics& m, const std::vector<CertificateExp
   out.family("upstream_seconds", "histogram",
              "Upstream exchanges by time from sending the request to the response's end.");
   out.histogram("upstream_seconds", m.upstream_seconds);
+  out.family("upstream_up", "gauge",
+             "Whether an upstream is up (1) or marked down (0), by group and URL.");
+  for (const UpstreamGauge& g : m.upstream_gauges())
+    out.sample("upstream_up",
+               "group=\"" + escape(g.group) + "\",upstream=\"" + escape(g.upstream) + "\"",
+               g.up ? 1 : 0);
   out.family("certificate_expiry_seconds", "gauge",
              "Seconds until a served certificate expires (negative: expired).");
   for (const CertificateExpiry& cert : certs)

@@ -9,11 +9,20 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace apps::proxy {
+
+// One upstream's health as its set reports it (UpstreamHealth), for the upstream_up gauge.
+struct UpstreamGauge {
+  std::string group;
+  std::string upstream;
+  bool up = true;
+};
 
 struct Metrics {
   // Why a client's TLS handshake failed (the label of handshakes_failed).
@@ -74,9 +83,11 @@ struct Metrics {
   std::array<Counter, 6> requests_by_class{};  // [status / 100]; [0] counts unanswered requests
   std::array<Counter, static_cast<std::size_t>(Protocol::count)> requests_by_protocol{};
   std::array<Counter, static_cast<std::size_t>(UpstreamError::count)> upstream_errors{};
-  Counter bytes_in{0};        // from clients (plaintext)
-  Counter bytes_out{0};       // to clients (plaintext)
-  Counter tunnels_active{0};  // relaying now (a 101 or a CONNECT's 200 went out)
+  Counter bytes_in{0};                  // from clients (plaintext)
+  Counter bytes_out{0};                 // to clients (plaintext)
+  Counter upstream_retries{0};          // requests moved to another member (UpstreamRoute)
+  Counter upstream_retries_refused{0};  // retries the group's retry budget did not allow
+  Counter tunnels_active{0};            // relaying now (a 101 or a CONNECT's 200 went out)
   std::array<Counter, static_cast<std::size_t>(TunnelKind::count)> tunnels_total{};
   Histogram handshake_seconds;  // client TLS handshakes that completed (TCP open to TLS open)
   Histogram request_seconds;    // first byte of a request to its end (a tunnel's: its close)
@@ -98,6 +109,21 @@ struct Metrics {
     add(tunnels_active);
   }
   void tunnel_closed() { tunnels_active.fetch_sub(1, std::memory_order_relaxed); }
+
+  // The upstream set in use reports its health through `source` (each new set, a reload's
+  // too, replaces the one before); a scrape calls it. Any thread.
+  void set_upstream_source(std::function<std::vector<UpstreamGauge>()> source) {
+    const std::lock_guard lock(upstream_mutex_);
+    upstream_source_ = std::move(source);
+  }
+  std::vector<UpstreamGauge> upstream_gauges() const {
+    const std::lock_guard lock(upstream_mutex_);
+    return upstream_source_ ? upstream_source_() : std::vector<UpstreamGauge>{};
+  }
+
+ private:
+  mutable std::mutex upstream_mutex_;  // a scrape against a reload, never the request path
+  std::function<std::vector<UpstreamGauge>()> upstream_source_;
 };
 
 // A served certificate and when it expires, for the expiry gauge.

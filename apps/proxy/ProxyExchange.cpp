@@ -403,7 +403,15 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
     }
     if (rule_->rewrite_prefix) rewrite_target(*rule_, head.target, target_);
     if (!rule_->request_headers.empty()) apply_header_rules(rule_->request_headers, headers_);
-    route_.begin(table->groups()[rule_->group].mask, rule_->group + 1);
+    const RouteGroup& group = table->groups()[rule_->group];
+    route_.begin(group.mask, rule_->group + 1, group.retries, group.retry_budget);
+    if (group.ring) {
+      std::string_view key = client_.client_ip;
+      if (std::string_view value;
+          !group.hash_header.empty() && headers_.find(group.hash_header, value))
+        key = value;
+      route_.hash_by(group.ring.get(), HashRing::hash(key));
+    }
     return true;
   }
 
@@ -662,7 +670,8 @@ class ProxyExchange final : public http::Exchange, private UpstreamUser {
       move_to(Phase::finished);
       return response_->abort();
     }
-    go(route_.lost(options(), error, kind, reused_, response_begun, body_ != BodyFraming::none));
+    go(route_.lost(pool(), now(), error, kind, reused_, response_begun,
+                   body_ != BodyFraming::none));
   }
 
   void arm_body_timer(Ms delay) {

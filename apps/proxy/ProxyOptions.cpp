@@ -100,7 +100,7 @@ std::vector<Args::Option> proxy_option_list() {
       {"upstream-idle-timeout", "SECONDS", "close pooled upstream connections idle this long",
        "30"},
       {"upstream-down-time", "SECONDS",
-       "after a failed connect, skip that upstream this long (then retry it)", "10"},
+       "skip an upstream marked down (docs/proxy.md, Health) this long, then try it", "10"},
       {"connect-timeout", "SECONDS", "give up connecting to an upstream (or CONNECT destination)",
        "5"},
       {"response-timeout", "SECONDS",

@@ -100,6 +100,34 @@ class TableReader {
     }
     return static_cast<int>(i->get());
   }
+  // One entry of a group's upstreams: "URL", or { url = "URL", weight = N } (weight 1 when
+  // absent).
+  std::optional<std::pair<std::string, unsigned>> member(const toml::node& node) {
+    if (const auto* s = node.as_string()) return std::pair{s->get(), 1U};
+    const auto* table = node.as_table();
+    if (table == nullptr) {
+      complain(node, "an upstream is \"URL\" or { url = \"URL\", weight = N }");
+      return std::nullopt;
+    }
+    std::pair<std::string, unsigned> out{"", 1U};
+    for (const auto& [key, value] : *table) {
+      if (key.str() == "url")
+        out.first = string(key, value).value_or("");
+      else if (key.str() == "weight")
+        out.second = static_cast<unsigned>(status(key, value, 1, 1000).value_or(1));
+      else
+        complain_key(key, "unknown key '" + std::string(key.str()) + "' in an upstream");
+      if (failed()) return std::nullopt;
+    }
+    if (out.first.empty()) complain(node, "an upstream table needs url = \"URL\"");
+    if (failed()) return std::nullopt;
+    return out;
+  }
+  std::optional<bool> boolean(const toml::key& key, const toml::node& node) {
+    if (const auto* b = node.as_boolean()) return b->get();
+    complain(node, "'" + std::string(key.str()) + "' must be true or false");
+    return std::nullopt;
+  }
   void set_headers(const toml::key& key, const toml::node& node, HeaderRules& rules) {
     const auto* table = node.as_table();
     if (table == nullptr) {
@@ -138,22 +166,49 @@ bool read_group(const std::string& file, const toml::table& table, ProxyOptions&
   group.source = line_of(file, table);
   bool has_upstreams = false;
   // The upstreams are added once the whole table is read: client-cert may follow them.
-  std::vector<std::string> urls;
-  const toml::node* urls_node = nullptr;
+  std::vector<std::pair<std::pair<std::string, unsigned>, const toml::node*>> members;
   std::string client_cert, client_key, client_cert_source;
+  std::string balance = "round-robin";
   for (const auto& [key, node] : table) {
     const std::string_view name = key.str();
     if (name == "name") {
       group.name = read.string(key, node).value_or("");
     } else if (name == "upstreams") {
       has_upstreams = true;
-      urls = read.strings(key, node).value_or(std::vector<std::string>{});
-      urls_node = &node;
+      const auto* array = node.as_array();
+      if (array == nullptr) read.complain(node, "'upstreams' must be an array");
+      for (std::size_t k = 0; array != nullptr && k < array->size(); ++k) {
+        const toml::node& element = *array->get(k);
+        const auto member = read.member(element);
+        if (!member) break;
+        members.push_back({*member, &element});
+      }
     } else if (name == "client-cert") {
       client_cert = read.string(key, node).value_or("");
       client_cert_source = line_of(file, node);
     } else if (name == "client-key") {
       client_key = read.string(key, node).value_or("");
+    } else if (name == "balance") {
+      balance = read.string(key, node).value_or("");
+      if (balance != "round-robin" && balance != "hash" && balance != "least-conn")
+        read.complain(node, "balance must be \"round-robin\", \"least-conn\" or \"hash\"");
+      group.least_conn = balance == "least-conn";
+    } else if (name == "hash-key") {
+      const std::string hash_key = read.string(key, node).value_or("");
+      if (hash_key.starts_with("header:") && is_token(hash_key.substr(7)))
+        group.hash_header = http::lower_ascii(hash_key.substr(7));
+      else if (hash_key != "client-address")
+        read.complain(node, "hash-key must be \"client-address\" or \"header:NAME\"");
+    } else if (name == "retry-budget") {
+      group.retry_budget = static_cast<unsigned>(read.status(key, node, 0, 100).value_or(20));
+    } else if (name == "retries") {
+      group.retries = static_cast<unsigned>(read.status(key, node, 0, 63).value_or(1));
+    } else if (name == "fall") {
+      group.health.fall = static_cast<unsigned>(read.status(key, node, 1, 1000).value_or(1));
+    } else if (name == "fail-on-timeout") {
+      group.health.fail_on_timeout = read.boolean(key, node).value_or(false);
+    } else if (name == "fail-on-5xx") {
+      group.health.fail_on_5xx = read.boolean(key, node).value_or(false);
     } else {
       read.complain_key(key, "unknown key '" + std::string(name) + "' in [[group]]");
     }
@@ -162,12 +217,13 @@ bool read_group(const std::string& file, const toml::table& table, ProxyOptions&
   if (client_cert.empty() != client_key.empty())
     read.complain(table, "[[group]] '" + group.name + "': client-cert and client-key go together");
   bool any_https = false;
-  for (const auto& url : urls) {
+  for (const auto& [member, element] : members) {
     if (read.failed()) break;
+    const auto& [url, weight] = member;
     std::string why;
     auto upstream = UpstreamUrl::parse(url, why);
     if (!upstream) {
-      read.complain(*urls_node, why);
+      read.complain(*element, why);
       break;
     }
     any_https = any_https || upstream->tls;
@@ -186,12 +242,22 @@ bool read_group(const std::string& file, const toml::table& table, ProxyOptions&
     const auto index = static_cast<std::size_t>(same - options.upstreams.begin());
     if (same == options.upstreams.end()) options.upstreams.push_back(std::move(*upstream));
     group.upstreams.push_back(index);
+    group.weights.push_back(weight);
     if (index < 64) group.mask |= std::uint64_t{1} << index;
   }
   if (!client_cert.empty() && !any_https && !read.failed())
     read.complain(table, "[[group]] '" + group.name +
                              "': client-cert needs an https:// upstream (it is shown over TLS)");
   if (group.name.empty()) read.complain(table, "[[group]] needs a name");
+  if (table.contains("hash-key") && balance != "hash")
+    read.complain(table, "hash-key goes with balance = \"hash\"");
+  if (balance == "hash") {
+    std::vector<HashRing::Member> members;
+    for (std::size_t k = 0; k < group.upstreams.size(); ++k)
+      members.push_back(
+          {group.upstreams[k], options.upstreams[group.upstreams[k]].text, group.weights[k]});
+    group.ring = std::make_shared<const HashRing>(members);
+  }
   if (!has_upstreams || group.upstreams.empty())
     read.complain(table, "[[group]] '" + group.name + "' needs upstreams = [\"http://HOST:PORT\"]");
   return !read.failed();
@@ -337,6 +403,7 @@ bool read_routes(const Args& args, ProxyOptions& options, std::string& error,
     group.source = "--upstream";
     for (std::size_t i = 0; i < flag_upstreams; ++i) {
       group.upstreams.push_back(i);
+      group.weights.push_back(1);
       group.mask |= std::uint64_t{1} << i;
     }
     groups.push_back(std::move(group));

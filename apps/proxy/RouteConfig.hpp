@@ -2,7 +2,14 @@
 //
 //   [[group]]
 //   name = "app"
-//   upstreams = ["http://127.0.0.1:8081", "http://127.0.0.1:8082"]
+//   upstreams = [{ url = "http://127.0.0.1:8081", weight = 3 }, "http://127.0.0.1:8082"]
+//   balance = "hash"              # or "least-conn", or "round-robin" (the default)
+//   hash-key = "header:X-User"    # or "client-address" (the default)
+//   retry-budget = 20             # percent of its requests in flight that may retry (20)
+//   retries = 2                   # other members a failed request may move to (1)
+//   fall = 3                      # failures in a row that mark an upstream down (1)
+//   fail-on-5xx = true            # a 5xx answer is such a failure (false)
+//   fail-on-timeout = true        # a response timeout is one (false)
 //
 //   [[route]]
 //   host = "*.example.com"        # "" or absent: any host

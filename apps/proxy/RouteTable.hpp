@@ -25,6 +25,9 @@
 #include <utility>
 #include <vector>
 
+#include "apps/proxy/HashRing.hpp"
+#include "apps/proxy/UpstreamHealth.hpp"
+
 namespace apps::proxy {
 
 // The bit of a method in Route::methods (GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE,
@@ -49,8 +52,19 @@ void apply_header_rules(const HeaderRules& rules, HeaderList& list);
 struct RouteGroup {
   std::string name;
   std::vector<std::size_t> upstreams;
-  std::uint64_t mask = 0;  // bit per index in `upstreams` (at most 64 upstreams in all)
-  std::string source;      // "FILE:LINE" of its definition, for --check
+  std::vector<unsigned> weights;  // per entry of `upstreams`: its share of the round robin
+  std::uint64_t mask = 0;         // bit per index in `upstreams` (at most 64 upstreams in all)
+  std::string source;             // "FILE:LINE" of its definition, for --check
+  HealthPolicy health;
+  // balance = "hash": the ring of its members; requests hash `hash_header`'s value (the client
+  // address when empty or absent from the request). Null: smooth weighted round robin.
+  std::shared_ptr<const HashRing> ring;
+  std::string hash_header;
+  bool least_conn = false;  // balance = "least-conn" (Balancer)
+  unsigned retries = 1;
+  unsigned retry_budget =
+      20;  // percent of its requests in flight that may be retrying     // other members a request
+           // may move to (UpstreamRoute)            // how requests mark its upstreams down
 };
 
 struct Route {

@@ -12,26 +12,60 @@
 
 namespace apps::proxy {
 
-Balancer::Balancer(std::size_t count, std::chrono::milliseconds down_time, std::size_t lanes)
-    : down_until_(count, 0),
-      down_time_(static_cast<std::uint64_t>(down_time.count())),
-      next_(lanes, 0) {}
+Balancer::Balancer(const UpstreamHealth& health, std::vector<std::vector<unsigned>> weights,
+                   std::vector<bool> least_conn)
+    : health_(health), weights_(std::move(weights)), least_conn_(std::move(least_conn)) {
+  for (const auto& lane : weights_) score_.emplace_back(lane.size(), 0);
+  least_conn_.resize(weights_.size(), false);
+}
+
+Balancer::Balancer(const UpstreamHealth& health, std::size_t lanes)
+    : Balancer(health,
+               std::vector<std::vector<unsigned>>(lanes, std::vector<unsigned>(health.size(), 1))) {
+}
 
 std::optional<std::size_t> Balancer::pick(std::uint64_t now, std::uint64_t tried,
                                           std::size_t lane) {
-  const std::size_t n = down_until_.size();
-  std::size_t& next = next_[lane];
-  for (std::size_t k = 0; k < n; ++k) {
-    const std::size_t i = (next + k) % n;
-    if (((tried >> i) & 1U) != 0 || is_down(i, now)) continue;
-    next = (i + 1) % n;
-    return i;
+  const std::vector<unsigned>& weight = weights_[lane];
+  std::vector<std::int64_t>& score = score_[lane];
+  const auto candidate = [&](std::size_t i) {
+    return weight[i] != 0 && ((tried >> i) & 1U) == 0 && health_.usable(i, now);
+  };
+  std::uint32_t fewest = 0;
+  if (least_conn_[lane]) {
+    fewest = UINT32_MAX;
+    for (std::size_t i = 0; i < weight.size(); ++i)
+      if (candidate(i)) fewest = std::min(fewest, health_.busy(i));
   }
-  return std::nullopt;
+  std::optional<std::size_t> best;
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < weight.size(); ++i) {
+    if (!candidate(i) || (least_conn_[lane] && health_.busy(i) != fewest)) continue;
+    score[i] += weight[i];
+    total += weight[i];
+    if (!best || score[i] > score[*best]) best = i;
+  }
+  if (best) score[*best] -= total;
+  return best;
 }
 
-void Balancer::mark_down(std::size_t i, std::uint64_t now) {
-  down_until_[i] = now + down_time_;
+std::vector<bool> lane_least_conn(const ProxyOptions& options) {
+  std::vector<bool> lanes{false};
+  if (options.routes)
+    for (const RouteGroup& group : options.routes->groups()) lanes.push_back(group.least_conn);
+  return lanes;
+}
+
+std::vector<std::vector<unsigned>> lane_weights(const ProxyOptions& options) {
+  const std::size_t n = options.upstreams.size();
+  std::vector<std::vector<unsigned>> lanes{std::vector<unsigned>(n, 1)};
+  if (!options.routes) return lanes;
+  for (const RouteGroup& group : options.routes->groups()) {
+    std::vector<unsigned>& lane = lanes.emplace_back(n, 0);
+    for (std::size_t k = 0; k < group.upstreams.size(); ++k)
+      lane[group.upstreams[k]] += k < group.weights.size() ? group.weights[k] : 1;
+  }
+  return lanes;
 }
 
 std::size_t IdleSurplus::sweep(std::size_t idle) {
@@ -57,7 +91,14 @@ UpstreamLink::UpstreamLink(std::shared_ptr<LoopUpstreams> pool, std::size_t inde
       user_(user),
       parser_(http::HttpParser::Type::response, *this) {}
 
+void UpstreamLink::set_busy(bool busy) {
+  if (busy_ == busy) return;
+  busy_ = busy;
+  pool_->health().busy_changed(index_, busy);
+}
+
 void UpstreamLink::begin_exchange(std::string_view method, bool upgrade) {
+  set_busy(true);
   parser_.expect_response_to(method);
   upgrade_asked_ = upgrade;
   switching_ = false;
@@ -96,6 +137,7 @@ void UpstreamLink::on_response_timer() {
 }
 
 void UpstreamLink::release(bool reusable) {
+  set_busy(false);
   user_ = nullptr;  // the response timer, left running, finds no exchange when it fires
   if (conn_ == nullptr) return;
   parser_.resume();
@@ -107,6 +149,7 @@ void UpstreamLink::release(bool reusable) {
 }
 
 void UpstreamLink::detach() {
+  set_busy(false);
   user_ = nullptr;
   if (response_timer_) response_timer_->stop();
   // A connect still under way is kept: once open it is as good as any pooled connection.
@@ -195,6 +238,7 @@ void UpstreamLink::on_server_stopping(reactor::Connection& conn) {
 void UpstreamLink::on_close(reactor::Connection&, const reactor::Error& error) {
   const bool opened = conn_ != nullptr;
   conn_ = nullptr;
+  set_busy(false);  // the exchange's or the tunnel's end, whichever this close is
   response_timer_.reset();
   if (relay_) return relay_->upstream_closed();
   if (pooled_) pool_->forget(*this);
@@ -213,6 +257,7 @@ void UpstreamLink::on_close(reactor::Connection&, const reactor::Error& error) {
 }
 
 void UpstreamLink::lose(const reactor::Error& error, Metrics::UpstreamError kind) {
+  set_busy(false);
   UpstreamUser* user = std::exchange(user_, nullptr);
   if (response_timer_) response_timer_->stop();
   if (conn_ != nullptr) conn_->close();
@@ -244,6 +289,7 @@ void UpstreamLink::on_headers_complete(const http::Framing& framing) {
   // A 101 without Upgrade switches to nothing: dropped as interim, like one not asked for.
   if (status_ == 101 && !framing.upgrade) interim_ = true;
   if (interim_ || user_ == nullptr) return;
+  pool_->health().responded(index_, conn_ != nullptr ? conn_->loop().now() : 0, status_);
   switching_ = status_ == 101;
   user_->on_response_head(status_, reason_, headers_, framing);
 }
@@ -265,11 +311,15 @@ void UpstreamLink::on_message_complete() {
   if (!finishing_) parser_.pause();  // what follows in this input is stray: feed stops to tell
 }
 
-LoopUpstreams::LoopUpstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics)
+LoopUpstreams::LoopUpstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics,
+                             std::shared_ptr<UpstreamHealth> health,
+                             std::shared_ptr<RetryBudget> budget)
     : options_(std::move(options)),
       metrics_(metrics),
-      balancer_(options_->upstreams.size(), options_->upstream_down_time,
-                1 + (options_->routes ? options_->routes->groups().size() : 0)),
+      health_(std::move(health)),
+      budget_(budget ? std::move(budget)
+                     : std::make_shared<RetryBudget>(lane_weights(*options_).size())),
+      balancer_(*health_, lane_weights(*options_), lane_least_conn(*options_)),
       idle_(options_->upstreams.size(), Idle{{}, IdleSurplus(options_->upstream_keepalive)}) {}
 
 LoopUpstreams::~LoopUpstreams() = default;
@@ -355,7 +405,16 @@ std::uint64_t next_id() {
 }  // namespace
 
 Upstreams::Upstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics)
-    : options_(std::move(options)), metrics_(metrics), id_(next_id()) {}
+    : options_(std::move(options)),
+      metrics_(metrics),
+      health_(std::make_shared<UpstreamHealth>(*options_)),
+      budget_(std::make_shared<RetryBudget>(lane_weights(*options_).size())),
+      id_(next_id()) {
+  metrics_.set_upstream_source([health = std::weak_ptr<const UpstreamHealth>(health_)] {
+    const auto alive = health.lock();
+    return alive ? alive->gauges() : std::vector<UpstreamGauge>{};
+  });
+}
 
 namespace {
 // A loop's LoopUpstreams, one per upstream set still alive (a reload makes a new set while
@@ -376,7 +435,8 @@ LoopUpstreams& Upstreams::on_loop(reactor::Loop& loop) const {
     if (e.id == id_) return *e.loop_side;
   // A new set (the first, or a reload's): forget those that are gone.
   std::erase_if(entries, [](const auto& e) { return e.set.expired(); });
-  entries.push_back({id_, weak_from_this(), std::make_shared<LoopUpstreams>(options_, metrics_)});
+  entries.push_back({id_, weak_from_this(),
+                     std::make_shared<LoopUpstreams>(options_, metrics_, health_, budget_)});
   return *entries.back().loop_side;
 }
 

@@ -16,36 +16,49 @@
 #include "apps/proxy/HeaderRewrite.hpp"
 #include "apps/proxy/Metrics.hpp"
 #include "apps/proxy/ProxyOptions.hpp"
+#include "apps/proxy/RetryBudget.hpp"
 #include "apps/proxy/Tunnel.hpp"
+#include "apps/proxy/UpstreamHealth.hpp"
 #include "reactor/Handler.hpp"
 #include "reactor/Timer.hpp"
 #include "reactor/WheelTimer.hpp"
 
 namespace apps::proxy {
 
-// Round robin with down-marking, for one loop. Time is passed in (the loop's clock, in ms), so
-// tests drive it without waiting.
+// Smooth weighted round robin (nginx's) over the upstreams `health` finds usable, for one
+// loop: each pick adds every candidate's weight to its score, takes the highest score (the
+// lowest index on a tie) and takes the candidates' total off the winner. Weights 3 and 1 go
+// a a b a: the heavy member's turns spread out, not bunched. Equal weights are plain round
+// robin. Time is passed in (the loop's clock, in ms), so tests drive it without waiting.
 class Balancer {
  public:
-  // `lanes`: how many round robins share the upstreams' health (one per route group, and one
-  // for requests without routes), each with its own turn, so that picks for one group do not
-  // move another's.
-  Balancer(std::size_t count, std::chrono::milliseconds down_time, std::size_t lanes = 1);
+  // One weight per upstream index (0: not in the lane), per lane: one lane per route group
+  // and one for requests without routes, each with its own scores, so that picks for one
+  // group do not move another's. `health` outlives the balancer (its LoopUpstreams holds it).
+  // `least_conn` (per lane; absent: none): the lane picks among the candidates with the fewest
+  // busy connections (UpstreamHealth::busy), by the weighted turn among those.
+  Balancer(const UpstreamHealth& health, std::vector<std::vector<unsigned>> weights,
+           std::vector<bool> least_conn = {});
+  // Every lane has every upstream, with weight 1.
+  explicit Balancer(const UpstreamHealth& health, std::size_t lanes = 1);
 
-  // The next upstream after the last one `lane` picked that is neither in `tried` (bit i:
-  // upstream i) nor down at `now`; nullopt when there is none.
+  // The next upstream of `lane` that is neither in `tried` (bit i: upstream i) nor unusable at
+  // `now`; nullopt when there is none.
   std::optional<std::size_t> pick(std::uint64_t now, std::uint64_t tried, std::size_t lane = 0);
-  // A connect to upstream `i` failed at `now`: skip it until now + down_time.
-  void mark_down(std::size_t i, std::uint64_t now);
-  void mark_up(std::size_t i) { down_until_[i] = 0; }
-  bool is_down(std::size_t i, std::uint64_t now) const { return now < down_until_[i]; }
-  std::size_t size() const { return down_until_.size(); }
+  std::size_t size() const { return health_.size(); }
 
  private:
-  std::vector<std::uint64_t> down_until_;
-  std::uint64_t down_time_;
-  std::vector<std::size_t> next_;  // per lane
+  const UpstreamHealth& health_;
+  std::vector<std::vector<unsigned>> weights_;    // [lane][upstream]
+  std::vector<std::vector<std::int64_t>> score_;  // [lane][upstream]
+  std::vector<bool> least_conn_;                  // [lane]
 };
+
+// The balancer's weights for `options`: lane 0 every upstream with weight 1, then one lane per
+// route group with its members' weights.
+std::vector<std::vector<unsigned>> lane_weights(const ProxyOptions& options);
+// Which of those lanes balance by least connections.
+std::vector<bool> lane_least_conn(const ProxyOptions& options);
 
 // When idle pooled connections beyond the pool's limit are closed: not the moment they come
 // back. Under steady load with more exchanges in flight than the limit, the excess is taken
@@ -188,12 +201,17 @@ class UpstreamLink final : public reactor::Handler, private http::HttpEvents {
   bool stray_ = false;      // bytes after a complete response: never reuse
   bool stopping_ = false;   // the server drains: no more pooling
   bool finishing_ = false;  // parsing the upstream's close
+  bool busy_ = false;       // counted in the health's busy(): an exchange or tunnel is on it
+  // The one place busy_ moves, keeping the shared count in step.
+  void set_busy(bool busy);
 };
 
 // The per-loop side: balancer and idle pools. Loop thread only.
 class LoopUpstreams : public std::enable_shared_from_this<LoopUpstreams> {
  public:
-  LoopUpstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics);
+  // `budget`: the set's retry budget, shared by every loop (one of its own when null).
+  LoopUpstreams(std::shared_ptr<const ProxyOptions> options, Metrics& metrics,
+                std::shared_ptr<UpstreamHealth> health, std::shared_ptr<RetryBudget> budget = {});
   ~LoopUpstreams();
   LoopUpstreams(const LoopUpstreams&) = delete;
   LoopUpstreams& operator=(const LoopUpstreams&) = delete;
@@ -201,6 +219,9 @@ class LoopUpstreams : public std::enable_shared_from_this<LoopUpstreams> {
   const ProxyOptions& options() const { return *options_; }
   Metrics& metrics() { return metrics_; }
   Balancer& balancer() { return balancer_; }
+  // The set's health, shared with every loop.
+  UpstreamHealth& health() { return *health_; }
+  const std::shared_ptr<RetryBudget>& retry_budget() { return budget_; }
 
   // An idle pooled connection to upstream `index`, now the user's; nullptr when none.
   UpstreamLink* take_idle(std::size_t index, UpstreamUser& user);
@@ -224,12 +245,15 @@ class LoopUpstreams : public std::enable_shared_from_this<LoopUpstreams> {
 
   std::shared_ptr<const ProxyOptions> options_;
   Metrics& metrics_;
+  std::shared_ptr<UpstreamHealth> health_;
+  std::shared_ptr<RetryBudget> budget_;
   Balancer balancer_;
   std::vector<Idle> idle_;                     // per upstream
   std::optional<reactor::Timer> sweep_timer_;  // made on the loop of the first surplus
 };
 
-// The upstream set shared by every loop: hands each loop its own LoopUpstreams. Make it with
+// The upstream set shared by every loop: hands each loop its own LoopUpstreams, all sharing one
+// UpstreamHealth (which `metrics` then reports, until a newer set replaces it). Make it with
 // make_shared (a loop forgets its LoopUpstreams once the set is gone).
 class Upstreams : public std::enable_shared_from_this<Upstreams> {
  public:
@@ -243,6 +267,8 @@ class Upstreams : public std::enable_shared_from_this<Upstreams> {
  private:
   std::shared_ptr<const ProxyOptions> options_;
   Metrics& metrics_;
+  std::shared_ptr<UpstreamHealth> health_;
+  std::shared_ptr<RetryBudget> budget_;
   std::uint64_t id_;  // unique per process: an address may be reused by a later set
 };
 

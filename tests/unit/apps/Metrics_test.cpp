@@ -25,8 +25,12 @@ TEST_CASE("render_prometheus writes every family with HELP and TYPE and the coun
   m.count_request(0, Protocol::http2);  // the client left before any response
   m.count(Metrics::UpstreamError::refused);
   m.count(Metrics::UpstreamError::response_timeout);
+  Metrics::add(m.upstream_retries, 4);
   Metrics::add(m.bytes_in, 1000);
   Metrics::add(m.bytes_out, 123456789012);
+  m.set_upstream_source([] {
+    return std::vector<apps::proxy::UpstreamGauge>{{"app", "http://10.0.0.2:80", false}};
+  });
   m.tunnel_opened(Metrics::TunnelKind::websocket);
   m.tunnel_opened(Metrics::TunnelKind::websocket);
   m.tunnel_opened(Metrics::TunnelKind::connect);
@@ -81,6 +85,12 @@ tlsreactor_proxy_upstream_errors_total{kind="response_timeout"} 1
 tlsreactor_proxy_upstream_errors_total{kind="tls"} 0
 tlsreactor_proxy_upstream_errors_total{kind="protocol"} 0
 tlsreactor_proxy_upstream_errors_total{kind="closed"} 0
+# HELP tlsreactor_proxy_upstream_retries_total Requests moved to another upstream after a failed connect or a reset.
+# TYPE tlsreactor_proxy_upstream_retries_total counter
+tlsreactor_proxy_upstream_retries_total 4
+# HELP tlsreactor_proxy_upstream_retries_refused_total Retries not made because the group's retry budget was spent.
+# TYPE tlsreactor_proxy_upstream_retries_refused_total counter
+tlsreactor_proxy_upstream_retries_refused_total 0
 # HELP tlsreactor_proxy_bytes_in_total Plaintext bytes received from clients.
 # TYPE tlsreactor_proxy_bytes_in_total counter
 tlsreactor_proxy_bytes_in_total 1000
@@ -148,6 +158,9 @@ tlsreactor_proxy_upstream_seconds_bucket{le="10"} 0
 tlsreactor_proxy_upstream_seconds_bucket{le="+Inf"} 0
 tlsreactor_proxy_upstream_seconds_sum 0.000000
 tlsreactor_proxy_upstream_seconds_count 0
+# HELP tlsreactor_proxy_upstream_up Whether an upstream is up (1) or marked down (0), by group and URL.
+# TYPE tlsreactor_proxy_upstream_up gauge
+tlsreactor_proxy_upstream_up{group="app",upstream="http://10.0.0.2:80"} 0
 # HELP tlsreactor_proxy_certificate_expiry_seconds Seconds until a served certificate expires (negative: expired).
 # TYPE tlsreactor_proxy_certificate_expiry_seconds gauge
 tlsreactor_proxy_certificate_expiry_seconds{file="/etc/tls/site.pem",subject="CN=example.test"} 86400

@@ -174,7 +174,7 @@ TEST_CASE("bad keys and values in the tables are errors at their FILE:LINE:COLUM
         "rules cannot change it");
   CHECK(error_for("[[group]]\nname = \"g\"\nupstreams = [\"ftp://x\"]\n[[route]]\ngroup = "
                   "\"g\"\n") ==
-        "p.toml:3:13: --upstream ftp://x: the scheme must be http or https");
+        "p.toml:3:14: --upstream ftp://x: the scheme must be http or https");
   CHECK(error_for("[[group]]\nname = \"g\"\nupstreams = [\"http://x:1\"]\n") ==
         "p.toml:1: [[group]] without any [[route]]: add routes, or give the upstreams with "
         "upstream = [...]");
@@ -182,4 +182,71 @@ TEST_CASE("bad keys and values in the tables are errors at their FILE:LINE:COLUM
   CHECK(error_for("[route]\ngroup = \"g\"\n") ==
         "p.toml:1:2: 'route' takes [[route]] tables, "
         "got a table");
+}
+
+namespace {
+
+// The group "g" of one upstream with `keys` added (from line 4 on), and a route to it.
+std::string group_g(const std::string& keys) {
+  return "[[group]]\nname = \"g\"\nupstreams = [\"http://x:1\"]\n" + keys +
+         "[[route]]\ngroup = \"g\"\n";
+}
+
+// That group as read (the file must be good).
+apps::proxy::RouteGroup group_g_with(const std::string& keys) {
+  std::string error;
+  auto options = options_from(group_g(keys), error);
+  REQUIRE_MESSAGE(options, error);
+  return options->routes->groups()[0];
+}
+
+}  // namespace
+
+TEST_CASE("a group's health keys are read, and bad ones are errors at their FILE:LINE:COLUMN") {
+  const auto health = group_g_with("fall = 3\nfail-on-5xx = true\nfail-on-timeout = true\n").health;
+  CHECK(health.fall == 3);
+  CHECK(health.fail_on_5xx);
+  CHECK(health.fail_on_timeout);
+  // Mutation: reading fall without its lower bound accepts 0 (an upstream down before it failed).
+  CHECK(error_for(group_g("fall = 0\n")) == "p.toml:4:8: 'fall' must be an integer from 1 to 1000");
+  CHECK(group_g_with("retry-budget = 50\n").retry_budget == 50);
+  CHECK(error_for(group_g("retry-budget = 101\n")) ==
+        "p.toml:4:16: 'retry-budget' must be an integer from 0 to 100");
+  CHECK(error_for(group_g("retries = 64\n")) ==
+        "p.toml:4:11: 'retries' must be an integer from 0 to 63");
+  CHECK(error_for(group_g("fail-on-5xx = \"yes\"\n")) ==
+        "p.toml:4:15: 'fail-on-5xx' must be true or false");
+}
+
+TEST_CASE("a group's upstreams are URLs or { url, weight } tables, and weight 0 is an error") {
+  const std::string route = "[[route]]\ngroup = \"g\"\n";
+  std::string error;
+  auto options = options_from(
+      "[[group]]\nname = \"g\"\nupstreams = [{ url = \"http://x:1\", "
+      "weight = 3 }, \"http://y:1\"]\n" +
+          route,
+      error);
+  REQUIRE_MESSAGE(options, error);
+  CHECK(options->routes->groups()[0].weights == std::vector<unsigned>{3, 1});
+  // Mutation: a weight read without its lower bound lets 0 through (a member never picked).
+  CHECK(error_for("[[group]]\nname = \"g\"\nupstreams = [{ url = \"http://x:1\", weight = 0 }]\n" +
+                  route) == "p.toml:3:45: 'weight' must be an integer from 1 to 1000");
+  CHECK(error_for("[[group]]\nname = \"g\"\nupstreams = [{ url = \"http://x:1\", wieght = 2 }]\n" +
+                  route) == "p.toml:3:36: unknown key 'wieght' in an upstream");
+  CHECK(error_for("[[group]]\nname = \"g\"\nupstreams = [{ weight = 2 }]\n" + route) ==
+        "p.toml:3:14: an upstream table needs url = \"URL\"");
+}
+
+TEST_CASE("balance and hash-key are checked at their FILE:LINE:COLUMN") {
+  const auto hashing = group_g_with("balance = \"hash\"\nhash-key = \"header:X-User\"\n");
+  CHECK(hashing.ring != nullptr);
+  CHECK(hashing.hash_header == "x-user");
+  CHECK(group_g_with("balance = \"least-conn\"\n").least_conn);
+  CHECK(error_for(group_g("balance = \"fewest\"\n")) ==
+        "p.toml:4:11: balance must be \"round-robin\", \"least-conn\" or \"hash\"");
+  // Mutation: accepting "header:" with an empty name hashes every request to one member.
+  CHECK(error_for(group_g("balance = \"hash\"\nhash-key = \"header:\"\n")) ==
+        "p.toml:5:12: hash-key must be \"client-address\" or \"header:NAME\"");
+  CHECK(error_for(group_g("hash-key = \"client-address\"\n")) ==
+        "p.toml:1:1: hash-key goes with balance = \"hash\"");
 }

@@ -10,9 +10,21 @@
 #include "reactor/Loop.hpp"
 
 using apps::proxy::Balancer;
+using apps::proxy::ProxyOptions;
+using apps::proxy::UpstreamHealth;
 using apps::proxy::UpstreamUrl;
 
 namespace {
+
+// Options with upstreams 0, 1 and 2 and the default down time (10 s).
+ProxyOptions three_upstreams() {
+  ProxyOptions options;
+  std::string error;
+  for (const char* url :
+       {"http://127.0.0.1:8081", "http://127.0.0.1:8082", "http://127.0.0.1:8083"})
+    options.upstreams.push_back(*UpstreamUrl::parse(url, error));
+  return options;
+}
 
 // Picks `n` times at `now` with nothing tried yet.
 std::vector<std::size_t> picks(Balancer& balancer, std::uint64_t now, int n) {
@@ -66,7 +78,9 @@ TEST_CASE("bad upstream URLs are refused with the reason") {
 TEST_CASE("each route group's round robin keeps its own turn") {
   // Group 1 is upstreams 0 and 1, group 2 is upstream 2; their requests alternate. One shared
   // turn would give group 1 upstream 0 every time (group 2's pick moves it past 1).
-  Balancer balancer(3, std::chrono::milliseconds(10000), 3);
+  const auto options = three_upstreams();
+  UpstreamHealth health(options);
+  Balancer balancer(health, 3);
   const std::uint64_t group1 = 0b011, group2 = 0b100;
   std::vector<std::size_t> firsts;
   for (int i = 0; i < 4; ++i) {
@@ -77,26 +91,59 @@ TEST_CASE("each route group's round robin keeps its own turn") {
 }
 
 TEST_CASE("the balancer goes round robin over healthy upstreams") {
-  Balancer balancer(3, std::chrono::milliseconds(10000));
+  const auto options = three_upstreams();
+  UpstreamHealth health(options);
+  Balancer balancer(health);
   CHECK(picks(balancer, 0, 6) == std::vector<std::size_t>{0, 1, 2, 0, 1, 2});
 }
 
-TEST_CASE("a marked-down upstream is skipped until its down time has passed, then retried") {
-  Balancer balancer(3, std::chrono::milliseconds(10000));
-  balancer.mark_down(1, 1000);
-  CHECK(balancer.is_down(1, 1000));
-  CHECK(picks(balancer, 5000, 4) == std::vector<std::size_t>{0, 2, 0, 2});
-  CHECK_FALSE(balancer.is_down(1, 11000));
-  CHECK(picks(balancer, 11000, 3) == std::vector<std::size_t>{0, 1, 2});
+TEST_CASE("weighted round robin spreads the heavy member's turns: weights 3 and 1 go a a b a") {
+  // Mutation: ignoring the weights (plain round robin) gives 0 1 0 1.
+  const auto options = three_upstreams();
+  UpstreamHealth health(options);
+  Balancer balancer(health, {{3, 1, 0}});
+  CHECK(picks(balancer, 0, 8) == std::vector<std::size_t>{0, 0, 1, 0, 0, 0, 1, 0});
+  // A member that goes down drops out of the turns; the rest keep their shares.
+  health.failed(0, 0, UpstreamHealth::Failure::connect, "refused");
+  CHECK(picks(balancer, 0, 3) == std::vector<std::size_t>{1, 1, 1});
+}
+
+TEST_CASE("least connections picks the member with the fewest busy connections, ties in turn") {
+  // Mutation: a least-conn lane that ignores busy() goes round robin: 0 1 2.
+  const auto options = three_upstreams();
+  UpstreamHealth health(options);
+  Balancer balancer(health, {{1, 1, 1}}, {true});
+  health.busy_changed(0, true);
+  health.busy_changed(0, true);
+  health.busy_changed(1, true);
+  CHECK(picks(balancer, 0, 3) == std::vector<std::size_t>{2, 2, 2});
+  health.busy_changed(0, false);
+  health.busy_changed(0, false);
+  health.busy_changed(1, false);
+  // All idle again: the weighted turn decides among the tied.
+  CHECK(picks(balancer, 0, 3) == std::vector<std::size_t>{0, 1, 2});
+}
+
+TEST_CASE("an upstream marked down by one loop is skipped by every loop's balancer") {
+  // Mutation: a per-balancer down time (the state before this health) leaves `other` picking 1.
+  const auto options = three_upstreams();
+  UpstreamHealth health(options);
+  Balancer one(health);
+  Balancer other(health);
+  health.failed(1, 1000, UpstreamHealth::Failure::connect, "refused");
+  CHECK(picks(one, 5000, 4) == std::vector<std::size_t>{0, 2, 0, 2});
+  CHECK(picks(other, 5000, 4) == std::vector<std::size_t>{0, 2, 0, 2});
 }
 
 TEST_CASE("a request's retries skip the upstreams it tried, and none is left when all failed") {
-  Balancer balancer(3, std::chrono::milliseconds(10000));
+  const auto options = three_upstreams();
+  UpstreamHealth health(options);
+  Balancer balancer(health);
   std::uint64_t tried = 0;
   const auto first = balancer.pick(0, tried);
   REQUIRE(first);
   tried |= 1U << *first;
-  balancer.mark_down(*first, 0);
+  health.failed(*first, 0, UpstreamHealth::Failure::connect, "refused");
   const auto second = balancer.pick(0, tried);
   REQUIRE(second);
   CHECK(*second != *first);
@@ -107,20 +154,11 @@ TEST_CASE("a request's retries skip the upstreams it tried, and none is left whe
   CHECK(*third != *second);
   tried |= 1U << *third;
   CHECK_FALSE(balancer.pick(0, tried));
-  // Everything down: no pick even for a fresh request, until the time passes.
-  balancer.mark_down(*second, 0);
-  balancer.mark_down(*third, 0);
+  // Everything down: no pick even for a fresh request, until the down time passes.
+  health.failed(*second, 0, UpstreamHealth::Failure::connect, "refused");
+  health.failed(*third, 0, UpstreamHealth::Failure::connect, "refused");
   CHECK_FALSE(balancer.pick(5000, 0));
   CHECK(balancer.pick(10000, 0));
-}
-
-TEST_CASE("marking an upstream up makes it eligible at once") {
-  Balancer balancer(2, std::chrono::milliseconds(10000));
-  balancer.mark_down(0, 0);
-  balancer.mark_down(1, 0);
-  CHECK_FALSE(balancer.pick(1, 0));
-  balancer.mark_up(1);
-  CHECK(balancer.pick(1, 0) == 1U);
 }
 
 TEST_CASE("idle connections beyond the pool limit close only after a sweep interval unused") {
