@@ -252,11 +252,11 @@ bool read_group(const std::string& file, const toml::table& table, ProxyOptions&
   if (table.contains("hash-key") && balance != "hash")
     read.complain(table, "hash-key goes with balance = \"hash\"");
   if (balance == "hash") {
-    std::vector<HashRing::Member> members;
+    std::vector<HashRing::Member> ring;
     for (std::size_t k = 0; k < group.upstreams.size(); ++k)
-      members.push_back(
+      ring.push_back(
           {group.upstreams[k], options.upstreams[group.upstreams[k]].text, group.weights[k]});
-    group.ring = std::make_shared<const HashRing>(members);
+    group.ring = std::make_shared<const HashRing>(ring);
   }
   if (!has_upstreams || group.upstreams.empty())
     read.complain(table, "[[group]] '" + group.name + "' needs upstreams = [\"http://HOST:PORT\"]");
