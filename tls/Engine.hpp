@@ -85,9 +85,10 @@ struct TlsInfo {
   bool resumed = false;
   std::string peer_subject;  ///< "/CN=localhost", "" without a peer certificate
   /// Server side only (a client's identity; empty on client connections and without one): the
-  /// peer's certificate as DER, and the other certificates it sent, as DER, in its order (for
-  /// TLS 1.2 resumption, what the session kept).
+  /// peer's certificate as DER (for TLS 1.2 resumption, what the session kept).
   std::string peer_certificate;
+  /// Server side only, as peer_certificate: the other certificates the peer sent, as DER, in
+  /// its order.
   std::vector<std::string> peer_chain;
   /// From the transport's TCP open to the handshake's end, as its driver measured it (the
   /// engine has no clock): time spent waiting for the peer, for async decisions and on the CPU.
