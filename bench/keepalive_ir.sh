@@ -50,21 +50,12 @@ fi
 
 annotate() { callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null; }
 python3 - "$short" "$long" <(annotate "$short_file") <(annotate "$long_file") <<'EOF'
-import re, sys
+import sys
+sys.path.insert(0, "bench")
+from callgrind_text import parse as parse_lines
 short_n, long_n = int(sys.argv[1]), int(sys.argv[2])
 def parse(path):
-    total, fns = 0, {}
-    for line in open(path):
-        m = re.match(r'\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+PROGRAM TOTALS', line)
-        if m:
-            total = int(m.group(1).replace(',', ''))
-            continue
-        # "  1,234 (12.3%)  FILE:FUNCTION [OBJECT]"; a file name has no ':', a function may.
-        m = re.match(r'\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+\*?\s*[^:]*:(.+?)(?: \[(.*)\])?$', line)
-        if m:
-            name = m.group(2) + (f"  [{m.group(3).split('/')[-1]}]" if m.group(3) else "")
-            fns[name] = fns.get(name, 0) + int(m.group(1).replace(',', ''))
-    return total, fns
+    return parse_lines(open(path))
 (st, sf), (lt, lf) = parse(sys.argv[3]), parse(sys.argv[4])
 n = long_n - short_n
 if n <= 0:

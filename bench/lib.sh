@@ -270,3 +270,18 @@ start_proxy_nginx() {
     }
   }"
 }
+
+# The routing benchmarks' table (bench/proxy.sh, bench/route_ir.sh) into FILE: 100 hosts
+# h0..h99.example.com x 10 path prefixes /p0/../p9/, each to the group "default" (the
+# --upstreams) with the prefix rewritten to /, plus a default route for any other host.
+write_route_table() {
+  python3 - "$1" <<'EOF'
+import sys
+with open(sys.argv[1], "w") as out:
+    for h in range(100):
+        for p in range(10):
+            out.write(f'[[route]]\nhost = "h{h}.example.com"\npath = "/p{p}/"\n'
+                      f'group = "default"\nrewrite-prefix = "/"\n\n')
+    out.write('[[route]]\ngroup = "default"\n')
+EOF
+}

@@ -136,15 +136,7 @@ echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ ${ROUTES:-1} != 0 ]]; then
   ROUTE_HOST=h57.example.com
   ROUTE_PATH=/p7/
-  python3 - "$WORK/routes.toml" <<'EOF'
-import sys
-with open(sys.argv[1], "w") as out:
-    for h in range(100):
-        for p in range(10):
-            out.write(f'[[route]]\nhost = "h{h}.example.com"\npath = "/p{p}/"\n'
-                      f'group = "default"\nrewrite-prefix = "/"\n\n')
-    out.write('[[route]]\ngroup = "default"\n')
-EOF
+  write_route_table "$WORK/routes.toml"
   start_routed_nginx() {
     SERVER_PORT=$(free_port)
     local servers

@@ -18,6 +18,11 @@ void LiveConfig::publish_staged() {
   generation_.fetch_add(1, std::memory_order_release);
 }
 
+std::shared_ptr<const ProxyConfig> LiveConfig::published() const {
+  const std::lock_guard lock(mutex_);
+  return published_;
+}
+
 void LiveConfig::refresh(std::shared_ptr<const ServedConfig>& view, std::uint64_t& generation,
                          reactor::Loop& loop) const {
   if (generation_.load(std::memory_order_acquire) == generation && view) return;

@@ -47,6 +47,9 @@ class LiveConfig {
   // The staged config becomes the one new requests take. Same thread as stage().
   void publish_staged();
 
+  // What new requests take now (null before the first publish). Any thread.
+  std::shared_ptr<const ProxyConfig> published() const;
+
   // `view` brought up to the published config on `loop` (its thread) when a newer one was
   // published since `view` was made; else untouched. One relaxed load when nothing changed;
   // a mutex only when something did. `generation` is the caller's, starting at 0.

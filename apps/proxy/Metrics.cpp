@@ -159,12 +159,20 @@ std::string render_prometheus(const Metrics& m, const std::vector<CertificateExp
   out.family("upstream_seconds", "histogram",
              "Upstream exchanges by time from sending the request to the response's end.");
   out.histogram("upstream_seconds", m.upstream_seconds);
+  const std::vector<UpstreamGauge> upstreams = m.upstream_gauges();
+  const auto upstream_labels = [](const UpstreamGauge& g) {
+    return "group=\"" + escape(g.group) + "\",upstream=\"" + escape(g.upstream) + "\"";
+  };
   out.family("upstream_up", "gauge",
              "Whether an upstream is up (1) or marked down (0), by group and URL.");
-  for (const UpstreamGauge& g : m.upstream_gauges())
-    out.sample("upstream_up",
-               "group=\"" + escape(g.group) + "\",upstream=\"" + escape(g.upstream) + "\"",
-               g.up ? 1 : 0);
+  for (const UpstreamGauge& g : upstreams)
+    out.sample("upstream_up", upstream_labels(g), g.up ? 1 : 0);
+  out.family("upstream_check_seconds", "gauge",
+             "How long the last active health check of an upstream took, by group and URL.");
+  for (const UpstreamGauge& g : upstreams)
+    if (g.check_us >= 0)
+      out.sample("upstream_check_seconds", upstream_labels(g),
+                 static_cast<double>(g.check_us) / 1e6);
   out.family("certificate_expiry_seconds", "gauge",
              "Seconds until a served certificate expires (negative: expired).");
   for (const CertificateExpiry& cert : certs)

@@ -22,6 +22,7 @@ struct UpstreamGauge {
   std::string group;
   std::string upstream;
   bool up = true;
+  std::int64_t check_us = -1;  // the last active check's time; -1: not checked
 };
 
 struct Metrics {

@@ -123,6 +123,15 @@ class TableReader {
     if (failed()) return std::nullopt;
     return out;
   }
+  // A duration in seconds (an integer or a float), more than 0 and at most an hour.
+  std::optional<std::chrono::milliseconds> seconds(const toml::key& key, const toml::node& node) {
+    const std::optional<double> value = node.value<double>();
+    if (!value || !(*value > 0) || *value > 3600) {
+      complain(node, "'" + std::string(key.str()) + "' must be seconds, more than 0, at most 3600");
+      return std::nullopt;
+    }
+    return std::chrono::milliseconds(static_cast<std::int64_t>(*value * 1000 + 0.5));
+  }
   std::optional<bool> boolean(const toml::key& key, const toml::node& node) {
     if (const auto* b = node.as_boolean()) return b->get();
     complain(node, "'" + std::string(key.str()) + "' must be true or false");
@@ -207,6 +216,18 @@ bool read_group(const std::string& file, const toml::table& table, ProxyOptions&
       group.health.fall = static_cast<unsigned>(read.status(key, node, 1, 1000).value_or(1));
     } else if (name == "fail-on-timeout") {
       group.health.fail_on_timeout = read.boolean(key, node).value_or(false);
+    } else if (name == "health-check-path") {
+      group.health.check_path = read.string(key, node).value_or("");
+      if (!read.failed() && !group.health.check_path.starts_with('/'))
+        read.complain(node, "health-check-path must start with '/'");
+    } else if (name == "health-check-interval") {
+      group.health.check_interval = read.seconds(key, node).value_or(group.health.check_interval);
+    } else if (name == "health-check-timeout") {
+      group.health.check_timeout = read.seconds(key, node).value_or(group.health.check_timeout);
+    } else if (name == "health-check-status") {
+      group.health.check_status = read.status(key, node, 100, 599).value_or(0);
+    } else if (name == "rise") {
+      group.health.rise = static_cast<unsigned>(read.status(key, node, 1, 1000).value_or(2));
     } else if (name == "fail-on-5xx") {
       group.health.fail_on_5xx = read.boolean(key, node).value_or(false);
     } else {
@@ -251,6 +272,10 @@ bool read_group(const std::string& file, const toml::table& table, ProxyOptions&
   if (group.name.empty()) read.complain(table, "[[group]] needs a name");
   if (table.contains("hash-key") && balance != "hash")
     read.complain(table, "hash-key goes with balance = \"hash\"");
+  for (const char* key :
+       {"health-check-interval", "health-check-timeout", "health-check-status", "rise"})
+    if (table.contains(key) && !group.health.active())
+      read.complain(table, std::string(key) + " goes with health-check-path");
   if (balance == "hash") {
     std::vector<HashRing::Member> ring;
     for (std::size_t k = 0; k < group.upstreams.size(); ++k)

@@ -16,6 +16,8 @@ const char* failure_text(UpstreamHealth::Failure failure) noexcept {
       return "response timeout";
     case UpstreamHealth::Failure::status_5xx:
       return "5xx answer";
+    case UpstreamHealth::Failure::check:
+      return "failed check";
   }
   return "failure";
 }
@@ -43,8 +45,9 @@ UpstreamHealth::UpstreamHealth(const ProxyOptions& options)
 
 bool UpstreamHealth::usable(std::size_t i, std::uint64_t now) const {
   const Member& m = members_[i];
+  // A checked upstream comes back by its checks only: no request is risked on it meanwhile.
   return m.state.load(std::memory_order_acquire) == State::up ||
-         now >= m.retry_at.load(std::memory_order_relaxed);
+         (!m.policy.active() && now >= m.retry_at.load(std::memory_order_relaxed));
 }
 
 bool UpstreamHealth::move(Member& member, State from, State to, const std::string& why) {
@@ -76,6 +79,7 @@ void UpstreamHealth::answered(std::size_t i) {
       m.state.load(std::memory_order_relaxed) == State::up)
     return;
   m.failures.store(0, std::memory_order_relaxed);
+  if (m.policy.active()) return;  // a checked upstream comes back by its checks (rise)
   move(m, State::down, State::up, "it answered a request");
 }
 
@@ -83,6 +87,20 @@ void UpstreamHealth::responded(std::size_t i, std::uint64_t now, int status) {
   if (status >= 500 && members_[i].policy.fail_on_5xx)
     return failed(i, now, Failure::status_5xx, "answered " + std::to_string(status));
   answered(i);
+}
+
+void UpstreamHealth::checked(std::size_t i, std::uint64_t now, bool passed,
+                             std::chrono::microseconds took, const std::string& detail) {
+  Member& m = members_[i];
+  m.check_us.store(took.count(), std::memory_order_relaxed);
+  if (!passed) {
+    m.passes.store(0, std::memory_order_relaxed);
+    return failed(i, now, Failure::check, detail);
+  }
+  m.failures.store(0, std::memory_order_relaxed);
+  const std::uint32_t in_a_row = m.passes.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (in_a_row >= m.policy.rise)
+    move(m, State::down, State::up, std::to_string(in_a_row) + " checks passed in a row");
 }
 
 std::string UpstreamHealth::why_none(std::uint64_t mask, std::uint64_t now) const {
@@ -93,8 +111,9 @@ std::string UpstreamHealth::why_none(std::uint64_t mask, std::uint64_t now) cons
     const std::uint64_t retry_at = m.retry_at.load(std::memory_order_relaxed);
     const std::uint64_t wait_s = retry_at > now ? (retry_at - now + 999) / 1000 : 0;
     out += out.empty() ? "" : "; ";
-    out += m.name + " is down (" + failure_text(m.last.load(std::memory_order_relaxed)) +
-           "s), tried again in " + std::to_string(wait_s) + " s";
+    out += m.name + " is down (" + failure_text(m.last.load(std::memory_order_relaxed)) + "s), ";
+    out += m.policy.active() ? "back after " + std::to_string(m.policy.rise) + " passed checks"
+                             : "tried again in " + std::to_string(wait_s) + " s";
   }
   return out;
 }
@@ -102,7 +121,8 @@ std::string UpstreamHealth::why_none(std::uint64_t mask, std::uint64_t now) cons
 std::vector<UpstreamGauge> UpstreamHealth::gauges() const {
   std::vector<UpstreamGauge> out;
   for (std::size_t i = 0; i < count_; ++i)
-    out.push_back({members_[i].group, members_[i].name, state(i) == State::up});
+    out.push_back({members_[i].group, members_[i].name, state(i) == State::up,
+                   members_[i].check_us.load(std::memory_order_relaxed)});
   return out;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -24,6 +25,17 @@ struct HealthPolicy {
   // poll, a report) would take down an upstream that answers everything else.
   bool fail_on_timeout = false;
   bool fail_on_5xx = false;  // a 5xx answer counts as a failure
+
+  // Active checks (HealthChecks), on when `check_path` is set: GET check_path every
+  // check_interval, a failure past check_timeout or with another status than check_status (0:
+  // any 2xx or 3xx). `fall` failed checks (or request failures) in a row take an upstream down,
+  // `rise` passed checks in a row bring it back; while checked, only checks bring it back.
+  std::string check_path;
+  std::chrono::milliseconds check_interval{5000};
+  std::chrono::milliseconds check_timeout{2000};
+  int check_status = 0;
+  unsigned rise = 2;
+  bool active() const { return !check_path.empty(); }
 };
 
 // One object per upstream set (made with the options, shared by all loops through
@@ -34,7 +46,7 @@ class UpstreamHealth {
  public:
   enum class State : std::uint8_t { up, down };
   // What a request saw go wrong with an upstream.
-  enum class Failure : std::uint8_t { connect, reset, timeout, status_5xx };
+  enum class Failure : std::uint8_t { connect, reset, timeout, status_5xx, check };
 
   // The upstreams of `options`, each with the policy and name of the first group that lists it
   // (group "default" for the --upstream ones without routes). options.upstream_down_time: how
@@ -59,6 +71,14 @@ class UpstreamHealth {
   // Upstream `i` sent a response head with `status` at `now`: a failure when it is a 5xx and
   // the group counts those, else answered().
   void responded(std::size_t i, std::uint64_t now, int status);
+
+  // An active check of upstream `i` ended: `passed` or not (`detail` says why, for the log),
+  // after `took`. Counts towards rise or fall, as the group's policy says.
+  void checked(std::size_t i, std::uint64_t now, bool passed, std::chrono::microseconds took,
+               const std::string& detail);
+  // The policy of the group upstream `i` belongs to (the first that lists it).
+  const HealthPolicy& policy(std::size_t i) const { return members_[i].policy; }
+  const std::string& group_of(std::size_t i) const { return members_[i].group; }
 
   // Connections to upstream `i` carrying an exchange or a tunnel, over every loop (least
   // connections). UpstreamLink adds one when its exchange begins and takes it off when the
@@ -86,6 +106,8 @@ class UpstreamHealth {
     std::atomic<std::uint64_t> retry_at{0};       // loop ms: down, but a request may try it
     std::atomic<Failure> last{Failure::connect};  // the last failure's kind, for why_none
     std::atomic<std::uint32_t> busy{0};           // exchanges and tunnels on it, every loop
+    std::atomic<std::uint32_t> passes{0};         // active checks passed in a row
+    std::atomic<std::int64_t> check_us{-1};       // the last check's time; -1: none yet
     std::string name;                             // the upstream's URL text
     std::string group;                            // the first group that lists it
     HealthPolicy policy;

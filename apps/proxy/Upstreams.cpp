@@ -289,7 +289,8 @@ void UpstreamLink::on_headers_complete(const http::Framing& framing) {
   // A 101 without Upgrade switches to nothing: dropped as interim, like one not asked for.
   if (status_ == 101 && !framing.upgrade) interim_ = true;
   if (interim_ || user_ == nullptr) return;
-  pool_->health().responded(index_, conn_ != nullptr ? conn_->loop().now() : 0, status_);
+  if (observed_)
+    pool_->health().responded(index_, conn_ != nullptr ? conn_->loop().now() : 0, status_);
   switching_ = status_ == 101;
   user_->on_response_head(status_, reason_, headers_, framing);
 }

@@ -140,6 +140,9 @@ class UpstreamLink final : public reactor::Handler, private http::HttpEvents {
   // `upgrade`: the request asks to switch protocols, so a 101 answer is final (see
   // UpstreamUser::on_upstream_switched) instead of interim.
   void begin_exchange(std::string_view method, bool upgrade = false);
+  // A health check's link (HealthChecks): its answers are the check's to judge, so they are not
+  // reported to the set's UpstreamHealth as a request's answers are.
+  void unobserved() { observed_ = false; }
   // From on_upstream_switched: from now on this connection's callbacks go to `relay`, until
   // its on_close; never pooled again. Returns the connection to relay to.
   reactor::Connection& hand_over(std::shared_ptr<UpstreamRelay> relay);
@@ -201,6 +204,7 @@ class UpstreamLink final : public reactor::Handler, private http::HttpEvents {
   bool stray_ = false;      // bytes after a complete response: never reuse
   bool stopping_ = false;   // the server drains: no more pooling
   bool finishing_ = false;  // parsing the upstream's close
+  bool observed_ = true;    // answers count as passive health evidence (not a check's)
   bool busy_ = false;       // counted in the health's busy(): an exchange or tunnel is on it
   // The one place busy_ moves, keeping the shared count in step.
   void set_busy(bool busy);

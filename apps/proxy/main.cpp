@@ -9,6 +9,7 @@
 #include "apps/proxy/AccessLog.hpp"
 #include "apps/proxy/Admin.hpp"
 #include "apps/proxy/Cidr.hpp"
+#include "apps/proxy/HealthChecks.hpp"
 #include "apps/proxy/Metrics.hpp"
 #include "apps/proxy/ProxyOptions.hpp"
 #include "apps/proxy/ProxyProtocol.hpp"
@@ -95,10 +96,12 @@ int main(int argc, char** argv) {
     if (!log->reopen(error))
       reactor::log::error("SIGUSR1: " + error + "; the old file stays in use");
   };
-  LiveConfig live;  // outlives the server, like metrics
-  extras.on_built = [&certificates, &live](const apps::Args& built) {
+  LiveConfig live;      // outlives the server, like metrics
+  HealthChecks checks;  // its own thread; stopped and joined before metrics goes
+  extras.on_built = [&certificates, &live, &checks](const apps::Args& built) {
     certificates = certificates_of(built);
     live.publish_staged();
+    checks.watch(live.published());
   };
   extras.outer = [](const apps::Args& built, reactor::HandlerFactory inner,
                     std::string& error) -> reactor::HandlerFactory {

@@ -257,7 +257,7 @@ TEST_CASE("admin /metrics parses with the Prometheus client and its figures matc
            "tlsreactor_proxy_bytes_out_total{} " + bytes_out + "\n",
            "tlsreactor_proxy_certificate_expiry_seconds{file=" + server.pki.ecdsa.leaf.cert_file +
                ",subject=" + subject_text + "} " + std::to_string(expiry) + "\n",
-           std::string("types: 19\n"),
+           std::string("types: 20\n"),
        }) {
     CHECK_MESSAGE(samples.find(expected) != std::string::npos, expected << "not in\n" << samples);
   }

@@ -259,3 +259,105 @@ TEST_CASE("least connections sends new requests past a member busy with a held r
   CHECK(integration::output_of(held) == "released\n");
   proxy.stop();
 }
+
+TEST_CASE(
+    "active health checks take a killed upstream out before any request meets it, and bring "
+    "it back once it passes them") {
+  // Mutations: no checks (HealthChecks::watch ignoring the config) never logs "is down: 2 failed
+  // checks"; a checked upstream usable again after the down time, as an unchecked one is
+  // (usable() ignoring policy.active()), lets requests meet the dead member between two checks:
+  // each one then moves on to a, and upstream_retries_total counts it.
+  test_support::TestDir dir;
+  Upstream a("a");
+  Revivable b("b");
+  const std::string b_url = b.url();
+  HealthProxy proxy(dir,
+                    "[[group]]\nname = \"app\"\nupstreams = [\"" + a.url() + "\", \"" + b_url +
+                        "\"]\nhealth-check-path = \"/name\"\nhealth-check-interval = 2\n"
+                        "health-check-timeout = 10\nrise = 2\nfall = 2\n"
+                        "[[route]]\ngroup = \"app\"\n",
+                    2, {"--upstream-down-time", "1"});
+  const std::string checked = "tlsreactor_proxy_upstream_check_seconds{group=\"app\",upstream=\"";
+
+  b.kill();
+  REQUIRE_MESSAGE(
+      proxy.process().wait_for_stderr(
+          "upstream " + b_url + " of group app is down: 2 failed checks in a row", 1, 60s),
+      proxy.process().transcript());
+  std::string metrics = proxy.metrics();
+  CHECK_MESSAGE(contains(metrics, up_sample("app", b_url, 0)), metrics);
+  CHECK_MESSAGE(contains(metrics, checked + a.url() + "\"} "), metrics);
+  CHECK_MESSAGE(contains(metrics, checked + b_url + "\"} "), metrics);
+  // Past the down time, while b stays dead: every request goes to a at once.
+  for (int i = 0; i < 30; ++i) {
+    const std::string out = curl({"--write-out", " %{http_code}\n", proxy.url("/name")});
+    CHECK_MESSAGE(out == "a\n 200\n", out);
+    std::this_thread::sleep_for(100ms);  // pacing only: spread over more than a check interval
+  }
+  metrics = proxy.metrics();
+  CHECK_MESSAGE(contains(metrics, "tlsreactor_proxy_upstream_retries_total 0\n"), metrics);
+
+  b.revive();
+  REQUIRE_MESSAGE(
+      proxy.process().wait_for_stderr(
+          "upstream " + b_url + " of group app is up: 2 checks passed in a row", 1, 60s),
+      proxy.process().transcript());
+  CHECK(contains(proxy.metrics(), up_sample("app", b_url, 1)));
+  bool reached_b = false;
+  for (int i = 0; i < 10 && !reached_b; ++i)
+    reached_b = curl({"--write-out", " %{http_code}\n", proxy.url("/name")}) == "b\n 200\n";
+  CHECK(reached_b);
+  proxy.stop();
+}
+
+TEST_CASE("proxy --check refuses health check keys without a path, or with bad values") {
+  test_support::TestDir dir;
+  const auto check = [&dir](const std::string& keys) {
+    auto p = integration::Process(
+        {TLSREACTOR_PROXY_BIN, "--plain", "--check", "--config",
+         dir.write("bad.toml", "[[group]]\nname = \"g\"\nupstreams = [\"http://127.0.0.1:9\"]\n" +
+                                   keys + "[[route]]\ngroup = \"g\"\n")});
+    const auto code = p.wait(20s);
+    CHECK(code == 1);
+    return p.transcript();
+  };
+  CHECK(contains(check("rise = 3\n"), "bad.toml:1:1: rise goes with health-check-path"));
+  CHECK(contains(check("health-check-path = \"health\"\n"),
+                 "bad.toml:4:21: health-check-path must start with '/'"));
+  CHECK(contains(check("health-check-path = \"/h\"\nhealth-check-interval = 0\n"),
+                 "bad.toml:5:25: 'health-check-interval' must be seconds"));
+}
+
+TEST_CASE("least connections counts long-held WebSocket tunnels: new requests go past them") {
+  // Three tunnels on two members: one holds two, the other one. Mutation: a least-conn lane
+  // ignoring the busy counts goes round robin and the four requests alternate.
+  test_support::TestDir dir;
+  Upstream a("a");
+  Upstream b("b");
+  HealthProxy proxy(dir,
+                    "[[group]]\nname = \"app\"\nbalance = \"least-conn\"\nupstreams = [\"" +
+                        a.url() + "\", \"" + b.url() + "\"]\n[[route]]\ngroup = \"app\"\n",
+                    2);
+  std::vector<std::unique_ptr<integration::Process>> tunnels;
+  for (int i = 0; i < 3; ++i) {
+    tunnels.push_back(std::make_unique<integration::Process>(
+        std::vector<std::string>{"python3", std::string(TLSREACTOR_PEERS_DIR) + "/ws_client.py",
+                                 "wait-close", "--port", proxy.port_text()}));
+    const auto open = tunnels.back()->read_line(30s);
+    REQUIRE_MESSAGE((open && *open == "open"), tunnels.back()->transcript());
+  }
+  const std::string answers =
+      curl({proxy.url("/name"), proxy.url("/name"), proxy.url("/name"), proxy.url("/name")});
+  REQUIRE_MESSAGE((answers == "a\na\na\na\n" || answers == "b\nb\nb\nb\n"), answers);
+  // The one they went to holds one tunnel, the other two.
+  Upstream& fewer = answers[0] == 'a' ? a : b;
+  Upstream& more = answers[0] == 'a' ? b : a;
+  for (int i = 0; i < 2; ++i) {
+    const auto line = more.process().read_line(30s);
+    CHECK_MESSAGE((line && *line == "upgraded /ws"), more.process().transcript());
+  }
+  const auto line = fewer.process().read_line(30s);
+  CHECK_MESSAGE((line && *line == "upgraded /ws"), fewer.process().transcript());
+  for (auto& tunnel : tunnels) tunnel->signal(SIGTERM);
+  proxy.stop();
+}

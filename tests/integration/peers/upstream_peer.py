@@ -14,6 +14,8 @@ per connection). It prints "upstream_peer: listening on 127.0.0.1:PORT" once rea
   GET  /connections     how many connections it accepted so far
   GET  /open            how many connections are open now (this one included)
   GET  /name            the --name it was started with
+  GET  /ws              a WebSocket handshake (101), then prints "upgraded /ws" on stdout and
+                        holds the connection until the client closes it
   GET  /status/CODE     an empty response with that status (204, 304; 304 keeps a length)
   GET  /early-hints     a 103 interim response, then 200 "final"
   GET  /truncated       promises 100000 bytes, sends 1000, closes
@@ -22,6 +24,7 @@ per connection). It prints "upstream_peer: listening on 127.0.0.1:PORT" once rea
   HEAD any of the above the GET's headers, no body
 """
 import argparse
+import base64
 import hashlib
 import http.server
 import os
@@ -135,6 +138,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
             lines = [f"{self.command} {self.path} {self.request_version}"]
             lines += [f"{name}: {value}" for name, value in self.headers.items()]
             self.reply(200, ("\n".join(lines) + "\n").encode(), [("Content-Type", "text/plain")])
+        elif path == "/ws":
+            # RFC 6455's handshake, then the connection is held (its bytes read and dropped)
+            # until the client goes: a long-lived tunnel through the proxy.
+            key = self.headers.get("Sec-WebSocket-Key", "")
+            accept = base64.b64encode(hashlib.sha1(
+                (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+            self.send_response(101)
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Sec-WebSocket-Accept", accept)
+            self.end_headers()
+            self.wfile.flush()
+            print(f"upgraded {self.path}", flush=True)
+            while self.rfile.read(1):
+                pass
+            self.close_connection = True
         elif path == "/chunked":
             n, size = int(query.get("n", "3")), int(query.get("size", "1000"))
             self.send_response(200)

@@ -29,7 +29,8 @@ TEST_CASE("render_prometheus writes every family with HELP and TYPE and the coun
   Metrics::add(m.bytes_in, 1000);
   Metrics::add(m.bytes_out, 123456789012);
   m.set_upstream_source([] {
-    return std::vector<apps::proxy::UpstreamGauge>{{"app", "http://10.0.0.2:80", false}};
+    return std::vector<apps::proxy::UpstreamGauge>{{"app", "http://10.0.0.2:80", false, 2500},
+                                                   {"app", "http://10.0.0.3:80", true, -1}};
   });
   m.tunnel_opened(Metrics::TunnelKind::websocket);
   m.tunnel_opened(Metrics::TunnelKind::websocket);
@@ -161,6 +162,10 @@ tlsreactor_proxy_upstream_seconds_count 0
 # HELP tlsreactor_proxy_upstream_up Whether an upstream is up (1) or marked down (0), by group and URL.
 # TYPE tlsreactor_proxy_upstream_up gauge
 tlsreactor_proxy_upstream_up{group="app",upstream="http://10.0.0.2:80"} 0
+tlsreactor_proxy_upstream_up{group="app",upstream="http://10.0.0.3:80"} 1
+# HELP tlsreactor_proxy_upstream_check_seconds How long the last active health check of an upstream took, by group and URL.
+# TYPE tlsreactor_proxy_upstream_check_seconds gauge
+tlsreactor_proxy_upstream_check_seconds{group="app",upstream="http://10.0.0.2:80"} 0.002500
 # HELP tlsreactor_proxy_certificate_expiry_seconds Seconds until a served certificate expires (negative: expired).
 # TYPE tlsreactor_proxy_certificate_expiry_seconds gauge
 tlsreactor_proxy_certificate_expiry_seconds{file="/etc/tls/site.pem",subject="CN=example.test"} 86400

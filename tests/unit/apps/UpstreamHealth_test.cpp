@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -104,4 +105,30 @@ TEST_CASE("the gauges name each upstream with its group, and a 503 says why none
                     "http://127.0.0.1:8081 is down (connect failures), tried again in 6 s; "
                     "http://127.0.0.1:8082 is down (resets), tried again in 6 s",
                 why);
+}
+
+TEST_CASE("a checked upstream goes down at fall failed checks and comes back at rise passed ones") {
+  // Mutations: checked() not restarting the passes at a failure brings it up at the third pass
+  // overall; usable() not looking at the policy lets requests at it after the down time.
+  HealthPolicy policy;
+  policy.check_path = "/healthz";
+  policy.fall = 2;
+  policy.rise = 3;
+  UpstreamHealth health(group_of_two(policy));
+  const auto took = std::chrono::microseconds(1500);
+  health.checked(0, 0, false, took, "refused");
+  CHECK(health.state(0) == State::up);
+  health.checked(0, 0, false, took, "refused");
+  CHECK(health.state(0) == State::down);
+  CHECK_FALSE(health.usable(0, 1'000'000));  // the down time long past: still only by checks
+  health.checked(0, 0, true, took, "200");
+  health.checked(0, 0, true, took, "200");
+  health.checked(0, 0, false, took, "503");
+  health.checked(0, 0, true, took, "200");
+  health.checked(0, 0, true, took, "200");
+  CHECK(health.state(0) == State::down);
+  health.checked(0, 0, true, took, "200");
+  CHECK(health.state(0) == State::up);
+  CHECK(health.gauges()[0].check_us == 1500);
+  CHECK(health.gauges()[1].check_us == -1);  // never checked
 }
