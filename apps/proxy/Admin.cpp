@@ -180,11 +180,12 @@ reactor::ExtraListener admin_listener(const reactor::Address& address,
   return listener;
 }
 
-std::optional<reactor::Address> admin_address(std::string_view host_port, std::string& error) {
-  const std::string shown = "--admin " + std::string(host_port);
+std::optional<reactor::Address> listen_address(std::string_view option, std::string_view host_port,
+                                               std::string_view example, std::string& error) {
+  const std::string shown = "--" + std::string(option) + " " + std::string(host_port);
   const auto parsed = reactor::HostPort::parse(host_port);
   if (!parsed) {
-    error = shown + ": expected HOST:PORT, e.g. 127.0.0.1:9901";
+    error = shown + ": expected HOST:PORT, e.g. " + std::string(example);
     return std::nullopt;
   }
   reactor::Error resolve_error;
@@ -193,8 +194,14 @@ std::optional<reactor::Address> admin_address(std::string_view host_port, std::s
     error = shown + ": " + (resolve_error ? resolve_error.message() : "cannot resolve");
     return std::nullopt;
   }
-  if (!is_loopback(address)) {
-    error = shown +
+  return address;
+}
+
+std::optional<reactor::Address> admin_address(std::string_view host_port, std::string& error) {
+  const auto address = listen_address("admin", host_port, "127.0.0.1:9901", error);
+  if (!address) return std::nullopt;
+  if (!is_loopback(*address)) {
+    error = "--admin " + std::string(host_port) +
             ": not a loopback address: the admin endpoint has no authentication, so it binds "
             "to 127.0.0.0/8 or ::1 only";
     return std::nullopt;

@@ -51,4 +51,10 @@ reactor::ExtraListener admin_listener(
 // ::1 only".
 std::optional<reactor::Address> admin_address(std::string_view host_port, std::string& error);
 
+// A listener option's HOST:PORT resolved for listening (the admin's, --redirect-listen's);
+// nullopt with `error` naming the option and its value ("--OPTION VALUE: ...", with `example`
+// when it is not HOST:PORT at all).
+std::optional<reactor::Address> listen_address(std::string_view option, std::string_view host_port,
+                                               std::string_view example, std::string& error);
+
 }  // namespace apps::proxy

@@ -126,6 +126,10 @@ std::vector<Args::Option> proxy_option_list() {
       {"admin", "HOST:PORT",
        "admin listener, loopback only: GET /healthz, /readyz (503 while draining), /metrics", "",
        false, true},
+      {"redirect-listen", "HOST:PORT",
+       "also listen here, plain HTTP, answering every request 301 to https://$host$request_uri "
+       "(nginx: server { listen 80; return 301 https://$host$request_uri; })",
+       "", false, true},
       {"proxy-protocol-from", "CIDR[,...]",
        "connections from these sources must start with a PROXY protocol v1/v2 header, whose\n"
        "client address then replaces theirs",

@@ -13,6 +13,7 @@
 #include "apps/proxy/Metrics.hpp"
 #include "apps/proxy/ProxyOptions.hpp"
 #include "apps/proxy/ProxyProtocol.hpp"
+#include "apps/proxy/RedirectListener.hpp"
 #include "apps/proxy/ReverseProxy.hpp"
 #include "apps/proxy/RouteConfig.hpp"
 #include "reactor/Log.hpp"
@@ -83,12 +84,32 @@ int main(int argc, char** argv) {
     sources->now_unix = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
     extras.extra_listeners.push_back(admin_listener(*address, std::move(sources)));
   }
-  extras.on_listening = [&server,
-                         admin = !extras.extra_listeners.empty()](reactor::Server& running) {
+  const bool admin = !extras.extra_listeners.empty();
+  if (const std::string redirect = args.get("redirect-listen"); !redirect.empty()) {
+    std::string error;
+    const auto address = redirect_address(redirect, error);
+    if (!address) {
+      std::cerr << "tlsreactor-proxy: " << args.located("redirect-listen", error) << "\n";
+      return args.flag("check") ? 1 : 2;
+    }
+    // A redirect needs no more than a request head: the parser's default limits, and the
+    // proxy's own head and idle timeouts (a bad value fails the build that follows).
+    apps::http::Http1Options http1;
+    http1.head_timeout = args.seconds("header-timeout").value_or(std::chrono::seconds(10));
+    extras.extra_listeners.push_back(
+        redirect_listener(*address, std::move(http1),
+                          args.seconds("idle-timeout").value_or(std::chrono::seconds(60))));
+  }
+  extras.on_listening = [&server, admin,
+                         redirect = extras.extra_listeners.size() >
+                                    (admin ? 1U : 0U)](reactor::Server& running) {
     server = &running;
     if (admin)
       std::cout << "tlsreactor-proxy: admin on " << running.extra_address(0).to_string()
                 << std::endl;
+    if (redirect)
+      std::cout << "tlsreactor-proxy: redirect to https on "
+                << running.extra_address(admin ? 1 : 0).to_string() << std::endl;
   };
   extras.on_reopen = [log = access_log.get()] {
     if (log == nullptr) return reactor::log::info("SIGUSR1: no access log file to reopen");

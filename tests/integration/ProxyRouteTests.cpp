@@ -5,6 +5,7 @@
 // connection held open across a SIGHUP).
 #include <doctest/doctest.h>
 
+#include <csignal>
 #include <string>
 #include <vector>
 
@@ -285,4 +286,33 @@ TEST_CASE(
   CHECK_MESSAGE(old.read_line(20s) == "second: localhost 200 b", old.transcript());
   integration::check_peer_succeeds(old);
   proxy->stop();
+}
+
+TEST_CASE("--redirect-listen answers every request on its plain listener with 301 to https") {
+  // Mutations: the Location keeping the Host's port, or the target dropped, fails the first
+  // check; a missing Host answered with "https://" alone fails the last.
+  test_support::TestDir dir;
+  integration::Process proxy({TLSREACTOR_PROXY_BIN, "--plain", "--listen", "127.0.0.1:0",
+                              "--upstream", "http://127.0.0.1:9", "--dev-cert-dir",
+                              dir.path("proxy"), "--redirect-listen", "127.0.0.1:0"});
+  std::string port;
+  for (int i = 0; i < 3 && port.empty(); ++i) {
+    const auto line = proxy.read_line(20s);
+    REQUIRE_MESSAGE(line.has_value(), proxy.transcript());
+    const std::string mark = "redirect to https on 127.0.0.1:";
+    if (const auto at = line->find(mark); at != std::string::npos)
+      port = line->substr(at + mark.size());
+  }
+  REQUIRE_MESSAGE(!port.empty(), proxy.transcript());
+  const std::string url = "http://127.0.0.1:" + port;
+  const std::string moved =
+      curl({"--include", "--header", "Host: Shop.Example.com:80", url + "/cart/add?item=7"});
+  CHECK_MESSAGE(contains(moved, "HTTP/1.1 301 Moved Permanently\r\n"), moved);
+  CHECK_MESSAGE(contains(moved, "location: https://shop.example.com/cart/add?item=7\r\n"), moved);
+  const std::string post = curl({"--include", "--data", "x=1", url + "/form"});
+  CHECK_MESSAGE(contains(post, "location: https://127.0.0.1/form\r\n"), post);
+  const std::string no_host = curl({"--include", "--http1.0", "--header", "Host:", url + "/"});
+  CHECK_MESSAGE(contains(no_host, "HTTP/1.1 400 Bad Request\r\n"), no_host);
+  proxy.signal(SIGTERM);
+  CHECK(proxy.wait(30s) == 0);
 }
