@@ -361,3 +361,38 @@ TEST_CASE("least connections counts long-held WebSocket tunnels: new requests go
   for (auto& tunnel : tunnels) tunnel->signal(SIGTERM);
   proxy.stop();
 }
+
+TEST_CASE("active checks of an https group go over TLS, verified as requests are") {
+  // Mutation: a check made over plain TCP fails both (the hello upstream answers TLS only);
+  // one made without verification passes the second proxy's checks and never logs the line.
+  test_support::TestDir dir;
+  integration::HelloServer hello({"--tls", "--dev-cert-dir", dir.path("hello")});
+  const std::string upstream = "https://localhost:" + hello.port_text();
+  const std::string config = "[[group]]\nname = \"app\"\nupstreams = [\"" + upstream +
+                             "\"]\nhealth-check-path = \"/\"\nhealth-check-interval = 0.5\n"
+                             "fall = 2\n[[route]]\ngroup = \"app\"\n";
+  const std::string gauge =
+      "tlsreactor_proxy_upstream_check_seconds{group=\"app\",upstream=\"" + upstream + "\"} ";
+  {
+    HealthProxy verified(dir, config, 1, {"--upstream-ca", dir.path("hello/ca.pem")});
+    // Checks run from the start: wait for one to have been timed, then for its answer.
+    std::string metrics;
+    for (int i = 0; i < 200 && !contains(metrics, gauge); ++i) {
+      metrics = verified.metrics();
+      if (!contains(metrics, gauge)) std::this_thread::sleep_for(50ms);  // polling, bounded
+    }
+    CHECK_MESSAGE(contains(metrics, gauge), metrics);
+    CHECK(contains(metrics, up_sample("app", upstream, 1)));
+    CHECK(curl({verified.url("/")}) == "hello from tlsreactor\n");
+    verified.stop();
+    CHECK(occurrences(verified.process().transcript(), " is down: ") == 0);
+  }
+  HealthProxy unverified(dir, config, 1);  // the system store does not know hello's CA
+  CHECK_MESSAGE(
+      unverified.process().wait_for_stderr(
+          "upstream " + upstream + " of group app is down: 2 failed checks in a row", 1, 60s),
+      unverified.process().transcript());
+  CHECK(contains(unverified.process().transcript(), "certificate verify failed"));
+  unverified.stop();
+  hello.stop();
+}
